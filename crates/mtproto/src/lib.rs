@@ -1,0 +1,13 @@
+//! Sans-IO MTProto: bytes in, bytes out, with the clock and the random source injected, so
+//! that the client (`mtnet`) and the local server (`localdc`) share this very code and tests
+//! are deterministic.
+//!
+//! - [`plain`] and [`encrypted`]: the two message formats inside a transport packet.
+//! - [`handshake`]: the auth-key handshake, client and server roles.
+
+pub mod encrypted;
+mod error;
+pub mod handshake;
+pub mod plain;
+
+pub use error::MessageError;
