@@ -1,0 +1,95 @@
+//! What a server is started with: addresses, the RSA key, limits and the initial faults.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use mtcrypto::RsaPrivateKey;
+
+use crate::faults::FaultSettings;
+
+/// The default number of DCs (Telegram's production network has five).
+pub const DEFAULT_DCS: u8 = 5;
+
+/// How a [`Server`](crate::Server) is started.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The address every DC listens on; loopback unless told otherwise.
+    pub host: IpAddr,
+    /// DC `i` listens on `port_base + i`. Zero picks a free port for every DC (tests).
+    pub port_base: u16,
+    /// How many DCs to serve: ids `1..=dcs`.
+    pub dcs: u8,
+    /// The key that signs handshakes; a fresh one is generated when `None`.
+    pub rsa_key: Option<Arc<RsaPrivateKey>>,
+    /// Bounds that keep a hostile client from taking more than its share.
+    pub limits: Limits,
+    /// Faults in force from the start, on every DC (adjustable at run time).
+    pub faults: FaultSettings,
+    /// How long one server salt lasts.
+    pub salt_period: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port_base: 0,
+            dcs: DEFAULT_DCS,
+            rsa_key: None,
+            limits: Limits::default(),
+            faults: FaultSettings::default(),
+            salt_period: Duration::from_mins(30),
+        }
+    }
+}
+
+impl Config {
+    /// The port DC `dc_id` binds: `port_base + dc_id`, or 0 (any free port) when the base is 0.
+    pub fn port_for(&self, dc_id: i32) -> Option<u16> {
+        if self.port_base == 0 {
+            return Some(0);
+        }
+        u16::try_from(dc_id)
+            .ok()
+            .and_then(|id| self.port_base.checked_add(id))
+    }
+}
+
+/// Per-connection and per-key bounds. Every one of them caps memory or work that a client
+/// controls; crossing one closes the offending connection (or refuses the request) only.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest transport packet accepted from a client. Uploads travel in parts of at most
+    /// 512 KiB, so a few MiB leaves room for containers without letting a length prefix
+    /// make the server buffer gigabytes.
+    pub max_packet: usize,
+    /// Connections served at once per DC; more get transport error -429 and are closed.
+    pub max_connections_per_dc: usize,
+    /// Auth keys remembered per DC; past it the oldest key is forgotten (its clients get
+    /// -404 and make a new one, as with a real DC that dropped a key).
+    pub max_keys_per_dc: usize,
+    /// Sessions kept per auth key; past it the least recently used one is dropped.
+    pub max_sessions_per_key: usize,
+    /// Requests of one connection being processed at once. At the limit the connection
+    /// stops reading until one finishes: the client is slowed by TCP, not refused.
+    pub max_pending_per_connection: usize,
+    /// A handshake must finish within this time after the first byte.
+    pub handshake_timeout: Duration,
+    /// A connection with nothing received for this long is closed.
+    pub idle_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_packet: 4 << 20,
+            max_connections_per_dc: 1024,
+            max_keys_per_dc: 10_000,
+            max_sessions_per_key: 64,
+            max_pending_per_connection: 256,
+            handshake_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_mins(15),
+        }
+    }
+}

@@ -1,0 +1,273 @@
+//! One client connection, from its first byte to its close.
+//!
+//! Lifecycle: the transport is detected and the stream split ([`crate::transport`]); a
+//! writer task sends what the connection queues ([`writer`]); the connection's own task
+//! reads packets and routes them by auth_key_id: 0 drives this connection's auth-key
+//! handshake ([`plain`]), a known key goes to the session layer and the RPC dispatch
+//! ([`encrypted`]), an unknown key gets transport error -404 and the connection closes.
+//! Requests run as tasks of their own and put their answers into their session, so an
+//! answer outlives the connection it was asked on (a reconnecting client gets it there).
+
+mod encrypted;
+mod plain;
+mod writer;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use mtproto::handshake::{HandshakeError, ServerHandshake};
+use mtproto::session::{MsgIdGenerator, UnixTime};
+use rand::rngs::StdRng;
+use tokio::net::TcpStream;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::task::JoinHandle;
+use tracing::Instrument;
+
+use crate::dc::DcState;
+use crate::keys::{KeyEntry, SharedSession};
+use crate::transport::{self, Packet, PacketReader, TransportError};
+use writer::{Outbound, WriterEnd};
+
+/// How often timers (acknowledgments, idle and handshake deadlines) are looked at.
+const TICK: Duration = Duration::from_millis(100);
+/// Sessions one connection carries at most (clients use one; a few after bad_msg 32/33).
+const MAX_SESSIONS_PER_CONNECTION: usize = 16;
+/// Handshakes one connection may run (clients run one, two with a temporary key).
+const MAX_HANDSHAKES_PER_CONNECTION: u32 = 8;
+/// How long a closing connection waits for its writer to drain.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why a connection closed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum End {
+    #[error("the client closed the connection")]
+    ClientClosed,
+    #[error("transport: {0}")]
+    Transport(TransportError),
+    #[error("writer stopped: {0}")]
+    Writer(WriterEnd),
+    #[error("the writer is gone")]
+    WriterGone,
+    #[error("unknown auth key {0:#018x}: sent -404")]
+    UnknownKey(u64),
+    #[error("bad packet: {0}")]
+    BadPacket(String),
+    #[error("handshake failed: {0}")]
+    Handshake(HandshakeError),
+    #[error("too many handshakes on one connection")]
+    TooManyHandshakes,
+    #[error("the handshake took too long")]
+    HandshakeTimeout,
+    #[error("nothing received for too long")]
+    Idle,
+    #[error("ping_delay_disconnect deadline passed")]
+    PingDisconnect,
+    #[error("closed by the server (fault knob or shutdown)")]
+    Killed,
+}
+
+/// A session this connection carries.
+#[derive(Clone)]
+pub(crate) struct Bound {
+    key: Arc<KeyEntry>,
+    session: SharedSession,
+}
+
+/// A request task finished: its session has output to send.
+#[derive(Debug)]
+struct Answered {
+    key_id: u64,
+    session_id: i64,
+}
+
+/// Serves one accepted TCP connection until it closes. `permit` is the DC's connection slot.
+pub(crate) async fn serve(
+    dc: Arc<DcState>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    permit: OwnedSemaphorePermit,
+) {
+    let span = tracing::info_span!("conn", dc = dc.id, %peer);
+    async move {
+        let accepted =
+            transport::accept(stream, dc.limits.max_packet, dc.limits.handshake_timeout).await;
+        let (info, reader, writer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                tracing::info!(%error, "closing: no usable transport");
+                return;
+            }
+        };
+        tracing::debug!(transport = %info, "connected");
+        let (out, queue) = mpsc::channel(writer::QUEUE);
+        let writer_task = tokio::spawn(writer::run(Arc::clone(&dc), writer, queue));
+        let connection = Connection::new(dc, out);
+        let end = connection.run(reader, writer_task).await;
+        match &end {
+            End::ClientClosed | End::Killed | End::PingDisconnect | End::Idle => {
+                tracing::debug!(%end, "closed");
+            }
+            _ => tracing::info!(%end, "closed"),
+        }
+        drop(permit);
+    }
+    .instrument(span)
+    .await;
+}
+
+/// The reading side's state.
+pub(crate) struct Connection {
+    dc: Arc<DcState>,
+    out: mpsc::Sender<Outbound>,
+    rng: StdRng,
+    /// msg_ids of plain (handshake) messages.
+    plain_ids: MsgIdGenerator,
+    handshake: Option<(ServerHandshake, Instant)>,
+    handshakes: u32,
+    sessions: HashMap<(u64, i64), Bound>,
+    answered_tx: mpsc::UnboundedSender<Answered>,
+    answered_rx: mpsc::UnboundedReceiver<Answered>,
+    /// One permit per request running; at the limit the connection stops reading.
+    inflight: Arc<Semaphore>,
+    disconnect_at: Option<Instant>,
+    last_received: Instant,
+    /// When the connection opened, while no packet has come yet: a client must send its
+    /// first packet within the handshake timeout.
+    silent_since: Option<Instant>,
+}
+
+impl Connection {
+    fn new(dc: Arc<DcState>, out: mpsc::Sender<Outbound>) -> Self {
+        let (answered_tx, answered_rx) = mpsc::unbounded_channel();
+        let inflight = Arc::new(Semaphore::new(dc.limits.max_pending_per_connection.max(1)));
+        Self {
+            dc,
+            out,
+            rng: transport::connection_rng(),
+            plain_ids: MsgIdGenerator::new(),
+            handshake: None,
+            handshakes: 0,
+            sessions: HashMap::new(),
+            answered_tx,
+            answered_rx,
+            inflight,
+            disconnect_at: None,
+            last_received: Instant::now(),
+            silent_since: Some(Instant::now()),
+        }
+    }
+
+    async fn run(
+        mut self,
+        mut reader: PacketReader,
+        mut writer_task: JoinHandle<WriterEnd>,
+    ) -> End {
+        let mut kill = self.dc.faults.watch_kill();
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let end = loop {
+            tokio::select! {
+                received = reader.recv() => match received {
+                    Ok(Some(packet)) => {
+                        self.last_received = Instant::now();
+                        self.silent_since = None;
+                        if let Err(end) = self.on_packet(packet).await {
+                            break end;
+                        }
+                    }
+                    Ok(None) => break End::ClientClosed,
+                    Err(error) => break End::Transport(error),
+                },
+                Some(answered) = self.answered_rx.recv() => {
+                    if let Some(bound) = self.sessions.get(&(answered.key_id, answered.session_id)).cloned()
+                        && let Err(end) = self.flush(&bound).await
+                    {
+                        break end;
+                    }
+                }
+                ended = &mut writer_task => {
+                    break End::Writer(ended.unwrap_or(WriterEnd::Fault("writer task failed")));
+                }
+                _ = kill.changed() => break End::Killed,
+                _ = tick.tick() => {
+                    if let Err(end) = self.on_tick().await {
+                        break end;
+                    }
+                }
+            }
+        };
+        if !matches!(end, End::Writer(_)) {
+            // Closing the queue lets the writer send what is queued (a transport error, say)
+            // and stop.
+            drop(self.out);
+            if tokio::time::timeout(DRAIN_TIMEOUT, &mut writer_task)
+                .await
+                .is_err()
+            {
+                writer_task.abort();
+            }
+        }
+        end
+    }
+
+    async fn on_packet(&mut self, packet: Packet) -> Result<(), End> {
+        match mtproto::encrypted::auth_key_id(&packet.payload) {
+            Some(0) => self.on_plain(&packet.payload).await,
+            Some(key_id) => self.on_encrypted(key_id, packet).await,
+            None => Err(End::BadPacket(format!(
+                "packet of {} bytes has no auth_key_id",
+                packet.payload.len()
+            ))),
+        }
+    }
+
+    /// Timers: acknowledgments due, and the deadlines that close the connection.
+    async fn on_tick(&mut self) -> Result<(), End> {
+        let now = Instant::now();
+        if self.disconnect_at.is_some_and(|at| now >= at) {
+            return Err(End::PingDisconnect);
+        }
+        if now.duration_since(self.last_received) >= self.dc.limits.idle_timeout {
+            return Err(End::Idle);
+        }
+        let started = self
+            .handshake
+            .as_ref()
+            .map(|(_, started)| *started)
+            .or(self.silent_since);
+        if started
+            .is_some_and(|started| now.duration_since(started) >= self.dc.limits.handshake_timeout)
+        {
+            return Err(End::HandshakeTimeout);
+        }
+        let unix = unix_time();
+        let due: Vec<Bound> = self
+            .sessions
+            .values()
+            .filter(|bound| {
+                let session = crate::keys::lock(&bound.session);
+                session.has_pending_output() || session.poll_timeout().is_some_and(|at| at <= unix)
+            })
+            .cloned()
+            .collect();
+        for bound in due {
+            self.flush(&bound).await?;
+        }
+        Ok(())
+    }
+
+    async fn send(&self, outbound: Outbound) -> Result<(), End> {
+        self.out.send(outbound).await.map_err(|_| End::WriterGone)
+    }
+}
+
+/// The wall clock as the session layer takes it.
+pub(crate) fn unix_time() -> UnixTime {
+    UnixTime::from_duration(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default(),
+    )
+}

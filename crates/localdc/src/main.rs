@@ -1,0 +1,161 @@
+//! The `localdc` binary: starts the server, prints (and optionally writes) where each DC
+//! listens and the RSA public key, and runs until interrupted.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use localdc::{Config, FaultSettings, Server};
+use mtcrypto::RsaPrivateKey;
+use tracing_subscriber::EnvFilter;
+
+/// A local multi-DC Telegram server speaking the real MTProto protocol.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// DC i listens on port N+i; 0 picks free ports (below 32768).
+    #[arg(long, default_value_t = 20_000)]
+    port_base: u16,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: IpAddr,
+    /// Number of DCs (ids 1..=N).
+    #[arg(long, default_value_t = localdc::DEFAULT_DCS)]
+    dcs: u8,
+    /// PKCS#1 or PKCS#8 PEM private key to sign handshakes with (2048 bits); generated when
+    /// absent.
+    #[arg(long, value_name = "PATH")]
+    rsa_key: Option<PathBuf>,
+    /// Save the private key in use (PKCS#1 PEM), e.g. to reuse it on the next run.
+    #[arg(long, value_name = "PATH")]
+    write_rsa_key: Option<PathBuf>,
+    /// Write the DC addresses and the RSA public key here as JSON once every DC listens.
+    #[arg(long, value_name = "PATH")]
+    ready_file: Option<PathBuf>,
+    /// Fault: close each connection after it sent this many bytes.
+    #[arg(long, value_name = "BYTES")]
+    drop_after_bytes: Option<u64>,
+    /// Fault: close each connection after it sent this many encrypted messages.
+    #[arg(long, value_name = "N")]
+    drop_after_messages: Option<u64>,
+    /// Fault: hold every RPC answer this many milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    response_delay_ms: u64,
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Args::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("localdc: error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<()> {
+    if args.dcs == 0 {
+        bail!("--dcs must be at least 1");
+    }
+    let rsa_key = match &args.rsa_key {
+        Some(path) => Some(Arc::new(load_key(path)?)),
+        None => None,
+    };
+    let config = Config {
+        host: args.host,
+        port_base: args.port_base,
+        dcs: args.dcs,
+        rsa_key,
+        faults: FaultSettings {
+            drop_after_bytes: args.drop_after_bytes,
+            drop_after_messages: args.drop_after_messages,
+            refuse_connections: false,
+            response_delay: Duration::from_millis(args.response_delay_ms),
+        },
+        ..Config::default()
+    };
+    let server = Server::start(config)
+        .await
+        .context("starting the server (is another localdc using these ports? try --port-base)")?;
+
+    if let Some(path) = &args.write_rsa_key {
+        let key = server_key(&server)?;
+        write_atomically(path, key.as_bytes())
+            .with_context(|| format!("writing the RSA key to {}", path.display()))?;
+    }
+    let info = server.ready_info();
+    if let Some(path) = &args.ready_file {
+        write_atomically(path, info.to_json().as_bytes())
+            .with_context(|| format!("writing the ready file {}", path.display()))?;
+    }
+    print!("{}", info.to_text());
+
+    let shutdown = server.shutdown_handle();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        shutdown.shutdown();
+    });
+    server.wait().await;
+    Ok(())
+}
+
+fn load_key(path: &Path) -> Result<RsaPrivateKey> {
+    let pem = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the RSA key {}", path.display()))?;
+    RsaPrivateKey::from_pem(&pem).with_context(|| {
+        format!(
+            "{} is not a 2048-bit RSA private key in PEM form (PKCS#1 or PKCS#8)",
+            path.display()
+        )
+    })
+}
+
+/// The private key in use (loaded or generated), PKCS#1 PEM.
+fn server_key(server: &localdc::RunningServer) -> Result<mtcrypto::Zeroizing<String>> {
+    let first = server.dcs().first().context("the server has no DC")?;
+    Ok(first.state().rsa_private_pem()?)
+}
+
+/// Writes through a temporary file and a rename, so that a reader polling for the file
+/// never sees it half written.
+fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    // The private key goes through here too: owner-only.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&tmp)?;
+    file.write_all(contents)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

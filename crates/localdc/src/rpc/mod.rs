@@ -1,0 +1,80 @@
+//! RPC dispatch: the `invoke*` wrappers come off, what they say is recorded on the auth
+//! key, and the inner method goes to its handler in the [`Registry`].
+
+mod context;
+pub mod errors;
+mod help;
+mod registry;
+mod service;
+mod wrappers;
+
+use std::sync::Arc;
+
+pub use context::{RequestContext, unix_now};
+pub use help::config;
+pub use registry::{Handler, HandlerFuture, Registry, RpcResult};
+pub use wrappers::{Invocation, MAX_WRAPPERS, constructor_of, unwrap};
+
+use crate::dc::DcState;
+use crate::keys::KeyEntry;
+
+/// A request ready to run: its handler found (or its answer already known).
+pub(crate) enum Prepared {
+    /// Run this handler with this context and inner body.
+    Call {
+        name: &'static str,
+        handler: Arc<dyn Handler>,
+        ctx: RequestContext,
+        body: Vec<u8>,
+    },
+    /// Answered without a handler (malformed wrapper, unknown method).
+    Answered(RpcResult),
+}
+
+/// Takes the wrappers off a request, records on the key what they said (the layer and
+/// the client belong to the key, so later connections without `initConnection` keep
+/// them), and finds the handler of the inner method.
+pub(crate) fn prepare(
+    dc: &Arc<DcState>,
+    key: &Arc<KeyEntry>,
+    session_id: i64,
+    msg_id: i64,
+    body: &[u8],
+) -> Prepared {
+    let (invocation, inner) = match unwrap(body) {
+        Ok(unwrapped) => unwrapped,
+        Err(error) => return Prepared::Answered(Err(error)),
+    };
+    if invocation.layer.is_some() || invocation.client.is_some() || invocation.takeout_id.is_some()
+    {
+        key.update_state(|state| {
+            if let Some(layer) = invocation.layer {
+                state.layer = Some(layer);
+            }
+            if let Some(client) = &invocation.client {
+                state.client = Some(Arc::clone(client));
+            }
+            if let Some(takeout) = invocation.takeout_id {
+                state.takeout_id = Some(takeout);
+            }
+        });
+    }
+    let id = constructor_of(inner);
+    let Some((name, handler)) = dc.registry.get(id) else {
+        tracing::debug!(dc = dc.id, constructor = %format_args!("{id:#010x}"),
+            "no handler: INPUT_METHOD_INVALID");
+        return Prepared::Answered(Err(errors::method_invalid()));
+    };
+    Prepared::Call {
+        name,
+        handler,
+        ctx: RequestContext {
+            dc: Arc::clone(dc),
+            key: Arc::clone(key),
+            session_id,
+            msg_id,
+            invocation,
+        },
+        body: inner.to_vec(),
+    }
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Creates (or reuses) the Python virtual environment the interop tests run real clients in:
+# Telethon 1.45.0 with cryptg 0.6.0, from PyPI. Idempotent: a venv that already has the
+# pinned versions is left as it is.
+#
+# Usage: scripts/setup-python-tests.sh [VENV_DIR]   (default: target/py-venv)
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+venv="${1:-$root/target/py-venv}"
+python="${PYTHON:-python3}"
+requirements=(telethon==1.45.0 cryptg==0.6.0)
+
+if ! command -v "$python" >/dev/null 2>&1; then
+    echo "setup-python-tests: $python not found; install Python 3 (with venv and pip)" >&2
+    exit 1
+fi
+
+if [ -x "$venv/bin/python" ] && "$venv/bin/python" - <<'PY' 2>/dev/null
+import importlib.metadata as m
+assert m.version("telethon") == "1.45.0"
+assert m.version("cryptg") == "0.6.0"
+PY
+then
+    echo "setup-python-tests: $venv is ready"
+    exit 0
+fi
+
+echo "setup-python-tests: creating $venv"
+mkdir -p "$(dirname "$venv")"
+if ! "$python" -m venv "$venv"; then
+    echo "setup-python-tests: '$python -m venv' failed; install the venv module (e.g. apt-get install python3-venv)" >&2
+    exit 1
+fi
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${requirements[@]}"
+"$venv/bin/python" -c 'import telethon, cryptg; print("setup-python-tests: telethon", telethon.__version__, "ready")'
