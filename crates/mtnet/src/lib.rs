@@ -7,6 +7,8 @@
 //! - [`accept`](mod@accept): the server side, detecting what a connection speaks on a
 //!   shared port.
 //! - [`handshake`]: the auth-key handshake driven over a packet stream, either role.
+//! - [`sender`]: the connection task callers share: multiplexed requests, acks, pings,
+//!   reconnection with resend, transport fallback.
 //! - [`ws`] and [`prefixed`]: byte-stream adapters (a WebSocket as a stream; a stream with
 //!   bytes put back in front).
 
@@ -18,6 +20,7 @@ pub mod handshake;
 mod msg_id;
 pub mod prefixed;
 mod rng;
+pub mod sender;
 pub mod ws;
 
 pub use accept::{AcceptConfig, Accepted, CarrierKind, StreamInfo, accept};
@@ -26,3 +29,4 @@ pub use error::{DetectError, NetError, describe_transport_error};
 pub use framed::{Framing, Incoming, PacketReader, PacketWriter};
 pub use handshake::{DEFAULT_HANDSHAKE_TIMEOUT, client_handshake, server_handshake};
 pub use msg_id::PlainMsgIds;
+pub use sender::{AuthState, Backoff, InvokeError, Sender, SenderConfig, SenderStatus};

@@ -1,0 +1,90 @@
+//! One live connection under the sender: a reader task feeding a channel, and the writer.
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::NetError;
+use crate::connect::{Endpoint, connect};
+use crate::framed::{Incoming, PacketReader, PacketWriter};
+
+/// How many received packets may wait for the sender task before the reader pauses.
+const INCOMING_QUEUE: usize = 64;
+
+/// A connection whose incoming side is a channel, so the sender can wait on it alongside
+/// its other events without cancelling a read half-way.
+pub(super) struct Connection {
+    pub(super) incoming: mpsc::Receiver<Result<Incoming, NetError>>,
+    pub(super) writer: PacketWriter,
+    /// Index into the configured endpoints.
+    pub(super) endpoint: usize,
+    reader: JoinHandle<()>,
+}
+
+impl Connection {
+    pub(super) fn new(reader: PacketReader, writer: PacketWriter, endpoint: usize) -> Self {
+        let (tx, incoming) = mpsc::channel(INCOMING_QUEUE);
+        let reader = tokio::spawn(read_loop(reader, tx));
+        Self {
+            incoming,
+            writer,
+            endpoint,
+            reader,
+        }
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
+async fn read_loop(mut reader: PacketReader, tx: mpsc::Sender<Result<Incoming, NetError>>) {
+    loop {
+        let item = reader.recv().await;
+        let failed = item.is_err();
+        if tx.send(item).await.is_err() || failed {
+            return;
+        }
+    }
+}
+
+/// Opens the first endpoint that works, starting with `preferred`, and returns its index
+/// with its halves; `establish` (e.g. a handshake) must succeed too for an endpoint to count.
+pub(super) async fn connect_any<T, F, Fut>(
+    endpoints: &[Endpoint],
+    preferred: usize,
+    mut establish: F,
+) -> Result<(usize, PacketReader, PacketWriter, T), NetError>
+where
+    F: FnMut(PacketReader, PacketWriter) -> Fut,
+    Fut: Future<Output = Result<(PacketReader, PacketWriter, T), NetError>>,
+{
+    let order = (0..endpoints.len())
+        .map(|i| (preferred + i) % endpoints.len().max(1))
+        .collect::<Vec<_>>();
+    let mut last = NetError::InvalidEndpoint("no endpoint configured");
+    for index in order {
+        let Some(endpoint) = endpoints.get(index) else {
+            continue;
+        };
+        let attempt = async {
+            let (reader, writer) = connect(endpoint).await?;
+            establish(reader, writer).await
+        };
+        match attempt.await {
+            Ok((reader, writer, value)) => return Ok((index, reader, writer, value)),
+            Err(error) => {
+                tracing::info!(
+                    address = %endpoint.address,
+                    transport = ?endpoint.transport,
+                    carrier = ?endpoint.carrier,
+                    %error,
+                    "endpoint failed, trying the next"
+                );
+                last = error;
+            }
+        }
+    }
+    Err(last)
+}

@@ -1,0 +1,330 @@
+//! The task that owns the connection and the session.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use mtproto::session::{ClientEvent, ClientSession, RequestId, UnixTime};
+use rand::Rng;
+use rand::rngs::StdRng;
+use tl_types::Serialize;
+use tl_types::mtproto::functions::PingDelayDisconnect;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::{Instant, MissedTickBehavior};
+
+use super::config::SenderConfig;
+use super::connection::{Connection, connect_any};
+use super::error::InvokeError;
+use super::handle::SenderStatus;
+use crate::NetError;
+use crate::framed::{Incoming, PacketWriter};
+
+/// The transport error a server sends for an auth key it does not know.
+const AUTH_KEY_UNKNOWN: i32 = -404;
+
+pub(super) type Reply = oneshot::Sender<Result<Vec<u8>, InvokeError>>;
+
+pub(super) enum Command {
+    Invoke { body: Vec<u8>, reply: Reply },
+    Shutdown,
+}
+
+/// Why serving one connection ended.
+enum Exit {
+    /// Asked to stop, or every handle is gone.
+    Shutdown,
+    /// The connection broke or stalled: reconnect and resend.
+    Broken(NetError),
+    /// The server forgot our key: nothing on this key can succeed any more.
+    AuthKeyUnknown,
+}
+
+/// A ping on its way, to tell a live connection from a stalled one.
+struct Ping {
+    request: RequestId,
+    sent: Instant,
+}
+
+pub(super) struct Task {
+    config: SenderConfig,
+    session: ClientSession,
+    commands: mpsc::Receiver<Command>,
+    updates: mpsc::Sender<Vec<u8>>,
+    status: Arc<Mutex<SenderStatus>>,
+    pending: HashMap<RequestId, Reply>,
+    ping: Option<Ping>,
+    rng: StdRng,
+}
+
+impl Task {
+    pub(super) fn new(
+        config: SenderConfig,
+        session: ClientSession,
+        commands: mpsc::Receiver<Command>,
+        updates: mpsc::Sender<Vec<u8>>,
+        status: Arc<Mutex<SenderStatus>>,
+        rng: StdRng,
+    ) -> Self {
+        Self {
+            config,
+            session,
+            commands,
+            updates,
+            status,
+            pending: HashMap::new(),
+            ping: None,
+            rng,
+        }
+    }
+
+    pub(super) async fn run(mut self, mut connection: Connection) {
+        loop {
+            let exit = self.serve(&mut connection).await;
+            match exit {
+                Exit::Shutdown => break,
+                Exit::AuthKeyUnknown => {
+                    tracing::warn!("the server does not know our auth key; stopping");
+                    self.update_status(|s| {
+                        s.auth = None;
+                        s.key_lost = true;
+                    });
+                    self.fail_all(|| InvokeError::AuthKeyUnknown);
+                    return;
+                }
+                Exit::Broken(error) => {
+                    tracing::info!(%error, pending = self.pending.len(), "connection lost, reconnecting");
+                }
+            }
+            let preferred = connection.endpoint;
+            drop(connection);
+            match self.reconnect(preferred).await {
+                Some(next) => connection = next,
+                None => break,
+            }
+            // Same key and session on the new connection: everything unanswered goes again.
+            self.session.requeue_unanswered();
+            self.ping = None;
+        }
+        self.fail_all(|| InvokeError::Stopped);
+    }
+
+    /// Serves one connection until it breaks or the sender stops.
+    async fn serve(&mut self, connection: &mut Connection) -> Exit {
+        let mut pings = tokio::time::interval(self.config.ping_interval);
+        pings.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            if let Err(error) = self.transmit(&mut connection.writer).await {
+                return Exit::Broken(error);
+            }
+            let wake = self
+                .session
+                .poll_timeout()
+                .map_or_else(|| Instant::now() + Duration::from_hours(1), instant_of);
+            tokio::select! {
+                command = self.commands.recv() => match command {
+                    Some(Command::Invoke { body, reply }) => self.queue(body, reply),
+                    Some(Command::Shutdown) | None => return Exit::Shutdown,
+                },
+                incoming = connection.incoming.recv() => match incoming {
+                    Some(Ok(incoming)) => {
+                        if let Some(exit) = self.receive(incoming) {
+                            return exit;
+                        }
+                    }
+                    Some(Err(error)) if error.transport_code() == Some(AUTH_KEY_UNKNOWN) => {
+                        return Exit::AuthKeyUnknown;
+                    }
+                    Some(Err(error)) => return Exit::Broken(error),
+                    None => return Exit::Broken(NetError::Closed),
+                },
+                _ = pings.tick() => {
+                    if let Some(exit) = self.ping() {
+                        return exit;
+                    }
+                    self.forget_abandoned();
+                }
+                () = tokio::time::sleep_until(wake) => {}
+            }
+        }
+    }
+
+    fn queue(&mut self, body: Vec<u8>, reply: Reply) {
+        match self.session.push_request(body) {
+            Ok(id) => {
+                self.pending.insert(id, reply);
+            }
+            Err(error) => {
+                let _ = reply.send(Err(error.into()));
+            }
+        }
+    }
+
+    /// Sends everything the session has due.
+    async fn transmit(&mut self, writer: &mut PacketWriter) -> Result<(), NetError> {
+        let now = now();
+        while let Some(transmit) = self.session.poll_transmit(now, &mut self.rng) {
+            writer.send(&transmit.packet).await?;
+        }
+        Ok(())
+    }
+
+    fn receive(&mut self, incoming: Incoming) -> Option<Exit> {
+        match incoming {
+            Incoming::Packet(mut packet) | Incoming::PacketWithQuickAck(mut packet) => {
+                match self.session.handle_packet(&mut packet, now()) {
+                    Ok(events) => events.into_iter().for_each(|e| self.dispatch(e)),
+                    // A packet the session refuses (tampered, replayed) changes nothing.
+                    Err(error) => tracing::warn!(%error, "dropped a packet from the server"),
+                }
+                None
+            }
+            Incoming::QuickAck(token) => {
+                self.session.handle_quick_ack(token);
+                None
+            }
+            Incoming::TransportError(AUTH_KEY_UNKNOWN) => Some(Exit::AuthKeyUnknown),
+            Incoming::TransportError(code) => Some(Exit::Broken(NetError::Transport { code })),
+        }
+    }
+
+    fn dispatch(&mut self, event: ClientEvent) {
+        match event {
+            ClientEvent::Response { id, result } => {
+                if self.ping.as_ref().is_some_and(|p| p.request == id) {
+                    self.ping = None;
+                } else if let Some(reply) = self.pending.remove(&id) {
+                    let _ = reply.send(result.map_err(InvokeError::Rpc));
+                }
+            }
+            ClientEvent::Rejected { id, error_code } => {
+                if self.ping.as_ref().is_some_and(|p| p.request == id) {
+                    self.ping = None;
+                } else if let Some(reply) = self.pending.remove(&id) {
+                    let _ = reply.send(Err(InvokeError::Rejected(error_code)));
+                }
+            }
+            ClientEvent::Update(body) => {
+                if self.updates.try_send(body).is_err() {
+                    tracing::warn!("update dropped: the application is not taking updates");
+                }
+            }
+            ClientEvent::NewSession { .. } => {
+                tracing::debug!("the server started a new session; updates may have been missed");
+            }
+        }
+        let salt = self.session.salt();
+        let offset = self.session.time_offset_secs();
+        self.update_status(|s| {
+            if let Some(auth) = &mut s.auth {
+                auth.salt = salt;
+                auth.time_offset = offset;
+            }
+        });
+    }
+
+    /// Sends a ping, or reports a stall if the previous one went unanswered too long.
+    fn ping(&mut self) -> Option<Exit> {
+        if let Some(ping) = &self.ping {
+            if ping.sent.elapsed() >= self.config.pong_timeout {
+                return Some(Exit::Broken(NetError::Timeout {
+                    operation: "pong",
+                    after: self.config.pong_timeout,
+                }));
+            }
+            return None;
+        }
+        let grace = self.config.ping_interval + self.config.pong_timeout;
+        let body = PingDelayDisconnect {
+            ping_id: self.rng.r#gen(),
+            disconnect_delay: i32::try_from(grace.as_secs()).unwrap_or(i32::MAX).max(1),
+        }
+        .to_bytes();
+        match self.session.push_request(body) {
+            Ok(request) => {
+                self.ping = Some(Ping {
+                    request,
+                    sent: Instant::now(),
+                });
+            }
+            Err(error) => tracing::warn!(%error, "cannot queue a ping"),
+        }
+        None
+    }
+
+    /// Drops requests whose callers stopped waiting, so their answers are not kept.
+    fn forget_abandoned(&mut self) {
+        let abandoned: Vec<RequestId> = self
+            .pending
+            .iter()
+            .filter(|(_, reply)| reply.is_closed())
+            .map(|(id, _)| *id)
+            .collect();
+        for id in abandoned {
+            self.pending.remove(&id);
+            self.session.cancel(id);
+        }
+    }
+
+    /// Reconnects with backoff, falling back through the endpoints, until it works or the
+    /// sender is stopped.
+    async fn reconnect(&mut self, preferred: usize) -> Option<Connection> {
+        for attempt in 0.. {
+            let wait = self.config.backoff.delay(attempt, self.rng.r#gen());
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                command = self.commands.recv() => match command {
+                    Some(Command::Invoke { body, reply }) => self.queue(body, reply),
+                    Some(Command::Shutdown) | None => return None,
+                },
+            }
+            let connected = connect_any(&self.config.endpoints, preferred, |r, w| async move {
+                Ok((r, w, ()))
+            })
+            .await;
+            match connected {
+                Ok((endpoint, reader, writer, ())) => {
+                    self.update_status(|s| {
+                        s.endpoint = Some(endpoint);
+                        s.connections += 1;
+                    });
+                    return Some(Connection::new(reader, writer, endpoint));
+                }
+                Err(error) => tracing::info!(%error, attempt, "reconnection failed"),
+            }
+        }
+        None
+    }
+
+    fn fail_all(&mut self, error: impl Fn() -> InvokeError) {
+        for (_, reply) in self.pending.drain() {
+            let _ = reply.send(Err(error()));
+        }
+        while let Ok(command) = self.commands.try_recv() {
+            if let Command::Invoke { reply, .. } = command {
+                let _ = reply.send(Err(error()));
+            }
+        }
+    }
+
+    fn update_status(&self, change: impl FnOnce(&mut SenderStatus)) {
+        change(&mut self.status.lock().unwrap_or_else(PoisonError::into_inner));
+    }
+}
+
+/// The system clock as the session layer takes it.
+pub(super) fn now() -> UnixTime {
+    UnixTime::from_duration(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default(),
+    )
+}
+
+pub(super) fn unix_now_secs() -> i64 {
+    i64::try_from(now().as_secs()).unwrap_or(i64::MAX)
+}
+
+/// The tokio instant at which the wall-clock time `at` arrives.
+fn instant_of(at: UnixTime) -> Instant {
+    Instant::now() + at.saturating_since(now())
+}
