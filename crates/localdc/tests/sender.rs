@@ -11,12 +11,14 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::with_init;
 use localdc::{Config, RunningServer, Server};
 use mtcrypto::RsaPublicKey;
 use mtnet::{Carrier, Endpoint, InvokeError, Proxy, Sender, SenderConfig, Socks5Proxy};
 use mtproto::transport::TransportKind;
 use tl_types::api::{enums, functions, types};
-use tl_types::{Blob, LAYER, RemoteCall};
 
 const TEST_TIME: Duration = Duration::from_mins(2);
 
@@ -34,29 +36,12 @@ fn config(endpoints: Vec<Endpoint>, key: &RsaPublicKey) -> SenderConfig {
     config
 }
 
-/// The first call on a new key carries the layer and the client's description.
-fn init<R: RemoteCall>(query: &R) -> functions::InvokeWithLayer<functions::InitConnection<Blob>> {
-    functions::InvokeWithLayer {
-        layer: LAYER,
-        query: functions::InitConnection {
-            api_id: 4,
-            device_model: "test".into(),
-            system_version: "linux".into(),
-            app_version: "0.1".into(),
-            system_lang_code: "en".into(),
-            lang_pack: String::new(),
-            lang_code: "en".into(),
-            proxy: None,
-            params: None,
-            query: Blob(tl_types::Serialize::to_bytes(query)),
-        },
-    }
-}
-
 async fn get_config(sender: &Sender) -> types::Config {
     let body = sender
         .invoke_raw(
-            tl_types::Serialize::to_bytes(&init(&functions::help::GetConfig {})),
+            with_init(tl_types::Serialize::to_bytes(
+                &functions::help::GetConfig {},
+            )),
             Duration::from_secs(30),
         )
         .await

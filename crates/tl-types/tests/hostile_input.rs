@@ -97,30 +97,9 @@ fn decode<T: Deserialize + Debug>(bytes: &[u8]) -> Result<(), Error> {
     T::from_bytes(bytes).map(|_| ())
 }
 
-trait Checker {
-    fn constructor<T, E>(&mut self, value: T)
-    where
-        T: Identifiable + Serialize + BareSerialize + Deserialize + BareDeserialize,
-        T: PartialEq + Debug + Clone,
-        E: From<T> + Serialize + Deserialize + PartialEq + Debug;
+mod samples;
 
-    fn function<T>(&mut self, value: T)
-    where
-        T: Identifiable + Serialize + BareSerialize + Deserialize + BareDeserialize,
-        T: PartialEq + Debug + Clone;
-}
-
-#[allow(dead_code)]
-mod api_samples {
-    use super::Checker;
-    include!(concat!(env!("OUT_DIR"), "/api_samples.rs"));
-}
-
-#[allow(dead_code)]
-mod mtproto_samples {
-    use super::Checker;
-    include!(concat!(env!("OUT_DIR"), "/mtproto_samples.rs"));
-}
+use samples::Checker;
 
 #[derive(Default)]
 struct Collect(Vec<Sample>);
@@ -156,8 +135,8 @@ fn corpus() -> &'static [Sample] {
     static CORPUS: OnceLock<Vec<Sample>> = OnceLock::new();
     CORPUS.get_or_init(|| {
         let mut collect = Collect::default();
-        api_samples::check_all(&mut collect);
-        mtproto_samples::check_all(&mut collect);
+        samples::api::check_all(&mut collect);
+        samples::mtproto::check_all(&mut collect);
         collect.0
     })
 }

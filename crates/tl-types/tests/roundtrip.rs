@@ -14,30 +14,9 @@ use std::fmt::Debug;
 
 use tl_types::{BareDeserialize, BareSerialize, Deserialize, Error, Identifiable, Serialize};
 
-trait Checker {
-    fn constructor<T, E>(&mut self, value: T)
-    where
-        T: Identifiable + Serialize + BareSerialize + Deserialize + BareDeserialize,
-        T: PartialEq + Debug + Clone,
-        E: From<T> + Serialize + Deserialize + PartialEq + Debug;
+mod samples;
 
-    fn function<T>(&mut self, value: T)
-    where
-        T: Identifiable + Serialize + BareSerialize + Deserialize + BareDeserialize,
-        T: PartialEq + Debug + Clone;
-}
-
-#[allow(dead_code)]
-mod api_samples {
-    use super::Checker;
-    include!(concat!(env!("OUT_DIR"), "/api_samples.rs"));
-}
-
-#[allow(dead_code)]
-mod mtproto_samples {
-    use super::Checker;
-    include!(concat!(env!("OUT_DIR"), "/mtproto_samples.rs"));
-}
+use samples::Checker;
 
 #[derive(Default)]
 struct RoundTrip {
@@ -132,9 +111,9 @@ impl Checker for RoundTrip {
 #[test]
 fn every_api_definition_round_trips() {
     let mut check = RoundTrip::default();
-    api_samples::check_all(&mut check);
-    assert_eq!(check.constructors.len(), api_samples::CONSTRUCTORS);
-    assert_eq!(check.functions.len(), api_samples::FUNCTIONS);
+    samples::api::check_all(&mut check);
+    assert_eq!(check.constructors.len(), samples::api::CONSTRUCTORS);
+    assert_eq!(check.functions.len(), samples::api::FUNCTIONS);
     assert_eq!(
         (check.constructors.len(), check.functions.len()),
         (1652, 813)
@@ -145,8 +124,8 @@ fn every_api_definition_round_trips() {
 #[test]
 fn every_mtproto_definition_round_trips() {
     let mut check = RoundTrip::default();
-    mtproto_samples::check_all(&mut check);
-    assert_eq!(check.constructors.len(), mtproto_samples::CONSTRUCTORS);
-    assert_eq!(check.functions.len(), mtproto_samples::FUNCTIONS);
+    samples::mtproto::check_all(&mut check);
+    assert_eq!(check.constructors.len(), samples::mtproto::CONSTRUCTORS);
+    assert_eq!(check.functions.len(), samples::mtproto::FUNCTIONS);
     assert_eq!((check.constructors.len(), check.functions.len()), (48, 10));
 }

@@ -258,47 +258,26 @@ fn check_factors(pq: u64, p: &[u8], q: &[u8]) -> Result<(), HandshakeError> {
 fn parse_inner_data(plain: &InnerDataPlain) -> Result<InnerData, HandshakeError> {
     let data = plain.data();
     let mut reader = Reader::new(data);
+    // The four forms share their first six fields; they differ in `dc` and `expires_in`.
+    macro_rules! common {
+        ($d:expr, $dc:expr, $expires_in:expr) => {
+            InnerData {
+                pq: $d.pq,
+                p: $d.p,
+                q: $d.q,
+                nonce: $d.nonce,
+                server_nonce: $d.server_nonce,
+                new_nonce: $d.new_nonce,
+                dc: $dc,
+                expires_in: $expires_in,
+            }
+        };
+    }
     let inner = match enums::PQInnerData::deserialize(&mut reader)? {
-        enums::PQInnerData::PQInnerData(d) => InnerData {
-            pq: d.pq,
-            p: d.p,
-            q: d.q,
-            nonce: d.nonce,
-            server_nonce: d.server_nonce,
-            new_nonce: d.new_nonce,
-            dc: None,
-            expires_in: None,
-        },
-        enums::PQInnerData::Dc(d) => InnerData {
-            pq: d.pq,
-            p: d.p,
-            q: d.q,
-            nonce: d.nonce,
-            server_nonce: d.server_nonce,
-            new_nonce: d.new_nonce,
-            dc: Some(d.dc),
-            expires_in: None,
-        },
-        enums::PQInnerData::Temp(d) => InnerData {
-            pq: d.pq,
-            p: d.p,
-            q: d.q,
-            nonce: d.nonce,
-            server_nonce: d.server_nonce,
-            new_nonce: d.new_nonce,
-            dc: None,
-            expires_in: Some(d.expires_in),
-        },
-        enums::PQInnerData::TempDc(d) => InnerData {
-            pq: d.pq,
-            p: d.p,
-            q: d.q,
-            nonce: d.nonce,
-            server_nonce: d.server_nonce,
-            new_nonce: d.new_nonce,
-            dc: Some(d.dc),
-            expires_in: Some(d.expires_in),
-        },
+        enums::PQInnerData::PQInnerData(d) => common!(d, None, None),
+        enums::PQInnerData::Dc(d) => common!(d, Some(d.dc), None),
+        enums::PQInnerData::Temp(d) => common!(d, None, Some(d.expires_in)),
+        enums::PQInnerData::TempDc(d) => common!(d, Some(d.dc), Some(d.expires_in)),
     };
     plain.verify_data_len(data.len() - reader.remaining().len())?;
     Ok(inner)
