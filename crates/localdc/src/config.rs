@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mtcrypto::RsaPrivateKey;
+use mtproto::transport::ProxySecret;
 
 use crate::faults::FaultSettings;
 
@@ -28,6 +29,11 @@ pub struct Config {
     pub faults: FaultSettings,
     /// How long one server salt lasts.
     pub salt_period: Duration,
+    /// MTProxy secrets every DC port accepts besides clients without one: a client whose
+    /// obfuscation header opens with one is served by the DC the header names. Plain
+    /// secrets admit any obfuscated framing, `dd` ones padded intermediate only, `ee` ones a
+    /// fake-TLS handshake to their domain (digest and clock checked) and then any framing.
+    pub mtproxy_secrets: Vec<ProxySecret>,
 }
 
 impl Default for Config {
@@ -40,6 +46,7 @@ impl Default for Config {
             limits: Limits::default(),
             faults: FaultSettings::default(),
             salt_period: Duration::from_mins(30),
+            mtproxy_secrets: Vec::new(),
         }
     }
 }
@@ -78,6 +85,9 @@ pub struct Limits {
     pub handshake_timeout: Duration,
     /// A connection with nothing received for this long is closed.
     pub idle_timeout: Duration,
+    /// MTProto over HTTP: how long a request is held when its packet has no `http_wait`,
+    /// and the most an `http_wait` may ask for.
+    pub http_max_wait: Duration,
 }
 
 impl Default for Limits {
@@ -90,6 +100,7 @@ impl Default for Limits {
             max_pending_per_connection: 256,
             handshake_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_mins(15),
+            http_max_wait: Duration::from_secs(25),
         }
     }
 }

@@ -9,8 +9,10 @@ use mtcrypto::dh::DhParams;
 use tokio::sync::Semaphore;
 
 use crate::config::Limits;
+use crate::conn::HttpPolls;
 use crate::faults::Faults;
 use crate::keys::KeyStore;
+use crate::mtproxy::MtProxyFront;
 use crate::rpc::Registry;
 
 /// Where one DC listens.
@@ -34,6 +36,10 @@ pub struct DcState {
     pub(crate) salt_period: Duration,
     /// One permit per connection served at once.
     pub(crate) connections: Arc<Semaphore>,
+    /// The MTProxy secrets this DC's port accepts and where proxied clients go.
+    pub(crate) mtproxy: Arc<MtProxyFront>,
+    /// The HTTP requests held, by session.
+    pub(crate) http_polls: Arc<HttpPolls>,
 }
 
 impl std::fmt::Debug for DcState {

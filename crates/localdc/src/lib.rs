@@ -4,7 +4,9 @@
 //! transport detection (abridged, intermediate, padded, full, obfuscated), the auth-key
 //! handshake with the server's RSA key, MTProto 2.0 sessions, and API methods dispatched
 //! through a [`Registry`] that later layers (the world of users, chats and files) fill.
-//! Faults are knobs on each DC ([`Faults`]), adjustable while it runs.
+//! Faults are knobs on each DC ([`Faults`]), adjustable while it runs. With
+//! [`Config::mtproxy_secrets`], every DC port is also an MTProxy front (plain, `dd` and
+//! fake-TLS `ee` secrets) that serves each proxied client as a client of the DC it asked for.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), localdc::Error> {
@@ -22,10 +24,12 @@ mod error;
 pub mod faults;
 pub mod keys;
 mod listener;
+mod mtproxy;
 mod ready;
 pub mod rpc;
 mod server;
 pub mod transport;
+pub mod world;
 
 pub use config::{Config, DEFAULT_DCS, Limits};
 pub use dc::{DcAddress, DcState};

@@ -97,11 +97,13 @@ fn admit(dc: &Arc<DcState>, refusals: &Arc<Semaphore>, stream: TcpStream, peer: 
             return;
         };
         let limits = dc.limits.clone();
+        let mtproxy = Arc::clone(&dc.mtproxy);
         tokio::spawn(async move {
             let accepted = transport::accept(
                 stream,
                 limits.max_packet,
                 limits.handshake_timeout.min(Duration::from_secs(5)),
+                mtproxy.secrets(),
             )
             .await;
             if let Ok((_, _, mut writer)) = accepted {

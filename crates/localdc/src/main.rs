@@ -10,7 +10,10 @@ use anyhow::{Context, Result, bail};
 use clap::Parser;
 use localdc::{Config, FaultSettings, Server};
 use mtcrypto::RsaPrivateKey;
+use mtproto::transport::ProxySecret;
 use tracing_subscriber::EnvFilter;
+
+mod world_cli;
 
 /// A local multi-DC Telegram server speaking the real MTProto protocol.
 #[derive(Debug, Parser)]
@@ -44,6 +47,19 @@ struct Args {
     /// Fault: hold every RPC answer this many milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 0)]
     response_delay_ms: u64,
+    /// Also act as an MTProxy on every DC port with this secret (32 hex digits; `dd` + 32
+    /// for padded intermediate only; `ee` + 32 + hex of a domain for fake TLS). Repeatable.
+    #[arg(long = "mtproxy-secret", value_name = "HEX")]
+    mtproxy_secrets: Vec<ProxySecret>,
+    /// Serve the world of this JSON fixture (accounts, chats, messages, media).
+    #[arg(long, value_name = "PATH")]
+    fixture: Option<PathBuf>,
+    /// Once listening, print a logged-in session (hex auth key and Telethon StringSession)
+    /// for the fixture account with this phone. Repeatable.
+    #[arg(long = "mint-session", value_name = "PHONE", requires = "fixture")]
+    mint_sessions: Vec<String>,
+    #[command(subcommand)]
+    command: Option<world_cli::Command>,
 }
 
 #[tokio::main]
@@ -64,6 +80,10 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run(args: Args) -> Result<()> {
+    if let Some(command) = &args.command {
+        return world_cli::run_command(command);
+    }
+    let world = world_cli::load(args.fixture.as_deref())?;
     if args.dcs == 0 {
         bail!("--dcs must be at least 1");
     }
@@ -82,9 +102,10 @@ async fn run(args: Args) -> Result<()> {
             refuse_connections: false,
             response_delay: Duration::from_millis(args.response_delay_ms),
         },
+        mtproxy_secrets: args.mtproxy_secrets,
         ..Config::default()
     };
-    let server = Server::start(config)
+    let server = Server::start_with(config, world_cli::registry(world.as_ref()))
         .await
         .context("starting the server (is another localdc using these ports? try --port-base)")?;
 
@@ -99,6 +120,7 @@ async fn run(args: Args) -> Result<()> {
             .with_context(|| format!("writing the ready file {}", path.display()))?;
     }
     print!("{}", info.to_text());
+    world_cli::print_minted(&server, world.as_ref(), &args.mint_sessions)?;
 
     let shutdown = server.shutdown_handle();
     tokio::spawn(async move {

@@ -16,6 +16,7 @@ use crate::error::Error;
 use crate::faults::Faults;
 use crate::keys::KeyStore;
 use crate::listener;
+use crate::mtproxy::MtProxyFront;
 use crate::ready::{ReadyDc, ReadyInfo};
 use crate::rpc::Registry;
 
@@ -62,6 +63,14 @@ impl Server {
         let registry = Arc::new(registry);
         let dh = DhParams::telegram();
 
+        let mtproxy = Arc::new(MtProxyFront::new(config.mtproxy_secrets.clone()));
+        if !config.mtproxy_secrets.is_empty() {
+            tracing::info!(
+                secrets = config.mtproxy_secrets.len(),
+                "every DC port is also an MTProxy front"
+            );
+        }
+
         let (shutdown, shutdown_rx) = watch::channel(false);
         let mut dcs = Vec::new();
         let mut tasks = Vec::new();
@@ -81,15 +90,26 @@ impl Server {
                 registry: Arc::clone(&registry),
                 salt_period: config.salt_period,
                 connections: Arc::new(Semaphore::new(config.limits.max_connections_per_dc.max(1))),
+                mtproxy: Arc::clone(&mtproxy),
+                http_polls: Arc::default(),
             });
-            tracing::info!(dc = address.id, addr = %address.addr, "listening");
-            tasks.push(tokio::spawn(listener::run(
-                Arc::clone(&state),
-                listener,
-                shutdown_rx.clone(),
-            )));
-            dcs.push(DcHandle { state });
+            dcs.push((DcHandle { state }, listener));
         }
+        // Every DC exists before any port accepts, so a proxied client always finds its DC.
+        let states: Vec<Arc<DcState>> = dcs.iter().map(|(dc, _)| Arc::clone(&dc.state)).collect();
+        mtproxy.set_dcs(&states);
+        let dcs: Vec<DcHandle> = dcs
+            .into_iter()
+            .map(|(dc, listener)| {
+                tracing::info!(dc = dc.id(), addr = %dc.addr(), "listening");
+                tasks.push(tokio::spawn(listener::run(
+                    Arc::clone(&dc.state),
+                    listener,
+                    shutdown_rx.clone(),
+                )));
+                dc
+            })
+            .collect();
         Ok(RunningServer {
             dcs,
             public_key_pem,

@@ -103,7 +103,7 @@ async fn hostile_streams_close_only_their_connection() {
         plain.extend_from_slice(&(body.len() as u32).to_le_bytes());
         plain.extend_from_slice(&body);
         cases.push(("garbage handshake", plain, false));
-        // An HTTP request (not served yet).
+        // An HTTP request for a path MTProto is not served on: 404, then closed.
         cases.push(("http", b"GET / HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(), false));
 
         for (name, bytes, finish) in cases {

@@ -1,4 +1,5 @@
-//! mtnet's sender against a running localdc: the transport matrix, many concurrent calls on
+//! mtnet's sender against a running localdc: the transport matrix (TCP, obfuscated TCP,
+//! WebSocket, SOCKS5, HTTP; MTProxy has its own tests in `mtproxy.rs`), many concurrent calls on
 //! one connection, a connection that keeps dropping, and falling back past a refused port.
 
 #![allow(
@@ -52,7 +53,7 @@ async fn get_config(sender: &Sender) -> types::Config {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_framing_over_tcp_websocket_and_socks5() {
+async fn every_framing_over_tcp_websocket_socks5_and_http() {
     tokio::time::timeout(TEST_TIME, async {
         let (server, key) = start().await;
         let addr = server.addr(2).unwrap();
@@ -78,6 +79,8 @@ async fn every_framing_over_tcp_websocket_and_socks5() {
                     .with_proxy(Proxy::Socks5(Socks5Proxy::new(socks))),
             );
         }
+        // HTTP carries bare packets: no framing to choose, no obfuscation.
+        endpoints.push(Endpoint::new(addr, 2).with_carrier(Carrier::http()));
         for endpoint in endpoints {
             let description = format!("{endpoint:?}");
             let (sender, _updates) = Sender::start(config(vec![endpoint], &key), None)

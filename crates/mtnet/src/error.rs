@@ -5,8 +5,11 @@ use std::time::Duration;
 
 use mtproto::MessageError;
 use mtproto::handshake::HandshakeError;
-use mtproto::transport::{CodecError, ObfuscationError};
+use mtproto::transport::fake_tls::FakeTlsError;
+use mtproto::transport::{CodecError, ObfuscationError, TransportKind};
 use tokio_tungstenite::tungstenite;
+
+use crate::http::HttpError;
 
 /// Why a connection, a packet, a detection or a handshake failed.
 ///
@@ -67,6 +70,12 @@ pub enum NetError {
     /// The operating system's random source failed.
     #[error("OS random source: {0}")]
     Random(#[from] rand::Error),
+    /// An HTTP message that cannot be served or understood (MTProto over HTTP).
+    #[error("HTTP: {0}")]
+    Http(#[from] HttpError),
+    /// The MTProxy fake-TLS handshake or record layer failed (either side).
+    #[error("MTProxy fake TLS: {0}")]
+    FakeTls(#[from] FakeTlsError),
     /// A bug in this crate or below it, reported instead of panicking.
     #[error("internal error: {0}")]
     Internal(&'static str),
@@ -79,9 +88,19 @@ pub enum DetectError {
     /// The first bytes match no transport.
     #[error("the first bytes match no MTProto transport")]
     Unrecognized,
-    /// An MTProxy fake-TLS ClientHello; not served yet.
-    #[error("MTProxy fake TLS is not supported")]
+    /// An MTProxy fake-TLS ClientHello, but no fake-TLS (`ee`) secret is configured.
+    #[error("MTProxy fake TLS is not served here (no fake-TLS secret configured)")]
     FakeTlsUnsupported,
+    /// A client without an MTProxy secret, where only MTProxy clients are served.
+    #[error("only MTProxy clients are served here")]
+    SecretRequired,
+    /// A `dd` MTProxy secret, but the client chose another framing than padded
+    /// intermediate.
+    #[error("a dd MTProxy secret allows padded intermediate only, not {kind:?}")]
+    PaddingRequired {
+        /// The framing the client chose.
+        kind: TransportKind,
+    },
     /// The HTTP request head did not end within the byte limit.
     #[error("HTTP request head longer than {limit} bytes")]
     HttpHeadTooLarge {
@@ -120,6 +139,19 @@ impl NetError {
 impl From<io::Error> for NetError {
     /// Unwraps WebSocket errors that travelled through the byte-stream adapter as I/O errors.
     fn from(err: io::Error) -> Self {
+        // An error of ours that travelled through a byte-stream adapter (the HTTP carrier).
+        if err
+            .get_ref()
+            .is_some_and(<dyn std::error::Error + Send + Sync>::is::<NetError>)
+        {
+            if let Some(inner) = err.into_inner() {
+                return match inner.downcast::<NetError>() {
+                    Ok(ours) => *ours,
+                    Err(other) => NetError::Io(io::Error::other(other)),
+                };
+            }
+            return NetError::Internal("I/O error lost its source");
+        }
         let is_ws = err
             .get_ref()
             .is_some_and(<dyn std::error::Error + Send + Sync>::is::<tungstenite::Error>);

@@ -7,6 +7,9 @@
 //! - [`accept`](mod@accept): the server side, detecting what a connection speaks on a
 //!   shared port.
 //! - [`handshake`]: the auth-key handshake driven over a packet stream, either role.
+//! - [`http`]: MTProto over HTTP, both roles: the client carrier's connection pool, the
+//!   server's request and response halves, and what a sender must do (`http_wait`).
+//! - [`mtproxy`]: the client side of MTProxy (plain, `dd` and fake-TLS `ee` secrets).
 //! - [`sender`]: the connection task callers share: multiplexed requests, acks, pings,
 //!   reconnection with resend, transport fallback.
 //! - [`ws`] and [`prefixed`]: byte-stream adapters (a WebSocket as a stream; a stream with
@@ -17,7 +20,9 @@ pub mod connect;
 mod error;
 pub mod framed;
 pub mod handshake;
+pub mod http;
 mod msg_id;
+pub mod mtproxy;
 pub mod prefixed;
 mod rng;
 pub mod sender;

@@ -39,6 +39,7 @@ impl Connection {
         };
         let quick_ack = packet.quick_ack_requested.then_some(opened.quick_ack);
         let bound = self.bind(&key, opened.header.session_id);
+        self.http_bind(&bound);
         let salts = key.salts();
         let events = lock(&bound.session).handle_message(&opened, &salts, unix_time());
         if let Some(token) = quick_ack {
@@ -64,7 +65,8 @@ impl Connection {
             return bound.clone();
         }
         let (session, created) = key.session(session_id, &mut self.rng);
-        if !created {
+        // Over HTTP every request may come on another connection: nothing is resent for it.
+        if !created && self.http.is_none() {
             lock(&session).requeue_unacknowledged();
         }
         if self.sessions.len() >= MAX_SESSIONS_PER_CONNECTION
@@ -108,8 +110,15 @@ impl Connection {
                 tracing::debug!(msg_id, "request dropped by the client");
                 Ok(())
             }
-            // HTTP long polling does not apply to stream transports.
-            ServerEvent::HttpWait { .. } => Ok(()),
+            // Only an HTTP request can be held; streams ignore it.
+            ServerEvent::HttpWait {
+                max_delay,
+                wait_after,
+                max_wait,
+            } => {
+                self.http_wait(max_delay, wait_after, max_wait);
+                Ok(())
+            }
         }
     }
 
@@ -148,6 +157,8 @@ impl Connection {
                 tokio::time::sleep(delay).await;
             }
             respond(&bound, msg_id, result);
+            // A request of the session held on another HTTP connection may take the answer.
+            dc.http_polls.output(bound.key.id(), session_id);
             // The connection may be gone: the answer then waits in the session.
             let _ = answered.send(Answered {
                 key_id: bound.key.id(),
@@ -158,8 +169,12 @@ impl Connection {
         Ok(())
     }
 
-    /// Sends what the session has for the client.
+    /// Sends what the session has for the client (over HTTP: answers the held request,
+    /// when due, with one packet).
     pub(super) async fn flush(&mut self, bound: &Bound) -> Result<(), End> {
+        if self.http.is_some() {
+            return self.http_flush(bound).await;
+        }
         let salts = bound.key.salts();
         let now = unix_time();
         let packets: Vec<Vec<u8>> = {

@@ -7,10 +7,16 @@
 //! ([`encrypted`]), an unknown key gets transport error -404 and the connection closes.
 //! Requests run as tasks of their own and put their answers into their session, so an
 //! answer outlives the connection it was asked on (a reconnecting client gets it there).
+//! MTProto over HTTP takes the same path, one packet per request, with each request held
+//! until it can be answered ([`http`]).
 
 mod encrypted;
+mod http;
 mod plain;
+mod polls;
 mod writer;
+
+pub(crate) use polls::HttpPolls;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -38,6 +44,8 @@ const MAX_SESSIONS_PER_CONNECTION: usize = 16;
 const MAX_HANDSHAKES_PER_CONNECTION: u32 = 8;
 /// How long a closing connection waits for its writer to drain.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+/// Transport error for an MTProxy client asking for a DC that does not exist.
+const INVALID_DC: i32 = -444;
 
 /// Why a connection closed.
 #[derive(Debug, thiserror::Error)]
@@ -91,9 +99,14 @@ pub(crate) async fn serve(
 ) {
     let span = tracing::info_span!("conn", dc = dc.id, %peer);
     async move {
-        let accepted =
-            transport::accept(stream, dc.limits.max_packet, dc.limits.handshake_timeout).await;
-        let (info, reader, writer) = match accepted {
+        let accepted = transport::accept(
+            stream,
+            dc.limits.max_packet,
+            dc.limits.handshake_timeout,
+            dc.mtproxy.secrets(),
+        )
+        .await;
+        let (info, reader, mut writer) = match accepted {
             Ok(accepted) => accepted,
             Err(error) => {
                 tracing::info!(%error, "closing: no usable transport");
@@ -101,9 +114,24 @@ pub(crate) async fn serve(
             }
         };
         tracing::debug!(transport = %info, "connected");
+        // An MTProxy client is served by the DC its header names.
+        let dc = match dc.mtproxy.route(&dc, &info) {
+            Ok(target) => target,
+            Err(asked) => {
+                tracing::info!(
+                    asked,
+                    "closing: MTProxy client asked for an unknown DC (-444)"
+                );
+                let _ = writer.send_transport_error(INVALID_DC).await;
+                return;
+            }
+        };
         let (out, queue) = mpsc::channel(writer::QUEUE);
         let writer_task = tokio::spawn(writer::run(Arc::clone(&dc), writer, queue));
-        let connection = Connection::new(dc, out);
+        let mut connection = Connection::new(dc, out);
+        if info.http {
+            connection.http = Some(http::HttpState::new(connection.dc.limits.http_max_wait));
+        }
         let end = connection.run(reader, writer_task).await;
         match &end {
             End::ClientClosed | End::Killed | End::PingDisconnect | End::Idle => {
@@ -136,6 +164,8 @@ pub(crate) struct Connection {
     /// When the connection opened, while no packet has come yet: a client must send its
     /// first packet within the handshake timeout.
     silent_since: Option<Instant>,
+    /// MTProto over HTTP: the request being held.
+    http: Option<http::HttpState>,
 }
 
 impl Connection {
@@ -156,6 +186,7 @@ impl Connection {
             disconnect_at: None,
             last_received: Instant::now(),
             silent_since: Some(Instant::now()),
+            http: None,
         }
     }
 
@@ -169,17 +200,33 @@ impl Connection {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let end = loop {
             tokio::select! {
-                received = reader.recv() => match received {
+                received = reader.recv(), if self.reading() => match received {
                     Ok(Some(packet)) => {
                         self.last_received = Instant::now();
                         self.silent_since = None;
                         if let Err(end) = self.on_packet(packet).await {
+                            if !self.reading() {
+                                // An HTTP request left unanswered by a packet that ends
+                                // the connection.
+                                let _ = self.send(Outbound::HttpError(400)).await;
+                            }
                             break end;
                         }
                     }
                     Ok(None) => break End::ClientClosed,
-                    Err(error) => break End::Transport(error),
+                    Err(error) => {
+                        if let Some(status) = error.http_status() {
+                            // An HTTP request that cannot be served is answered, then closed.
+                            let _ = self.send(Outbound::HttpError(status)).await;
+                        }
+                        break End::Transport(error);
+                    }
                 },
+                wake = http::wake(self.http.as_mut()) => {
+                    if let Err(end) = self.on_http_wake(wake).await {
+                        break end;
+                    }
+                }
                 Some(answered) = self.answered_rx.recv() => {
                     if let Some(bound) = self.sessions.get(&(answered.key_id, answered.session_id)).cloned()
                         && let Err(end) = self.flush(&bound).await
@@ -213,6 +260,7 @@ impl Connection {
     }
 
     async fn on_packet(&mut self, packet: Packet) -> Result<(), End> {
+        self.http_request();
         match mtproto::encrypted::auth_key_id(&packet.payload) {
             Some(0) => self.on_plain(&packet.payload).await,
             Some(key_id) => self.on_encrypted(key_id, packet).await,
@@ -258,7 +306,15 @@ impl Connection {
         Ok(())
     }
 
-    async fn send(&self, outbound: Outbound) -> Result<(), End> {
+    async fn send(&mut self, outbound: Outbound) -> Result<(), End> {
+        if let Some(http) = &mut self.http {
+            if matches!(outbound, Outbound::QuickAck(_)) {
+                // HTTP has no quick acks.
+                return Ok(());
+            }
+            // Anything else is the one response to the held request.
+            http.answered();
+        }
         self.out.send(outbound).await.map_err(|_| End::WriterGone)
     }
 }

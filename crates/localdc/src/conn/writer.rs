@@ -19,6 +19,11 @@ pub(crate) enum Outbound {
     QuickAck(u32),
     /// A transport error; the connection closes after it.
     TransportError(i32),
+    /// HTTP: an empty answer to the held request.
+    Empty,
+    /// HTTP: an error status for a request that cannot be served; the connection closes
+    /// after it.
+    HttpError(u16),
 }
 
 /// Packets queued to the writer at most; the connection waits beyond (backpressure).
@@ -67,6 +72,13 @@ pub(crate) async fn run(
                 writer.send(&packet, budget).await
             }
             Outbound::QuickAck(token) => writer.send_quick_ack(token, budget).await,
+            Outbound::Empty => writer.send_empty().await,
+            Outbound::HttpError(status) => {
+                if let Err(error) = writer.send_http_error(status).await {
+                    break WriterEnd::Failed(error);
+                }
+                break WriterEnd::SentError;
+            }
             Outbound::TransportError(code) => {
                 if let Err(error) = writer.send_transport_error(code).await {
                     break WriterEnd::Failed(error);

@@ -4,16 +4,28 @@
 //! From the first bytes: abridged, intermediate, padded intermediate, full, obfuscated (a
 //! 64-byte header, optionally bound to MTProxy secrets), or HTTP. An HTTP WebSocket upgrade to
 //! the configured path is completed and detection runs again inside it; any other HTTP request
-//! is handed back as [`Accepted::Http`] for an HTTP transport handler. Detection is bounded in
-//! time and bytes.
+//! is handed back as [`Accepted::Http`] for an HTTP transport handler. A TLS ClientHello is an
+//! MTProxy fake-TLS client: with an `ee` secret configured, the handshake is answered and the
+//! obfuscated stream is read from inside the TLS records ([`CarrierKind::FakeTls`]). Detection
+//! is bounded in time and bytes.
+//!
+//! MTProxy secrets ([`AcceptConfig::secrets`]) make the server an MTProxy front: a header
+//! that opens with a secret (and only with it) is an MTProxy client, reported with
+//! [`StreamInfo::secret_index`] and the DC id it asked for; a `dd` secret admits padded
+//! intermediate only, an `ee` secret only fake TLS. Clients without a secret are served as
+//! well unless [`AcceptConfig::allow_direct`] is off.
 
+mod fake_tls;
 mod http;
 mod sniff;
 mod websocket;
 
 use std::time::Duration;
 
-use mtproto::transport::{DEFAULT_MAX_PACKET, Detected, HEADER_LEN, Obfuscation, TransportKind};
+use mtproto::transport::{
+    self, DEFAULT_MAX_PACKET, Detected, HEADER_LEN, Obfuscation, ObfuscationError, ProxySecret,
+    TransportKind,
+};
 use tokio::net::TcpStream;
 
 use crate::framed::{Framing, PacketReader, PacketWriter};
@@ -24,6 +36,8 @@ use crate::{DetectError, NetError};
 pub const DEFAULT_DETECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default limit on the bytes read during detection (an HTTP request head must fit).
 pub const DEFAULT_MAX_HEAD: usize = 8 * 1024;
+/// Default largest difference between a fake-TLS client's clock and the server's.
+pub const DEFAULT_FAKE_TLS_WINDOW: Duration = Duration::from_mins(2);
 
 /// How [`accept`] detects and what it accepts.
 #[derive(Debug, Clone)]
@@ -34,9 +48,15 @@ pub struct AcceptConfig {
     pub detect_timeout: Duration,
     /// Limit on the bytes read before the transport is known, HTTP request head included.
     pub max_head: usize,
-    /// MTProxy secrets obfuscation headers may be bound to; empty for a plain server, which
-    /// accepts headers made without a secret.
-    pub secrets: Vec<[u8; 16]>,
+    /// MTProxy secrets obfuscation headers may be bound to: plain ones for any obfuscated
+    /// framing, `dd` ones for padded intermediate only, `ee` ones inside fake TLS only.
+    pub secrets: Vec<ProxySecret>,
+    /// Whether clients without a secret are served too (plain transports and headers made
+    /// without a secret). On by default; off makes a pure MTProxy front.
+    pub allow_direct: bool,
+    /// How far a fake-TLS client's clock, read from its ClientHello, may be from the
+    /// server's either way.
+    pub fake_tls_window: Duration,
     /// The path WebSocket upgrades are accepted on.
     pub websocket_path: String,
     /// Largest packet accepted in either direction.
@@ -49,6 +69,8 @@ impl Default for AcceptConfig {
             detect_timeout: DEFAULT_DETECT_TIMEOUT,
             max_head: DEFAULT_MAX_HEAD,
             secrets: Vec::new(),
+            allow_direct: true,
+            fake_tls_window: DEFAULT_FAKE_TLS_WINDOW,
             websocket_path: DEFAULT_PATH.to_owned(),
             max_packet: DEFAULT_MAX_PACKET,
         }
@@ -65,8 +87,15 @@ impl AcceptConfig {
 
     /// Sets the MTProxy secrets.
     #[must_use]
-    pub fn with_secrets(mut self, secrets: Vec<[u8; 16]>) -> Self {
+    pub fn with_secrets(mut self, secrets: Vec<ProxySecret>) -> Self {
         self.secrets = secrets;
+        self
+    }
+
+    /// Sets whether clients without a secret are served.
+    #[must_use]
+    pub fn with_allow_direct(mut self, allow_direct: bool) -> Self {
+        self.allow_direct = allow_direct;
         self
     }
 
@@ -85,6 +114,8 @@ pub enum CarrierKind {
     Tcp,
     /// Inside a WebSocket.
     WebSocket,
+    /// Inside MTProxy fake-TLS records over TCP.
+    FakeTls,
 }
 
 /// What detection found out about a connection.
@@ -99,7 +130,8 @@ pub struct StreamInfo {
     pub carrier: CarrierKind,
     /// The DC id from the obfuscation header (obfuscated streams only).
     pub dc_id: Option<i16>,
-    /// Which of the configured MTProxy secrets the header matched.
+    /// Which of the configured MTProxy secrets the header matched (an index into
+    /// [`AcceptConfig::secrets`]); `None` for a client without a secret.
     pub secret_index: Option<usize>,
 }
 
@@ -144,6 +176,9 @@ async fn detect_and_open(mut tcp: TcpStream, config: &AcceptConfig) -> Result<Ac
         sniff::sniff(&mut tcp, &mut received, config.max_packet, config.max_head).await?;
     if detected == Detected::Http {
         return http_or_websocket(tcp, received, config).await;
+    }
+    if detected == Detected::FakeTls {
+        return fake_tls::open(tcp, received, config).await;
     }
     let (framing, info) = framing_for(detected, received, config, CarrierKind::Tcp)?;
     let (reader, writer) = framing.split_tcp(tcp);
@@ -190,13 +225,17 @@ fn framing_for(
         Detected::PaddedIntermediate => TransportKind::PaddedIntermediate,
         Detected::Full => TransportKind::Full,
         Detected::Obfuscated => return obfuscated_framing(&received, config, carrier),
-        Detected::FakeTls => return Err(DetectError::FakeTlsUnsupported.into()),
-        // Only reachable inside a WebSocket: the TCP path handles HTTP before this.
-        Detected::Http => return Err(DetectError::BadWebSocketPayload.into()),
+        // Only reachable inside a WebSocket: the TCP path handles HTTP and TLS before this.
+        Detected::Http | Detected::FakeTls => {
+            return Err(DetectError::BadWebSocketPayload.into());
+        }
         Detected::Unrecognized | Detected::NeedMore { .. } => {
             return Err(DetectError::Unrecognized.into());
         }
     };
+    if !config.allow_direct {
+        return Err(DetectError::SecretRequired.into());
+    }
     let info = StreamInfo {
         kind,
         obfuscated: false,
@@ -221,7 +260,7 @@ fn obfuscated_framing(
     let (header, rest) = received
         .split_first_chunk::<{ HEADER_LEN }>()
         .ok_or(NetError::Internal("obfuscation detected without a header"))?;
-    let accepted = Obfuscation::server(header, &config.secrets)?;
+    let accepted = open_header(header, config)?;
     let info = StreamInfo {
         kind: accepted.kind,
         obfuscated: true,
@@ -233,4 +272,54 @@ fn obfuscated_framing(
         Framing::server_obfuscated(accepted.kind, accepted.obfuscation, config.max_packet)
             .with_initial(rest.to_vec());
     Ok((framing, info))
+}
+
+/// Opens an obfuscation header as `config` allows: without a secret first (a direct client),
+/// then with each plain and `dd` secret (`ee` secrets open headers inside fake TLS only). A
+/// `dd` secret's client must speak padded intermediate. The secret index reported points
+/// into [`AcceptConfig::secrets`].
+fn open_header(
+    header: &[u8; HEADER_LEN],
+    config: &AcceptConfig,
+) -> Result<transport::Accepted, NetError> {
+    let direct = if config.allow_direct {
+        match Obfuscation::server(header, &[]) {
+            Ok(accepted) => return Ok(accepted),
+            Err(error) => error,
+        }
+    } else {
+        ObfuscationError::UnknownTag
+    };
+    let (indices, keys): (Vec<usize>, Vec<[u8; 16]>) = config
+        .secrets
+        .iter()
+        .enumerate()
+        .filter(|(_, secret)| !matches!(secret, ProxySecret::FakeTls { .. }))
+        .map(|(index, secret)| (index, *secret.key()))
+        .unzip();
+    let keys = mtcrypto::Zeroizing::new(keys);
+    if keys.is_empty() {
+        return Err(if config.allow_direct {
+            direct.into()
+        } else {
+            DetectError::SecretRequired.into()
+        });
+    }
+    let mut accepted = Obfuscation::server(header, &keys)?;
+    let index = accepted
+        .secret_index
+        .and_then(|matched| indices.get(matched).copied())
+        .ok_or(NetError::Internal("matched secret out of range"))?;
+    accepted.secret_index = Some(index);
+    let required = config
+        .secrets
+        .get(index)
+        .and_then(ProxySecret::required_transport);
+    if required.is_some_and(|required| required != accepted.kind) {
+        return Err(DetectError::PaddingRequired {
+            kind: accepted.kind,
+        }
+        .into());
+    }
+    Ok(accepted)
 }

@@ -1,4 +1,4 @@
-//! Opening the TCP connection: directly, or through a SOCKS5 proxy.
+//! Opening the TCP connection: directly, through a SOCKS5 proxy, or to an MTProxy.
 
 use tokio::net::TcpStream;
 use tokio_socks::tcp::Socks5Stream;
@@ -7,11 +7,13 @@ use super::endpoint::{Address, Proxy, Socks5Proxy};
 use crate::NetError;
 
 /// A TCP connection to `target`, through `proxy` if given. The proxy resolves host names
-/// itself, so a name never leaks to the local resolver when a proxy is configured.
+/// itself, so a name never leaks to the local resolver when a proxy is configured. An
+/// MTProxy is connected to instead of `target` (the obfuscation header names the DC).
 pub(crate) async fn dial(target: &Address, proxy: Option<&Proxy>) -> Result<TcpStream, NetError> {
     let stream = match proxy {
         None => tcp(target).await?,
         Some(Proxy::Socks5(socks)) => via_socks5(socks, target).await?,
+        Some(Proxy::MtProxy { address, .. }) => tcp(address).await?,
     };
     // MTProto traffic is request/response: small packets must not wait for Nagle.
     stream.set_nodelay(true)?;

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::str::FromStr;
 use std::time::Duration;
 
-use mtproto::transport::{DEFAULT_MAX_PACKET, TransportKind};
+use mtproto::transport::{DEFAULT_MAX_PACKET, ProxySecret, TransportKind};
 
 use crate::NetError;
 use crate::ws::DEFAULT_PATH;
@@ -101,6 +101,13 @@ pub enum Carrier {
         /// The URL path, `/apiws` for Telegram.
         path: String,
     },
+    /// MTProto over HTTP: each packet is the body of a `POST` to `path` on a small pool of
+    /// keep-alive connections (see [`crate::http`]). Never obfuscated; the transport kind is
+    /// not used. The sender must keep long polls alive with `http_wait`.
+    Http {
+        /// The URL path, `/api` for Telegram.
+        path: String,
+    },
 }
 
 impl Carrier {
@@ -108,6 +115,13 @@ impl Carrier {
     pub fn websocket() -> Self {
         Carrier::WebSocket {
             path: DEFAULT_PATH.to_owned(),
+        }
+    }
+
+    /// HTTP at Telegram's path, `/api`.
+    pub fn http() -> Self {
+        Carrier::Http {
+            path: crate::http::DEFAULT_PATH.to_owned(),
         }
     }
 }
@@ -118,6 +132,25 @@ impl Carrier {
 pub enum Proxy {
     /// A SOCKS5 proxy.
     Socks5(Socks5Proxy),
+    /// An MTProxy: the connection goes to the proxy, always obfuscated, with the header
+    /// keyed by the secret and naming the endpoint's DC (see [`crate::mtproxy`]). The
+    /// endpoint's address is not used; its carrier must be TCP.
+    MtProxy {
+        /// Where the proxy listens.
+        address: Address,
+        /// The proxy's secret: plain, `dd` (padded intermediate forced) or `ee` (fake TLS).
+        secret: ProxySecret,
+    },
+}
+
+impl Proxy {
+    /// An MTProxy at `address` with `secret`.
+    pub fn mtproxy(address: impl Into<Address>, secret: ProxySecret) -> Self {
+        Proxy::MtProxy {
+            address: address.into(),
+            secret,
+        }
+    }
 }
 
 /// A SOCKS5 proxy.
@@ -247,14 +280,34 @@ impl Endpoint {
         self
     }
 
-    /// Whether the stream will be obfuscated: as configured over TCP, always over WebSocket.
+    /// Whether the stream will be obfuscated: as configured over TCP, always over WebSocket
+    /// and through an MTProxy.
     pub fn is_obfuscated(&self) -> bool {
-        self.obfuscated || matches!(self.carrier, Carrier::WebSocket { .. })
+        self.obfuscated
+            || matches!(self.carrier, Carrier::WebSocket { .. })
+            || matches!(self.proxy, Some(Proxy::MtProxy { .. }))
+    }
+
+    /// The framing actually used: padded intermediate through a `dd` MTProxy, else
+    /// [`Endpoint::transport`].
+    pub fn effective_transport(&self) -> TransportKind {
+        match &self.proxy {
+            Some(Proxy::MtProxy { secret, .. }) => {
+                crate::mtproxy::transport_for(secret, self.transport)
+            }
+            _ => self.transport,
+        }
+    }
+
+    /// Whether packets travel over HTTP, where the sender must send `http_wait` to be
+    /// answered (see [`crate::http`]).
+    pub fn is_http(&self) -> bool {
+        matches!(self.carrier, Carrier::Http { .. })
     }
 
     /// Rejects combinations that cannot work.
     pub fn validate(&self) -> Result<(), NetError> {
-        if self.is_obfuscated() && self.transport.obfuscation_tag().is_none() {
+        if self.is_obfuscated() && self.effective_transport().obfuscation_tag().is_none() {
             return Err(NetError::InvalidEndpoint(
                 "the full transport cannot be obfuscated (and WebSocket is always obfuscated)",
             ));
@@ -266,6 +319,27 @@ impl Endpoint {
                     "WebSocket path must start with '/' and be printable ASCII",
                 ));
             }
+        }
+        if let Carrier::Http { path } = &self.carrier {
+            let printable = path.bytes().all(|b| b.is_ascii_graphic());
+            if !path.starts_with('/') || !printable {
+                return Err(NetError::InvalidEndpoint(
+                    "HTTP path must start with '/' and be printable ASCII",
+                ));
+            }
+            if self.obfuscated {
+                return Err(NetError::InvalidEndpoint("HTTP cannot be obfuscated"));
+            }
+            if !matches!(self.proxy, None | Some(Proxy::Socks5(_))) {
+                return Err(NetError::InvalidEndpoint(
+                    "HTTP goes direct or through SOCKS5 only",
+                ));
+            }
+        }
+        if matches!(self.proxy, Some(Proxy::MtProxy { .. })) && self.carrier != Carrier::Tcp {
+            return Err(NetError::InvalidEndpoint(
+                "an MTProxy is reached over TCP only",
+            ));
         }
         if self.connect_timeout.is_zero() {
             return Err(NetError::InvalidEndpoint("connect timeout is zero"));
@@ -306,10 +380,15 @@ mod tests {
             .with_transport(TransportKind::Full)
             .with_carrier(Carrier::websocket());
         assert!(full_ws.validate().is_err());
-        let bad_path = base.with_carrier(Carrier::WebSocket {
+        let bad_path = base.clone().with_carrier(Carrier::WebSocket {
             path: "apiws".into(),
         });
         assert!(bad_path.validate().is_err());
+        let http = base.clone().with_carrier(Carrier::http());
+        assert!(http.validate().is_ok() && http.is_http() && !http.is_obfuscated());
+        assert!(http.clone().with_obfuscation(true).validate().is_err());
+        let bad_http = base.with_carrier(Carrier::Http { path: "api".into() });
+        assert!(bad_http.validate().is_err());
     }
 
     #[test]

@@ -1,13 +1,15 @@
 //! The client side: opening a packet stream to a DC as an [`Endpoint`] describes.
 //!
-//! TCP or WebSocket, plain or obfuscated, directly or through SOCKS5. MTProxy and the HTTP
-//! transport will be further [`Proxy`] and [`Carrier`] variants.
+//! TCP or WebSocket, plain or obfuscated, or HTTP ([`crate::http`]), directly or through
+//! SOCKS5, or through an MTProxy ([`crate::mtproxy`]).
 
 mod dial;
 mod endpoint;
 mod websocket;
 
 pub use endpoint::{Address, Carrier, DEFAULT_CONNECT_TIMEOUT, Endpoint, Proxy, Socks5Proxy};
+
+pub(crate) use dial::dial;
 
 use crate::NetError;
 use crate::framed::{Framing, PacketReader, PacketWriter};
@@ -35,6 +37,10 @@ pub async fn connect(endpoint: &Endpoint) -> Result<(PacketReader, PacketWriter)
 }
 
 async fn open(endpoint: &Endpoint) -> Result<(PacketReader, PacketWriter), NetError> {
+    if let Some(Proxy::MtProxy { secret, .. }) = &endpoint.proxy {
+        let tcp = dial::dial(&endpoint.address, endpoint.proxy.as_ref()).await?;
+        return crate::mtproxy::open(tcp, endpoint, secret).await;
+    }
     let framing = framing(endpoint)?;
     let tcp = dial::dial(&endpoint.address, endpoint.proxy.as_ref()).await?;
     let (reader, mut writer) = match &endpoint.carrier {
@@ -43,6 +49,8 @@ async fn open(endpoint: &Endpoint) -> Result<(PacketReader, PacketWriter), NetEr
             let ws = websocket::upgrade(tcp, &endpoint.address, path, endpoint.max_packet).await?;
             framing.split(ws)
         }
+        // The first connection of the carrier's pool.
+        Carrier::Http { path } => return Ok(crate::http::open(tcp, endpoint, path)),
     };
     writer.flush_preamble().await?;
     Ok((reader, writer))

@@ -17,6 +17,7 @@ use super::connection::{Connection, connect_any};
 use super::error::InvokeError;
 use super::handle::SenderStatus;
 use crate::NetError;
+use crate::connect::Endpoint;
 use crate::framed::{Incoming, PacketWriter};
 
 /// The transport error a server sends for an auth key it does not know.
@@ -39,6 +40,11 @@ enum Exit {
     AuthKeyUnknown,
 }
 
+/// How long an HTTP long poll may be held by the server (`http_wait.max_wait`, ms); below
+/// the HTTP carrier's response timeout.
+const HTTP_MAX_WAIT_MS: i32 = 25_000;
+const HTTP_POLL_LIFETIME: Duration = Duration::from_secs(25);
+
 /// A ping on its way, to tell a live connection from a stalled one.
 struct Ping {
     request: RequestId,
@@ -53,6 +59,10 @@ pub(super) struct Task {
     status: Arc<Mutex<SenderStatus>>,
     pending: HashMap<RequestId, Reply>,
     ping: Option<Ping>,
+    /// Over HTTP the server can only answer requests: an `http_wait` must ride along whenever
+    /// the session is flushed, and be renewed when a long poll ran out.
+    http_poll_due: bool,
+    last_http_poll: Instant,
     rng: StdRng,
 }
 
@@ -73,6 +83,8 @@ impl Task {
             status,
             pending: HashMap::new(),
             ping: None,
+            http_poll_due: true,
+            last_http_poll: Instant::now(),
             rng,
         }
     }
@@ -112,14 +124,26 @@ impl Task {
     async fn serve(&mut self, connection: &mut Connection) -> Exit {
         let mut pings = tokio::time::interval(self.config.ping_interval);
         pings.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let http = self
+            .config
+            .endpoints
+            .get(connection.endpoint)
+            .is_some_and(Endpoint::is_http);
+        self.http_poll_due = http;
         loop {
+            if http {
+                self.keep_http_poll_open();
+            }
             if let Err(error) = self.transmit(&mut connection.writer).await {
                 return Exit::Broken(error);
             }
-            let wake = self
+            let mut wake = self
                 .session
                 .poll_timeout()
                 .map_or_else(|| Instant::now() + Duration::from_hours(1), instant_of);
+            if http {
+                wake = wake.min(self.last_http_poll + HTTP_POLL_LIFETIME);
+            }
             tokio::select! {
                 command = self.commands.recv() => match command {
                     Some(Command::Invoke { body, reply }) => self.queue(body, reply),
@@ -148,7 +172,19 @@ impl Task {
         }
     }
 
+    /// Sends an `http_wait` with the next packet when something was queued or received, or
+    /// when the last long poll has run out.
+    fn keep_http_poll_open(&mut self) {
+        let expired = self.last_http_poll.elapsed() >= HTTP_POLL_LIFETIME;
+        if self.http_poll_due || expired {
+            self.session.push_http_wait(0, 0, HTTP_MAX_WAIT_MS);
+            self.last_http_poll = Instant::now();
+            self.http_poll_due = false;
+        }
+    }
+
     fn queue(&mut self, body: Vec<u8>, reply: Reply) {
+        self.http_poll_due = true;
         match self.session.push_request(body) {
             Ok(id) => {
                 self.pending.insert(id, reply);
@@ -171,6 +207,7 @@ impl Task {
     fn receive(&mut self, incoming: Incoming) -> Option<Exit> {
         match incoming {
             Incoming::Packet(mut packet) | Incoming::PacketWithQuickAck(mut packet) => {
+                self.http_poll_due = true;
                 match self.session.handle_packet(&mut packet, now()) {
                     Ok(events) => events.into_iter().for_each(|e| self.dispatch(e)),
                     // A packet the session refuses (tampered, replayed) changes nothing.

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use mtcrypto::kdf::Direction;
 use mtcrypto::{AuthKey, RngCore};
+use tl_types::mtproto::types;
+use tl_types::{Identifiable, Serialize};
 
 use super::client_dispatch::parse;
 use super::error::SessionError;
@@ -288,6 +290,26 @@ impl ClientSession {
     /// Sends the pending acknowledgments with the next packet even if nothing else goes.
     pub fn flush_acks(&mut self) {
         self.flush_acks = true;
+    }
+
+    /// Queues `http_wait` for the next packet, for MTProto over HTTP: the server may hold
+    /// the HTTP request that carries it up to `max_wait` ms while it has nothing to send;
+    /// once it has something, it may wait `wait_after` ms for more, `max_delay` ms at most
+    /// (all three customarily 0, 0 and 25 000). With nothing else queued it makes a packet
+    /// of its own, the long poll. An `http_wait` still waiting to be sent is replaced.
+    ///
+    /// Over HTTP the server only answers requests, so a sender pushes one each time it
+    /// flushes the session (mtnet's `http` module says when).
+    pub fn push_http_wait(&mut self, max_delay: i32, wait_after: i32, max_wait: i32) {
+        let body = types::HttpWait {
+            max_delay,
+            wait_after,
+            max_wait,
+        }
+        .to_bytes();
+        self.service_queue
+            .retain(|queued| incoming::constructor(queued) != types::HttpWait::CONSTRUCTOR_ID);
+        self.push_service(body);
     }
 
     /// Starts a new session id at the next transmit; every unanswered request goes again.

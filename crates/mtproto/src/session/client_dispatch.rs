@@ -210,7 +210,7 @@ impl ClientSession {
 
     /// Queues a service message of our own; a server that keeps asking for them faster
     /// than we send gets no more than [`MAX_SERVICE_QUEUE`] waiting.
-    fn push_service(&mut self, body: Vec<u8>) {
+    pub(super) fn push_service(&mut self, body: Vec<u8>) {
         if self.service_queue.len() < MAX_SERVICE_QUEUE {
             self.service_queue.push_back(body);
         }

@@ -6,6 +6,7 @@
 //!   an MTProxy secret; it sits under any codec except full.
 //! - [`detect`]: what a client speaks, from the first bytes it sent to a server port.
 //! - [`ProxySecret`]: MTProxy secrets from their hex and base64 forms.
+//! - [`fake_tls`]: the TLS-looking handshake and records of `ee` (fake-TLS) MTProxy secrets.
 //!
 //! Everything here is sans-IO: bytes in, bytes out, randomness injected.
 
@@ -13,6 +14,7 @@ mod abridged;
 mod codec;
 mod detect;
 mod error;
+pub mod fake_tls;
 mod frame;
 mod full;
 mod intermediate;

@@ -1,0 +1,121 @@
+//! QR login: `auth.exportLoginToken` (polled by the new device), `auth.acceptLoginToken`
+//! (the logged-in device scanning it), `auth.importLoginToken` (the new device on the
+//! account's home DC after `auth.loginTokenMigrateTo`). Tokens live 30 seconds.
+
+use std::sync::Arc;
+
+use tl_types::api::functions::auth::{AcceptLoginToken, ExportLoginToken, ImportLoginToken};
+use tl_types::api::{enums, types};
+
+use super::login::finish_login;
+use super::{Call, Need, error, random_bytes, random_id, typed};
+use crate::RpcError;
+use crate::rpc::{Registry, unix_now};
+use crate::world::World;
+use crate::world::logins::QrToken;
+
+/// How long a login token may be scanned.
+const TOKEN_TTL: i32 = 30;
+
+pub(super) fn register(registry: &mut Registry, world: &Arc<World>) {
+    typed(registry, world, Need::Nothing, export_token);
+    typed(registry, world, Need::Nothing, import_token);
+    typed(registry, world, Need::Login, accept_token);
+}
+
+/// What an accepted token gives on this DC: success, or where to go.
+fn redeem(call: &Call<'_>, token: Vec<u8>, user: i64) -> Result<enums::auth::LoginToken, RpcError> {
+    let home = call
+        .world
+        .store
+        .home_dc
+        .get(&user)
+        .copied()
+        .unwrap_or(call.dc());
+    if home != call.dc() {
+        return Ok(types::auth::LoginTokenMigrateTo { dc_id: home, token }.into());
+    }
+    call.world.logins.qr_remove(&token);
+    let authorization = finish_login(call, user)?;
+    Ok(types::auth::LoginTokenSuccess { authorization }.into())
+}
+
+fn export_token(call: &Call<'_>, _: ExportLoginToken) -> Result<enums::auth::LoginToken, RpcError> {
+    if let Some((token, qr)) = call.world.logins.qr_of(call.key)
+        && let Some(user) = qr.accepted_by
+    {
+        return redeem(call, token, user);
+    }
+    let token = random_bytes();
+    let expires = unix_now().saturating_add(TOKEN_TTL);
+    call.world.logins.qr_new(
+        token.clone(),
+        QrToken {
+            owner: call.key,
+            expires,
+            accepted_by: None,
+        },
+    );
+    if let Some(user) = call.world.store.qr_auto_accept {
+        call.world.logins.qr_accept(&token, user);
+    }
+    Ok(types::auth::LoginToken { expires, token }.into())
+}
+
+fn import_token(
+    call: &Call<'_>,
+    req: ImportLoginToken,
+) -> Result<enums::auth::LoginToken, RpcError> {
+    let qr = call
+        .world
+        .logins
+        .qr_get(&req.token)
+        .ok_or_else(|| error(400, "AUTH_TOKEN_INVALID"))?;
+    match qr.accepted_by {
+        Some(user) => redeem(call, req.token, user),
+        None if qr.expires <= unix_now() => Err(error(400, "AUTH_TOKEN_EXPIRED")),
+        None => Ok(types::auth::LoginToken {
+            expires: qr.expires,
+            token: req.token,
+        }
+        .into()),
+    }
+}
+
+fn accept_token(call: &Call<'_>, req: AcceptLoginToken) -> Result<enums::Authorization, RpcError> {
+    let me = call.me()?;
+    let qr = call
+        .world
+        .logins
+        .qr_get(&req.token)
+        .ok_or_else(|| error(400, "AUTH_TOKEN_INVALID"))?;
+    if qr.expires <= unix_now() {
+        return Err(error(400, "AUTH_TOKEN_EXPIRED"));
+    }
+    if qr.accepted_by.is_some() {
+        return Err(error(400, "AUTH_TOKEN_ALREADY_ACCEPTED"));
+    }
+    call.world.logins.qr_accept(&req.token, me);
+    let now = unix_now();
+    Ok(types::Authorization {
+        current: false,
+        official_app: false,
+        password_pending: false,
+        encrypted_requests_disabled: false,
+        call_requests_disabled: false,
+        unconfirmed: false,
+        hash: random_id(),
+        device_model: "localdc client".into(),
+        platform: "localdc".into(),
+        system_version: String::new(),
+        api_id: 0,
+        app_name: "localdc".into(),
+        app_version: String::new(),
+        date_created: now,
+        date_active: now,
+        ip: "127.0.0.1".into(),
+        country: "XX".into(),
+        region: String::new(),
+    }
+    .into())
+}

@@ -1,0 +1,195 @@
+//! Who is logged in on which auth key, and the login flows in progress: codes sent,
+//! password checks, exported authorizations, QR tokens and takeout sessions. Login
+//! state belongs to the auth key, and keys are per DC, so everything is keyed by
+//! `(dc, auth_key_id)`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use mtcrypto::SrpServerSession;
+
+use crate::keys::lock;
+
+/// An auth key on one DC.
+pub type KeyRef = (i32, u64);
+
+/// Where a key stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Login {
+    /// The code was right; the 2FA password is still due.
+    PasswordNeeded(i64),
+    /// Fully logged in as this user.
+    User(i64),
+}
+
+/// A code sent to a phone for a key.
+#[derive(Debug, Clone)]
+pub struct PendingCode {
+    pub phone: String,
+    pub hash: String,
+    pub sent: Instant,
+}
+
+/// A password check offered by `account.getPassword`.
+pub struct PendingSrp {
+    pub srp_id: i64,
+    pub user: i64,
+    pub session: Arc<SrpServerSession>,
+}
+
+impl std::fmt::Debug for PendingSrp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingSrp")
+            .field("srp_id", &self.srp_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A QR login token.
+#[derive(Debug, Clone)]
+pub struct QrToken {
+    /// The key that exported it.
+    pub owner: KeyRef,
+    pub expires: i32,
+    /// The user who accepted it (`auth.acceptLoginToken` or the control interface).
+    pub accepted_by: Option<i64>,
+}
+
+/// All login state of the world.
+#[derive(Debug, Default)]
+pub struct Logins {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    keys: HashMap<KeyRef, Login>,
+    codes: HashMap<KeyRef, PendingCode>,
+    srp: HashMap<KeyRef, PendingSrp>,
+    /// Exported authorization bytes -> (user, DC it is good for).
+    exported: HashMap<Vec<u8>, (i64, i32)>,
+    qr: HashMap<Vec<u8>, QrToken>,
+    /// Takeout id -> user.
+    takeouts: HashMap<i64, i64>,
+}
+
+impl Logins {
+    /// The key's login state.
+    pub fn get(&self, key: KeyRef) -> Option<Login> {
+        lock(&self.inner).keys.get(&key).copied()
+    }
+
+    /// The user a key is fully logged in as.
+    pub fn user(&self, key: KeyRef) -> Option<i64> {
+        match self.get(key) {
+            Some(Login::User(id)) => Some(id),
+            _ => None,
+        }
+    }
+
+    /// Sets (or with `None` clears) the key's login.
+    pub fn set(&self, key: KeyRef, login: Option<Login>) {
+        let mut inner = lock(&self.inner);
+        match login {
+            Some(login) => inner.keys.insert(key, login),
+            None => inner.keys.remove(&key),
+        };
+        inner.codes.remove(&key);
+        inner.srp.remove(&key);
+    }
+
+    /// Records a code sent; the previous one of this key is no longer valid.
+    pub fn code_sent(&self, key: KeyRef, code: PendingCode) {
+        lock(&self.inner).codes.insert(key, code);
+    }
+
+    /// The code pending for a key.
+    pub fn pending_code(&self, key: KeyRef) -> Option<PendingCode> {
+        lock(&self.inner).codes.get(&key).cloned()
+    }
+
+    /// Records a password check offered (replacing an older one).
+    pub fn srp_offered(&self, key: KeyRef, srp: PendingSrp) {
+        lock(&self.inner).srp.insert(key, srp);
+    }
+
+    /// The password check offered to a key: (srp_id, user, session).
+    pub fn pending_srp(&self, key: KeyRef) -> Option<(i64, i64, Arc<SrpServerSession>)> {
+        lock(&self.inner)
+            .srp
+            .get(&key)
+            .map(|p| (p.srp_id, p.user, Arc::clone(&p.session)))
+    }
+
+    /// Remembers exported authorization bytes.
+    pub fn export(&self, bytes: Vec<u8>, user: i64, dc: i32) {
+        lock(&self.inner).exported.insert(bytes, (user, dc));
+    }
+
+    /// Takes exported bytes (they are good once): the user and the DC they are good for.
+    pub fn take_export(&self, bytes: &[u8]) -> Option<(i64, i32)> {
+        lock(&self.inner).exported.remove(bytes)
+    }
+
+    /// Stores a new QR token.
+    pub fn qr_new(&self, token: Vec<u8>, qr: QrToken) {
+        let mut inner = lock(&self.inner);
+        // One live token per key.
+        inner.qr.retain(|_, t| t.owner != qr.owner);
+        inner.qr.insert(token, qr);
+    }
+
+    /// The QR token last exported by `key`, with its bytes.
+    pub fn qr_of(&self, key: KeyRef) -> Option<(Vec<u8>, QrToken)> {
+        lock(&self.inner)
+            .qr
+            .iter()
+            .find(|(_, t)| t.owner == key)
+            .map(|(b, t)| (b.clone(), t.clone()))
+    }
+
+    /// A QR token by its bytes.
+    pub fn qr_get(&self, token: &[u8]) -> Option<QrToken> {
+        lock(&self.inner).qr.get(token).cloned()
+    }
+
+    /// Marks a token accepted by `user`; whether it existed.
+    pub fn qr_accept(&self, token: &[u8], user: i64) -> bool {
+        lock(&self.inner)
+            .qr
+            .get_mut(token)
+            .map(|t| t.accepted_by = Some(user))
+            .is_some()
+    }
+
+    /// Forgets a used token.
+    pub fn qr_remove(&self, token: &[u8]) {
+        lock(&self.inner).qr.remove(token);
+    }
+
+    /// Every token not yet accepted (for the control interface).
+    pub fn qr_pending(&self) -> Vec<Vec<u8>> {
+        lock(&self.inner)
+            .qr
+            .iter()
+            .filter(|(_, t)| t.accepted_by.is_none())
+            .map(|(b, _)| b.clone())
+            .collect()
+    }
+
+    /// Starts a takeout session.
+    pub fn takeout_start(&self, id: i64, user: i64) {
+        lock(&self.inner).takeouts.insert(id, user);
+    }
+
+    /// The user of a takeout session.
+    pub fn takeout_user(&self, id: i64) -> Option<i64> {
+        lock(&self.inner).takeouts.get(&id).copied()
+    }
+
+    /// Ends a takeout session; whether it existed.
+    pub fn takeout_finish(&self, id: i64) -> bool {
+        lock(&self.inner).takeouts.remove(&id).is_some()
+    }
+}

@@ -1,0 +1,155 @@
+//! The scripted world localdc serves: accounts, users, chats, messages and media from a
+//! [`Fixture`], and the API methods that read it, with Telegram's rules and errors.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! let world = Arc::new(localdc::world::World::load("fixtures/demo.json".as_ref())?);
+//! let mut registry = localdc::Registry::with_defaults();
+//! localdc::world::register(&mut registry, Arc::clone(&world));
+//! let server = localdc::Server::start_with(localdc::Config::default(), registry).await?;
+//! let minted = localdc::world::mint_session(&server, &world, "15550001", None)?;
+//! println!("{}", minted.string_session);
+//! # Ok(()) }
+//! ```
+
+mod convert;
+pub mod fixture;
+pub mod flood;
+pub mod generate;
+mod handlers;
+mod logins;
+pub mod media;
+mod mint;
+pub mod paging;
+mod store;
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+pub use fixture::Fixture;
+pub use flood::Flood;
+pub use handlers::register;
+pub use media::{FileInfo, FileKey};
+pub use mint::{MintError, MintedSession, mint_session, string_session};
+pub use store::{ChatRecord, Store, WorldError};
+
+use crate::keys::lock;
+use logins::{Login, Logins};
+
+/// A world being served: the fixture indexed, plus what clients changed (logins, joined
+/// chats, flood counters).
+#[derive(Debug)]
+pub struct World {
+    store: Store,
+    logins: Logins,
+    flood: Flood,
+    /// (chat, user) pairs joined through invite links while running.
+    joined: Mutex<BTreeSet<(i64, i64)>>,
+    /// 2FA verifiers by user, computed on first use (100,000 PBKDF2 rounds each).
+    verifiers: Mutex<HashMap<i64, Arc<handlers::Verifier>>>,
+}
+
+impl World {
+    /// Indexes `fixture`, refusing unknown references and duplicates.
+    pub fn from_fixture(fixture: Fixture) -> Result<Self, WorldError> {
+        let store = Store::build(fixture)?;
+        let flood = Flood::new(store.flood.clone());
+        Ok(Self {
+            store,
+            logins: Logins::default(),
+            flood,
+            joined: Mutex::new(BTreeSet::new()),
+            verifiers: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Reads a JSON fixture.
+    pub fn load(path: &Path) -> Result<Self, WorldError> {
+        let text = std::fs::read_to_string(path)?;
+        Self::from_fixture(Fixture::from_json(&text)?)
+    }
+
+    /// The indexed fixture.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The flood-control knob (rules can change while the server runs).
+    pub fn flood(&self) -> &Flood {
+        &self.flood
+    }
+
+    /// Where file `key` is stored and how large it is.
+    pub fn file(&self, key: &FileKey) -> Option<FileInfo> {
+        self.store.files.get(key).copied()
+    }
+
+    /// `len` bytes of file `key` from `offset`, cut at the end of the file (the lookup
+    /// `upload.getFile` will use).
+    pub fn file_bytes(
+        &self,
+        key: &FileKey,
+        offset: u64,
+        len: usize,
+    ) -> Result<Vec<u8>, WorldError> {
+        let info = self.file(key).ok_or_else(|| WorldError::NoSuchFile {
+            media_id: key.media_id,
+            thumb: key.thumb.clone(),
+        })?;
+        if offset > info.size {
+            return Err(WorldError::OutOfRange {
+                offset,
+                len,
+                size: info.size,
+            });
+        }
+        let available = usize::try_from(info.size - offset).unwrap_or(usize::MAX);
+        Ok(media::bytes(
+            self.store.seed,
+            key,
+            offset,
+            len.min(available),
+        ))
+    }
+
+    /// The SHA-256 of a whole file (for tests checking a download).
+    pub fn file_sha256(&self, key: &FileKey) -> Result<[u8; 32], WorldError> {
+        let info = self.file(key).ok_or_else(|| WorldError::NoSuchFile {
+            media_id: key.media_id,
+            thumb: key.thumb.clone(),
+        })?;
+        Ok(media::file_sha256(self.store.seed, key, info.size))
+    }
+
+    /// The user logged in on auth key `key_id` of DC `dc`.
+    pub fn logged_in_user(&self, dc: i32, key_id: u64) -> Option<i64> {
+        self.logins.user((dc, key_id))
+    }
+
+    /// Logs auth key `key_id` of DC `dc` in as `user` (ready-made sessions).
+    pub fn log_in(&self, dc: i32, key_id: u64, user: i64) {
+        self.logins.set((dc, key_id), Some(Login::User(user)));
+    }
+
+    /// Control interface for QR login: accepts a login token as `user` (what scanning
+    /// the code on a logged-in device does). Whether the token exists.
+    pub fn approve_login_token(&self, token: &[u8], user: i64) -> bool {
+        self.logins.qr_accept(token, user)
+    }
+
+    /// Login tokens exported and not yet accepted.
+    pub fn pending_login_tokens(&self) -> Vec<Vec<u8>> {
+        self.logins.qr_pending()
+    }
+
+    /// Whether `user` is in `chat` (fixture members and invite joins).
+    pub fn is_member(&self, chat: &ChatRecord, user: i64) -> bool {
+        self.store.is_member(chat, user, &lock(&self.joined))
+    }
+
+    fn join(&self, chat: i64, user: i64) {
+        lock(&self.joined).insert((chat, user));
+    }
+}

@@ -1,0 +1,873 @@
+//! The world over real sockets: logins (code, 2FA, bot, QR, across DCs), history and
+//! search paging against generated worlds, flood waits and takeout — through mtnet's
+//! sender, as a client would.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use localdc::world::fixture::{FloodRule, MediaSpec};
+use localdc::world::generate::{self, GenOptions};
+use localdc::world::{Fixture, World, mint_session};
+use localdc::{Config, Registry, RpcError, RunningServer, Server};
+use mtcrypto::{AuthKey, RsaPublicKey};
+use mtnet::{AuthState, Endpoint, InvokeError, Sender, SenderConfig};
+use tl_types::api::{enums, functions, types};
+use tl_types::{Blob, LAYER, RemoteCall, Serialize};
+
+const TEST_TIME: Duration = Duration::from_mins(3);
+
+struct Env {
+    server: RunningServer,
+    key: RsaPublicKey,
+    world: Arc<World>,
+}
+
+async fn start(fixture: Fixture) -> Env {
+    let world = Arc::new(World::from_fixture(fixture).unwrap());
+    let mut registry = Registry::with_defaults();
+    localdc::world::register(&mut registry, Arc::clone(&world));
+    let server = Server::start_with(Config::default(), registry)
+        .await
+        .unwrap();
+    let key = RsaPublicKey::from_pem(server.public_key_pem()).unwrap();
+    Env { server, key, world }
+}
+
+fn demo() -> Fixture {
+    Fixture::from_json(include_str!("../fixtures/demo.json")).unwrap()
+}
+
+/// A client connection to one DC, the first call wrapped as clients wrap it.
+struct Client {
+    sender: Sender,
+    _updates: tokio::sync::mpsc::Receiver<Vec<u8>>,
+}
+
+impl Client {
+    async fn connect(env: &Env, dc: i32, auth: Option<AuthState>) -> Self {
+        let endpoint = Endpoint::new(env.server.addr(dc).unwrap(), dc as i16);
+        let mut config = SenderConfig::new(vec![endpoint], dc, vec![env.key.clone()]);
+        config.request_timeout = Duration::from_mins(1);
+        let (sender, updates) = Sender::start(config, auth).await.unwrap();
+        let init = functions::InvokeWithLayer {
+            layer: LAYER,
+            query: functions::InitConnection {
+                api_id: 4,
+                device_model: "test".into(),
+                system_version: "linux".into(),
+                app_version: "0.1".into(),
+                system_lang_code: "en".into(),
+                lang_pack: String::new(),
+                lang_code: "en".into(),
+                proxy: None,
+                params: None,
+                query: Blob(functions::help::GetConfig {}.to_bytes()),
+            },
+        };
+        sender
+            .invoke_raw(init.to_bytes(), Duration::from_secs(30))
+            .await
+            .unwrap();
+        Self {
+            sender,
+            _updates: updates,
+        }
+    }
+
+    /// A client on an auth key minted as already logged in.
+    async fn minted(env: &Env, phone: &str) -> Self {
+        let minted = mint_session(&env.server, &env.world, phone, None).unwrap();
+        let auth = AuthState {
+            auth_key: AuthKey::from_bytes(minted.auth_key),
+            salt: minted.salt,
+            time_offset: 0,
+        };
+        Self::connect(env, minted.dc, Some(auth)).await
+    }
+
+    async fn rpc<R: RemoteCall>(&self, request: &R) -> Result<R::Return, RpcError> {
+        match self.sender.invoke(request).await {
+            Ok(value) => Ok(value),
+            Err(InvokeError::Rpc(error)) => Err(error),
+            Err(other) => panic!("transport failure: {other}"),
+        }
+    }
+
+    async fn raw(&self, body: Vec<u8>) -> Result<Vec<u8>, RpcError> {
+        match self.sender.invoke_raw(body, Duration::from_mins(1)).await {
+            Ok(value) => Ok(value),
+            Err(InvokeError::Rpc(error)) => Err(error),
+            Err(other) => panic!("transport failure: {other}"),
+        }
+    }
+}
+
+fn assert_error<T: std::fmt::Debug>(result: Result<T, RpcError>, code: i32, message: &str) {
+    let error = result.expect_err(message);
+    assert_eq!((error.code, error.message.as_str()), (code, message));
+}
+
+fn send_code(phone: &str) -> functions::auth::SendCode {
+    functions::auth::SendCode {
+        phone_number: phone.into(),
+        api_id: 4,
+        api_hash: "x".into(),
+        settings: types::CodeSettings {
+            allow_flashcall: false,
+            current_number: false,
+            allow_app_hash: false,
+            allow_missed_call: false,
+            allow_firebase: false,
+            unknown_number: false,
+            logout_tokens: None,
+            token: None,
+            app_sandbox: None,
+        }
+        .into(),
+    }
+}
+
+fn sign_in(phone: &str, hash: &str, code: &str) -> functions::auth::SignIn {
+    functions::auth::SignIn {
+        phone_number: phone.into(),
+        phone_code_hash: hash.into(),
+        phone_code: Some(code.into()),
+        email_verification: None,
+    }
+}
+
+async fn code_hash(client: &Client, phone: &str) -> String {
+    match client.rpc(&send_code(phone)).await.unwrap() {
+        enums::auth::SentCode::SentCode(sent) => sent.phone_code_hash,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn authorized_user(auth: &enums::auth::Authorization) -> i64 {
+    match auth {
+        enums::auth::Authorization::Authorization(a) => match &a.user {
+            enums::User::User(u) => {
+                assert!(u.self_);
+                u.id
+            }
+            other @ enums::User::Empty(_) => panic!("{other:?}"),
+        },
+        other @ enums::auth::Authorization::SignUpRequired(_) => panic!("{other:?}"),
+    }
+}
+
+fn get_self() -> functions::users::GetUsers {
+    functions::users::GetUsers {
+        id: vec![enums::InputUser::InputUserSelf],
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn code_login_logout_and_errors() {
+    tokio::time::timeout(TEST_TIME, async {
+        let env = start(demo()).await;
+        let client = Client::connect(&env, 2, None).await;
+        assert_error(client.rpc(&get_self()).await, 401, "AUTH_KEY_UNREGISTERED");
+        assert_error(
+            client.rpc(&send_code("12")).await,
+            400,
+            "PHONE_NUMBER_INVALID",
+        );
+        assert_error(
+            client.rpc(&send_code("15559999")).await,
+            400,
+            "PHONE_NUMBER_UNOCCUPIED",
+        );
+        let hash = code_hash(&client, "+1 555 0001").await;
+        assert_error(
+            client.rpc(&sign_in("15550001", &hash, "00000")).await,
+            400,
+            "PHONE_CODE_INVALID",
+        );
+        assert_error(
+            client.rpc(&sign_in("15550001", "stale", "12345")).await,
+            400,
+            "PHONE_CODE_EXPIRED",
+        );
+        let signup = functions::auth::SignUp {
+            no_joined_notifications: false,
+            phone_number: "15550001".into(),
+            phone_code_hash: hash.clone(),
+            first_name: "A".into(),
+            last_name: String::new(),
+        };
+        assert!(client.rpc(&signup).await.is_err(), "sign-up is refused");
+        let auth = client
+            .rpc(&sign_in("15550001", &hash, "12345"))
+            .await
+            .unwrap();
+        assert_eq!(authorized_user(&auth), 1001);
+        let users = client.rpc(&get_self()).await.unwrap();
+        assert!(matches!(&users[..], [enums::User::User(u)] if u.id == 1001 && u.self_));
+        client.rpc(&functions::auth::LogOut {}).await.unwrap();
+        assert_error(client.rpc(&get_self()).await, 401, "AUTH_KEY_UNREGISTERED");
+        env.server.shutdown().await;
+    })
+    .await
+    .expect("test timed out");
+}
+
+async fn check_password(
+    client: &Client,
+    password: &str,
+) -> Result<enums::auth::Authorization, RpcError> {
+    let enums::account::Password::Password(state) = client
+        .rpc(&functions::account::GetPassword {})
+        .await
+        .unwrap();
+    assert!(state.has_password);
+    assert_eq!(state.hint.as_deref(), Some("the usual"));
+    let Some(enums::PasswordKdfAlgo::SHA256SHA256PBKDF2HMACSHA512iter100000SHA256ModPow(algo)) =
+        state.current_algo
+    else {
+        panic!("no SRP algo");
+    };
+    let srp_b = state.srp_b.unwrap();
+    let password = password.to_owned();
+    let proof = tokio::task::spawn_blocking(move || {
+        mtcrypto::srp_client_proof(
+            password.as_bytes(),
+            &algo.salt1,
+            &algo.salt2,
+            algo.g as u32,
+            &algo.p,
+            &srp_b,
+            &mut rand::rngs::OsRng,
+        )
+        .unwrap()
+    })
+    .await
+    .unwrap();
+    client
+        .rpc(&functions::auth::CheckPassword {
+            password: types::InputCheckPasswordSRP {
+                srp_id: state.srp_id.unwrap(),
+                a: proof.a.to_vec(),
+                m1: proof.m1.to_vec(),
+            }
+            .into(),
+        })
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migration_2fa_and_authorization_transfer() {
+    tokio::time::timeout(TEST_TIME, async {
+        let env = start(demo()).await;
+        let dc2 = Client::connect(&env, 2, None).await;
+        // Bob lives on DC 4.
+        assert_error(
+            dc2.rpc(&send_code("15550002")).await,
+            303,
+            "PHONE_MIGRATE_4",
+        );
+        let dc4 = Client::connect(&env, 4, None).await;
+        let hash = code_hash(&dc4, "15550002").await;
+        assert_error(
+            dc4.rpc(&sign_in("15550002", &hash, "54321")).await,
+            401,
+            "SESSION_PASSWORD_NEEDED",
+        );
+        assert_error(dc4.rpc(&get_self()).await, 401, "AUTH_KEY_UNREGISTERED");
+        assert_error(
+            check_password(&dc4, "wrong").await,
+            400,
+            "PASSWORD_HASH_INVALID",
+        );
+        let auth = check_password(&dc4, "hunter2").await.unwrap();
+        assert_eq!(authorized_user(&auth), 1002);
+
+        // Export to DC 2, import there on another key.
+        let enums::auth::ExportedAuthorization::ExportedAuthorization(exported) = dc4
+            .rpc(&functions::auth::ExportAuthorization { dc_id: 2 })
+            .await
+            .unwrap();
+        assert_error(
+            dc2.rpc(&functions::auth::ImportAuthorization {
+                id: exported.id,
+                bytes: vec![1, 2, 3],
+            })
+            .await,
+            400,
+            "AUTH_BYTES_INVALID",
+        );
+        let imported = dc2
+            .rpc(&functions::auth::ImportAuthorization {
+                id: exported.id,
+                bytes: exported.bytes.clone(),
+            })
+            .await
+            .unwrap();
+        assert_eq!(authorized_user(&imported), 1002);
+        // Good once only.
+        let dc2b = Client::connect(&env, 2, None).await;
+        assert_error(
+            dc2b.rpc(&functions::auth::ImportAuthorization {
+                id: exported.id,
+                bytes: exported.bytes,
+            })
+            .await,
+            400,
+            "AUTH_BYTES_INVALID",
+        );
+        // The user's data is read on the home DC only.
+        assert!(dc2.rpc(&get_self()).await.is_ok());
+        assert_error(
+            dc2.rpc(&functions::updates::GetState {}).await,
+            303,
+            "USER_MIGRATE_4",
+        );
+        assert!(dc4.rpc(&functions::updates::GetState {}).await.is_ok());
+        env.server.shutdown().await;
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bot_login() {
+    tokio::time::timeout(TEST_TIME, async {
+        let env = start(demo()).await;
+        let import = |token: &str| functions::auth::ImportBotAuthorization {
+            flags: 0,
+            api_id: 4,
+            api_hash: "x".into(),
+            bot_auth_token: token.into(),
+        };
+        let dc1 = Client::connect(&env, 1, None).await;
+        assert_error(dc1.rpc(&import("nope")).await, 400, "ACCESS_TOKEN_INVALID");
+        assert_error(
+            dc1.rpc(&import("2001:demo-token")).await,
+            303,
+            "USER_MIGRATE_2",
+        );
+        let dc2 = Client::connect(&env, 2, None).await;
+        let auth = dc2.rpc(&import("2001:demo-token")).await.unwrap();
+        assert_eq!(authorized_user(&auth), 2001);
+        env.server.shutdown().await;
+    })
+    .await
+    .expect("test timed out");
+}
+
+fn export_token() -> functions::auth::ExportLoginToken {
+    functions::auth::ExportLoginToken {
+        api_id: 4,
+        api_hash: "x".into(),
+        except_ids: Vec::new(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn qr_login_with_acceptance_and_migration() {
+    tokio::time::timeout(TEST_TIME, async {
+        let env = start(demo()).await;
+        let alice = Client::minted(&env, "15550001").await;
+        let fresh = Client::connect(&env, 2, None).await;
+        let enums::auth::LoginToken::LoginToken(token) = fresh.rpc(&export_token()).await.unwrap()
+        else {
+            panic!("expected a token")
+        };
+        // Not accepted yet: a new token.
+        assert!(matches!(
+            fresh.rpc(&export_token()).await.unwrap(),
+            enums::auth::LoginToken::LoginToken(_)
+        ));
+        let enums::auth::LoginToken::LoginToken(token2) = fresh.rpc(&export_token()).await.unwrap()
+        else {
+            panic!()
+        };
+        assert_error(
+            alice
+                .rpc(&functions::auth::AcceptLoginToken { token: token.token })
+                .await,
+            400,
+            "AUTH_TOKEN_INVALID",
+        );
+        alice
+            .rpc(&functions::auth::AcceptLoginToken {
+                token: token2.token,
+            })
+            .await
+            .unwrap();
+        let enums::auth::LoginToken::Success(success) = fresh.rpc(&export_token()).await.unwrap()
+        else {
+            panic!("expected success")
+        };
+        assert_eq!(authorized_user(&success.authorization), 1001);
+
+        // Accepted (through the control interface) by Bob, whose home is DC 4.
+        let other = Client::connect(&env, 2, None).await;
+        let enums::auth::LoginToken::LoginToken(token) = other.rpc(&export_token()).await.unwrap()
+        else {
+            panic!()
+        };
+        assert!(env.world.pending_login_tokens().contains(&token.token));
+        assert!(env.world.approve_login_token(&token.token, 1002));
+        let enums::auth::LoginToken::MigrateTo(migrate) = other.rpc(&export_token()).await.unwrap()
+        else {
+            panic!("expected a migration")
+        };
+        assert_eq!(migrate.dc_id, 4);
+        let dc4 = Client::connect(&env, 4, None).await;
+        assert_error(
+            dc4.rpc(&functions::auth::ImportLoginToken {
+                token: migrate.token,
+            })
+            .await,
+            401,
+            "SESSION_PASSWORD_NEEDED",
+        );
+        env.server.shutdown().await;
+    })
+    .await
+    .expect("test timed out");
+}
+
+/// The channel `@chatN` of a generated world, as an input peer.
+async fn resolve(client: &Client, username: &str) -> (enums::InputPeer, enums::InputChannel) {
+    let enums::contacts::ResolvedPeer::ResolvedPeer(resolved) = client
+        .rpc(&functions::contacts::ResolveUsername {
+            username: username.into(),
+            referer: None,
+        })
+        .await
+        .unwrap();
+    let Some(enums::Chat::Channel(channel)) = resolved.chats.first() else {
+        panic!("not a channel: {resolved:?}")
+    };
+    let hash = channel.access_hash.unwrap();
+    (
+        types::InputPeerChannel {
+            channel_id: channel.id,
+            access_hash: hash,
+        }
+        .into(),
+        types::InputChannel {
+            channel_id: channel.id,
+            access_hash: hash,
+        }
+        .into(),
+    )
+}
+
+fn message_ids(messages: &enums::messages::Messages) -> (Vec<i32>, i32) {
+    let (list, count) = match messages {
+        enums::messages::Messages::Messages(m) => (&m.messages, m.messages.len() as i32),
+        enums::messages::Messages::Slice(m) => (&m.messages, m.count),
+        enums::messages::Messages::ChannelMessages(m) => (&m.messages, m.count),
+        enums::messages::Messages::NotModified(_) => panic!("not modified"),
+    };
+    let ids = list
+        .iter()
+        .map(|m| match m {
+            enums::Message::Message(m) => m.id,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    (ids, count)
+}
+
+fn history(
+    peer: &enums::InputPeer,
+    offset_id: i32,
+    add_offset: i32,
+    limit: i32,
+) -> functions::messages::GetHistory {
+    functions::messages::GetHistory {
+        peer: peer.clone(),
+        offset_id,
+        offset_date: 0,
+        add_offset,
+        limit,
+        max_id: 0,
+        min_id: 0,
+        hash: 0,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_pages_ten_thousand_messages_once_in_order() {
+    tokio::time::timeout(TEST_TIME, async {
+        let fixture = generate::generate(&GenOptions {
+            messages: 10_000,
+            chats: 1,
+            media_bytes: 1 << 30,
+            seed: 5,
+            dcs: 5,
+        });
+        let expected: Vec<i32> = fixture.chats[0]
+            .messages
+            .iter()
+            .rev()
+            .map(|m| m.id)
+            .collect();
+        let env = start(fixture).await;
+        let client = Client::minted(&env, generate::ACCOUNTS[0].0).await;
+        let (peer, channel) = resolve(&client, "chat1").await;
+        let started = Instant::now();
+        let mut seen = Vec::new();
+        let mut offset = 0;
+        loop {
+            let page = client.rpc(&history(&peer, offset, 0, 100)).await.unwrap();
+            let (ids, count) = message_ids(&page);
+            assert_eq!(count, 10_000);
+            let Some(last) = ids.last() else { break };
+            offset = *last;
+            seen.extend(ids);
+        }
+        println!("10,000 messages in 100 pages: {:?}", started.elapsed());
+        assert_eq!(seen, expected);
+        // Newer-than windows with a negative add_offset, and id bounds.
+        let (ids, _) = message_ids(&client.rpc(&history(&peer, 5000, -3, 5)).await.unwrap());
+        assert_eq!(ids, vec![5002, 5001, 5000, 4999, 4998]);
+        let mut bounded = history(&peer, 0, 0, 100);
+        bounded.max_id = 20;
+        bounded.min_id = 10;
+        let (ids, _) = message_ids(&client.rpc(&bounded).await.unwrap());
+        assert_eq!(ids, (11..20).rev().collect::<Vec<_>>());
+        // By id, through channels.getMessages.
+        let got = client
+            .rpc(&functions::channels::GetMessages {
+                channel,
+                id: vec![types::InputMessageID { id: 42 }.into()],
+            })
+            .await
+            .unwrap();
+        assert_eq!(message_ids(&got).0, vec![42]);
+        env.server.shutdown().await;
+    })
+    .await
+    .expect("test timed out");
+}
+
+fn search(
+    peer: &enums::InputPeer,
+    q: &str,
+    filter: enums::MessagesFilter,
+    offset_id: i32,
+) -> functions::messages::Search {
+    functions::messages::Search {
+        peer: peer.clone(),
+        q: q.into(),
+        from_id: None,
+        saved_peer_id: None,
+        saved_reaction: None,
+        top_msg_id: None,
+        filter,
+        min_date: 0,
+        max_date: 0,
+        offset_id,
+        add_offset: 0,
+        limit: 100,
+        max_id: 0,
+        min_id: 0,
+        hash: 0,
+    }
+}
+
+async fn search_all(
+    client: &Client,
+    peer: &enums::InputPeer,
+    q: &str,
+    filter: &enums::MessagesFilter,
+) -> Vec<i32> {
+    let mut seen = Vec::new();
+    let mut offset = 0;
+    loop {
+        let page = client
+            .rpc(&search(peer, q, filter.clone(), offset))
+            .await
+            .unwrap();
+        let (ids, _) = message_ids(&page);
+        let Some(last) = ids.last() else { break };
+        offset = *last;
+        seen.extend(ids);
+    }
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_by_text_and_media_filter_matches_the_fixture() {
+    tokio::time::timeout(TEST_TIME, async {
+        let fixture = generate::generate(&GenOptions {
+            messages: 6_000,
+            chats: 1,
+            media_bytes: 1 << 30,
+            seed: 8,
+            dcs: 5,
+        });
+        let messages = fixture.chats[0].messages.clone();
+        let env = start(fixture).await;
+        let client = Client::minted(&env, generate::ACCOUNTS[0].0).await;
+        let (peer, _) = resolve(&client, "chat1").await;
+        let expect = |pred: &dyn Fn(&localdc::world::fixture::MessageSpec) -> bool| -> Vec<i32> {
+            messages
+                .iter()
+                .rev()
+                .filter(|m| pred(m))
+                .map(|m| m.id)
+                .collect()
+        };
+        let needles = expect(&|m| m.text.split(' ').any(|w| w == generate::NEEDLE));
+        assert!(!needles.is_empty());
+        let found = search_all(
+            &client,
+            &peer,
+            "NEEDLE",
+            &enums::MessagesFilter::InputMessagesFilterEmpty,
+        )
+        .await;
+        assert_eq!(found, needles);
+        let photos = expect(&|m| matches!(m.media, Some(MediaSpec::Photo(_))));
+        let found = search_all(
+            &client,
+            &peer,
+            "",
+            &enums::MessagesFilter::InputMessagesFilterPhotos,
+        )
+        .await;
+        assert_eq!(found, photos);
+        let voices = expect(
+            &|m| matches!(&m.media, Some(MediaSpec::Document(d)) if d.mime_type == "audio/ogg"),
+        );
+        let found = search_all(
+            &client,
+            &peer,
+            "",
+            &enums::MessagesFilter::InputMessagesFilterVoice,
+        )
+        .await;
+        assert_eq!(found, voices);
+        env.server.shutdown().await;
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn global_search_pages_across_chats() {
+    tokio::time::timeout(TEST_TIME, async {
+        let fixture = generate::generate(&GenOptions {
+            messages: 9_000,
+            chats: 6,
+            media_bytes: 1 << 30,
+            seed: 11,
+            dcs: 5,
+        });
+        let mut expected: Vec<(i32, i64, i32)> = fixture
+            .chats
+            .iter()
+            .flat_map(|c| {
+                c.messages
+                    .iter()
+                    .filter(|m| m.text.split(' ').any(|w| w == generate::NEEDLE))
+                    .map(move |m| (m.date, c.id, m.id))
+            })
+            .collect();
+        expected.sort_unstable();
+        let env = start(fixture).await;
+        let client = Client::minted(&env, generate::ACCOUNTS[0].0).await;
+        let mut seen: Vec<(i32, i64, i32)> = Vec::new();
+        let (mut rate, mut peer, mut offset_id) = (0, enums::InputPeer::Empty, 0);
+        let mut pages = 0;
+        loop {
+            let page = client
+                .rpc(&functions::messages::SearchGlobal {
+                    broadcasts_only: false,
+                    groups_only: false,
+                    users_only: false,
+                    folder_id: None,
+                    community: None,
+                    q: generate::NEEDLE.into(),
+                    filter: enums::MessagesFilter::InputMessagesFilterEmpty,
+                    min_date: 0,
+                    max_date: 0,
+                    offset_rate: rate,
+                    offset_peer: peer.clone(),
+                    offset_id,
+                    limit: 7,
+                })
+                .await
+                .unwrap();
+            pages += 1;
+            let (messages, chats, next_rate) = match page {
+                enums::messages::Messages::Messages(m) => (m.messages, m.chats, None),
+                enums::messages::Messages::Slice(m) => (m.messages, m.chats, m.next_rate),
+                other => panic!("{other:?}"),
+            };
+            for message in &messages {
+                let enums::Message::Message(m) = message else {
+                    panic!()
+                };
+                let chat = match &m.peer_id {
+                    enums::Peer::Channel(c) => c.channel_id,
+                    enums::Peer::Chat(c) => c.chat_id,
+                    enums::Peer::User(_) => panic!("no private chats"),
+                };
+                seen.push((m.date, chat, m.id));
+            }
+            let Some(rate_next) = next_rate else { break };
+            let enums::Message::Message(last) = messages.last().unwrap() else {
+                panic!()
+            };
+            rate = rate_next;
+            offset_id = last.id;
+            peer = match &last.peer_id {
+                enums::Peer::Chat(c) => types::InputPeerChat { chat_id: c.chat_id }.into(),
+                enums::Peer::Channel(c) => {
+                    let hash = chats
+                        .iter()
+                        .find_map(|chat| match chat {
+                            enums::Chat::Channel(ch) if ch.id == c.channel_id => ch.access_hash,
+                            _ => None,
+                        })
+                        .unwrap();
+                    types::InputPeerChannel {
+                        channel_id: c.channel_id,
+                        access_hash: hash,
+                    }
+                    .into()
+                }
+                enums::Peer::User(_) => panic!(),
+            };
+        }
+        assert!(pages > 2, "paged {pages} times");
+        assert!(seen.windows(2).all(|w| w[0].0 >= w[1].0), "newest first");
+        let unique: BTreeSet<_> = seen.iter().copied().collect();
+        assert_eq!(unique.len(), seen.len(), "no duplicates");
+        let mut sorted = seen.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, expected);
+        env.server.shutdown().await;
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flood_wait_is_exact() {
+    tokio::time::timeout(TEST_TIME, async {
+        let mut fixture = demo();
+        fixture.flood = vec![FloodRule {
+            method: "users.getUsers".into(),
+            max_calls: 2,
+            per_seconds: 2,
+            user_id: None,
+        }];
+        let env = start(fixture).await;
+        let client = Client::minted(&env, "15550001").await;
+        let started = Instant::now();
+        client.rpc(&get_self()).await.unwrap();
+        client.rpc(&get_self()).await.unwrap();
+        let error = client.rpc(&get_self()).await.unwrap_err();
+        assert_eq!(error.code, 420);
+        let secs: u64 = error
+            .message
+            .strip_prefix("FLOOD_WAIT_")
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=2).contains(&secs), "{secs}");
+        // Other methods are not limited.
+        client.rpc(&functions::updates::GetState {}).await.unwrap();
+        // Retrying early is refused again; after the wait it goes through.
+        assert_eq!(client.rpc(&get_self()).await.unwrap_err().code, 420);
+        tokio::time::sleep_until((started + Duration::from_secs(2)).into()).await;
+        client.rpc(&get_self()).await.unwrap();
+        env.server.shutdown().await;
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn takeout_session() {
+    tokio::time::timeout(TEST_TIME, async {
+        let env = start(demo()).await;
+        let client = Client::minted(&env, "15550001").await;
+        let init = functions::account::InitTakeoutSession {
+            contacts: false,
+            message_users: false,
+            message_chats: true,
+            message_megagroups: true,
+            message_channels: true,
+            files: true,
+            file_max_size: Some(1 << 30),
+        };
+        let enums::account::Takeout::Takeout(takeout) = client.rpc(&init).await.unwrap();
+        let within = |id: i64, body: Vec<u8>| {
+            functions::InvokeWithTakeout {
+                takeout_id: id,
+                query: Blob(body),
+            }
+            .to_bytes()
+        };
+        let dialogs = functions::messages::GetDialogs {
+            exclude_pinned: false,
+            folder_id: None,
+            offset_date: 0,
+            offset_id: 0,
+            offset_peer: enums::InputPeer::Empty,
+            limit: 100,
+            hash: 0,
+        };
+        let body = client
+            .raw(within(takeout.id, dialogs.to_bytes()))
+            .await
+            .unwrap();
+        let enums::messages::Dialogs::Dialogs(list) =
+            <enums::messages::Dialogs as tl_types::Deserialize>::from_bytes(&body).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(list.dialogs.len(), 3);
+        assert_error(
+            client.raw(within(takeout.id + 1, dialogs.to_bytes())).await,
+            400,
+            "TAKEOUT_INVALID",
+        );
+        let finish = functions::account::FinishTakeoutSession { success: true };
+        assert_error(client.rpc(&finish).await, 400, "TAKEOUT_REQUIRED");
+        client
+            .raw(within(takeout.id, finish.to_bytes()))
+            .await
+            .unwrap();
+        assert_error(
+            client.raw(within(takeout.id, dialogs.to_bytes())).await,
+            400,
+            "TAKEOUT_INVALID",
+        );
+        env.server.shutdown().await;
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[test]
+fn media_ranges_and_hashes_agree() {
+    let world = World::from_fixture(demo()).unwrap();
+    let key = localdc::world::FileKey::document(78001);
+    let info = world.file(&key).unwrap();
+    assert_eq!((info.size, info.dc), (10_485_760, 4));
+    let whole = world.file_bytes(&key, 0, info.size as usize).unwrap();
+    let digest: [u8; 32] =
+        sha2::Digest::finalize(sha2::Digest::chain_update(sha2::Sha256::default(), &whole)).into();
+    assert_eq!(world.file_sha256(&key).unwrap(), digest);
+    let tail = world.file_bytes(&key, info.size - 10, 4096).unwrap();
+    assert_eq!(tail.as_slice(), &whole[whole.len() - 10..]);
+    assert!(world.file_bytes(&key, info.size + 1, 1).is_err());
+}
