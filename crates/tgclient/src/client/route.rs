@@ -1,0 +1,130 @@
+//! Where a call goes and what happens when the server sends it elsewhere.
+
+use tl_types::api::{enums, functions};
+use tl_types::{Deserialize, Serialize};
+
+use super::Client;
+use crate::error::ClientError;
+use crate::rpc_error::{MigrateKind, RpcAction, classify};
+use mtnet::InvokeError;
+
+/// Where a call is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// The home DC, following `PHONE_`/`USER_`/`NETWORK_MIGRATE` (which move it).
+    Home,
+    /// A given DC, with the login exported there first when logged in.
+    Dc(i32),
+    /// A given DC as is: no export of the login (login calls, `importAuthorization`).
+    Bare(i32),
+}
+
+/// Redirections one call may follow.
+const MAX_MIGRATIONS: u32 = 5;
+
+impl Client {
+    /// The routing loop: sends `body` where `route` says and follows what the server says.
+    pub(crate) async fn invoke_bytes(
+        &self,
+        mut route: Route,
+        body: Vec<u8>,
+    ) -> Result<Vec<u8>, ClientError> {
+        let policy = self.inner.config.flood;
+        let (mut migrations, mut waits, mut reconnects) = (0u32, 0u32, 0u32);
+        loop {
+            let dc = match route {
+                Route::Home => self.home_dc(),
+                Route::Dc(dc) | Route::Bare(dc) => dc,
+            };
+            if route == Route::Dc(dc) && dc != self.home_dc() && self.is_logged_in() {
+                self.export_authorization(dc).await?;
+            }
+            let connection = self.connection(dc).await?;
+            let error = match self.call(&connection, body.clone()).await {
+                Ok(answer) => return Ok(answer),
+                Err(error) => error,
+            };
+            match error {
+                InvokeError::Rpc(rpc) => match classify(&rpc) {
+                    RpcAction::Migrate { kind, dc: target } => {
+                        migrations += 1;
+                        if migrations > MAX_MIGRATIONS {
+                            return Err(ClientError::TooManyMigrations(target));
+                        }
+                        tracing::debug!(?kind, from = dc, to = target, "migrating");
+                        route = match kind {
+                            MigrateKind::Phone | MigrateKind::User => {
+                                self.set_home_dc(target)?;
+                                Route::Home
+                            }
+                            MigrateKind::Network if !self.is_logged_in() => {
+                                self.set_home_dc(target)?;
+                                Route::Home
+                            }
+                            MigrateKind::Network | MigrateKind::File | MigrateKind::Stats => {
+                                Route::Dc(target)
+                            }
+                        };
+                    }
+                    RpcAction::FloodWait(wait) => {
+                        waits += 1;
+                        if wait > policy.max_wait || waits > policy.max_retries {
+                            return Err(ClientError::FloodWait {
+                                wait,
+                                limit: policy.max_wait,
+                            });
+                        }
+                        tracing::info!(dc, ?wait, "flood wait");
+                        tokio::time::sleep(wait).await;
+                    }
+                    RpcAction::Fail => return Err(ClientError::Rpc(rpc)),
+                },
+                // The key was forgotten, or the connection task ended: one fresh start.
+                InvokeError::AuthKeyUnknown | InvokeError::Stopped if reconnects == 0 => {
+                    reconnects += 1;
+                    if matches!(error, InvokeError::AuthKeyUnknown) {
+                        self.with_store(|s| s.remove_dc_auth(dc))?;
+                    }
+                    self.drop_connection(dc).await;
+                }
+                source => return Err(ClientError::Invoke { dc, source }),
+            }
+        }
+    }
+
+    /// Makes the login usable on `dc_id`: `auth.exportAuthorization` on the home DC, then
+    /// `auth.importAuthorization` there. Done once per DC and remembered in the session.
+    pub async fn export_authorization(&self, dc_id: i32) -> Result<(), ClientError> {
+        if dc_id == self.home_dc() {
+            return Ok(());
+        }
+        let lock = Self::slot(&self.inner.exports, dc_id);
+        let _guard = lock.lock().await;
+        let authorized = |client: &Self| {
+            client
+                .with_store(|s| s.dc_auth(dc_id))
+                .map(|auth| auth.is_some_and(|a| a.authorized))
+        };
+        if authorized(self)? {
+            return Ok(());
+        }
+        // Make sure the key exists first: the authorization is bound to it.
+        self.connection(dc_id).await?;
+        if authorized(self)? {
+            return Ok(());
+        }
+        let export = functions::auth::ExportAuthorization { dc_id };
+        let body = Box::pin(self.invoke_bytes(Route::Home, export.to_bytes())).await?;
+        let enums::auth::ExportedAuthorization::ExportedAuthorization(exported) =
+            enums::auth::ExportedAuthorization::from_bytes(&body)?;
+        let import = functions::auth::ImportAuthorization {
+            id: exported.id,
+            bytes: exported.bytes,
+        };
+        let body = Box::pin(self.invoke_bytes(Route::Bare(dc_id), import.to_bytes())).await?;
+        enums::auth::Authorization::from_bytes(&body)?;
+        self.with_store(|s| s.set_dc_authorized(dc_id, true))?;
+        tracing::debug!(dc = dc_id, "login exported");
+        Ok(())
+    }
+}

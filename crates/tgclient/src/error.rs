@@ -1,0 +1,71 @@
+//! Why a client call failed.
+
+use std::time::Duration;
+
+use mtnet::{InvokeError, NetError};
+use mtproto::session::RpcError;
+
+use crate::store::StoreError;
+
+/// An error of the client.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The session store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The server answered with an error the client does not handle by itself.
+    #[error("Telegram answered {0}")]
+    Rpc(RpcError),
+    /// The server asked to wait longer than the flood policy allows.
+    #[error(
+        "Telegram asks to wait {wait:?} before repeating this request (the limit is {limit:?})"
+    )]
+    FloodWait {
+        /// What the server asked.
+        wait: Duration,
+        /// The policy's limit.
+        limit: Duration,
+    },
+    /// No address is known for this DC.
+    #[error("no address is known for DC {0}")]
+    UnknownDc(i32),
+    /// No connection could be made to a DC.
+    #[error("cannot connect to DC {dc}: {source}")]
+    Connect {
+        /// The DC.
+        dc: i32,
+        /// Why.
+        source: NetError,
+    },
+    /// The request failed below the API (timeout, lost connection, malformed answer).
+    #[error("request to DC {dc} failed: {source}")]
+    Invoke {
+        /// The DC.
+        dc: i32,
+        /// Why.
+        source: InvokeError,
+    },
+    /// Redirections went in circles.
+    #[error("too many DC migrations for one request (last: DC {0})")]
+    TooManyMigrations(i32),
+    /// The answer did not parse as the request's result type.
+    #[error("malformed answer: {0}")]
+    Decode(#[from] tl_types::Error),
+    /// The client needs a login for this.
+    #[error("not logged in")]
+    NotLoggedIn,
+    /// Randomness could not be had from the operating system.
+    #[error("no randomness from the operating system: {0}")]
+    Random(String),
+}
+
+impl ClientError {
+    /// The RPC error, if the server answered with one.
+    pub fn rpc(&self) -> Option<&RpcError> {
+        match self {
+            ClientError::Rpc(error) => Some(error),
+            _ => None,
+        }
+    }
+}

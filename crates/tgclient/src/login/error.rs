@@ -1,0 +1,57 @@
+//! Why a login step failed.
+
+use crate::error::ClientError;
+
+/// An error of a login step. Wrong codes and passwords carry the server's message.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoginError {
+    /// The phone number was refused (`PHONE_NUMBER_INVALID`, `PHONE_NUMBER_BANNED`, ...).
+    #[error("the phone number was refused: {0}")]
+    InvalidPhone(String),
+    /// The code is wrong (`PHONE_CODE_INVALID`, `PHONE_CODE_EMPTY`).
+    #[error("wrong login code ({0})")]
+    InvalidCode(String),
+    /// The code expired (`PHONE_CODE_EXPIRED`): ask for a new one.
+    #[error("the login code expired ({0}); request a new one")]
+    CodeExpired(String),
+    /// The account has a 2FA password: call `check_password`.
+    #[error("this account is protected by a password{}", hint.as_deref().map(|h| format!(" (hint: {h})")).unwrap_or_default())]
+    PasswordRequired {
+        /// The password's hint, if set.
+        hint: Option<String>,
+    },
+    /// The password is wrong (`PASSWORD_HASH_INVALID`).
+    #[error("wrong password ({0})")]
+    WrongPassword(String),
+    /// A password was given but the account has none.
+    #[error("the account has no password")]
+    NoPassword,
+    /// The phone number has no account; tgdl does not create accounts.
+    #[error("no Telegram account uses this phone number (sign up in an official app first)")]
+    SignUpRequired,
+    /// The bot token was refused.
+    #[error("the bot token was refused ({0})")]
+    InvalidBotToken(String),
+    /// The QR login token was refused or expired.
+    #[error("the QR login token was refused ({0})")]
+    InvalidQrToken(String),
+    /// Nobody accepted the QR code in time.
+    #[error("the QR code was not accepted in time")]
+    QrTimeout,
+    /// The server offered something this client does not support.
+    #[error("unsupported by this client: {0}")]
+    Unsupported(&'static str),
+    /// The server answered something impossible.
+    #[error("unexpected answer: {0}")]
+    Unexpected(&'static str),
+    /// Below the login itself (network, store, other RPC errors).
+    #[error(transparent)]
+    Client(#[from] ClientError),
+}
+
+impl From<crate::store::StoreError> for LoginError {
+    fn from(error: crate::store::StoreError) -> Self {
+        LoginError::Client(ClientError::Store(error))
+    }
+}

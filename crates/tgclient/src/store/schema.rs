@@ -1,0 +1,93 @@
+//! The schema and its history. `PRAGMA user_version` is the number of migrations applied;
+//! `PRAGMA application_id` marks the file as a tgdl session.
+
+use rusqlite::Connection;
+
+/// `application_id` of every tgdl session ("tgdl" in ASCII).
+pub(crate) const APPLICATION_ID: i32 = 0x7467_646c;
+
+/// The migrations, oldest first; migration `i` (0-based) takes the schema from version `i`
+/// to `i + 1`. Never edit one that has shipped: add another.
+pub(crate) const MIGRATIONS: &[&str] = &[
+    // 1: auth keys, the DC list, metadata (home DC, self user), the peers cache.
+    "CREATE TABLE meta (
+         key   TEXT PRIMARY KEY NOT NULL,
+         value ANY
+     ) STRICT;
+     CREATE TABLE dc_auth (
+         dc_id       INTEGER PRIMARY KEY NOT NULL,
+         auth_key    BLOB NOT NULL,
+         salt        INTEGER NOT NULL,
+         time_offset INTEGER NOT NULL
+     ) STRICT;
+     CREATE TABLE dc_options (
+         dc_id  INTEGER NOT NULL,
+         ip     TEXT NOT NULL,
+         port   INTEGER NOT NULL,
+         flags  INTEGER NOT NULL,
+         secret BLOB,
+         PRIMARY KEY (dc_id, ip, port)
+     ) STRICT;
+     CREATE TABLE peers (
+         kind        INTEGER NOT NULL,
+         id          INTEGER NOT NULL,
+         access_hash INTEGER,
+         username    TEXT,
+         PRIMARY KEY (kind, id)
+     ) STRICT;",
+    // 2: per-DC authorization (exported/imported once per DC), peer freshness and a
+    // username index, and the table the download engine (M5) keeps its state in.
+    "ALTER TABLE dc_auth ADD COLUMN authorized INTEGER NOT NULL DEFAULT 0;
+     UPDATE dc_auth SET authorized = 1
+      WHERE dc_id = (SELECT value FROM meta WHERE key = 'home_dc')
+        AND EXISTS (SELECT 1 FROM meta WHERE key = 'self_id');
+     ALTER TABLE peers ADD COLUMN updated_at INTEGER NOT NULL DEFAULT 0;
+     CREATE INDEX peers_username ON peers (username COLLATE NOCASE)
+      WHERE username IS NOT NULL;
+     CREATE TABLE downloads (
+         key        TEXT PRIMARY KEY NOT NULL,
+         state      BLOB NOT NULL,
+         updated_at INTEGER NOT NULL
+     ) STRICT;",
+];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// What an opened database is, judged before anything is written to it.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Identity {
+    /// No schema, no application id: a new file to initialize.
+    Fresh,
+    /// A tgdl session at this schema version.
+    Session(i64),
+    /// Another program's database.
+    Foreign,
+}
+
+/// Reads the identity of the database behind `conn`.
+pub(crate) fn identify(conn: &Connection) -> rusqlite::Result<Identity> {
+    let app: i32 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let objects: i64 = conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))?;
+    Ok(match app {
+        APPLICATION_ID => Identity::Session(version),
+        0 if version == 0 && objects == 0 => Identity::Fresh,
+        _ => Identity::Foreign,
+    })
+}
+
+/// Applies the migrations after `from` up to `to`, in one transaction.
+pub(crate) fn migrate(conn: &mut Connection, from: i64, to: i64) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)?;
+    tx.pragma_update(None, "application_id", APPLICATION_ID)?;
+    for (index, sql) in MIGRATIONS.iter().enumerate() {
+        let version = index as i64 + 1;
+        if version > from && version <= to {
+            tx.execute_batch(sql)?;
+            tracing::debug!(version, "session schema migrated");
+        }
+    }
+    tx.pragma_update(None, "user_version", to)?;
+    tx.commit()
+}

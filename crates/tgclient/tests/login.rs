@@ -1,0 +1,256 @@
+//! Login against localdc's world: phone code, 2FA, bot token, QR, an account on another DC
+//! than the first contacted (migration), reuse of the stored session, logout. The client is
+//! configured exactly as for Telegram, with localdc's addresses and key as the server.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use localdc::world::{Fixture, World};
+use localdc::{Config, Registry, RunningServer, Server};
+use mtcrypto::RsaPublicKey;
+use tgclient::{Client, ClientConfig, DcAddress, LoginError, QrStatus, ServerConfig, SessionStore};
+use tl_types::api::{enums, functions};
+
+const TEST_TIME: Duration = Duration::from_mins(2);
+
+const FIXTURE: &str = r#"{
+  "seed": 11,
+  "users": [
+    { "id": 1001, "first_name": "Alice", "username": "alice", "phone": "15550001" },
+    { "id": 1002, "first_name": "Bob", "username": "bob", "phone": "15550002" },
+    { "id": 1003, "first_name": "Carol", "phone": "15550003" },
+    { "id": 2001, "first_name": "Demo Bot", "username": "demo_bot", "bot": true }
+  ],
+  "accounts": [
+    { "phone": "15550001", "user_id": 1001, "code": "11111", "home_dc": 2 },
+    { "phone": "15550002", "user_id": 1002, "code": "22222", "home_dc": 4,
+      "password": "hunter2", "hint": "the usual" },
+    { "phone": "15550003", "user_id": 1003, "code": "33333", "home_dc": 3 }
+  ],
+  "bots": [ { "token": "2001:demo-token", "user_id": 2001, "home_dc": 2 } ],
+  "chats": []
+}"#;
+
+struct Env {
+    server: RunningServer,
+    world: Arc<World>,
+    server_config: ServerConfig,
+    _dir: tempfile::TempDir,
+    session: std::path::PathBuf,
+}
+
+async fn start() -> Env {
+    let world = Arc::new(World::from_fixture(Fixture::from_json(FIXTURE).unwrap()).unwrap());
+    let mut registry = Registry::with_defaults();
+    localdc::world::register(&mut registry, world.clone());
+    let server = Server::start_with(Config::default(), registry)
+        .await
+        .unwrap();
+    let key = RsaPublicKey::from_pem(server.public_key_pem()).unwrap();
+    let dcs = (1..=5)
+        .map(|id| {
+            let addr = server.addr(id).unwrap();
+            DcAddress::new(id, addr.ip(), addr.port())
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let session = dir.path().join("test.session");
+    Env {
+        server,
+        world,
+        server_config: ServerConfig::custom(dcs, vec![key]),
+        _dir: dir,
+        session,
+    }
+}
+
+impl Env {
+    fn client(&self) -> Client {
+        let mut config =
+            ClientConfig::new(4, "0123456789abcdef").with_server(self.server_config.clone());
+        config.request_timeout = Duration::from_secs(30);
+        Client::new(config, SessionStore::open(&self.session).unwrap()).unwrap()
+    }
+}
+
+/// `users.getUsers([inputUserSelf])` as a logged-in check.
+async fn me(client: &Client) -> Result<i64, tgclient::ClientError> {
+    let users = client
+        .invoke(&functions::users::GetUsers {
+            id: vec![enums::InputUser::InputUserSelf],
+        })
+        .await?;
+    match users.into_iter().next() {
+        Some(enums::User::User(user)) => Ok(user.id),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+async fn timed<F: std::future::Future<Output = ()>>(f: F) {
+    tokio::time::timeout(TEST_TIME, f)
+        .await
+        .expect("test timed out");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn code_login_then_reuse_the_session_then_log_out() {
+    timed(async {
+        let env = start().await;
+        {
+            let client = env.client();
+            assert!(!client.is_logged_in());
+            let request = client.request_login_code("15550001").await.unwrap();
+            let wrong = client.sign_in(&request, "00000").await.unwrap_err();
+            assert!(
+                matches!(wrong, LoginError::InvalidCode(ref m) if m.starts_with("PHONE_CODE")),
+                "{wrong}"
+            );
+            let user = client.sign_in(&request, "11111").await.unwrap();
+            assert_eq!(user.id, 1001);
+            assert_eq!(user.username.as_deref(), Some("alice"));
+            assert_eq!(me(&client).await.unwrap(), 1001);
+            client.close().await.unwrap();
+        }
+        {
+            // The stored session: logged in at once, no new key.
+            let client = env.client();
+            assert_eq!(client.self_user().unwrap().unwrap().id, 1001);
+            assert_eq!(client.home_dc(), 2);
+            assert_eq!(me(&client).await.unwrap(), 1001);
+            let dc_list = client.with_store(|s| s.dc_options()).unwrap();
+            assert_eq!(dc_list.len(), 5, "the DC list came from help.getConfig");
+            client.log_out().await.unwrap();
+            assert!(!client.is_logged_in());
+            assert!(client.with_store(|s| s.dc_auths()).unwrap().is_empty());
+            // A new key is made and it is not logged in.
+            let error = me(&client).await.unwrap_err();
+            assert_eq!(error.rpc().map(|r| r.code), Some(401), "{error}");
+            client.close().await.unwrap();
+        }
+        env.server.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_login_on_another_dc_follows_the_migration() {
+    timed(async {
+        let env = start().await;
+        let client = env.client();
+        assert_eq!(client.home_dc(), 2);
+        let request = client.request_login_code("15550002").await.unwrap();
+        assert_eq!(client.home_dc(), 4, "PHONE_MIGRATE_4 moved the home DC");
+        let needed = client.sign_in(&request, "22222").await.unwrap_err();
+        match needed {
+            LoginError::PasswordRequired { hint } => assert_eq!(hint.as_deref(), Some("the usual")),
+            other => panic!("{other}"),
+        }
+        let wrong = client.check_password("wrong").await.unwrap_err();
+        assert!(
+            matches!(wrong, LoginError::WrongPassword(ref m) if m == "PASSWORD_HASH_INVALID"),
+            "{wrong}"
+        );
+        let user = client.check_password("hunter2").await.unwrap();
+        assert_eq!(user.id, 1002);
+        assert_eq!(client.with_store(|s| s.home_dc()).unwrap(), Some(4));
+        assert!(
+            client
+                .with_store(|s| s.dc_auth(4))
+                .unwrap()
+                .unwrap()
+                .authorized
+        );
+        assert_eq!(me(&client).await.unwrap(), 1002);
+        client.close().await.unwrap();
+        env.server.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bot_login_and_a_wrong_token() {
+    timed(async {
+        let env = start().await;
+        let client = env.client();
+        let wrong = client.bot_sign_in("2001:nope").await.unwrap_err();
+        assert!(matches!(wrong, LoginError::InvalidBotToken(_)), "{wrong}");
+        let user = client.bot_sign_in("2001:demo-token").await.unwrap();
+        assert!(user.bot);
+        assert_eq!(user.id, 2001);
+        assert_eq!(me(&client).await.unwrap(), 2001);
+        client.close().await.unwrap();
+        env.server.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn qr_login_accepted_for_an_account_on_another_dc() {
+    timed(async {
+        let env = start().await;
+        let client = env.client();
+        let mut qr = client.qr_login(Vec::new()).await.unwrap();
+        assert!(qr.url().starts_with("tg://login?token="));
+        assert!(!format!("{qr:?}").contains("token"));
+        // Nobody scans it and nothing is pushed: a timeout.
+        let error = client
+            .qr_wait(&mut qr, Duration::from_millis(300))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, LoginError::QrTimeout), "{error}");
+        qr.poll_interval = Some(Duration::from_millis(100));
+        // Carol (home DC 3) scans the code shown now.
+        let pending = env.world.pending_login_tokens();
+        assert!(!pending.is_empty());
+        for token in &pending {
+            env.world.approve_login_token(token, 1003);
+        }
+        let user = loop {
+            match client
+                .qr_wait(&mut qr, Duration::from_secs(10))
+                .await
+                .unwrap()
+            {
+                QrStatus::LoggedIn(user) => break user,
+                QrStatus::Refreshed => {
+                    for token in env.world.pending_login_tokens() {
+                        env.world.approve_login_token(&token, 1003);
+                    }
+                }
+            }
+        };
+        assert_eq!(user.id, 1003);
+        assert_eq!(
+            client.home_dc(),
+            3,
+            "auth.loginTokenMigrateTo moved the home DC"
+        );
+        assert_eq!(me(&client).await.unwrap(), 1003);
+        client.close().await.unwrap();
+        env.server.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn second_client_on_the_same_session_is_refused() {
+    timed(async {
+        let env = start().await;
+        let client = env.client();
+        let error = SessionStore::open(&env.session).unwrap_err();
+        assert!(
+            matches!(error, tgclient::StoreError::InUse { .. }),
+            "{error}"
+        );
+        drop(client);
+        env.server.shutdown().await;
+    })
+    .await;
+}

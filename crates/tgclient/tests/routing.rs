@@ -1,0 +1,197 @@
+//! DC routing against localdc: `initConnection` on new connections, `FILE_MIGRATE_X` with
+//! the login exported once per DC, and flood waits that delay only the call concerned.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use localdc::world::{Fixture, World};
+use localdc::{Config, Handler, HandlerFuture, Registry, RequestContext, RpcError, Server};
+use mtcrypto::RsaPublicKey;
+use tgclient::{
+    Client, ClientConfig, ClientError, DcAddress, FloodPolicy, ServerConfig, SessionStore,
+};
+use tl_types::api::{enums, functions, types};
+use tl_types::{Identifiable, LAYER, Serialize};
+
+const FIXTURE: &str = r#"{
+  "users": [ { "id": 2001, "first_name": "Bot", "username": "bot", "bot": true } ],
+  "accounts": [],
+  "bots": [ { "token": "2001:t", "user_id": 2001, "home_dc": 2 } ],
+  "chats": []
+}"#;
+
+/// Counts the calls of a handler it wraps.
+struct Counted(Arc<dyn Handler>, Arc<AtomicUsize>);
+
+impl Handler for Counted {
+    fn call(&self, ctx: RequestContext, body: Vec<u8>) -> HandlerFuture {
+        self.1.fetch_add(1, Ordering::SeqCst);
+        self.0.call(ctx, body)
+    }
+}
+
+fn count(registry: &mut Registry, id: u32) -> Arc<AtomicUsize> {
+    let (name, handler) = registry.get(id).unwrap();
+    let counter = Arc::new(AtomicUsize::new(0));
+    registry.insert(id, name, Arc::new(Counted(handler, counter.clone())));
+    counter
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn init_connection_file_migrate_exported_login_and_flood_waits() {
+    tokio::time::timeout(Duration::from_mins(2), async {
+        let world = Arc::new(World::from_fixture(Fixture::from_json(FIXTURE).unwrap()).unwrap());
+        let mut registry = Registry::with_defaults();
+        localdc::world::register(&mut registry, world.clone());
+        let exports = count(
+            &mut registry,
+            functions::auth::ExportAuthorization::CONSTRUCTOR_ID,
+        );
+        let imports = count(
+            &mut registry,
+            functions::auth::ImportAuthorization::CONSTRUCTOR_ID,
+        );
+
+        // help.getNearestDc stands for a file request: it lives on DC 4 and needs the login
+        // there. It also records what initConnection said.
+        let clients = Arc::new(Mutex::new(Vec::new()));
+        let seen = clients.clone();
+        let on_dc4 = world.clone();
+        registry.register_typed(
+            move |ctx: &RequestContext, _: functions::help::GetNearestDc| {
+                seen.lock()
+                    .unwrap()
+                    .push((ctx.dc_id(), ctx.layer(), ctx.key.state().client));
+                if ctx.dc_id() != 4 {
+                    return Err(RpcError::new(303, "FILE_MIGRATE_4"));
+                }
+                if on_dc4.logged_in_user(4, ctx.key.id()).is_none() {
+                    return Err(RpcError::new(401, "AUTH_KEY_UNREGISTERED"));
+                }
+                Ok(types::NearestDc {
+                    country: "XX".into(),
+                    this_dc: 4,
+                    nearest_dc: 4,
+                }
+                .into())
+            },
+        );
+        // help.getAppConfig floods: the first call waits 1 s, the next goes through.
+        let floods = Arc::new(AtomicUsize::new(0));
+        let flooded = floods.clone();
+        registry.register_sync(
+            functions::help::GetAppConfig::CONSTRUCTOR_ID,
+            "help.getAppConfig",
+            move |_, _| {
+                if flooded.fetch_add(1, Ordering::SeqCst) == 0 {
+                    Err(RpcError::new(420, "FLOOD_WAIT_1"))
+                } else {
+                    Ok(enums::help::AppConfig::NotModified.to_bytes())
+                }
+            },
+        );
+
+        let server = Server::start_with(Config::default(), registry)
+            .await
+            .unwrap();
+        let key = RsaPublicKey::from_pem(server.public_key_pem()).unwrap();
+        let dcs = (1..=5)
+            .map(|id| {
+                let addr = server.addr(id).unwrap();
+                DcAddress::new(id, addr.ip(), addr.port())
+            })
+            .collect();
+        let mut config =
+            ClientConfig::new(4, "hash").with_server(ServerConfig::custom(dcs, vec![key]));
+        config.request_timeout = Duration::from_secs(30);
+        let client = Client::new(config.clone(), SessionStore::in_memory().unwrap()).unwrap();
+        client.bot_sign_in("2001:t").await.unwrap();
+
+        // FILE_MIGRATE_4 from DC 2: the login is exported to DC 4 once, the call repeated.
+        for _ in 0..3 {
+            let enums::NearestDc::NearestDc(nearest) = client
+                .invoke(&functions::help::GetNearestDc {})
+                .await
+                .unwrap();
+            assert_eq!(nearest.this_dc, 4);
+        }
+        assert_eq!(exports.load(Ordering::SeqCst), 1);
+        assert_eq!(imports.load(Ordering::SeqCst), 1);
+        assert!(
+            client
+                .with_store(|s| s.dc_auth(4))
+                .unwrap()
+                .unwrap()
+                .authorized
+        );
+        assert_eq!(
+            client.home_dc(),
+            2,
+            "FILE_MIGRATE does not move the home DC"
+        );
+        for (dc, layer, info) in clients.lock().unwrap().iter() {
+            assert_eq!(*layer, LAYER, "DC {dc}");
+            let info = info.as_ref().expect("initConnection was sent");
+            assert_eq!(info.api_id, 4);
+            assert!(info.device_model.starts_with("tgdl"));
+            assert_eq!(info.app_version, env!("CARGO_PKG_VERSION"));
+        }
+
+        // A flood wait delays its own call only.
+        let started = Instant::now();
+        let waiting = {
+            let client = client.clone();
+            tokio::spawn(async move {
+                client
+                    .invoke(&functions::help::GetAppConfig { hash: 0 })
+                    .await
+                    .unwrap();
+                started.elapsed()
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let other = Instant::now();
+        client.invoke(&functions::help::GetConfig {}).await.unwrap();
+        assert!(
+            other.elapsed() < Duration::from_millis(800),
+            "{:?}",
+            other.elapsed()
+        );
+        let waited = waiting.await.unwrap();
+        assert!(waited >= Duration::from_secs(1), "{waited:?}");
+        assert_eq!(floods.load(Ordering::SeqCst), 2);
+
+        // Over the policy's limit: a typed error, at once.
+        floods.store(0, Ordering::SeqCst);
+        let mut impatient = config;
+        impatient.flood = FloodPolicy {
+            max_wait: Duration::ZERO,
+            max_retries: 5,
+        };
+        let strict = Client::new(impatient, SessionStore::in_memory().unwrap()).unwrap();
+        let started = Instant::now();
+        let error = strict
+            .invoke(&functions::help::GetAppConfig { hash: 0 })
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, ClientError::FloodWait { wait, .. } if wait == Duration::from_secs(1)),
+            "{error}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(1));
+
+        client.close().await.unwrap();
+        strict.close().await.unwrap();
+        server.shutdown().await;
+    })
+    .await
+    .expect("test timed out");
+}
