@@ -4,6 +4,9 @@
 //! - [`store`]: the SQLite session (keys, DC list, self user, peers, download state).
 //! - [`Client`]: one sender per DC, `invokeWithLayer(initConnection)` on each new
 //!   connection, `*_MIGRATE_X` followed, exported authorization, the [`FloodPolicy`].
+//! - [`links`]: parsing `@name`, ids and `t.me` links; [`Client::resolve`] turns them into
+//!   input peers, caching access hashes.
+//! - [`Messages`]: lazy history, search and global search with Telegram's paging.
 //! - [`ServerConfig`]: Telegram's production DCs and key by default; anything else (a test
 //!   DC, localdc) is configuration.
 
@@ -11,12 +14,18 @@ pub mod builtin;
 mod client;
 mod config;
 mod error;
+mod iter;
+pub mod links;
 mod login;
+mod peers;
 pub mod rpc_error;
 pub mod store;
 
 pub use client::{Client, Route};
 pub use config::{ClientConfig, ConnectOptions, EndpointStyle, FloodPolicy, ServerConfig};
 pub use error::ClientError;
+pub use iter::Messages;
+pub use links::{LinkError, PeerLink, PeerRef};
 pub use login::{CodeKind, CodeRequest, LoginError, QrLogin, QrStatus};
+pub use peers::{ResolveError, ResolvedLink};
 pub use store::{DcAddress, DcFlags, PeerKind, PeerRecord, SelfUser, SessionStore, StoreError};

@@ -1,0 +1,307 @@
+//! Lazy message iterators: a chat's history, a search in one chat, a global search.
+//!
+//! Each is a [`Messages`] value whose [`Messages::next`] fetches a page of up to 100 only
+//! when the previous one is used up. Paging follows <https://core.telegram.org/api/offsets>:
+//! history and per-chat search continue from the last message's id; global search from the
+//! last result's rate, peer and id. Messages at or past the cursor that a server returns
+//! again are skipped, so no message is yielded twice, and paging stops only at an empty
+//! page (or a complete answer), so none is skipped. Flood waits go through the client's
+//! [`crate::FloodPolicy`] like every request.
+
+use std::collections::{HashSet, VecDeque};
+
+use tl_types::api::{enums, functions};
+
+use crate::client::Client;
+use crate::error::ClientError;
+use crate::peers::peer_key;
+use crate::store::PeerKind;
+
+/// The largest page Telegram serves.
+const PAGE: usize = 100;
+
+/// What is being listed.
+#[derive(Debug, Clone)]
+enum Source {
+    History {
+        peer: enums::InputPeer,
+    },
+    Search {
+        peer: enums::InputPeer,
+        query: String,
+        filter: enums::MessagesFilter,
+    },
+    Global {
+        query: String,
+        filter: enums::MessagesFilter,
+    },
+}
+
+/// The position after the last message yielded.
+#[derive(Debug, Clone, Default)]
+struct Cursor {
+    /// The last message's id (0 before the first page).
+    id: i32,
+    /// Global search: the rate (date) and peer of the last result.
+    rate: i32,
+    peer: Option<enums::InputPeer>,
+}
+
+/// A lazy stream of messages, newest first. Get one from [`Client::history`],
+/// [`Client::search`] or [`Client::search_global`], then call [`Messages::next`] until it
+/// returns `None`.
+#[derive(Debug)]
+pub struct Messages {
+    client: Client,
+    source: Source,
+    limit: Option<usize>,
+    yielded: usize,
+    buffer: VecDeque<enums::Message>,
+    cursor: Cursor,
+    /// (peer, id) of every message yielded, so a repeated one is never yielded again.
+    seen: HashSet<((PeerKind, i64), i32)>,
+    /// The server's total, when it said.
+    total: Option<usize>,
+    done: bool,
+}
+
+impl Client {
+    /// The history of `peer`, newest message first.
+    pub fn history(&self, peer: enums::InputPeer) -> Messages {
+        Messages::new(self.clone(), Source::History { peer })
+    }
+
+    /// The messages of `peer` that match `query` (words, may be empty) and `filter`
+    /// (`InputMessagesFilterEmpty` for all), newest first.
+    pub fn search(
+        &self,
+        peer: enums::InputPeer,
+        query: impl Into<String>,
+        filter: enums::MessagesFilter,
+    ) -> Messages {
+        let query = query.into();
+        Messages::new(
+            self.clone(),
+            Source::Search {
+                peer,
+                query,
+                filter,
+            },
+        )
+    }
+
+    /// The messages of all the account's chats that match `query` and `filter`, newest
+    /// first (Telegram refuses an empty query with no filter).
+    pub fn search_global(
+        &self,
+        query: impl Into<String>,
+        filter: enums::MessagesFilter,
+    ) -> Messages {
+        let query = query.into();
+        Messages::new(self.clone(), Source::Global { query, filter })
+    }
+}
+
+impl Messages {
+    fn new(client: Client, source: Source) -> Self {
+        Self {
+            client,
+            source,
+            limit: None,
+            yielded: 0,
+            buffer: VecDeque::new(),
+            cursor: Cursor::default(),
+            seen: HashSet::new(),
+            total: None,
+            done: false,
+        }
+    }
+
+    /// Yields at most `limit` messages.
+    #[must_use]
+    pub fn limit(mut self, limit: usize) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+
+    /// The total the server reported with the last page, if it did.
+    pub fn total(&self) -> Option<usize> {
+        self.total
+    }
+
+    /// The next message, fetching a page when needed; `None` at the end.
+    pub async fn next(&mut self) -> Result<Option<enums::Message>, ClientError> {
+        if self.limit.is_some_and(|limit| self.yielded >= limit) {
+            return Ok(None);
+        }
+        while self.buffer.is_empty() && !self.done {
+            self.fetch().await?;
+        }
+        let message = self.buffer.pop_front();
+        if message.is_some() {
+            self.yielded += 1;
+        }
+        Ok(message)
+    }
+
+    /// Every remaining message.
+    pub async fn collect(mut self) -> Result<Vec<enums::Message>, ClientError> {
+        let mut all = Vec::new();
+        while let Some(message) = self.next().await? {
+            all.push(message);
+        }
+        Ok(all)
+    }
+
+    /// The size of the next page.
+    fn page_size(&self) -> i32 {
+        let wanted = self.limit.map_or(PAGE, |limit| {
+            limit.saturating_sub(self.yielded).clamp(1, PAGE)
+        });
+        i32::try_from(wanted).unwrap_or(100)
+    }
+
+    async fn fetch(&mut self) -> Result<(), ClientError> {
+        let limit = self.page_size();
+        let answer = match &self.source {
+            Source::History { peer } => {
+                let request = functions::messages::GetHistory {
+                    peer: peer.clone(),
+                    offset_id: self.cursor.id,
+                    offset_date: 0,
+                    add_offset: 0,
+                    limit,
+                    max_id: 0,
+                    min_id: 0,
+                    hash: 0,
+                };
+                self.client.invoke(&request).await?
+            }
+            Source::Search {
+                peer,
+                query,
+                filter,
+            } => {
+                let request = functions::messages::Search {
+                    peer: peer.clone(),
+                    q: query.clone(),
+                    from_id: None,
+                    saved_peer_id: None,
+                    saved_reaction: None,
+                    top_msg_id: None,
+                    filter: filter.clone(),
+                    min_date: 0,
+                    max_date: 0,
+                    offset_id: self.cursor.id,
+                    add_offset: 0,
+                    limit,
+                    max_id: 0,
+                    min_id: 0,
+                    hash: 0,
+                };
+                self.client.invoke(&request).await?
+            }
+            Source::Global { query, filter } => {
+                let request = functions::messages::SearchGlobal {
+                    broadcasts_only: false,
+                    groups_only: false,
+                    users_only: false,
+                    folder_id: None,
+                    community: None,
+                    q: query.clone(),
+                    filter: filter.clone(),
+                    min_date: 0,
+                    max_date: 0,
+                    offset_rate: self.cursor.rate,
+                    offset_peer: self.cursor.peer.clone().unwrap_or(enums::InputPeer::Empty),
+                    offset_id: self.cursor.id,
+                    limit,
+                };
+                self.client.invoke(&request).await?
+            }
+        };
+        self.absorb(answer)
+    }
+
+    /// Takes a page: caches its peers, keeps the messages not seen yet, moves the cursor.
+    fn absorb(&mut self, answer: enums::messages::Messages) -> Result<(), ClientError> {
+        let (messages, users, chats, total, next_rate, complete) = match answer {
+            enums::messages::Messages::Messages(m) => {
+                let m = *m;
+                (m.messages, m.users, m.chats, None, None, true)
+            }
+            enums::messages::Messages::Slice(m) => {
+                let m = *m;
+                (
+                    m.messages,
+                    m.users,
+                    m.chats,
+                    Some(m.count),
+                    m.next_rate,
+                    false,
+                )
+            }
+            enums::messages::Messages::ChannelMessages(m) => {
+                let m = *m;
+                (m.messages, m.users, m.chats, Some(m.count), None, false)
+            }
+            enums::messages::Messages::NotModified(m) => (
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+                Some(m.count),
+                None,
+                true,
+            ),
+        };
+        self.client.cache_peers(&users, &chats)?;
+        if let Some(total) = total {
+            self.total = usize::try_from(total).ok();
+        }
+        let Some(last) = messages.last() else {
+            self.done = true;
+            return Ok(());
+        };
+        let (last_id, last_date, last_peer) = message_key(last);
+        let global = matches!(self.source, Source::Global { .. });
+        if global {
+            self.cursor.rate = next_rate.unwrap_or(last_date);
+            self.cursor.peer = match last_peer {
+                Some((kind, id)) => self.client.cached_input_peer(kind, id)?,
+                None => None,
+            };
+        }
+        let previous_offset = self.cursor.id;
+        self.cursor.id = last_id;
+        let mut fresh = 0_usize;
+        for message in messages {
+            let (id, _, peer) = message_key(&message);
+            // Within one chat, paging goes strictly down: anything at or above the previous
+            // cursor was already yielded.
+            if !global && previous_offset != 0 && id >= previous_offset {
+                continue;
+            }
+            let key = (peer.unwrap_or((PeerKind::User, 0)), id);
+            if self.seen.insert(key) {
+                self.buffer.push_back(message);
+                fresh += 1;
+            }
+        }
+        let exhausted = self
+            .total
+            .is_some_and(|total| self.seen.len() >= total && !global);
+        if complete || fresh == 0 || exhausted {
+            self.done = true;
+        }
+        Ok(())
+    }
+}
+
+/// (id, date, peer) of a message.
+fn message_key(message: &enums::Message) -> (i32, i32, Option<(PeerKind, i64)>) {
+    match message {
+        enums::Message::Message(m) => (m.id, m.date, Some(peer_key(&m.peer_id))),
+        enums::Message::Service(m) => (m.id, m.date, Some(peer_key(&m.peer_id))),
+        enums::Message::Empty(m) => (m.id, 0, m.peer_id.as_ref().map(peer_key)),
+    }
+}

@@ -1,0 +1,365 @@
+//! Peer resolution and the message iterators against localdc serving a generated world:
+//! usernames, ids and links resolve (and the cache learns access hashes), history pages
+//! over thousands of messages without gaps or duplicates, per-chat search by text and by
+//! media filter matches the fixture, and global search pages across chats.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use localdc::world::fixture::{ChatKind, FloodRule, MediaSpec, MessageSpec};
+use localdc::world::generate::{self, GenOptions};
+use localdc::world::{Fixture, World};
+use localdc::{Config, Registry, RunningServer, Server};
+use mtcrypto::RsaPublicKey;
+use tgclient::{
+    Client, ClientConfig, DcAddress, PeerKind, ResolveError, ServerConfig, SessionStore,
+};
+use tl_types::api::enums;
+
+/// Generated chats: 1 is a public channel (`@chat1`), 2 a private supergroup
+/// (`+invite2`), 3 a basic group (`@chat3`), with 4,000 messages each.
+const MESSAGES: usize = 12_000;
+
+struct Env {
+    server: RunningServer,
+    fixture: Fixture,
+    client: Client,
+    _dir: tempfile::TempDir,
+}
+
+async fn start() -> Env {
+    start_with(Vec::new()).await
+}
+
+async fn start_with(flood: Vec<FloodRule>) -> Env {
+    let mut fixture = generate::generate(&GenOptions {
+        messages: MESSAGES,
+        chats: 3,
+        media_bytes: 1 << 20,
+        seed: 42,
+        dcs: 2,
+    });
+    fixture.flood = flood;
+    let world = Arc::new(World::from_fixture(fixture.clone()).unwrap());
+    let mut registry = Registry::with_defaults();
+    localdc::world::register(&mut registry, Arc::clone(&world));
+    let server = Server::start_with(Config::default(), registry)
+        .await
+        .unwrap();
+    let key = RsaPublicKey::from_pem(server.public_key_pem()).unwrap();
+    let dcs = (1..=5)
+        .map(|id| {
+            let addr = server.addr(id).unwrap();
+            DcAddress::new(id, addr.ip(), addr.port())
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config =
+        ClientConfig::new(4, "0123456789abcdef").with_server(ServerConfig::custom(dcs, vec![key]));
+    config.request_timeout = Duration::from_secs(30);
+    let store = SessionStore::open(dir.path().join("s.session")).unwrap();
+    let client = Client::new(config, store).unwrap();
+    let (phone, user_id, code, _) = generate::ACCOUNTS[0];
+    let request = client.request_login_code(phone).await.unwrap();
+    assert_eq!(client.sign_in(&request, code).await.unwrap().id, user_id);
+    Env {
+        server,
+        fixture,
+        client,
+        _dir: dir,
+    }
+}
+
+impl Env {
+    fn chat(&self, id: i64) -> &localdc::world::fixture::ChatSpec {
+        self.fixture.chats.iter().find(|c| c.id == id).unwrap()
+    }
+
+    async fn finish(self) {
+        self.client.close().await.unwrap();
+        self.server.shutdown().await;
+    }
+}
+
+async fn timed<F: std::future::Future<Output = ()>>(f: F) {
+    tokio::time::timeout(Duration::from_mins(3), f)
+        .await
+        .expect("test timed out");
+}
+
+fn key(message: &enums::Message) -> (i64, i32, i32) {
+    match message {
+        enums::Message::Message(m) => {
+            let peer = match &m.peer_id {
+                enums::Peer::User(p) => p.user_id,
+                enums::Peer::Chat(p) => -p.chat_id,
+                enums::Peer::Channel(p) => -(1_000_000_000_000 + p.channel_id),
+            };
+            (peer, m.id, m.date)
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+fn ids(messages: &[enums::Message]) -> Vec<i32> {
+    messages.iter().map(|m| key(m).1).collect()
+}
+
+/// Telegram's word-prefix matching, as the fixture is searched.
+fn text_matches(query: &str, text: &str) -> bool {
+    text.split(|c: char| !c.is_alphanumeric())
+        .any(|w| w.to_lowercase().starts_with(query))
+}
+
+fn newest_first(messages: &[&MessageSpec]) -> Vec<i32> {
+    let mut ids: Vec<i32> = messages.iter().map(|m| m.id).collect();
+    ids.sort_unstable_by(|a, b| b.cmp(a));
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usernames_ids_and_links_resolve_and_are_cached() {
+    timed(Box::pin(async {
+        let env = start().await;
+        let client = &env.client;
+        let channel = client.resolve_str("@chat1").await.unwrap();
+        let enums::InputPeer::Channel(input) = &channel.peer else {
+            panic!("{channel:?}")
+        };
+        assert_eq!(input.channel_id, 1);
+        let cached = client
+            .with_store(|s| s.peer(PeerKind::Channel, 1))
+            .unwrap()
+            .unwrap();
+        assert_eq!(cached.access_hash, Some(input.access_hash));
+        assert_eq!(cached.username.as_deref(), Some("chat1"));
+
+        let link = client.resolve_str("https://t.me/chat1/5").await.unwrap();
+        assert_eq!(
+            (link.peer.clone(), link.message_id),
+            (channel.peer.clone(), Some(5))
+        );
+        let private = client.resolve_str("t.me/c/1/7").await.unwrap();
+        assert_eq!(
+            (private.peer, private.message_id),
+            (channel.peer.clone(), Some(7))
+        );
+        let by_id = client.resolve_str("-1000000000001").await.unwrap();
+        assert_eq!(by_id.peer, channel.peer);
+
+        // A basic group: unknown by id until seen, then known.
+        let unknown = client.resolve_str("-3").await.unwrap_err();
+        assert!(
+            matches!(
+                unknown,
+                ResolveError::UnknownId {
+                    kind: PeerKind::Chat,
+                    id: 3
+                }
+            ),
+            "{unknown}"
+        );
+        let group = client
+            .resolve_str("tg://resolve?domain=chat3")
+            .await
+            .unwrap();
+        assert!(matches!(&group.peer, enums::InputPeer::Chat(c) if c.chat_id == 3));
+        assert_eq!(client.resolve_str("-3").await.unwrap().peer, group.peer);
+
+        // The private supergroup through its invite link.
+        let invited = client.resolve_str("https://t.me/+invite2").await.unwrap();
+        assert!(matches!(&invited.peer, enums::InputPeer::Channel(c) if c.channel_id == 2));
+        let joinchat = client.resolve_str("t.me/joinchat/invite2").await.unwrap();
+        assert_eq!(joinchat.peer, invited.peer);
+
+        // Users come with the answers that mention them.
+        let (_, me, _, _) = generate::ACCOUNTS[0];
+        assert_eq!(
+            client.resolve_str(&me.to_string()).await.unwrap().peer,
+            enums::InputPeer::InputPeerSelf
+        );
+
+        let errors = [
+            ("@nobody_here", "UnknownUsername"),
+            ("t.me/+nope", "InvalidInvite"),
+            ("987654321", "UnknownId"),
+            ("https://example.com/x", "Link"),
+        ];
+        for (input, want) in errors {
+            let error = client.resolve_str(input).await.unwrap_err();
+            assert!(format!("{error:?}").starts_with(want), "{input}: {error:?}");
+        }
+        env.finish().await;
+    }))
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_returns_every_message_once_newest_first() {
+    timed(Box::pin(async {
+        let env = start().await;
+        for (name, id) in [("@chat1", 1), ("@chat3", 3)] {
+            let peer = env.client.resolve_str(name).await.unwrap().peer;
+            let chat = env.chat(id);
+            assert!(chat.messages.len() >= 3_000, "{}", chat.messages.len());
+            let started = std::time::Instant::now();
+            let got = env.client.history(peer.clone()).collect().await.unwrap();
+            let want = newest_first(&chat.messages.iter().collect::<Vec<_>>());
+            assert_eq!(ids(&got), want, "{name}");
+            eprintln!("{name}: {} messages in {:?}", got.len(), started.elapsed());
+
+            // A limit that is not a multiple of the page size.
+            let limited = env.client.history(peer).limit(250).collect().await.unwrap();
+            assert_eq!(ids(&limited), want[..250].to_vec());
+        }
+        env.finish().await;
+    }))
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_by_text_and_by_media_filter_matches_the_fixture() {
+    timed(Box::pin(async {
+        let env = start().await;
+        let peer = env.client.resolve_str("t.me/+invite2").await.unwrap().peer;
+        let chat = env.chat(2);
+        assert_eq!(chat.kind, ChatKind::Supergroup);
+
+        let got = env
+            .client
+            .search(
+                peer.clone(),
+                generate::NEEDLE,
+                enums::MessagesFilter::InputMessagesFilterEmpty,
+            )
+            .collect()
+            .await
+            .unwrap();
+        let want: Vec<&MessageSpec> = chat
+            .messages
+            .iter()
+            .filter(|m| text_matches(generate::NEEDLE, &m.text))
+            .collect();
+        assert!(!want.is_empty());
+        assert_eq!(ids(&got), newest_first(&want));
+
+        let photos = env
+            .client
+            .search(peer, "", enums::MessagesFilter::InputMessagesFilterPhotos)
+            .collect()
+            .await
+            .unwrap();
+        let want: Vec<&MessageSpec> = chat
+            .messages
+            .iter()
+            .filter(|m| matches!(m.media, Some(MediaSpec::Photo(_))))
+            .collect();
+        assert!(want.len() > 100, "several pages: {}", want.len());
+        assert_eq!(ids(&photos), newest_first(&want));
+        env.finish().await;
+    }))
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn global_search_pages_across_chats_without_duplicates() {
+    timed(Box::pin(async {
+        let env = start().await;
+        let marked = |chat: &localdc::world::fixture::ChatSpec| match chat.kind {
+            ChatKind::Group => -chat.id,
+            _ => -(1_000_000_000_000 + chat.id),
+        };
+        let expected = |matches: &dyn Fn(&MessageSpec) -> bool| {
+            let mut all: Vec<(i32, i64, i32)> = env
+                .fixture
+                .chats
+                .iter()
+                .flat_map(|c| {
+                    c.messages
+                        .iter()
+                        .filter(|m| matches(m))
+                        .map(move |m| (m.date, marked(c), m.id))
+                })
+                .collect();
+            all.sort_unstable_by(|a, b| b.cmp(a));
+            all
+        };
+        let check = |got: &[enums::Message], want: &[(i32, i64, i32)]| {
+            let keys: Vec<(i32, i64, i32)> = got
+                .iter()
+                .map(|m| {
+                    let (peer, id, date) = key(m);
+                    (date, peer, id)
+                })
+                .collect();
+            let unique: HashSet<_> = keys.iter().collect();
+            assert_eq!(unique.len(), keys.len(), "duplicates");
+            assert_eq!(keys, want);
+            keys.iter().map(|k| k.1).collect::<HashSet<i64>>().len()
+        };
+
+        let needle = env
+            .client
+            .search_global(
+                generate::NEEDLE,
+                enums::MessagesFilter::InputMessagesFilterEmpty,
+            )
+            .collect()
+            .await
+            .unwrap();
+        let want = expected(&|m| text_matches(generate::NEEDLE, &m.text));
+        assert!(want.len() > 100, "several pages: {}", want.len());
+        assert_eq!(check(&needle, &want), 3, "results from every chat");
+
+        let photos = env
+            .client
+            .search_global("", enums::MessagesFilter::InputMessagesFilterPhotos)
+            .collect()
+            .await
+            .unwrap();
+        let want = expected(&|m| matches!(m.media, Some(MediaSpec::Photo(_))));
+        assert_eq!(check(&photos, &want), 3, "results from every chat");
+
+        let limited = env
+            .client
+            .search_global("", enums::MessagesFilter::InputMessagesFilterPhotos)
+            .limit(150)
+            .collect()
+            .await
+            .unwrap();
+        check(&limited, &want[..150]);
+        env.finish().await;
+    }))
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_waits_out_flood_limits_and_still_returns_everything() {
+    timed(Box::pin(async {
+        // 15 pages a second: the 40 pages of a 4,000-message chat need two waits.
+        let env = start_with(vec![FloodRule {
+            method: "messages.getHistory".into(),
+            max_calls: 15,
+            per_seconds: 1,
+            user_id: None,
+        }])
+        .await;
+        let peer = env.client.resolve_str("@chat1").await.unwrap().peer;
+        let started = std::time::Instant::now();
+        let got = env.client.history(peer).collect().await.unwrap();
+        let elapsed = started.elapsed();
+        let want = newest_first(&env.chat(1).messages.iter().collect::<Vec<_>>());
+        assert_eq!(ids(&got), want);
+        assert!(elapsed >= Duration::from_secs(2), "waited only {elapsed:?}");
+        env.finish().await;
+    }))
+    .await;
+}
