@@ -3,7 +3,7 @@
 //! Each handshake body travels as a plain message (`auth_key_id = 0`) in its own packet; the
 //! whole exchange runs under one timeout.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use mtcrypto::CryptoRngCore;
 use mtproto::handshake::{
@@ -12,6 +12,7 @@ use mtproto::handshake::{
 use mtproto::plain::{decode_plain, encode_plain};
 
 use crate::NetError;
+use crate::clock::unix_secs;
 use crate::framed::{PacketReader, PacketWriter};
 use crate::msg_id::PlainMsgIds;
 
@@ -85,7 +86,7 @@ async fn run_server<R: CryptoRngCore + Send>(
     loop {
         let packet = reader.recv_packet().await?;
         let message = decode_plain(&packet)?;
-        match handshake.handle(message.body, unix_now(), key_id_taken, rng)? {
+        match handshake.handle(message.body, unix_secs(), key_id_taken, rng)? {
             ServerStep::Reply(reply) => send_plain(writer, ids.next_id(), &reply).await?,
             ServerStep::Done { reply, outcome } => {
                 send_plain(writer, ids.next_id(), &reply).await?;
@@ -99,13 +100,4 @@ async fn send_plain(writer: &mut PacketWriter, msg_id: i64, body: &[u8]) -> Resu
     let mut packet = Vec::with_capacity(20 + body.len());
     encode_plain(msg_id, body, &mut packet);
     writer.send(&packet).await
-}
-
-/// Unix seconds, as the handshake's `server_time` field holds them.
-fn unix_now() -> i32 {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs();
-    i32::try_from(secs).unwrap_or(i32::MAX)
 }

@@ -16,6 +16,7 @@
 //!   bytes put back in front).
 
 pub mod accept;
+pub mod clock;
 pub mod connect;
 mod error;
 pub mod framed;

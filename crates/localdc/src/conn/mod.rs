@@ -21,15 +21,17 @@ pub(crate) use polls::HttpPolls;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use mtproto::handshake::{HandshakeError, ServerHandshake};
-use mtproto::session::{MsgIdGenerator, UnixTime};
+use mtproto::session::MsgIdGenerator;
 use rand::rngs::StdRng;
 use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinHandle;
 use tracing::Instrument;
+
+pub(crate) use mtnet::clock::unix_time;
 
 use crate::dc::DcState;
 use crate::keys::{KeyEntry, SharedSession};
@@ -317,13 +319,4 @@ impl Connection {
         }
         self.out.send(outbound).await.map_err(|_| End::WriterGone)
     }
-}
-
-/// The wall clock as the session layer takes it.
-pub(crate) fn unix_time() -> UnixTime {
-    UnixTime::from_duration(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default(),
-    )
 }

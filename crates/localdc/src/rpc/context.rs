@@ -1,7 +1,6 @@
 //! What a handler knows about the request it serves.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::dc::DcState;
 use crate::keys::KeyEntry;
@@ -45,9 +44,4 @@ impl RequestContext {
 }
 
 /// The wall clock in unix seconds, as TL dates want it.
-pub fn unix_now() -> i32 {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    i32::try_from(secs).unwrap_or(i32::MAX)
-}
+pub use mtnet::clock::unix_secs as unix_now;

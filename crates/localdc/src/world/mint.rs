@@ -2,10 +2,9 @@
 //! interop scripts skip the login flow. Printed as hex and as a Telethon `StringSession`.
 
 use std::net::{IpAddr, SocketAddr};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use mtcrypto::{AuthKey, RngCore};
-use mtproto::session::{SaltSchedule, UnixTime};
+use mtproto::session::SaltSchedule;
 
 use super::World;
 use super::store::phone_key;
@@ -66,11 +65,7 @@ pub fn mint_session(
     let mut rng = rand::rngs::OsRng;
     let mut bytes = [0u8; 256];
     rng.fill_bytes(&mut bytes);
-    let now = UnixTime::from_duration(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default(),
-    );
+    let now = mtnet::clock::unix_time();
     let salts = SaltSchedule::new(&mut rng)
         .with_period(handle.state().salt_period.as_secs())
         .with_initial_salt(0, now);

@@ -1,7 +1,5 @@
 //! The client side of the fake-TLS handshake.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use mtproto::transport::fake_tls::{ClientHello, Progress, check_server_hello, server_hello_len};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -59,7 +57,5 @@ where
 /// The wall clock in unix seconds, as the ClientHello carries it (0 before 1970, wrapping
 /// in 2106 like every client's).
 pub(crate) fn unix_now() -> u32 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs() as u32)
+    crate::clock::unix_time().as_secs() as u32
 }

@@ -11,8 +11,9 @@ use tokio::sync::{mpsc, oneshot};
 use super::config::{AuthState, SenderConfig};
 use super::connection::{Connection, connect_any};
 use super::error::InvokeError;
-use super::task::{Command, Task, now, unix_now_secs};
+use super::task::{Command, Task};
 use crate::NetError;
+use crate::clock::{unix_secs, unix_time};
 use crate::handshake::client_handshake;
 use crate::rng::secure_rng;
 
@@ -77,7 +78,7 @@ impl Sender {
                         AuthState {
                             auth_key: outcome.auth_key,
                             salt: outcome.server_salt,
-                            time_offset: i64::from(outcome.server_time) - unix_now_secs(),
+                            time_offset: i64::from(outcome.server_time) - i64::from(unix_secs()),
                         }
                     };
                     Ok((reader, writer, auth))
@@ -86,7 +87,7 @@ impl Sender {
             .await?;
 
         let mut session = ClientSession::new(auth.auth_key.clone(), auth.salt, &mut rng);
-        session.set_time_offset_secs(auth.time_offset, now());
+        session.set_time_offset_secs(auth.time_offset, unix_time());
         let status = Arc::new(Mutex::new(SenderStatus {
             endpoint: Some(endpoint),
             connections: 1,

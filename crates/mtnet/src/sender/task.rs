@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use mtproto::session::{ClientEvent, ClientSession, RequestId, UnixTime};
 use rand::Rng;
@@ -17,6 +17,7 @@ use super::connection::{Connection, connect_any};
 use super::error::InvokeError;
 use super::handle::SenderStatus;
 use crate::NetError;
+use crate::clock::unix_time as now;
 use crate::connect::Endpoint;
 use crate::framed::{Incoming, PacketWriter};
 
@@ -346,19 +347,6 @@ impl Task {
     fn update_status(&self, change: impl FnOnce(&mut SenderStatus)) {
         change(&mut self.status.lock().unwrap_or_else(PoisonError::into_inner));
     }
-}
-
-/// The system clock as the session layer takes it.
-pub(super) fn now() -> UnixTime {
-    UnixTime::from_duration(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default(),
-    )
-}
-
-pub(super) fn unix_now_secs() -> i64 {
-    i64::try_from(now().as_secs()).unwrap_or(i64::MAX)
 }
 
 /// The tokio instant at which the wall-clock time `at` arrives.
