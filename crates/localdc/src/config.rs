@@ -1,4 +1,5 @@
-//! What a server is started with: addresses, the RSA key, limits and the initial faults.
+//! What a server is started with: addresses, the RSA key, limits and the initial faults
+//! (WAN emulation included: `faults.wan`).
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
@@ -34,6 +35,13 @@ pub struct Config {
     /// secrets admit any obfuscated framing, `dd` ones padded intermediate only, `ee` ones a
     /// fake-TLS handshake to their domain (digest and clock checked) and then any framing.
     pub mtproxy_secrets: Vec<ProxySecret>,
+    /// CDN DCs served besides `1..=dcs` (Telegram numbers them from 201): each has its own
+    /// port, is listed in `help.getConfig` with the `cdn` flag and serves `upload.getCdnFile`
+    /// only. Empty by default.
+    pub cdn_dcs: Vec<i32>,
+    /// The key CDN DCs sign handshakes with (Telegram's CDN keys differ from the main DCs'
+    /// and come from `help.getCdnConfig`); a fresh one is generated when `None`.
+    pub cdn_rsa_key: Option<Arc<RsaPrivateKey>>,
 }
 
 impl Default for Config {
@@ -47,11 +55,27 @@ impl Default for Config {
             faults: FaultSettings::default(),
             salt_period: Duration::from_mins(30),
             mtproxy_secrets: Vec::new(),
+            cdn_dcs: Vec::new(),
+            cdn_rsa_key: None,
         }
     }
 }
 
 impl Config {
+    /// With WAN emulation `wan` on every DC from the start (see [`crate::wan`]; adjustable
+    /// at run time through [`Faults::wan`](crate::Faults::wan)).
+    #[must_use]
+    pub fn with_wan(mut self, wan: crate::wan::WanSettings) -> Self {
+        self.faults.wan = wan;
+        self
+    }
+
+    /// With the WAN profile `profile` on every DC from the start.
+    #[must_use]
+    pub fn with_wan_profile(self, profile: crate::wan::WanProfile) -> Self {
+        self.with_wan(profile.settings())
+    }
+
     /// The port DC `dc_id` binds: `port_base + dc_id`, or 0 (any free port) when the base is 0.
     pub fn port_for(&self, dc_id: i32) -> Option<u16> {
         if self.port_base == 0 {

@@ -20,6 +20,8 @@ use crate::rpc::Registry;
 pub struct DcAddress {
     pub id: i32,
     pub addr: SocketAddr,
+    /// A CDN DC (listed with the `cdn` flag in `help.getConfig`).
+    pub cdn: bool,
 }
 
 /// The state of one DC, shared by its listener, its connections and the request handlers.
@@ -40,6 +42,8 @@ pub struct DcState {
     pub(crate) mtproxy: Arc<MtProxyFront>,
     /// The HTTP requests held, by session.
     pub(crate) http_polls: Arc<HttpPolls>,
+    /// The public keys of the server's CDN DCs (PKCS#1 PEM), for `help.getCdnConfig`.
+    pub(crate) cdn_public_keys: Arc<[(i32, String)]>,
 }
 
 impl std::fmt::Debug for DcState {
@@ -86,6 +90,16 @@ impl DcState {
     /// The methods served.
     pub fn registry(&self) -> &Registry {
         &self.registry
+    }
+
+    /// Whether this is a CDN DC.
+    pub fn is_cdn(&self) -> bool {
+        self.directory.iter().any(|dc| dc.id == self.id && dc.cdn)
+    }
+
+    /// The CDN DCs' public keys (PKCS#1 PEM) by DC id.
+    pub fn cdn_public_keys(&self) -> &[(i32, String)] {
+        &self.cdn_public_keys
     }
 }
 

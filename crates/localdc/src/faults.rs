@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use crate::wan::{Wan, WanSettings};
+
 /// A snapshot of the fault knobs of one DC.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FaultSettings {
@@ -22,6 +24,9 @@ pub struct FaultSettings {
     pub refuse_connections: bool,
     /// Hold every RPC answer this long before sending it (service messages are not held).
     pub response_delay: Duration,
+    /// WAN emulation: added RTT, bandwidth per connection and per account, random drops
+    /// (see [`crate::wan`]). The default is the `lan` profile: nothing applied.
+    pub wan: WanSettings,
 }
 
 /// `u64::MAX` stands for "no limit" in the atomics.
@@ -37,6 +42,8 @@ pub struct Faults {
     refuse: watch::Sender<bool>,
     /// Bumped to close every open connection of the DC at once.
     kill: watch::Sender<u64>,
+    /// WAN emulation knobs.
+    wan: Wan,
 }
 
 impl Faults {
@@ -48,6 +55,7 @@ impl Faults {
             delay_micros: AtomicU64::new(0),
             refuse: watch::Sender::new(false),
             kill: watch::Sender::new(0),
+            wan: Wan::new(&settings.wan),
         };
         faults.apply(settings);
         faults
@@ -59,6 +67,7 @@ impl Faults {
         self.set_drop_after_messages(settings.drop_after_messages);
         self.set_response_delay(settings.response_delay);
         self.set_refuse_connections(settings.refuse_connections);
+        self.wan.set(&settings.wan);
     }
 
     /// The knobs as they are now.
@@ -68,6 +77,7 @@ impl Faults {
             drop_after_messages: self.drop_after_messages(),
             refuse_connections: *self.refuse.borrow(),
             response_delay: self.response_delay(),
+            wan: self.wan.settings(),
         }
     }
 
@@ -90,6 +100,11 @@ impl Faults {
     /// See [`FaultSettings::refuse_connections`].
     pub fn set_refuse_connections(&self, refuse: bool) {
         self.refuse.send_replace(refuse);
+    }
+
+    /// The WAN emulation knobs (RTT, bandwidth, random drops), live.
+    pub fn wan(&self) -> &Wan {
+        &self.wan
     }
 
     /// Closes every connection open on the DC now (new ones are accepted as usual).
@@ -141,6 +156,7 @@ mod tests {
             drop_after_messages: Some(3),
             refuse_connections: true,
             response_delay: Duration::from_millis(250),
+            wan: crate::wan::WanProfile::Mobile.settings(),
         };
         let faults = Faults::new(&settings);
         assert_eq!(faults.settings(), settings);

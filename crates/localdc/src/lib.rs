@@ -29,6 +29,7 @@ mod ready;
 pub mod rpc;
 mod server;
 pub mod transport;
+pub mod wan;
 pub mod world;
 
 pub use config::{Config, DEFAULT_DCS, Limits};
@@ -39,3 +40,4 @@ pub use mtproto::session::RpcError;
 pub use ready::{ReadyDc, ReadyInfo};
 pub use rpc::{Handler, HandlerFuture, Registry, RequestContext, RpcResult};
 pub use server::{DcHandle, RunningServer, Server, ShutdownHandle};
+pub use wan::{DropRate, Wan, WanProfile, WanSettings};

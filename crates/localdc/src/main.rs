@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
+use localdc::wan::{DropRate, WanProfile, WanSettings};
 use localdc::{Config, FaultSettings, Server};
 use mtcrypto::RsaPrivateKey;
 use mtproto::transport::ProxySecret;
@@ -47,6 +48,31 @@ struct Args {
     /// Fault: hold every RPC answer this many milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 0)]
     response_delay_ms: u64,
+    /// WAN emulation on every DC: lan (no limits), wan (100 ms RTT, 8 MiB/s per connection,
+    /// 64 MiB/s per account) or mobile (300 ms RTT, 1 MiB/s per connection, 2% of
+    /// connections dropped per minute). The options below override its fields.
+    #[arg(long, value_name = "NAME", default_value_t = WanProfile::Lan)]
+    profile: WanProfile,
+    /// WAN: milliseconds added to every round trip (on what the server sends).
+    #[arg(long, value_name = "MS")]
+    rtt_ms: Option<u64>,
+    /// WAN: bytes per second each connection receives at most (8M, 512K, 1000; 0 for no
+    /// limit).
+    #[arg(long, value_name = "RATE", value_parser = rate)]
+    conn_rate: Option<Rate>,
+    /// WAN: bytes per second all connections of one account receive at most together.
+    #[arg(long, value_name = "RATE", value_parser = rate)]
+    account_rate: Option<Rate>,
+    /// WAN: bytes the bandwidth buckets let through at once (default 128K).
+    #[arg(long, value_name = "SIZE", value_parser = size)]
+    burst: Option<u64>,
+    /// WAN: connections dropped per minute, each independently (0.02 or 2%; above 1 means
+    /// several drops per connection-minute).
+    #[arg(long, value_name = "RATE")]
+    drop_per_minute: Option<DropRate>,
+    /// WAN: seed of the random drops (same seed, same run).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    wan_seed: u64,
     /// Also act as an MTProxy on every DC port with this secret (32 hex digits; `dd` + 32
     /// for padded intermediate only; `ee` + 32 + hex of a domain for fake TLS). Repeatable.
     #[arg(long = "mtproxy-secret", value_name = "HEX")]
@@ -101,10 +127,14 @@ async fn run(args: Args) -> Result<()> {
             drop_after_messages: args.drop_after_messages,
             refuse_connections: false,
             response_delay: Duration::from_millis(args.response_delay_ms),
+            wan: wan_settings(&args),
         },
         mtproxy_secrets: args.mtproxy_secrets,
         ..Config::default()
     };
+    if !config.faults.wan.is_lan() {
+        tracing::info!(profile = %args.profile, wan = ?config.faults.wan, "WAN emulation on");
+    }
     let server = Server::start_with(config, world_cli::registry(world.as_ref()))
         .await
         .context("starting the server (is another localdc using these ports? try --port-base)")?;
@@ -113,6 +143,9 @@ async fn run(args: Args) -> Result<()> {
         let key = server_key(&server)?;
         write_atomically(path, key.as_bytes())
             .with_context(|| format!("writing the RSA key to {}", path.display()))?;
+    }
+    if let Some(world) = &world {
+        localdc::wan::use_world_logins(&server, world);
     }
     let info = server.ready_info();
     if let Some(path) = &args.ready_file {
@@ -130,6 +163,43 @@ async fn run(args: Args) -> Result<()> {
     });
     server.wait().await;
     Ok(())
+}
+
+/// A bandwidth limit from the command line (`None`: no limit).
+#[derive(Debug, Clone, Copy)]
+struct Rate(Option<u64>);
+
+fn rate(text: &str) -> Result<Rate, String> {
+    localdc::wan::parse_rate(text)
+        .map(Rate)
+        .map_err(|error| error.to_string())
+}
+
+fn size(text: &str) -> Result<u64, String> {
+    localdc::world::generate::parse_size(text)
+        .ok_or_else(|| format!("{text:?} is not a size (e.g. 4096, 64K, 1M)"))
+}
+
+/// The profile, with the fields the options override.
+fn wan_settings(args: &Args) -> WanSettings {
+    let mut wan = args.profile.settings();
+    if let Some(ms) = args.rtt_ms {
+        wan.rtt = Duration::from_millis(ms);
+    }
+    if let Some(Rate(rate)) = args.conn_rate {
+        wan.conn_rate = rate;
+    }
+    if let Some(Rate(rate)) = args.account_rate {
+        wan.account_rate = rate;
+    }
+    if let Some(burst) = args.burst {
+        wan.burst = burst;
+    }
+    if let Some(drops) = args.drop_per_minute {
+        wan.drop_rate = drops;
+    }
+    wan.seed = args.wan_seed;
+    wan
 }
 
 fn load_key(path: &Path) -> Result<RsaPrivateKey> {
@@ -180,4 +250,42 @@ async fn wait_for_signal() {
         }
     }
     let _ = tokio::signal::ctrl_c().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wan_options_override_the_profile() {
+        let args = Args::try_parse_from([
+            "localdc",
+            "--profile",
+            "wan",
+            "--rtt-ms",
+            "20",
+            "--conn-rate",
+            "0",
+            "--burst",
+            "64K",
+            "--drop-per-minute",
+            "2%",
+            "--wan-seed",
+            "9",
+        ])
+        .unwrap();
+        let wan = wan_settings(&args);
+        assert_eq!(wan.rtt, Duration::from_millis(20));
+        assert_eq!(wan.conn_rate, None);
+        assert_eq!(wan.account_rate, Some(64 << 20));
+        assert_eq!(wan.burst, 64 << 10);
+        assert_eq!(wan.drop_rate, DropRate::per_minute(0.02).unwrap());
+        assert_eq!(wan.seed, 9);
+
+        let args = Args::try_parse_from(["localdc", "--profile", "mobile"]).unwrap();
+        assert_eq!(wan_settings(&args), WanProfile::Mobile.settings());
+        assert!(wan_settings(&Args::try_parse_from(["localdc"]).unwrap()).is_lan());
+        assert!(Args::try_parse_from(["localdc", "--profile", "dialup"]).is_err());
+        assert!(Args::try_parse_from(["localdc", "--conn-rate", "fast"]).is_err());
+    }
 }

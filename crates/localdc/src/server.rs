@@ -49,15 +49,30 @@ impl Server {
         let public_key_pem = rsa.public_key().to_pkcs1_pem()?;
         let fingerprint = rsa.public_key().fingerprint();
 
+        let cdn_rsa = match (&config.cdn_rsa_key, config.cdn_dcs.is_empty()) {
+            (Some(key), _) => Some(Arc::clone(key)),
+            (None, false) => Some(Arc::new(generate_rsa_key().await?)),
+            (None, true) => None,
+        };
+        let cdn_public_keys: Arc<[(i32, String)]> = match &cdn_rsa {
+            Some(key) => {
+                let pem = key.public_key().to_pkcs1_pem()?;
+                config.cdn_dcs.iter().map(|id| (*id, pem.clone())).collect()
+            }
+            None => Arc::from(Vec::new()),
+        };
+
         let mut listeners = Vec::new();
-        for id in 1..=i32::from(config.dcs) {
+        let main_ids = (1..=i32::from(config.dcs)).map(|id| (id, false));
+        let cdn_ids = config.cdn_dcs.iter().map(|id| (*id, true));
+        for (id, cdn) in main_ids.chain(cdn_ids) {
             let listener = bind_dc(&config, id)?;
             let addr = listener.local_addr().map_err(|source| Error::Bind {
                 dc: id,
                 addr: SocketAddr::new(config.host, 0),
                 source,
             })?;
-            listeners.push((DcAddress { id, addr }, listener));
+            listeners.push((DcAddress { id, addr, cdn }, listener));
         }
         let directory: Arc<[DcAddress]> = listeners.iter().map(|(dc, _)| *dc).collect();
         let registry = Arc::new(registry);
@@ -85,13 +100,17 @@ impl Server {
                 ),
                 faults: Faults::new(&config.faults),
                 limits: config.limits.clone(),
-                rsa: Arc::clone(&rsa),
+                rsa: match (&cdn_rsa, address.cdn) {
+                    (Some(key), true) => Arc::clone(key),
+                    _ => Arc::clone(&rsa),
+                },
                 dh: dh.clone(),
                 registry: Arc::clone(&registry),
                 salt_period: config.salt_period,
                 connections: Arc::new(Semaphore::new(config.limits.max_connections_per_dc.max(1))),
                 mtproxy: Arc::clone(&mtproxy),
                 http_polls: Arc::default(),
+                cdn_public_keys: Arc::clone(&cdn_public_keys),
             });
             dcs.push((DcHandle { state }, listener));
         }
@@ -227,9 +246,11 @@ impl RunningServer {
     /// What clients need to connect (the ready file's contents).
     pub fn ready_info(&self) -> ReadyInfo {
         ReadyInfo {
+            // CDN DCs are found through help.getConfig and help.getCdnConfig.
             dcs: self
                 .dcs
                 .iter()
+                .filter(|dc| !dc.state.is_cdn())
                 .map(|dc| ReadyDc {
                     id: dc.id(),
                     host: dc.addr().ip().to_string(),

@@ -13,14 +13,14 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use localdc::world::fixture::{FloodRule, MediaSpec};
+use localdc::world::fixture::{FloodRule, MediaSpec, MessageSpec, PrivateChatSpec};
 use localdc::world::generate::{self, GenOptions};
 use localdc::world::{Fixture, World, mint_session};
 use localdc::{Config, Registry, RpcError, RunningServer, Server};
 use mtcrypto::{AuthKey, RsaPublicKey};
 use mtnet::{AuthState, Endpoint, InvokeError, Sender, SenderConfig};
 use tl_types::api::{enums, functions, types};
-use tl_types::{Blob, LAYER, RemoteCall, Serialize};
+use tl_types::{Blob, Deserialize, LAYER, RemoteCall, Serialize};
 
 const TEST_TIME: Duration = Duration::from_mins(3);
 
@@ -48,7 +48,7 @@ fn demo() -> Fixture {
 /// A client connection to one DC, the first call wrapped as clients wrap it.
 struct Client {
     sender: Sender,
-    _updates: tokio::sync::mpsc::Receiver<Vec<u8>>,
+    updates: tokio::sync::mpsc::Receiver<Vec<u8>>,
 }
 
 impl Client {
@@ -76,10 +76,7 @@ impl Client {
             .invoke_raw(init.to_bytes(), Duration::from_secs(30))
             .await
             .unwrap();
-        Self {
-            sender,
-            _updates: updates,
-        }
+        Self { sender, updates }
     }
 
     /// A client on an auth key minted as already logged in.
@@ -290,6 +287,13 @@ async fn migration_2fa_and_authorization_transfer() {
         let auth = check_password(&dc4, "hunter2").await.unwrap();
         assert_eq!(authorized_user(&auth), 1002);
 
+        // Not to the DC the key is on.
+        assert_error(
+            dc4.rpc(&functions::auth::ExportAuthorization { dc_id: 4 })
+                .await,
+            400,
+            "DC_ID_INVALID",
+        );
         // Export to DC 2, import there on another key.
         let enums::auth::ExportedAuthorization::ExportedAuthorization(exported) = dc4
             .rpc(&functions::auth::ExportAuthorization { dc_id: 2 })
@@ -870,4 +874,438 @@ fn media_ranges_and_hashes_agree() {
     let tail = world.file_bytes(&key, info.size - 10, 4096).unwrap();
     assert_eq!(tail.as_slice(), &whole[whole.len() - 10..]);
     assert!(world.file_bytes(&key, info.size + 1, 1).is_err());
+}
+
+fn text_message(id: i32, date: i32, from: i64, text: &str) -> MessageSpec {
+    MessageSpec {
+        id,
+        date,
+        from: Some(from),
+        text: text.into(),
+        ..MessageSpec::default()
+    }
+}
+
+/// The demo world with private chats: Alice (1001) with Carol, Bob and the bot, in
+/// Alice's message box (ids 200..); Bob's side of his chat with Alice in his own box.
+fn with_private_chats(mut fixture: Fixture) -> Fixture {
+    let carol: Vec<MessageSpec> = (0..5)
+        .map(|n| {
+            let from = if n % 2 == 0 { 1003 } else { 1001 };
+            text_message(
+                200 + n,
+                1_700_001_500 + n * 300,
+                from,
+                &format!("carol chat {n}"),
+            )
+        })
+        .collect();
+    let alice_bob = vec![
+        text_message(205, 1_700_001_250, 1001, "hello Bob"),
+        text_message(206, 1_700_001_300, 1002, "hello Alice"),
+    ];
+    let bob_alice = vec![
+        text_message(1, 1_700_001_250, 1001, "hello Bob"),
+        text_message(2, 1_700_001_300, 1002, "hello Alice"),
+    ];
+    fixture.private_chats = vec![
+        PrivateChatSpec {
+            user: 1001,
+            peer: 1003,
+            messages: carol,
+        },
+        PrivateChatSpec {
+            user: 1001,
+            peer: 1002,
+            messages: alice_bob,
+        },
+        PrivateChatSpec {
+            user: 1002,
+            peer: 1001,
+            messages: bob_alice,
+        },
+        PrivateChatSpec {
+            user: 1001,
+            peer: 2001,
+            messages: vec![text_message(207, 1_700_000_500, 2001, "/start")],
+        },
+    ];
+    fixture
+}
+
+/// The messages of a `messages.Messages`, with the users listed.
+fn messages_and_users(page: enums::messages::Messages) -> (Vec<types::Message>, Vec<i64>) {
+    let (messages, users) = match page {
+        enums::messages::Messages::Messages(m) => (m.messages, m.users),
+        enums::messages::Messages::Slice(m) => (m.messages, m.users),
+        enums::messages::Messages::ChannelMessages(m) => (m.messages, m.users),
+        enums::messages::Messages::NotModified(_) => panic!("not modified"),
+    };
+    let messages = messages
+        .into_iter()
+        .map(|m| match m {
+            enums::Message::Message(m) => *m,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    let users = users
+        .iter()
+        .map(|u| match u {
+            enums::User::User(u) => u.id,
+            enums::User::Empty(u) => u.id,
+        })
+        .collect();
+    (messages, users)
+}
+
+fn user_peer(env: &Env, id: i64) -> enums::InputPeer {
+    types::InputPeerUser {
+        user_id: id,
+        access_hash: env.world.store().user_hash(id),
+    }
+    .into()
+}
+
+#[test]
+fn private_chat_ids_and_senders_are_checked() {
+    let mut fixture = with_private_chats(demo());
+    fixture.private_chats[0].messages[0].id = 100; // a basic group's id in Alice's box
+    assert!(World::from_fixture(fixture).is_err());
+    let mut fixture = with_private_chats(demo());
+    fixture.private_chats[1].messages[0].id = 201; // used by Alice's chat with Carol
+    assert!(World::from_fixture(fixture).is_err());
+    let mut fixture = with_private_chats(demo());
+    fixture.private_chats[0].messages[0].from = Some(1002); // Bob is not in this chat
+    assert!(World::from_fixture(fixture).is_err());
+    // The same ids in another user's box are fine.
+    World::from_fixture(with_private_chats(demo())).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn private_chats_are_dialogs_with_history_search_and_ids_per_user() {
+    tokio::time::timeout(TEST_TIME, async {
+        let env = start(with_private_chats(demo())).await;
+        let alice = Client::minted(&env, "15550001").await;
+        let carol = user_peer(&env, 1003);
+
+        // History: newest first, `out` on Alice's messages, from_id only on them.
+        let (messages, users) =
+            messages_and_users(alice.rpc(&history(&carol, 0, 0, 100)).await.unwrap());
+        assert_eq!(
+            messages.iter().map(|m| m.id).collect::<Vec<_>>(),
+            vec![204, 203, 202, 201, 200]
+        );
+        for m in &messages {
+            let mine = m.id % 2 == 1;
+            assert_eq!(m.out, mine, "{m:?}");
+            assert!(matches!(m.peer_id, enums::Peer::User(ref p) if p.user_id == 1003));
+            match &m.from_id {
+                Some(enums::Peer::User(p)) => assert!(mine && p.user_id == 1001),
+                None => assert!(!mine),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(users.contains(&1003) && users.contains(&1001), "{users:?}");
+        // Paging as in any chat.
+        let (page, _) = messages_and_users(alice.rpc(&history(&carol, 203, 0, 2)).await.unwrap());
+        assert_eq!(page.iter().map(|m| m.id).collect::<Vec<_>>(), vec![202, 201]);
+        let (page, _) = messages_and_users(alice.rpc(&history(&carol, 202, -2, 3)).await.unwrap());
+        assert_eq!(page.iter().map(|m| m.id).collect::<Vec<_>>(), vec![203, 202, 201]);
+        // A wrong access hash is refused; a user never talked to has an empty history.
+        let forged: enums::InputPeer = types::InputPeerUser {
+            user_id: 1003,
+            access_hash: 1,
+        }
+        .into();
+        assert_error(alice.rpc(&history(&forged, 0, 0, 10)).await, 400, "PEER_ID_INVALID");
+        let (empty, _) =
+            messages_and_users(alice.rpc(&history(&user_peer(&env, 1001), 0, 0, 10)).await.unwrap());
+        assert!(empty.is_empty());
+
+        // Search in the chat, by text and by sender.
+        let (found, _) = messages_and_users(
+            alice
+                .rpc(&search(&carol, "chat 3", enums::MessagesFilter::InputMessagesFilterEmpty, 0))
+                .await
+                .unwrap(),
+        );
+        assert_eq!(found.iter().map(|m| m.id).collect::<Vec<_>>(), vec![203]);
+        let mut by_carol = search(&carol, "", enums::MessagesFilter::InputMessagesFilterEmpty, 0);
+        by_carol.from_id = Some(carol.clone());
+        let (found, _) = messages_and_users(alice.rpc(&by_carol).await.unwrap());
+        assert_eq!(found.iter().map(|m| m.id).collect::<Vec<_>>(), vec![204, 202, 200]);
+
+        // Global search, users only: private chats alone.
+        let (found, _) = messages_and_users(
+            alice
+                .rpc(&functions::messages::SearchGlobal {
+                    broadcasts_only: false,
+                    groups_only: false,
+                    users_only: true,
+                    folder_id: None,
+                    community: None,
+                    q: "hello".into(),
+                    filter: enums::MessagesFilter::InputMessagesFilterEmpty,
+                    min_date: 0,
+                    max_date: 0,
+                    offset_rate: 0,
+                    offset_peer: enums::InputPeer::Empty,
+                    offset_id: 0,
+                    limit: 10,
+                })
+                .await
+                .unwrap(),
+        );
+        assert_eq!(found.iter().map(|m| m.id).collect::<Vec<_>>(), vec![206, 205]);
+
+        // getMessages looks in Alice's box: private chats and basic groups.
+        let by_id = |ids: &[i32]| functions::messages::GetMessages {
+            id: ids
+                .iter()
+                .map(|id| types::InputMessageID { id: *id }.into())
+                .collect(),
+        };
+        let page = alice.rpc(&by_id(&[206, 100, 999])).await.unwrap();
+        let list = match page {
+            enums::messages::Messages::Messages(m) => m.messages,
+            other => panic!("{other:?}"),
+        };
+        assert!(matches!(&list[0], enums::Message::Message(m)
+            if m.id == 206 && !m.out && matches!(m.peer_id, enums::Peer::User(ref p) if p.user_id == 1002)));
+        assert!(matches!(&list[1], enums::Message::Message(m)
+            if m.id == 100 && matches!(m.peer_id, enums::Peer::Chat(_))));
+        assert!(matches!(&list[2], enums::Message::Empty(m) if m.id == 999));
+
+        // Dialogs: chats and private chats by top message, newest first; paging one at a
+        // time with offset_date/offset_id/offset_peer visits each once, in the same order.
+        let all = alice.rpc(&dialogs(0, 0, enums::InputPeer::Empty, 100)).await.unwrap();
+        let enums::messages::Dialogs::Dialogs(all) = all else {
+            panic!("expected every dialog at once: {all:?}")
+        };
+        let order: Vec<(enums::Peer, i32)> = all
+            .dialogs
+            .iter()
+            .map(|d| match d {
+                enums::Dialog::Dialog(d) => (d.peer.clone(), d.top_message),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        let expected = vec![
+            (types::PeerUser { user_id: 1003 }.into(), 204),
+            (types::PeerChat { chat_id: 503 }.into(), 101),
+            (types::PeerUser { user_id: 1002 }.into(), 206),
+            (types::PeerChannel { channel_id: 502 }.into(), 3),
+            (types::PeerUser { user_id: 2001 }.into(), 207),
+            (types::PeerChannel { channel_id: 501 }.into(), 5),
+        ];
+        assert_eq!(order, expected);
+        let listed: BTreeSet<i64> = all
+            .users
+            .iter()
+            .map(|u| match u {
+                enums::User::User(u) => u.id,
+                enums::User::Empty(u) => u.id,
+            })
+            .collect();
+        assert!([1002, 1003, 2001].iter().all(|id| listed.contains(id)), "{listed:?}");
+        let mut paged = Vec::new();
+        let (mut date, mut id, mut peer) = (0, 0, enums::InputPeer::Empty);
+        loop {
+            let page = alice.rpc(&dialogs(date, id, peer.clone(), 1)).await.unwrap();
+            let enums::messages::Dialogs::Slice(page) = page else {
+                panic!("expected a slice: {page:?}")
+            };
+            assert_eq!(page.count, 6);
+            let Some(enums::Dialog::Dialog(d)) = page.dialogs.first() else {
+                break;
+            };
+            let top = page
+                .messages
+                .iter()
+                .find_map(|m| match m {
+                    enums::Message::Message(m) if m.id == d.top_message => Some(m.date),
+                    _ => None,
+                })
+                .unwrap();
+            paged.push((d.peer.clone(), d.top_message));
+            (date, id) = (top, d.top_message);
+            peer = match &d.peer {
+                enums::Peer::User(u) => user_peer(&env, u.user_id),
+                enums::Peer::Chat(c) => types::InputPeerChat { chat_id: c.chat_id }.into(),
+                enums::Peer::Channel(c) => types::InputPeerChannel {
+                    channel_id: c.channel_id,
+                    access_hash: env.world.store().channel_hash(c.channel_id),
+                }
+                .into(),
+            };
+        }
+        assert_eq!(paged, expected);
+
+        // Bob sees the same conversation with his own ids, `out` the other way round.
+        let bob = Client::minted(&env, "15550002").await;
+        let (messages, _) =
+            messages_and_users(bob.rpc(&history(&user_peer(&env, 1001), 0, 0, 10)).await.unwrap());
+        let seen: Vec<(i32, bool, &str)> = messages
+            .iter()
+            .map(|m| (m.id, m.out, m.message.as_str()))
+            .collect();
+        assert_eq!(seen, vec![(2, true, "hello Alice"), (1, false, "hello Bob")]);
+        env.server.shutdown().await;
+    })
+    .await
+    .expect("test timed out");
+}
+
+fn dialogs(
+    offset_date: i32,
+    offset_id: i32,
+    offset_peer: enums::InputPeer,
+    limit: i32,
+) -> functions::messages::GetDialogs {
+    functions::messages::GetDialogs {
+        exclude_pinned: false,
+        folder_id: None,
+        offset_date,
+        offset_id,
+        offset_peer,
+        limit,
+        hash: 0,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn network_migrate_comes_before_phone_and_user_migrate() {
+    tokio::time::timeout(TEST_TIME, async {
+        let mut fixture = demo();
+        fixture.network_dc = Some(3);
+        let env = start(fixture).await;
+        let bot = |token: &str| functions::auth::ImportBotAuthorization {
+            flags: 0,
+            api_id: 4,
+            api_hash: "x".into(),
+            bot_auth_token: token.into(),
+        };
+        let dc1 = Client::connect(&env, 1, None).await;
+        // Alice lives on DC 2: DC 1 sends her to the network's DC 3, which sends her home.
+        assert_error(
+            dc1.rpc(&send_code("15550001")).await,
+            303,
+            "NETWORK_MIGRATE_3",
+        );
+        assert_error(
+            dc1.rpc(&send_code("15559999")).await,
+            303,
+            "NETWORK_MIGRATE_3",
+        );
+        assert_error(dc1.rpc(&export_token()).await, 303, "NETWORK_MIGRATE_3");
+        assert_error(
+            dc1.rpc(&bot("2001:demo-token")).await,
+            303,
+            "NETWORK_MIGRATE_3",
+        );
+        let dc3 = Client::connect(&env, 3, None).await;
+        assert_error(
+            dc3.rpc(&send_code("15550001")).await,
+            303,
+            "PHONE_MIGRATE_2",
+        );
+        assert_error(
+            dc3.rpc(&send_code("15559999")).await,
+            400,
+            "PHONE_NUMBER_UNOCCUPIED",
+        );
+        assert_error(
+            dc3.rpc(&bot("2001:demo-token")).await,
+            303,
+            "USER_MIGRATE_2",
+        );
+        assert!(matches!(
+            dc3.rpc(&export_token()).await.unwrap(),
+            enums::auth::LoginToken::LoginToken(_)
+        ));
+        // The home DC serves its accounts whatever the network.
+        let dc2 = Client::connect(&env, 2, None).await;
+        assert_error(
+            dc2.rpc(&send_code("15550002")).await,
+            303,
+            "NETWORK_MIGRATE_3",
+        );
+        let hash = code_hash(&dc2, "15550001").await;
+        let auth = dc2.rpc(&sign_in("15550001", &hash, "12345")).await.unwrap();
+        assert_eq!(authorized_user(&auth), 1001);
+        let dc4 = Client::connect(&env, 4, None).await;
+        code_hash(&dc4, "15550002").await;
+        env.server.shutdown().await;
+    })
+    .await
+    .expect("test timed out");
+}
+
+/// Waits for `updateShort{updateLoginToken}` on a client's updates channel.
+async fn login_token_update(client: &mut Client) {
+    let deadline = Duration::from_secs(5);
+    loop {
+        let body = tokio::time::timeout(deadline, client.updates.recv())
+            .await
+            .expect("no updateLoginToken within 5 s")
+            .expect("updates channel closed");
+        if let Ok(enums::Updates::UpdateShort(short)) = enums::Updates::from_bytes(&body)
+            && matches!(short.update, enums::Update::LoginToken)
+        {
+            assert!(short.date > 0);
+            return;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accepted_login_token_pushes_update_login_token() {
+    tokio::time::timeout(TEST_TIME, async {
+        let env = start(demo()).await;
+        let alice = Client::minted(&env, "15550001").await;
+        let mut fresh = Client::connect(&env, 2, None).await;
+        let enums::auth::LoginToken::LoginToken(token) = fresh.rpc(&export_token()).await.unwrap()
+        else {
+            panic!("expected a token")
+        };
+        // Nothing is pushed before acceptance.
+        let quiet = tokio::time::timeout(Duration::from_millis(300), fresh.updates.recv()).await;
+        assert!(quiet.is_err(), "an update came before acceptance");
+        alice
+            .rpc(&functions::auth::AcceptLoginToken { token: token.token })
+            .await
+            .unwrap();
+        let started = Instant::now();
+        login_token_update(&mut fresh).await;
+        assert!(started.elapsed() < Duration::from_secs(1));
+        assert!(matches!(
+            fresh.rpc(&export_token()).await.unwrap(),
+            enums::auth::LoginToken::Success(_)
+        ));
+
+        // Through the control interface.
+        let mut other = Client::connect(&env, 2, None).await;
+        let enums::auth::LoginToken::LoginToken(token) = other.rpc(&export_token()).await.unwrap()
+        else {
+            panic!()
+        };
+        assert!(env.world.approve_login_token(&token.token, 1001));
+        login_token_update(&mut other).await;
+        env.server.shutdown().await;
+
+        // And through the fixture's auto-accept rule.
+        let mut fixture = demo();
+        fixture.qr_auto_accept = Some(1001);
+        let env = start(fixture).await;
+        let mut auto = Client::connect(&env, 2, None).await;
+        auto.rpc(&export_token()).await.unwrap();
+        login_token_update(&mut auto).await;
+        assert!(matches!(
+            auto.rpc(&export_token()).await.unwrap(),
+            enums::auth::LoginToken::Success(_)
+        ));
+        env.server.shutdown().await;
+    })
+    .await
+    .expect("test timed out");
 }

@@ -126,7 +126,19 @@ impl Connection {
     /// slot, and the connection reads nothing meanwhile.
     async fn dispatch(&mut self, bound: &Bound, msg_id: i64, body: &[u8]) -> Result<(), End> {
         let session_id = lock(&bound.session).session_id();
-        let prepared = rpc::prepare(&self.dc, &bound.key, session_id, msg_id, body);
+        let key_id = bound.key.id();
+        let wake_tx = self.answered_tx.clone();
+        let wake: rpc::Wake = Arc::new(move || {
+            let _ = wake_tx.send(Answered { key_id, session_id });
+        });
+        let push = rpc::SessionPush::new(
+            &bound.session,
+            &self.dc.http_polls,
+            key_id,
+            session_id,
+            wake,
+        );
+        let prepared = rpc::prepare(&self.dc, &bound.key, session_id, msg_id, body, push);
         let permit = Arc::clone(&self.inflight)
             .acquire_owned()
             .await

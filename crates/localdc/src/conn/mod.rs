@@ -101,6 +101,8 @@ pub(crate) async fn serve(
 ) {
     let span = tracing::info_span!("conn", dc = dc.id, %peer);
     async move {
+        // WAN emulation resets dropped connections through it (the stream goes away below).
+        let reset = crate::wan::ResetHandle::new(&stream);
         let accepted = transport::accept(
             stream,
             dc.limits.max_packet,
@@ -129,7 +131,7 @@ pub(crate) async fn serve(
             }
         };
         let (out, queue) = mpsc::channel(writer::QUEUE);
-        let writer_task = tokio::spawn(writer::run(Arc::clone(&dc), writer, queue));
+        let writer_task = tokio::spawn(writer::run(Arc::clone(&dc), writer, queue, reset));
         let mut connection = Connection::new(dc, out);
         if info.http {
             connection.http = Some(http::HttpState::new(connection.dc.limits.http_max_wait));

@@ -1,12 +1,18 @@
 //! The writing side of a connection, as a task of its own so that a client that does not
-//! read cannot stall the reading side. The byte and message fault budgets apply here.
+//! read cannot stall the reading side. The byte and message fault budgets apply here, and
+//! so does WAN emulation ([`crate::wan`]): every server->client byte of every transport
+//! passes through this task, so delays, bandwidth and drops are applied here once for all.
 
+use std::pin::pin;
 use std::sync::Arc;
+use std::time::Instant;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::dc::DcState;
 use crate::transport::{PacketWriter, TransportError};
+use crate::wan::shaper::Shaper;
+use crate::wan::{ResetHandle, WanSettings};
 
 /// What the connection asks its writer to send.
 #[derive(Debug)]
@@ -26,6 +32,26 @@ pub(crate) enum Outbound {
     HttpError(u16),
 }
 
+impl Outbound {
+    /// About the bytes it takes on the wire, for bandwidth shaping (framing headers count
+    /// as 4 bytes; HTTP headers are not counted).
+    fn wire_len(&self) -> u64 {
+        match self {
+            Outbound::Plain(packet) | Outbound::Encrypted(packet) => packet.len() as u64 + 4,
+            Outbound::QuickAck(_) | Outbound::TransportError(_) => 4,
+            Outbound::Empty | Outbound::HttpError(_) => 0,
+        }
+    }
+
+    /// The auth key an encrypted packet is under (its first 8 bytes).
+    fn key_id(&self) -> Option<u64> {
+        match self {
+            Outbound::Encrypted(packet) => mtproto::encrypted::auth_key_id(packet),
+            _ => None,
+        }
+    }
+}
+
 /// Packets queued to the writer at most; the connection waits beyond (backpressure).
 pub(crate) const QUEUE: usize = 64;
 
@@ -38,7 +64,7 @@ pub(crate) enum WriterEnd {
     /// A transport error went out.
     #[error("sent a transport error")]
     SentError,
-    /// A fault budget ran out: the connection must close now.
+    /// A fault budget ran out (or a random WAN drop came): the connection must close now.
     #[error("fault injection: {0}")]
     Fault(&'static str),
     /// The socket failed.
@@ -46,61 +72,159 @@ pub(crate) enum WriterEnd {
     Failed(TransportError),
 }
 
-/// Sends what comes in on `queue` until it closes or something breaks.
-pub(crate) async fn run(
+/// What [`WriterEnd::Fault`] says of a random WAN drop.
+const WAN_DROP: &str = "random drop (WAN emulation)";
+
+/// The socket side: writes frames and keeps the fault budgets.
+struct Sink {
     dc: Arc<DcState>,
-    mut writer: PacketWriter,
-    mut queue: mpsc::Receiver<Outbound>,
-) -> WriterEnd {
-    let mut encrypted_sent: u64 = 0;
-    let end = loop {
-        let Some(outbound) = queue.recv().await else {
-            break WriterEnd::Drained;
-        };
-        let budget = dc.faults.drop_after_bytes();
+    writer: PacketWriter,
+    encrypted_sent: u64,
+}
+
+impl Sink {
+    /// Writes one frame; `Err` ends the writer.
+    async fn write(&mut self, outbound: Outbound) -> Result<(), WriterEnd> {
+        let faults = &self.dc.faults;
+        let budget = faults.drop_after_bytes();
         let result = match outbound {
-            Outbound::Plain(packet) => writer.send(&packet, budget).await,
+            Outbound::Plain(packet) => self.writer.send(&packet, budget).await,
             Outbound::Encrypted(packet) => {
-                if dc
-                    .faults
+                if faults
                     .drop_after_messages()
-                    .is_some_and(|limit| encrypted_sent >= limit)
+                    .is_some_and(|limit| self.encrypted_sent >= limit)
                 {
-                    break WriterEnd::Fault("message budget spent");
+                    return Err(WriterEnd::Fault("message budget spent"));
                 }
-                encrypted_sent += 1;
-                writer.send(&packet, budget).await
+                self.encrypted_sent += 1;
+                self.writer.send(&packet, budget).await
             }
-            Outbound::QuickAck(token) => writer.send_quick_ack(token, budget).await,
-            Outbound::Empty => writer.send_empty().await,
+            Outbound::QuickAck(token) => self.writer.send_quick_ack(token, budget).await,
+            Outbound::Empty => self.writer.send_empty().await,
             Outbound::HttpError(status) => {
-                if let Err(error) = writer.send_http_error(status).await {
-                    break WriterEnd::Failed(error);
-                }
-                break WriterEnd::SentError;
+                return Err(match self.writer.send_http_error(status).await {
+                    Ok(()) => WriterEnd::SentError,
+                    Err(error) => WriterEnd::Failed(error),
+                });
             }
             Outbound::TransportError(code) => {
-                if let Err(error) = writer.send_transport_error(code).await {
-                    break WriterEnd::Failed(error);
-                }
-                break WriterEnd::SentError;
+                return Err(match self.writer.send_transport_error(code).await {
+                    Ok(()) => WriterEnd::SentError,
+                    Err(error) => WriterEnd::Failed(error),
+                });
             }
         };
         match result {
             Ok(()) => {}
-            Err(TransportError::BudgetSpent) => break WriterEnd::Fault("byte budget spent"),
-            Err(error) => break WriterEnd::Failed(error),
+            Err(TransportError::BudgetSpent) => return Err(WriterEnd::Fault("byte budget spent")),
+            Err(error) => return Err(WriterEnd::Failed(error)),
         }
         // The message budget closes right after the last allowed packet.
-        if dc
-            .faults
+        if faults
             .drop_after_messages()
-            .is_some_and(|limit| encrypted_sent >= limit)
+            .is_some_and(|limit| self.encrypted_sent >= limit)
         {
-            break WriterEnd::Fault("message budget spent");
+            return Err(WriterEnd::Fault("message budget spent"));
+        }
+        Ok(())
+    }
+}
+
+/// Resolves with the receiver once the WAN settings change (never if they cannot).
+async fn wan_changed(mut settings: watch::Receiver<WanSettings>) -> watch::Receiver<WanSettings> {
+    if settings.changed().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+    settings
+}
+
+/// Sends what comes in on `queue` until it closes or something breaks. `reset` makes a
+/// WAN drop a reset rather than a clean close.
+///
+/// Without WAN settings each frame is written as it comes. With them, frames wait in the
+/// shaper's delay line until due and are written then; the queue is read meanwhile, so a
+/// frame's delay does not hold back the ones after it.
+pub(crate) async fn run(
+    dc: Arc<DcState>,
+    writer: PacketWriter,
+    mut queue: mpsc::Receiver<Outbound>,
+    reset: ResetHandle,
+) -> WriterEnd {
+    let wan_dc = Arc::clone(&dc);
+    let wan = wan_dc.faults.wan();
+    let mut shaper = Shaper::new(wan, dc.id);
+    let mut sink = Sink {
+        dc,
+        writer,
+        encrypted_sent: 0,
+    };
+    // Timers are created here but only polled (and registered) once armed.
+    let mut changes = pin!(wan_changed(wan.subscribe()));
+    let mut due_timer = pin!(tokio::time::sleep_until(tokio::time::Instant::now()));
+    let mut due_armed: Option<Instant> = None;
+    let mut drop_timer = pin!(tokio::time::sleep_until(tokio::time::Instant::now()));
+    let mut drop_armed: Option<Instant> = None;
+    let mut closing = false;
+    let end = 'writer: loop {
+        let due = shaper.next_due();
+        if due.is_none() && closing {
+            break WriterEnd::Drained;
+        }
+        if due != due_armed {
+            if let Some(at) = due {
+                due_timer.as_mut().reset(at.into());
+            }
+            due_armed = due;
+        }
+        let drop_at = shaper.drop_at();
+        if drop_at != drop_armed {
+            if let Some(at) = drop_at {
+                drop_timer.as_mut().reset(at.into());
+            }
+            drop_armed = drop_at;
+        }
+        // Biased: while frames come in, only the queue is polled, so the unshaped path
+        // costs nothing beyond it; the settings watch is looked at when idle.
+        tokio::select! {
+            biased;
+            () = &mut drop_timer, if drop_armed.is_some() => break WriterEnd::Fault(WAN_DROP),
+            () = &mut due_timer, if due_armed.is_some() => {
+                // Re-armed on the next turn for whatever is then first.
+                due_armed = None;
+                while let Some(outbound) = shaper.pop_due(Instant::now()) {
+                    if let Err(end) = sink.write(outbound).await {
+                        break 'writer end;
+                    }
+                }
+            }
+            received = queue.recv(), if !closing && shaper.accepting() => match received {
+                None => closing = true,
+                Some(outbound) => {
+                    shaper.refresh();
+                    if shaper.bypass() {
+                        if let Err(end) = sink.write(outbound).await {
+                            break end;
+                        }
+                    } else {
+                        let bytes = outbound.wire_len();
+                        let key_id = outbound.key_id();
+                        shaper.push(Instant::now(), bytes, key_id, outbound);
+                    }
+                }
+            },
+            settings = &mut changes => {
+                shaper.refresh();
+                changes.set(wan_changed(settings));
+            }
         }
     };
-    tracing::trace!(dc = dc.id, sent = writer.bytes_sent(), "writer done");
-    writer.shutdown().await;
+    tracing::trace!(dc = sink.dc.id, sent = sink.writer.bytes_sent(), %end, "writer done");
+    if matches!(end, WriterEnd::Fault(WAN_DROP)) {
+        // No clean shutdown: the socket is reset once the connection lets go of it.
+        tracing::debug!(dc = sink.dc.id, "WAN emulation: dropping the connection");
+        reset.arm();
+    } else {
+        sink.writer.shutdown().await;
+    }
     end
 }

@@ -1,9 +1,10 @@
 //! What a handler knows about the request it serves.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
+use crate::conn::HttpPolls;
 use crate::dc::DcState;
-use crate::keys::KeyEntry;
+use crate::keys::{KeyEntry, SharedSession, lock};
 
 use super::wrappers::Invocation;
 
@@ -20,6 +21,8 @@ pub struct RequestContext {
     pub msg_id: i64,
     /// What the `invoke*` wrappers around this very request said.
     pub invocation: Invocation,
+    /// Where updates for the client's session go.
+    pub(crate) push: SessionPush,
 }
 
 impl RequestContext {
@@ -40,6 +43,77 @@ impl RequestContext {
     /// The takeout session the request runs in, if any.
     pub fn takeout_id(&self) -> Option<i64> {
         self.invocation.takeout_id
+    }
+
+    /// A handle to push updates to the client's session later, from anywhere.
+    pub fn session_push(&self) -> SessionPush {
+        self.push.clone()
+    }
+}
+
+/// Wakes the connection that carried a request, so that it sends its session's output now.
+pub(crate) type Wake = Arc<dyn Fn() + Send + Sync>;
+
+/// A client session, seen from outside the connection: what the server pushes through it
+/// (unsolicited updates such as `updateLoginToken`) goes out on whichever connection
+/// carries the session, at once on the one the request came on, else at that
+/// connection's next timer tick, and over HTTP on the held long poll. Holds the session
+/// weakly: once the session is gone, pushing does nothing.
+#[derive(Clone)]
+pub struct SessionPush {
+    session: Weak<std::sync::Mutex<mtproto::session::ServerSession>>,
+    polls: Weak<HttpPolls>,
+    key_id: u64,
+    session_id: i64,
+    wake: Wake,
+}
+
+impl std::fmt::Debug for SessionPush {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionPush")
+            .field("key_id", &format_args!("{:#018x}", self.key_id))
+            .field("session_id", &self.session_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionPush {
+    pub(crate) fn new(
+        session: &SharedSession,
+        polls: &Arc<HttpPolls>,
+        key_id: u64,
+        session_id: i64,
+        wake: Wake,
+    ) -> Self {
+        Self {
+            session: Arc::downgrade(session),
+            polls: Arc::downgrade(polls),
+            key_id,
+            session_id,
+            wake,
+        }
+    }
+
+    /// The session's (auth_key_id, session_id).
+    pub fn target(&self) -> (u64, i64) {
+        (self.key_id, self.session_id)
+    }
+
+    /// Queues `updates` (a boxed `Updates` object) for the session; whether it was queued
+    /// (the session still exists and the object is not too large).
+    pub fn push(&self, updates: Vec<u8>) -> bool {
+        let Some(session) = self.session.upgrade() else {
+            return false;
+        };
+        if let Err(error) = lock(&session).push_update(updates) {
+            tracing::warn!(%error, "update cannot be sent");
+            return false;
+        }
+        if let Some(polls) = self.polls.upgrade() {
+            polls.output(self.key_id, self.session_id);
+        }
+        (self.wake)();
+        true
     }
 }
 

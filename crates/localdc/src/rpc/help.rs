@@ -1,7 +1,7 @@
-//! The methods served before any world exists: `help.getConfig`, `help.getNearestDc`, and
-//! the "nobody is logged in" answer to `users.getUsers`.
+//! The methods served before any world exists: `help.getConfig`, `help.getNearestDc`,
+//! `help.getCdnConfig`, and the "nobody is logged in" answer to `users.getUsers`.
 
-use tl_types::api::functions::help::{GetConfig, GetNearestDc};
+use tl_types::api::functions::help::{GetCdnConfig, GetConfig, GetNearestDc};
 use tl_types::api::functions::users::GetUsers;
 use tl_types::api::{enums, types};
 
@@ -23,12 +23,33 @@ pub(crate) fn register(registry: &mut Registry) {
         }
         .into())
     });
+    // core.telegram.org/cdn: the CDN DCs' RSA keys differ from the main DCs' and clients
+    // check a CDN's key against this list before making an auth key there.
+    registry.register_typed(|ctx: &RequestContext, _: GetCdnConfig| {
+        Ok(types::CdnConfig {
+            public_keys: ctx
+                .dc
+                .cdn_public_keys()
+                .iter()
+                .map(|(dc_id, pem)| {
+                    types::CdnPublicKey {
+                        dc_id: *dc_id,
+                        public_key: pem.clone(),
+                    }
+                    .into()
+                })
+                .collect(),
+        }
+        .into())
+    });
     // Until the world exists no key is bound to a user; Telethon asks this on connect and
     // takes 401 AUTH_KEY_UNREGISTERED as "not logged in".
     registry.register_typed(|_: &RequestContext, _: GetUsers| Err(errors::auth_key_unregistered()));
 }
 
-/// The `config` this DC hands out: every DC at the address it really listens on.
+/// The `config` this DC hands out: every DC at the address it really listens on, CDN DCs
+/// with the `cdn` flag (core.telegram.org/cdn: "The corresponding dcOption will have the
+/// flag cdn").
 pub fn config(ctx: &RequestContext) -> types::Config {
     let date = unix_now();
     let dc_options = ctx
@@ -40,7 +61,7 @@ pub fn config(ctx: &RequestContext) -> types::Config {
                 ipv6: dc.addr.is_ipv6(),
                 media_only: false,
                 tcpo_only: false,
-                cdn: false,
+                cdn: dc.cdn,
                 r#static: false,
                 this_port_only: false,
                 id: dc.id,
@@ -92,7 +113,9 @@ pub fn config(ctx: &RequestContext) -> types::Config {
         static_maps_provider: None,
         caption_length_max: 1024,
         message_length_max: 4096,
-        webfile_dc_id: 4.min(ctx.dc.directory().len() as i32).max(1),
+        webfile_dc_id: 4
+            .min(ctx.dc.directory().iter().filter(|dc| !dc.cdn).count() as i32)
+            .max(1),
         // These three share flag 2: all or none.
         suggested_lang_code: None,
         lang_pack_version: None,

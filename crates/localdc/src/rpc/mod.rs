@@ -10,13 +10,15 @@ mod wrappers;
 
 use std::sync::Arc;
 
-pub use context::{RequestContext, unix_now};
+pub use context::{RequestContext, SessionPush, unix_now};
 pub use help::config;
 pub use registry::{Handler, HandlerFuture, Registry, RpcResult};
 pub use wrappers::{Invocation, MAX_WRAPPERS, constructor_of, unwrap};
 
 use crate::dc::DcState;
 use crate::keys::KeyEntry;
+
+pub(crate) use context::Wake;
 
 /// A request ready to run: its handler found (or its answer already known).
 pub(crate) enum Prepared {
@@ -40,6 +42,7 @@ pub(crate) fn prepare(
     session_id: i64,
     msg_id: i64,
     body: &[u8],
+    push: SessionPush,
 ) -> Prepared {
     let (invocation, inner) = match unwrap(body) {
         Ok(unwrapped) => unwrapped,
@@ -74,6 +77,7 @@ pub(crate) fn prepare(
             session_id,
             msg_id,
             invocation,
+            push,
         },
         body: inner.to_vec(),
     }

@@ -3,7 +3,7 @@
 use tl_types::api::{enums, types};
 
 use super::fixture::{AttributeSpec, ChatKind, MediaSpec, MessageSpec, SizeSpec, UserSpec};
-use super::store::{ChatRecord, Store};
+use super::store::{ChatRecord, Store, Thread};
 
 /// The peer of a chat.
 pub fn chat_peer(chat: &ChatRecord) -> enums::Peer {
@@ -248,13 +248,10 @@ fn attribute(spec: &AttributeSpec) -> enums::DocumentAttribute {
     }
 }
 
-/// A media item's file reference: fixed per media for now (the file-serving milestone
-/// may make them expire).
+/// A media item's current file reference (it changes when references expire or rotate:
+/// see [`super::live::MediaLive`]).
 pub fn file_reference(store: &Store, media_id: i64) -> Vec<u8> {
-    store
-        .derive("file_reference", media_id)
-        .to_le_bytes()
-        .to_vec()
+    store.media.reference(store.seed, media_id)
 }
 
 /// A message's media.
@@ -325,16 +322,43 @@ pub fn media(store: &Store, spec: &MediaSpec, date: i32) -> enums::MessageMedia 
     }
 }
 
-/// A message of `record` as `viewer` sees it.
-pub fn message(
+/// The peer of a thread, as its viewer sees it (a private chat is the other user).
+pub fn thread_peer(thread: Thread<'_>) -> enums::Peer {
+    match thread {
+        Thread::Chat(record) => chat_peer(record),
+        Thread::Private(private) => user_peer(private.peer),
+    }
+}
+
+/// A message of a group, channel or private chat as `viewer` sees it. In a private chat
+/// (layer 119+) only outgoing messages carry `from_id`; an incoming one's sender is the
+/// peer itself.
+pub fn thread_message(
     store: &Store,
-    record: &ChatRecord,
+    thread: Thread<'_>,
     spec: &MessageSpec,
     viewer: i64,
 ) -> enums::Message {
-    let post = record.spec.kind == ChatKind::Channel;
+    // A message deleted while serving (World::delete_message) reads as messageEmpty.
+    if let Some(record) = thread.chat()
+        && store.media.is_message_deleted(record.spec.id, spec.id)
+    {
+        return types::MessageEmpty {
+            id: spec.id,
+            peer_id: Some(chat_peer(record)),
+        }
+        .into();
+    }
+    let post = thread
+        .chat()
+        .is_some_and(|record| record.spec.kind == ChatKind::Channel);
+    let out = spec.from == Some(viewer);
+    let from_id = match thread {
+        Thread::Chat(_) => spec.from.map(user_peer),
+        Thread::Private(_) => spec.from.filter(|_| out).map(user_peer),
+    };
     types::Message {
-        out: spec.from == Some(viewer),
+        out,
         mentioned: false,
         media_unread: false,
         silent: false,
@@ -350,10 +374,10 @@ pub fn message(
         paid_suggested_post_stars: false,
         paid_suggested_post_ton: false,
         id: spec.id,
-        from_id: spec.from.map(user_peer),
+        from_id,
         from_boosts_applied: None,
         from_rank: None,
-        peer_id: chat_peer(record),
+        peer_id: thread_peer(thread),
         saved_peer_id: None,
         fwd_from: spec.fwd_from.as_ref().map(|fwd| {
             types::MessageFwdHeader {

@@ -32,6 +32,12 @@
 //!                                      { "type": "file_name", "file_name": "clip.mp4" } ] } }
 //!       ] }
 //!   ],
+//!   "private_chats": [
+//!     { "user": 1001, "peer": 2001, "messages": [
+//!         { "id": 1, "date": 1700000500, "from": 2001, "text": "hi Alice" },
+//!         { "id": 2, "date": 1700000600, "from": 1001, "text": "hi bot" } ] }
+//!   ],
+//!   "network_dc": 1,
 //!   "flood": [ { "method": "messages.getHistory", "max_calls": 30, "per_seconds": 10 } ]
 //! }
 //! ```
@@ -40,6 +46,13 @@
 //! message ids share one id space across all basic groups (as Telegram's per-account
 //! message box does), so they must be unique among basic groups; channel and supergroup
 //! ids are per chat. A public chat has a `username`, a private one an `invite_hash`.
+//!
+//! `private_chats` are 1:1 conversations as `user` sees them (a `peerUser` dialog with
+//! `peer`): every message is `from` one of the two. Their ids are in `user`'s own message
+//! box, as Telegram numbers non-channel messages per account, so they must not collide
+//! with basic-group ids nor with `user`'s other private chats; the same conversation seen
+//! by `peer` is another entry with `peer`'s ids. `network_dc` makes the login methods
+//! sent before login to any other DC answer `303 NETWORK_MIGRATE_X`.
 
 use serde::{Deserialize, Serialize};
 
@@ -72,6 +85,35 @@ pub struct Fixture {
     /// How long a login code stays valid, in seconds (default 300).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_ttl_secs: Option<u32>,
+    /// One-to-one conversations between an account and another user.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub private_chats: Vec<PrivateChatSpec>,
+    /// The DC nearest the clients' network: before login, `auth.sendCode`,
+    /// `auth.exportLoginToken` and `auth.importBotAuthorization` sent to a DC that is
+    /// neither it nor the account's home answer `303 NETWORK_MIGRATE_X`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_dc: Option<i32>,
+    /// File references expire after this many seconds (`400 FILE_REFERENCE_EXPIRED`; a
+    /// message read again carries a fresh one). Never, when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_reference_ttl_secs: Option<u32>,
+    /// Rate limits answering `420 FLOOD_PREMIUM_WAIT_X` (Telegram's download speed limit
+    /// for accounts without Premium) instead of `FLOOD_WAIT_X`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flood_premium: Vec<FloodRule>,
+}
+
+/// A private (1:1) chat as `user` sees it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrivateChatSpec {
+    /// Whose dialog it is (the viewer: `out` marks this user's messages).
+    pub user: i64,
+    /// The other side (may be `user` itself: Saved Messages).
+    pub peer: i64,
+    /// In any order; every `from` is `user` or `peer`; ids in `user`'s message box.
+    #[serde(default)]
+    pub messages: Vec<MessageSpec>,
 }
 
 /// A user.
@@ -235,6 +277,10 @@ pub struct DocumentSpec {
     pub attributes: Vec<AttributeSpec>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub thumbs: Vec<SizeSpec>,
+    /// Served through the server's CDN DC to clients that set `cdn_supported`
+    /// (`upload.fileCdnRedirect`); needs a server started with a CDN DC.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cdn: bool,
 }
 
 /// A document attribute.

@@ -1,6 +1,9 @@
 //! Flood control: sliding-window rate limits per method and per account, answering
 //! `420 FLOOD_WAIT_X` with X the whole seconds until the oldest counted call leaves the
-//! window (rounded up, at least 1).
+//! window (rounded up, at least 1). Premium rules answer `420 FLOOD_PREMIUM_WAIT_X`
+//! instead: core.telegram.org/api/files lists it for `upload.getFile` ("download speed is
+//! limited because the current account does not have a Premium subscription, ... the
+//! query must be automatically repeated by the client after X seconds").
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -25,19 +28,59 @@ pub struct Flood {
 #[derive(Debug, Default)]
 struct Inner {
     rules: Vec<FloodRule>,
+    /// Rules answering `FLOOD_PREMIUM_WAIT_X`; counted after `rules` (index `rules.len() + i`).
+    premium: Vec<FloodRule>,
     /// Call times per (rule index, caller), oldest first.
     calls: HashMap<(usize, Caller), VecDeque<Instant>>,
+}
+
+/// A refused call: how long to wait, and whether it is a Premium speed limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refusal {
+    pub seconds: u32,
+    /// `FLOOD_PREMIUM_WAIT_X` rather than `FLOOD_WAIT_X`.
+    pub premium: bool,
+}
+
+impl Refusal {
+    /// The `rpc_error` message: `FLOOD_WAIT_X` or `FLOOD_PREMIUM_WAIT_X`.
+    pub fn message(&self) -> String {
+        if self.premium {
+            format!("FLOOD_PREMIUM_WAIT_{}", self.seconds)
+        } else {
+            format!("FLOOD_WAIT_{}", self.seconds)
+        }
+    }
 }
 
 impl Flood {
     /// Starts with `rules`.
     pub fn new(rules: Vec<FloodRule>) -> Self {
+        Self::with_premium(rules, Vec::new())
+    }
+
+    /// Starts with `rules` and the Premium speed limits `premium`.
+    pub fn with_premium(rules: Vec<FloodRule>, premium: Vec<FloodRule>) -> Self {
         Self {
             inner: Mutex::new(Inner {
                 rules,
+                premium,
                 calls: HashMap::new(),
             }),
         }
+    }
+
+    /// Replaces the Premium speed limits (and forgets the calls counted), while the
+    /// server runs.
+    pub fn set_premium_rules(&self, rules: Vec<FloodRule>) {
+        let mut inner = lock(&self.inner);
+        inner.premium = rules;
+        inner.calls.clear();
+    }
+
+    /// The Premium speed limits in force.
+    pub fn premium_rules(&self) -> Vec<FloodRule> {
+        lock(&self.inner).premium.clone()
     }
 
     /// Replaces the rules (and forgets the calls counted), while the server runs.
@@ -55,19 +98,38 @@ impl Flood {
     /// Counts a call of `method` by `caller` at `now`: `Err(seconds)` when a rule refuses
     /// it (the refused call is not counted).
     pub fn check(&self, method: &str, caller: Caller, now: Instant) -> Result<(), u32> {
+        self.check_detailed(method, caller, now)
+            .map_err(|refusal| refusal.seconds)
+    }
+
+    /// Like [`Flood::check`], telling a Premium speed limit from a plain flood wait (the
+    /// kind of the rule asking for the longest wait wins).
+    pub fn check_detailed(
+        &self,
+        method: &str,
+        caller: Caller,
+        now: Instant,
+    ) -> Result<(), Refusal> {
         let mut inner = lock(&self.inner);
-        let Inner { rules, calls } = &mut *inner;
+        let Inner {
+            rules,
+            premium,
+            calls,
+        } = &mut *inner;
         let user = match caller {
             Caller::User(id) => Some(id),
             Caller::Key { .. } => None,
         };
+        let plain_count = rules.len();
         let applicable: Vec<(usize, &FloodRule)> = rules
             .iter()
+            .chain(premium.iter())
             .enumerate()
             .filter(|(_, r)| r.method == method || r.method == "*")
             .filter(|(_, r)| r.user_id.is_none() || r.user_id == user)
             .collect();
         let mut wait = Duration::ZERO;
+        let mut premium_wait = false;
         for (index, rule) in &applicable {
             let window = Duration::from_secs(u64::from(rule.per_seconds));
             let times = calls.entry((*index, caller)).or_default();
@@ -79,12 +141,19 @@ impl Flood {
             }
             if times.len() >= rule.max_calls as usize {
                 let free_at = times.front().map_or(now, |t| *t + window);
-                wait = wait.max(free_at.saturating_duration_since(now));
+                let this = free_at.saturating_duration_since(now);
+                if this > wait || (rule.max_calls == 0 && wait.is_zero()) {
+                    premium_wait = *index >= plain_count;
+                }
+                wait = wait.max(this);
             }
         }
         if !wait.is_zero() || applicable.iter().any(|(_, r)| r.max_calls == 0) {
             let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            return Err(u32::try_from(secs.max(1)).unwrap_or(u32::MAX));
+            return Err(Refusal {
+                seconds: u32::try_from(secs.max(1)).unwrap_or(u32::MAX),
+                premium: premium_wait,
+            });
         }
         for (index, _) in applicable {
             calls.entry((index, caller)).or_default().push_back(now);
@@ -117,5 +186,38 @@ mod tests {
             flood.check("m", a, t0 + Duration::from_millis(10_500)),
             Err(1)
         );
+    }
+
+    #[test]
+    fn premium_rules_answer_premium_waits() {
+        let rule = |max_calls, per_seconds| FloodRule {
+            method: "upload.getFile".into(),
+            max_calls,
+            per_seconds,
+            user_id: None,
+        };
+        let flood = Flood::with_premium(vec![rule(10, 60)], vec![rule(1, 5)]);
+        let t0 = Instant::now();
+        let a = Caller::User(1);
+        assert!(flood.check_detailed("upload.getFile", a, t0).is_ok());
+        let refused = flood
+            .check_detailed("upload.getFile", a, t0 + Duration::from_secs(1))
+            .unwrap_err();
+        assert_eq!(
+            refused,
+            Refusal {
+                seconds: 4,
+                premium: true
+            }
+        );
+        assert_eq!(refused.message(), "FLOOD_PREMIUM_WAIT_4");
+        // The plain rule's longer wait wins once it bites.
+        flood.set_rules(vec![rule(1, 60)]);
+        assert!(flood.check_detailed("upload.getFile", a, t0).is_ok());
+        let refused = flood
+            .check_detailed("upload.getFile", a, t0 + Duration::from_secs(1))
+            .unwrap_err();
+        assert_eq!(refused.message(), "FLOOD_WAIT_59");
+        assert_eq!(flood.premium_rules().len(), 1);
     }
 }

@@ -9,7 +9,10 @@
 //! every chat. About 1% of messages contain the word `needle`, a third carry media
 //! (photos, albums, videos, documents, music, voice, round videos, stickers, GIFs) whose
 //! sizes are log-uniform and add up to about `media_bytes`; the first document is the
-//! largest file, a quarter of `media_bytes` (at most 4 GiB).
+//! largest file, a quarter of `media_bytes` (at most 4 GiB). Each account also has
+//! private chats with two writers (the first account with the bot too), a few text
+//! messages each (never the needle), numbered in the account's own message box after
+//! the basic groups' ids.
 
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -17,7 +20,7 @@ use rand::{Rng, SeedableRng};
 
 use super::fixture::{
     AccountSpec, AttributeSpec, BotSpec, ChatKind, ChatSpec, DocumentSpec, Fixture, FwdSpec,
-    MediaSpec, MessageSpec, PhotoSpec, SizeSpec, UserSpec,
+    MediaSpec, MessageSpec, PhotoSpec, PrivateChatSpec, SizeSpec, UserSpec,
 };
 
 /// What to generate.
@@ -215,7 +218,45 @@ pub fn generate(options: &GenOptions) -> Fixture {
         }
         fixture.chats.push(chat);
     }
+    private_chats(&mut rng, &mut fixture, &writers, basic_next);
     fixture
+}
+
+/// Each account's private chats, ids from `first_id` in each account's own message box.
+fn private_chats(rng: &mut StdRng, fixture: &mut Fixture, writers: &[i64], first_id: i32) {
+    for (index, (_, account, _, _)) in ACCOUNTS.into_iter().enumerate() {
+        let mut next_id = first_id;
+        let mut peers: Vec<i64> = writers.choose_multiple(rng, 2).copied().collect();
+        if index == 0 {
+            peers.push(1000);
+        }
+        for peer in peers {
+            let mut date = EPOCH + rng.gen_range(0..86_400);
+            let count = rng.gen_range(3..=12);
+            let messages = (0..count)
+                .map(|_| {
+                    date += rng.gen_range(10..3600);
+                    next_id += 1;
+                    let words = rng.gen_range(2..=8);
+                    let text: Vec<&str> = (0..words)
+                        .filter_map(|_| WORDS.choose(rng).copied())
+                        .collect();
+                    MessageSpec {
+                        id: next_id,
+                        date,
+                        from: Some(if rng.gen_bool(0.5) { account } else { peer }),
+                        text: text.join(" "),
+                        ..MessageSpec::default()
+                    }
+                })
+                .collect();
+            fixture.private_chats.push(PrivateChatSpec {
+                user: account,
+                peer,
+                messages,
+            });
+        }
+    }
 }
 
 fn text(rng: &mut StdRng) -> String {
@@ -397,7 +438,28 @@ fn media(rng: &mut StdRng, next: &mut i64, dcs: i32, budget: &mut MediaBudget) -
         mime_type: mime.into(),
         attributes,
         thumbs: Vec::new(),
+        cdn: false,
     })
+}
+
+/// Marks every `every`-th document of `fixture` (in chat and message order) as served
+/// through the CDN DC (`cdn: true`); how many were marked. Generated worlds already spread
+/// their media over the DCs; this adds CDN downloads on top.
+pub fn serve_via_cdn(fixture: &mut Fixture, every: usize) -> usize {
+    let mut seen = 0usize;
+    let mut marked = 0;
+    for chat in &mut fixture.chats {
+        for message in &mut chat.messages {
+            if let Some(MediaSpec::Document(doc)) = &mut message.media {
+                seen += 1;
+                if every > 0 && seen.is_multiple_of(every) {
+                    doc.cdn = true;
+                    marked += 1;
+                }
+            }
+        }
+    }
+    marked
 }
 
 #[cfg(test)]
@@ -434,6 +496,8 @@ mod tests {
         );
         let total: usize = a.chats.iter().map(|c| c.messages.len()).sum();
         assert_eq!(total, 2000);
+        assert_eq!(a.private_chats.len(), 7);
+        assert!(a.private_chats.iter().all(|p| !p.messages.is_empty()));
         World::from_fixture(a).unwrap();
     }
 }

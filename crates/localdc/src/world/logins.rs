@@ -8,8 +8,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use mtcrypto::SrpServerSession;
+use tl_types::Serialize;
+use tl_types::api::{enums, types};
 
 use crate::keys::lock;
+use crate::rpc::{SessionPush, unix_now};
 
 /// An auth key on one DC.
 pub type KeyRef = (i32, u64);
@@ -54,6 +57,8 @@ pub struct QrToken {
     pub expires: i32,
     /// The user who accepted it (`auth.acceptLoginToken` or the control interface).
     pub accepted_by: Option<i64>,
+    /// The session that exported it: told `updateLoginToken` on acceptance.
+    pub exporter: Option<SessionPush>,
 }
 
 /// All login state of the world.
@@ -154,13 +159,29 @@ impl Logins {
         lock(&self.inner).qr.get(token).cloned()
     }
 
-    /// Marks a token accepted by `user`; whether it existed.
+    /// Marks a token accepted by `user` and, as Telegram does, pushes
+    /// `updateShort{updateLoginToken}` to the session that exported it (which then calls
+    /// `auth.exportLoginToken` again to finish); whether the token existed.
     pub fn qr_accept(&self, token: &[u8], user: i64) -> bool {
-        lock(&self.inner)
-            .qr
-            .get_mut(token)
-            .map(|t| t.accepted_by = Some(user))
-            .is_some()
+        let exporter = {
+            let mut inner = lock(&self.inner);
+            let Some(qr) = inner.qr.get_mut(token) else {
+                return false;
+            };
+            qr.accepted_by = Some(user);
+            qr.exporter.clone()
+        };
+        if let Some(exporter) = exporter {
+            let update: enums::Updates = types::UpdateShort {
+                update: enums::Update::LoginToken,
+                date: unix_now(),
+            }
+            .into();
+            if !exporter.push(update.to_bytes()) {
+                tracing::debug!(?exporter, "updateLoginToken: the exporting session is gone");
+            }
+        }
+        true
     }
 
     /// Forgets a used token.

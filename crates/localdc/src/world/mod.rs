@@ -18,6 +18,7 @@ pub mod fixture;
 pub mod flood;
 pub mod generate;
 mod handlers;
+pub mod live;
 mod logins;
 pub mod media;
 mod mint;
@@ -31,6 +32,7 @@ use std::sync::{Arc, Mutex};
 pub use fixture::Fixture;
 pub use flood::Flood;
 pub use handlers::register;
+pub use live::{MediaLive, ServedRange};
 pub use media::{FileInfo, FileKey};
 pub use mint::{MintError, MintedSession, mint_session, string_session};
 pub use store::{ChatRecord, Store, WorldError};
@@ -55,7 +57,7 @@ impl World {
     /// Indexes `fixture`, refusing unknown references and duplicates.
     pub fn from_fixture(fixture: Fixture) -> Result<Self, WorldError> {
         let store = Store::build(fixture)?;
-        let flood = Flood::new(store.flood.clone());
+        let flood = Flood::with_premium(store.flood.clone(), store.flood_premium.clone());
         Ok(Self {
             store,
             logins: Logins::default(),

@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use mtcrypto::hash::sha256_concat;
 
 use super::fixture::{
-    AccountSpec, BotSpec, ChatKind, ChatSpec, Fixture, FloodRule, MediaSpec, MessageSpec, UserSpec,
+    AccountSpec, BotSpec, ChatKind, ChatSpec, Fixture, FloodRule, MediaSpec, MessageSpec,
+    PrivateChatSpec, UserSpec,
 };
 use super::media::{FileInfo, FileKey};
 use super::paging::Paged;
@@ -25,6 +26,13 @@ pub enum WorldError {
     UnknownUser { what: String, id: i64 },
     #[error("basic group {chat}: message id {id} is already used by another basic group")]
     SharedMessageId { chat: i64, id: i32 },
+    #[error(
+        "private chat of user {user} with {peer}: message id {id} is already used in \
+         that user's message box (basic groups and its other private chats)"
+    )]
+    PrivateMessageId { user: i64, peer: i64, id: i32 },
+    #[error("private chat of user {user} with {peer}: message {id} is not from either of them")]
+    PrivateSender { user: i64, peer: i64, id: i32 },
     #[error("no such file: media {media_id} size {thumb:?}")]
     NoSuchFile { media_id: i64, thumb: String },
     #[error("range {offset}+{len} is past the end of a file of {size} bytes")]
@@ -77,6 +85,71 @@ impl ChatRecord {
     }
 }
 
+/// A private chat as its owner sees it, messages sorted by id.
+#[derive(Debug, Clone)]
+pub struct PrivateRecord {
+    /// The viewer whose message box holds it.
+    pub owner: i64,
+    /// The other side.
+    pub peer: i64,
+    pub messages: Vec<MessageSpec>,
+}
+
+/// A message list a user can read: a group, supergroup or channel, or a private chat.
+#[derive(Debug, Clone, Copy)]
+pub enum Thread<'a> {
+    Chat(&'a ChatRecord),
+    Private(&'a PrivateRecord),
+}
+
+impl<'a> Thread<'a> {
+    /// Its messages, oldest first.
+    pub fn messages(self) -> &'a [MessageSpec] {
+        match self {
+            Thread::Chat(c) => &c.messages,
+            Thread::Private(p) => &p.messages,
+        }
+    }
+
+    /// A message by id.
+    pub fn message(self, id: i32) -> Option<&'a MessageSpec> {
+        let messages = self.messages();
+        messages
+            .binary_search_by_key(&id, |m| m.id)
+            .ok()
+            .and_then(|i| messages.get(i))
+    }
+
+    /// The newest message.
+    pub fn top(self) -> Option<&'a MessageSpec> {
+        self.messages().last()
+    }
+
+    /// The group or channel, if it is one.
+    pub fn chat(self) -> Option<&'a ChatRecord> {
+        match self {
+            Thread::Chat(c) => Some(c),
+            Thread::Private(_) => None,
+        }
+    }
+
+    /// Telegram's marked peer id (users positive): a total order over peers.
+    pub fn marked_id(self) -> i64 {
+        match self {
+            Thread::Chat(c) => c.marked_id(),
+            Thread::Private(p) => p.peer,
+        }
+    }
+
+    /// When the dialog starts when it has no message.
+    pub fn date(self) -> i32 {
+        match self {
+            Thread::Chat(c) => c.spec.date,
+            Thread::Private(_) => 0,
+        }
+    }
+}
+
 impl Paged for MessageSpec {
     fn id(&self) -> i32 {
         self.id
@@ -97,11 +170,19 @@ pub struct Store {
     /// Home DC of every account and bot user.
     pub home_dc: HashMap<i64, i32>,
     pub chats: BTreeMap<i64, ChatRecord>,
+    /// Private chats by (owner, peer).
+    pub privates: BTreeMap<(i64, i64), PrivateRecord>,
     pub invites: HashMap<String, i64>,
     pub files: HashMap<FileKey, FileInfo>,
     pub flood: Vec<FloodRule>,
     pub qr_auto_accept: Option<i64>,
     pub code_ttl_secs: u32,
+    pub network_dc: Option<i32>,
+    /// Rate limits answering `420 FLOOD_PREMIUM_WAIT_X`.
+    pub flood_premium: Vec<FloodRule>,
+    /// What changes about media while serving: file reference generations, deletions, CDN
+    /// state, served-bytes accounting (shared, so message conversion sees fresh references).
+    pub media: std::sync::Arc<super::live::MediaLive>,
 }
 
 fn dup(what: &'static str, id: &dyn std::fmt::Display) -> WorldError {
@@ -129,6 +210,11 @@ impl Store {
             flood: fixture.flood,
             qr_auto_accept: fixture.qr_auto_accept,
             code_ttl_secs: fixture.code_ttl_secs.unwrap_or(300),
+            network_dc: fixture.network_dc,
+            flood_premium: fixture.flood_premium,
+            media: std::sync::Arc::new(super::live::MediaLive::new(
+                fixture.file_reference_ttl_secs,
+            )),
             ..Store::default()
         };
         for user in fixture.users {
@@ -222,7 +308,73 @@ impl Store {
                 return Err(dup("chat", &id));
             }
         }
+        for spec in fixture.private_chats {
+            store.add_private(spec, &basic_ids)?;
+        }
         Ok(store)
+    }
+
+    /// Indexes a private chat: both sides known, every message from one of them, ids free
+    /// in the owner's message box.
+    fn add_private(
+        &mut self,
+        spec: PrivateChatSpec,
+        basic_ids: &HashMap<i32, i64>,
+    ) -> Result<(), WorldError> {
+        let PrivateChatSpec {
+            user,
+            peer,
+            mut messages,
+        } = spec;
+        for id in [user, peer] {
+            if !self.users.contains_key(&id) {
+                return Err(WorldError::UnknownUser {
+                    what: format!("private chat of {user} with {peer}"),
+                    id,
+                });
+            }
+        }
+        messages.sort_by_key(|m| m.id);
+        let taken: BTreeSet<i32> = self
+            .privates_of(user)
+            .flat_map(|p| p.messages.iter().map(|m| m.id))
+            .collect();
+        let mut previous = None;
+        for message in &messages {
+            let id = message.id;
+            if previous == Some(id) || taken.contains(&id) || basic_ids.contains_key(&id) {
+                return Err(WorldError::PrivateMessageId { user, peer, id });
+            }
+            previous = Some(id);
+            if message.from != Some(user) && message.from != Some(peer) {
+                return Err(WorldError::PrivateSender { user, peer, id });
+            }
+            if let Some(fwd) = message.fwd_from.as_ref().and_then(|f| f.from_user)
+                && !self.users.contains_key(&fwd)
+            {
+                return Err(WorldError::UnknownUser {
+                    what: format!("message {user}/{peer}/{id}"),
+                    id: fwd,
+                });
+            }
+            self.index_media(message.media.as_ref())?;
+        }
+        let record = PrivateRecord {
+            owner: user,
+            peer,
+            messages,
+        };
+        if self.privates.insert((user, peer), record).is_some() {
+            return Err(dup("private chat", &format!("{user}/{peer}")));
+        }
+        Ok(())
+    }
+
+    /// The private chats `owner` sees.
+    pub fn privates_of(&self, owner: i64) -> impl Iterator<Item = &PrivateRecord> {
+        self.privates
+            .range((owner, i64::MIN)..=(owner, i64::MAX))
+            .map(|(_, p)| p)
     }
 
     fn index_media(&mut self, media: Option<&MediaSpec>) -> Result<(), WorldError> {
@@ -242,6 +394,7 @@ impl Store {
                         FileInfo {
                             size: size.size,
                             dc: photo.dc,
+                            cdn: false,
                         },
                     )?;
                 }
@@ -253,6 +406,7 @@ impl Store {
                     FileInfo {
                         size: doc.size,
                         dc: doc.dc,
+                        cdn: doc.cdn,
                     },
                 )?;
                 for thumb in &doc.thumbs {
@@ -261,6 +415,7 @@ impl Store {
                         FileInfo {
                             size: thumb.size,
                             dc: doc.dc,
+                            cdn: false,
                         },
                     )?;
                 }

@@ -18,7 +18,7 @@ use crate::world::World;
 use crate::world::convert;
 use crate::world::fixture::{AttributeSpec, ChatKind, MediaSpec, MessageSpec};
 use crate::world::paging::{self, MAX_LIMIT, Window};
-use crate::world::store::ChatRecord;
+use crate::world::store::{ChatRecord, Thread};
 
 pub(super) fn register(registry: &mut Registry, world: &Arc<World>) {
     typed(registry, world, Need::Home, get_dialogs);
@@ -38,12 +38,28 @@ struct Bundle {
 }
 
 impl Bundle {
-    fn push(&mut self, call: &Call<'_>, record: &ChatRecord, message: &MessageSpec) {
+    fn push(&mut self, call: &Call<'_>, thread: Thread<'_>, message: &MessageSpec) {
         let me = call.user.unwrap_or_default();
-        self.messages
-            .push(convert::message(&call.world.store, record, message, me));
+        self.messages.push(convert::thread_message(
+            &call.world.store,
+            thread,
+            message,
+            me,
+        ));
         self.users.extend(convert::message_users(message));
-        self.chats.insert(record.spec.id);
+        self.mention(thread);
+    }
+
+    /// Lists the thread's peer in `chats` or `users`.
+    fn mention(&mut self, thread: Thread<'_>) {
+        match thread {
+            Thread::Chat(record) => {
+                self.chats.insert(record.spec.id);
+            }
+            Thread::Private(private) => {
+                self.users.insert(private.peer);
+            }
+        }
     }
 
     fn users(&self, call: &Call<'_>) -> Vec<enums::User> {
@@ -119,11 +135,32 @@ fn empty_messages() -> enums::messages::Messages {
     .into()
 }
 
+/// The thread an `InputPeer` names, when the caller may read it: a group or channel, or
+/// the caller's private chat with a user (`None` when they never talked).
+fn thread<'w>(call: &Call<'w>, input: &enums::InputPeer) -> Result<Option<Thread<'w>>, RpcError> {
+    Ok(match input_peer(call, input)? {
+        PeerTarget::Chat(record) => Some(Thread::Chat(record)),
+        PeerTarget::User(id) => {
+            let me = call.me()?;
+            call.world
+                .store
+                .privates
+                .get(&(me, id))
+                .map(Thread::Private)
+        }
+    })
+}
+
+/// The channel a thread is, for `messages.channelMessages`.
+fn channel_of(thread: Thread<'_>) -> Option<&ChatRecord> {
+    thread.chat().filter(|record| record.is_channel())
+}
+
 fn get_history(call: &Call<'_>, req: GetHistory) -> Result<enums::messages::Messages, RpcError> {
-    let PeerTarget::Chat(record) = input_peer(call, &req.peer)? else {
+    let Some(thread) = thread(call, &req.peer)? else {
         return Ok(empty_messages());
     };
-    let all: Vec<&MessageSpec> = record.messages.iter().collect();
+    let all: Vec<&MessageSpec> = thread.messages().iter().collect();
     let window = Window {
         offset_id: req.offset_id,
         offset_date: req.offset_date,
@@ -134,10 +171,10 @@ fn get_history(call: &Call<'_>, req: GetHistory) -> Result<enums::messages::Mess
     };
     let mut bundle = Bundle::default();
     for message in paging::page(&all, &window) {
-        bundle.push(call, record, message);
+        bundle.push(call, thread, message);
     }
-    bundle.chats.insert(record.spec.id);
-    Ok(bundle.into_messages(call, all.len(), record.is_channel().then_some(record)))
+    bundle.mention(thread);
+    Ok(bundle.into_messages(call, all.len(), channel_of(thread)))
 }
 
 /// Whether a message passes a `messages.search` media filter.
@@ -221,7 +258,7 @@ impl Query<'_> {
 }
 
 fn search(call: &Call<'_>, req: Search) -> Result<enums::messages::Messages, RpcError> {
-    let PeerTarget::Chat(record) = input_peer(call, &req.peer)? else {
+    let Some(thread) = thread(call, &req.peer)? else {
         return Ok(empty_messages());
     };
     let from = match &req.from_id {
@@ -238,8 +275,8 @@ fn search(call: &Call<'_>, req: Search) -> Result<enums::messages::Messages, Rpc
         max_date: req.max_date,
         from,
     };
-    let found: Vec<&MessageSpec> = record
-        .messages
+    let found: Vec<&MessageSpec> = thread
+        .messages()
         .iter()
         .filter(|m| query.matches(m))
         .collect();
@@ -253,10 +290,10 @@ fn search(call: &Call<'_>, req: Search) -> Result<enums::messages::Messages, Rpc
     };
     let mut bundle = Bundle::default();
     for message in paging::page(&found, &window) {
-        bundle.push(call, record, message);
+        bundle.push(call, thread, message);
     }
-    bundle.chats.insert(record.spec.id);
-    Ok(bundle.into_messages(call, found.len(), record.is_channel().then_some(record)))
+    bundle.mention(thread);
+    Ok(bundle.into_messages(call, found.len(), channel_of(thread)))
 }
 
 /// The order of global search results, newest first: (date, peer, id) descending.
@@ -279,23 +316,38 @@ fn search_global(
         max_date: req.max_date,
         from: None,
     };
-    let mut found: Vec<(GlobalKey, &ChatRecord, &MessageSpec)> = Vec::new();
-    for record in call.world.store.chats.values() {
-        let kind = record.spec.kind;
-        if !call.world.is_member(record, me)
-            || req.users_only
-            || (req.broadcasts_only && kind != ChatKind::Channel)
-            || (req.groups_only && kind == ChatKind::Channel)
-        {
-            continue;
-        }
-        let marked = record.marked_id();
+    let store = &call.world.store;
+    let chats = store
+        .chats
+        .values()
+        .filter(|record| {
+            let kind = record.spec.kind;
+            let broadcast = kind == ChatKind::Channel;
+            let wanted = if req.users_only {
+                false
+            } else if req.broadcasts_only {
+                broadcast
+            } else if req.groups_only {
+                !broadcast
+            } else {
+                true
+            };
+            wanted && call.world.is_member(record, me)
+        })
+        .map(Thread::Chat);
+    let privates = store
+        .privates_of(me)
+        .filter(|_| !req.broadcasts_only && !req.groups_only)
+        .map(Thread::Private);
+    let mut found: Vec<(GlobalKey, Thread<'_>, &MessageSpec)> = Vec::new();
+    for thread in chats.chain(privates) {
+        let marked = thread.marked_id();
         found.extend(
-            record
-                .messages
+            thread
+                .messages()
                 .iter()
                 .filter(|m| query.matches(m))
-                .map(|m| ((m.date, marked, m.id), record, m)),
+                .map(|m| ((m.date, marked, m.id), thread, m)),
         );
     }
     found.sort_unstable_by_key(|entry| Reverse(entry.0));
@@ -316,8 +368,8 @@ fn search_global(
     let taken = page.get(..limit.min(page.len())).unwrap_or_default();
     let more = page.len() > taken.len();
     let mut bundle = Bundle::default();
-    for (_, record, message) in taken {
-        bundle.push(call, record, message);
+    for (_, thread, message) in taken {
+        bundle.push(call, *thread, message);
     }
     let next_rate = if more {
         taken.last().map(|((date, _, _), _, _)| *date)
@@ -359,22 +411,27 @@ fn input_message(
 fn get_messages(call: &Call<'_>, req: GetMessages) -> Result<enums::messages::Messages, RpcError> {
     let me = call.me()?;
     let store = &call.world.store;
-    // Basic groups share one id space: find the group holding each id.
-    let group_of = |id: i32| {
+    // The caller's message box: its basic groups (which share one id space) and its
+    // private chats.
+    let find = |id: i32| {
         store
             .basic_group_of(id)
             .filter(|record| call.world.is_member(record, me))
+            .map(Thread::Chat)
+            .or_else(|| {
+                store
+                    .privates_of(me)
+                    .map(Thread::Private)
+                    .find(|thread| thread.message(id).is_some())
+            })
+            .and_then(|thread| thread.message(id).map(|m| (thread, m)))
     };
-    let reply_of = |id: i32| {
-        group_of(id)
-            .and_then(|r| r.message(id))
-            .and_then(|m| m.reply_to)
-    };
+    let reply_of = |id: i32| find(id).and_then(|(_, m)| m.reply_to);
     let mut bundle = Bundle::default();
     for input in &req.id {
         let id = input_message(input, &reply_of);
-        match id.and_then(|id| group_of(id).and_then(|r| r.message(id).map(|m| (r, m)))) {
-            Some((record, message)) => bundle.push(call, record, message),
+        match id.and_then(find) {
+            Some((thread, message)) => bundle.push(call, thread, message),
             None => bundle.messages.push(
                 types::MessageEmpty {
                     id: id.unwrap_or(0),
@@ -398,7 +455,7 @@ fn get_channel_messages(
     for input in &req.id {
         let id = input_message(input, &reply_of);
         match id.and_then(|id| record.message(id)) {
-            Some(message) => bundle.push(call, record, message),
+            Some(message) => bundle.push(call, Thread::Chat(record), message),
             None => bundle.messages.push(
                 types::MessageEmpty {
                     id: id.unwrap_or(0),
@@ -418,17 +475,28 @@ type DialogKey = (i32, i32, i64);
 
 fn get_dialogs(call: &Call<'_>, req: GetDialogs) -> Result<enums::messages::Dialogs, RpcError> {
     let me = call.me()?;
-    let mut dialogs: Vec<(DialogKey, &ChatRecord)> = call
-        .world
-        .store
+    if req.folder_id.is_some_and(|folder| folder != 0) {
+        // Nothing is archived.
+        return Ok(types::messages::Dialogs {
+            dialogs: Vec::new(),
+            messages: Vec::new(),
+            chats: Vec::new(),
+            users: Vec::new(),
+        }
+        .into());
+    }
+    let store = &call.world.store;
+    let chats = store
         .chats
         .values()
         .filter(|record| call.world.is_member(record, me))
-        .map(|record| {
-            let (date, id) = record
-                .top()
-                .map_or((record.spec.date, 0), |m| (m.date, m.id));
-            ((date, id, record.marked_id()), record)
+        .map(Thread::Chat);
+    let privates = store.privates_of(me).map(Thread::Private);
+    let mut dialogs: Vec<(DialogKey, Thread<'_>)> = chats
+        .chain(privates)
+        .map(|thread| {
+            let (date, id) = thread.top().map_or((thread.date(), 0), |m| (m.date, m.id));
+            ((date, id, thread.marked_id()), thread)
         })
         .collect();
     dialogs.sort_unstable_by_key(|entry| Reverse(entry.0));
@@ -438,7 +506,8 @@ fn get_dialogs(call: &Call<'_>, req: GetDialogs) -> Result<enums::messages::Dial
     } else {
         let peer = match input_peer(call, &req.offset_peer) {
             Ok(PeerTarget::Chat(record)) => record.marked_id(),
-            _ => i64::MAX,
+            Ok(PeerTarget::User(id)) => id,
+            Err(_) => i64::MAX,
         };
         let cursor: DialogKey = (req.offset_date, req.offset_id, peer);
         dialogs.partition_point(|(key, _)| *key >= cursor)
@@ -448,19 +517,20 @@ fn get_dialogs(call: &Call<'_>, req: GetDialogs) -> Result<enums::messages::Dial
     let page = rest.get(..limit.min(rest.len())).unwrap_or_default();
     let mut bundle = Bundle::default();
     let mut list = Vec::new();
-    for (_, record) in page {
-        let top = record.top();
+    for (_, thread) in page {
+        let thread = *thread;
+        let top = thread.top();
         if let Some(message) = top {
-            bundle.push(call, record, message);
+            bundle.push(call, thread, message);
         }
-        bundle.chats.insert(record.spec.id);
+        bundle.mention(thread);
         let top_id = top.map_or(0, |m| m.id);
         list.push(
             types::Dialog {
                 pinned: false,
                 unread_mark: false,
                 view_forum_as_messages: false,
-                peer: convert::chat_peer(record),
+                peer: convert::thread_peer(thread),
                 top_message: top_id,
                 read_inbox_max_id: top_id,
                 read_outbox_max_id: top_id,
@@ -469,7 +539,7 @@ fn get_dialogs(call: &Call<'_>, req: GetDialogs) -> Result<enums::messages::Dial
                 unread_reactions_count: 0,
                 unread_poll_votes_count: 0,
                 notify_settings: convert::notify_settings(),
-                pts: record.is_channel().then_some(top_id.max(1)),
+                pts: channel_of(thread).map(|_| top_id.max(1)),
                 draft: None,
                 folder_id: None,
                 ttl_period: None,

@@ -117,6 +117,19 @@ pub(super) fn finish_login(
     authorization(call.world, user)
 }
 
+/// `303 NETWORK_MIGRATE_X` for a login method sent, before login, to a DC other than
+/// the one nearest the client's network (the fixture's `network_dc`) and other than
+/// `home`, the DC that would serve it: Telegram sends a new client to its network's DC
+/// first; from there `PHONE_MIGRATE_X`/`USER_MIGRATE_X` lead to the account's home.
+pub(super) fn network_migrate(call: &Call<'_>, home: Option<i32>) -> Result<(), RpcError> {
+    match call.world.store.network_dc {
+        Some(network) if call.user.is_none() && network != call.dc() && home != Some(call.dc()) => {
+            Err(error(303, &format!("NETWORK_MIGRATE_{network}")))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn account_for<'a>(
     call: &'a Call<'_>,
     phone: &str,
@@ -125,12 +138,9 @@ fn account_for<'a>(
     if phone.len() < 5 || phone.len() > 15 {
         return Err(error(400, "PHONE_NUMBER_INVALID"));
     }
-    let account = call
-        .world
-        .store
-        .accounts
-        .get(&phone)
-        .ok_or_else(|| error(400, "PHONE_NUMBER_UNOCCUPIED"))?;
+    let account = call.world.store.accounts.get(&phone);
+    network_migrate(call, account.map(|a| a.home_dc))?;
+    let account = account.ok_or_else(|| error(400, "PHONE_NUMBER_UNOCCUPIED"))?;
     if account.home_dc != call.dc() {
         return Err(error(303, &format!("PHONE_MIGRATE_{}", account.home_dc)));
     }
@@ -321,12 +331,9 @@ fn import_bot(
     call: &Call<'_>,
     req: ImportBotAuthorization,
 ) -> Result<enums::auth::Authorization, RpcError> {
-    let bot = call
-        .world
-        .store
-        .bots
-        .get(&req.bot_auth_token)
-        .ok_or_else(|| error(400, "ACCESS_TOKEN_INVALID"))?;
+    let bot = call.world.store.bots.get(&req.bot_auth_token);
+    network_migrate(call, bot.map(|b| b.home_dc))?;
+    let bot = bot.ok_or_else(|| error(400, "ACCESS_TOKEN_INVALID"))?;
     if bot.home_dc != call.dc() {
         return Err(error(303, &format!("USER_MIGRATE_{}", bot.home_dc)));
     }
@@ -341,7 +348,8 @@ fn export_authorization(
     req: ExportAuthorization,
 ) -> Result<enums::auth::ExportedAuthorization, RpcError> {
     let me = call.me()?;
-    if !call.ctx.dc.directory().iter().any(|d| d.id == req.dc_id) {
+    // Telegram refuses to export to the DC the request is on (the key is already there).
+    if req.dc_id == call.dc() || !call.ctx.dc.directory().iter().any(|d| d.id == req.dc_id) {
         return Err(error(400, "DC_ID_INVALID"));
     }
     let bytes = random_bytes();

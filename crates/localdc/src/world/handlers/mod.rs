@@ -6,6 +6,8 @@
 // Handlers take the parsed request by value: that is the registry's handler signature.
 #![allow(clippy::needless_pass_by_value)]
 
+mod cdn;
+mod files;
 mod history;
 mod login;
 mod peers;
@@ -64,6 +66,8 @@ pub fn register(registry: &mut Registry, world: Arc<World>) {
     peers::register(registry, &world);
     history::register(registry, &world);
     session::register(registry, &world);
+    files::register(registry, &world);
+    cdn::register(registry, &world);
 }
 
 /// `code` `NAME`.
@@ -103,8 +107,8 @@ fn guard(
     );
     world
         .flood
-        .check(method, caller, Instant::now())
-        .map_err(|secs| error(420, &format!("FLOOD_WAIT_{secs}")))?;
+        .check_detailed(method, caller, Instant::now())
+        .map_err(|refusal| error(420, &refusal.message()))?;
     Ok(user)
 }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tl_types::api::functions::auth::{AcceptLoginToken, ExportLoginToken, ImportLoginToken};
 use tl_types::api::{enums, types};
 
-use super::login::finish_login;
+use super::login::{finish_login, network_migrate};
 use super::{Call, Need, error, random_bytes, random_id, typed};
 use crate::RpcError;
 use crate::rpc::{Registry, unix_now};
@@ -46,6 +46,7 @@ fn export_token(call: &Call<'_>, _: ExportLoginToken) -> Result<enums::auth::Log
     {
         return redeem(call, token, user);
     }
+    network_migrate(call, None)?;
     let token = random_bytes();
     let expires = unix_now().saturating_add(TOKEN_TTL);
     call.world.logins.qr_new(
@@ -54,6 +55,7 @@ fn export_token(call: &Call<'_>, _: ExportLoginToken) -> Result<enums::auth::Log
             owner: call.key,
             expires,
             accepted_by: None,
+            exporter: Some(call.ctx.session_push()),
         },
     );
     if let Some(user) = call.world.store.qr_auto_accept {
