@@ -55,6 +55,16 @@ pub enum ClientError {
     /// The client needs a login for this.
     #[error("not logged in")]
     NotLoggedIn,
+    /// Telegram will not start a takeout session yet (`TAKEOUT_INIT_DELAY_X`): the user
+    /// must confirm the export in another Telegram app, or wait this long and try again.
+    #[error(
+        "Telegram will start the export (takeout) session only after {wait:?}: confirm it in \
+         another Telegram app or try again then"
+    )]
+    TakeoutInitDelay {
+        /// How long to wait before calling `start_takeout` again.
+        wait: Duration,
+    },
     /// Randomness could not be had from the operating system.
     #[error("no randomness from the operating system: {0}")]
     Random(String),

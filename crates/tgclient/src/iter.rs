@@ -6,19 +6,29 @@
 //! last result's rate, peer and id. Messages at or past the cursor that a server returns
 //! again are skipped, so no message is yielded twice, and paging stops only at an empty
 //! page (or a complete answer), so none is skipped. Flood waits go through the client's
-//! [`crate::FloodPolicy`] like every request.
+//! [`crate::FloodPolicy`] like every request; a wait delays only this iterator's call.
+//!
+//! Builder methods narrow a listing: [`Messages::limit`], [`Messages::offset_date`],
+//! [`Messages::min_date`], [`Messages::max_date`], [`Messages::from_user`], and
+//! [`Messages::in_takeout`] to page inside a takeout session.
 
 use std::collections::{HashSet, VecDeque};
 
 use tl_types::api::{enums, functions};
 
-use crate::client::Client;
+use tl_types::RemoteCall;
+
+use crate::client::{Client, Route};
 use crate::error::ClientError;
 use crate::peers::peer_key;
 use crate::store::PeerKind;
+use crate::takeout::Takeout;
 
 /// The largest page Telegram serves.
 const PAGE: usize = 100;
+
+/// The "no media filter" filter.
+const EMPTY_FILTER: enums::MessagesFilter = enums::MessagesFilter::InputMessagesFilterEmpty;
 
 /// What is being listed.
 #[derive(Debug, Clone)]
@@ -63,6 +73,16 @@ pub struct Messages {
     /// The server's total, when it said.
     total: Option<usize>,
     done: bool,
+    /// History: start at messages sent before this date (0 = no bound).
+    offset_date: i32,
+    /// Oldest date wanted, inclusive (0 = no bound).
+    min_date: i32,
+    /// Newest date wanted, inclusive (0 = no bound).
+    max_date: i32,
+    /// Per-chat search: only messages sent by this user.
+    from_user: Option<enums::InputPeer>,
+    /// The takeout session every page is fetched in, if any.
+    takeout: Option<i64>,
 }
 
 impl Client {
@@ -114,6 +134,11 @@ impl Messages {
             seen: HashSet::new(),
             total: None,
             done: false,
+            offset_date: 0,
+            min_date: 0,
+            max_date: 0,
+            from_user: None,
+            takeout: None,
         }
     }
 
@@ -122,6 +147,85 @@ impl Messages {
     pub fn limit(mut self, limit: usize) -> Self {
         self.limit = Some(limit);
         self
+    }
+
+    /// Starts at the messages sent strictly before `date` (a Unix time), like Telegram's
+    /// `offset_date`. History sends it with the first page; searches turn it into a
+    /// `max_date` of `date - 1`. 0 (the default) starts at the newest message.
+    #[must_use]
+    pub fn offset_date(mut self, date: i32) -> Self {
+        self.offset_date = date.max(0);
+        self
+    }
+
+    /// Yields only messages sent at or after `date` (a Unix time, inclusive). History stops
+    /// paging at the first message older than `date`; searches pass it to the server as
+    /// `min_date`. 0 (the default) means no bound.
+    #[must_use]
+    pub fn min_date(mut self, date: i32) -> Self {
+        self.min_date = date.max(0);
+        self
+    }
+
+    /// Yields only messages sent at or before `date` (a Unix time, inclusive). History
+    /// starts at `date + 1` through `offset_date` (combined with [`Messages::offset_date`],
+    /// the earlier wins); searches pass it to the server as `max_date`. 0 (the default)
+    /// means no bound.
+    #[must_use]
+    pub fn max_date(mut self, date: i32) -> Self {
+        self.max_date = date.max(0);
+        self
+    }
+
+    /// Yields only messages sent by `user` (`messages.search`'s `from_id`). For a per-chat
+    /// search it is passed as is; for a history the listing becomes a `messages.search`
+    /// with an empty query, which Telegram answers with the chat's messages from that user;
+    /// a global search has no such parameter and ignores it.
+    #[must_use]
+    pub fn from_user(mut self, user: enums::InputPeer) -> Self {
+        self.from_user = Some(user);
+        self
+    }
+
+    /// Fetches every page inside `takeout` (`invokeWithTakeout`), as an export does.
+    #[must_use]
+    pub fn in_takeout(mut self, takeout: &Takeout) -> Self {
+        self.takeout = Some(takeout.id());
+        self
+    }
+
+    /// Calls `request` on the home DC, inside the takeout session if there is one.
+    async fn call<R: RemoteCall>(&self, request: &R) -> Result<R::Return, ClientError> {
+        self.client
+            .invoke_in_takeout(Route::Home, self.takeout, request)
+            .await
+    }
+
+    /// The exclusive upper date bound (a message must be sent before it), 0 = none.
+    fn before_date(&self) -> i32 {
+        let from_max = if self.max_date > 0 {
+            self.max_date.saturating_add(1)
+        } else {
+            0
+        };
+        match (self.offset_date, from_max) {
+            (0, bound) | (bound, 0) => bound,
+            (a, b) => a.min(b),
+        }
+    }
+
+    /// The inclusive upper date bound for the server's `max_date`, 0 = none.
+    fn search_max_date(&self) -> i32 {
+        match self.before_date() {
+            0 => 0,
+            before => before.saturating_sub(1).max(1),
+        }
+    }
+
+    /// Whether `date` is inside the requested bounds.
+    fn in_range(&self, date: i32) -> bool {
+        let before = self.before_date();
+        (self.min_date == 0 || date >= self.min_date) && (before == 0 || date < before)
     }
 
     /// The total the server reported with the last page, if it did.
@@ -164,42 +268,35 @@ impl Messages {
     async fn fetch(&mut self) -> Result<(), ClientError> {
         let limit = self.page_size();
         let answer = match &self.source {
-            Source::History { peer } => {
+            Source::History { peer } if self.from_user.is_none() => {
                 let request = functions::messages::GetHistory {
                     peer: peer.clone(),
                     offset_id: self.cursor.id,
-                    offset_date: 0,
+                    // The date only places the first page; after it the id cursor rules.
+                    offset_date: if self.cursor.id == 0 {
+                        self.before_date()
+                    } else {
+                        0
+                    },
                     add_offset: 0,
                     limit,
                     max_id: 0,
                     min_id: 0,
                     hash: 0,
                 };
-                self.client.invoke(&request).await?
+                self.call(&request).await?
+            }
+            Source::History { peer } => {
+                let request = self.search_request(peer, "", &EMPTY_FILTER, limit);
+                self.call(&request).await?
             }
             Source::Search {
                 peer,
                 query,
                 filter,
             } => {
-                let request = functions::messages::Search {
-                    peer: peer.clone(),
-                    q: query.clone(),
-                    from_id: None,
-                    saved_peer_id: None,
-                    saved_reaction: None,
-                    top_msg_id: None,
-                    filter: filter.clone(),
-                    min_date: 0,
-                    max_date: 0,
-                    offset_id: self.cursor.id,
-                    add_offset: 0,
-                    limit,
-                    max_id: 0,
-                    min_id: 0,
-                    hash: 0,
-                };
-                self.client.invoke(&request).await?
+                let request = self.search_request(peer, query, filter, limit);
+                self.call(&request).await?
             }
             Source::Global { query, filter } => {
                 let request = functions::messages::SearchGlobal {
@@ -210,17 +307,44 @@ impl Messages {
                     community: None,
                     q: query.clone(),
                     filter: filter.clone(),
-                    min_date: 0,
-                    max_date: 0,
+                    min_date: self.min_date,
+                    max_date: self.search_max_date(),
                     offset_rate: self.cursor.rate,
                     offset_peer: self.cursor.peer.clone().unwrap_or(enums::InputPeer::Empty),
                     offset_id: self.cursor.id,
                     limit,
                 };
-                self.client.invoke(&request).await?
+                self.call(&request).await?
             }
         };
         self.absorb(answer)
+    }
+
+    /// A per-chat `messages.search` page at the cursor.
+    fn search_request(
+        &self,
+        peer: &enums::InputPeer,
+        query: &str,
+        filter: &enums::MessagesFilter,
+        limit: i32,
+    ) -> functions::messages::Search {
+        functions::messages::Search {
+            peer: peer.clone(),
+            q: query.to_owned(),
+            from_id: self.from_user.clone(),
+            saved_peer_id: None,
+            saved_reaction: None,
+            top_msg_id: None,
+            filter: filter.clone(),
+            min_date: self.min_date,
+            max_date: self.search_max_date(),
+            offset_id: self.cursor.id,
+            add_offset: 0,
+            limit,
+            max_id: 0,
+            min_id: 0,
+            hash: 0,
+        }
     }
 
     /// Takes a page: caches its peers, keeps the messages not seen yet, moves the cursor.
@@ -274,23 +398,39 @@ impl Messages {
         let previous_offset = self.cursor.id;
         self.cursor.id = last_id;
         let mut fresh = 0_usize;
+        let mut past_min_date = false;
         for message in messages {
-            let (id, _, peer) = message_key(&message);
+            let (id, date, peer) = message_key(&message);
             // Within one chat, paging goes strictly down: anything at or above the previous
             // cursor was already yielded.
             if !global && previous_offset != 0 && id >= previous_offset {
                 continue;
             }
             let key = (peer.unwrap_or((PeerKind::User, 0)), id);
-            if self.seen.insert(key) {
+            if !self.seen.insert(key) {
+                continue;
+            }
+            fresh += 1;
+            // Empty messages carry no date; keep them only without date bounds.
+            let dated = !matches!(message, enums::Message::Empty(_));
+            if self.min_date > 0 && dated && date < self.min_date {
+                // Newest first: everything after this one is older still.
+                past_min_date = true;
+                continue;
+            }
+            let wanted = if dated {
+                self.in_range(date)
+            } else {
+                self.min_date == 0 && self.before_date() == 0
+            };
+            if wanted {
                 self.buffer.push_back(message);
-                fresh += 1;
             }
         }
         let exhausted = self
             .total
             .is_some_and(|total| self.seen.len() >= total && !global);
-        if complete || fresh == 0 || exhausted {
+        if complete || fresh == 0 || exhausted || past_min_date {
             self.done = true;
         }
         Ok(())

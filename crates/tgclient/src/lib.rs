@@ -7,19 +7,25 @@
 //! - [`links`]: parsing `@name`, ids and `t.me` links; [`Client::resolve`] turns them into
 //!   input peers, caching access hashes.
 //! - [`Messages`]: lazy history, search and global search with Telegram's paging.
+//! - [`download`]: the download engine (parts in parallel, resumable, verified), with
+//!   [`media::MediaFile`] naming the file of a message.
 //! - [`ServerConfig`]: Telegram's production DCs and key by default; anything else (a test
 //!   DC, localdc) is configuration.
 
 pub mod builtin;
 mod client;
 mod config;
+pub mod download;
 mod error;
 mod iter;
 pub mod links;
 mod login;
+pub mod media;
+mod messages;
 mod peers;
 pub mod rpc_error;
 pub mod store;
+mod takeout;
 
 pub use client::{Client, Route};
 pub use config::{ClientConfig, ConnectOptions, EndpointStyle, FloodPolicy, ServerConfig};
@@ -29,3 +35,4 @@ pub use links::{LinkError, PeerLink, PeerRef};
 pub use login::{CodeKind, CodeRequest, LoginError, QrLogin, QrStatus};
 pub use peers::{ResolveError, ResolvedLink};
 pub use store::{DcAddress, DcFlags, PeerKind, PeerRecord, SelfUser, SessionStore, StoreError};
+pub use takeout::{Takeout, TakeoutOptions};

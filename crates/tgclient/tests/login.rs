@@ -10,13 +10,14 @@
 )]
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use localdc::world::{Fixture, World};
-use localdc::{Config, Registry, RunningServer, Server};
+use localdc::{Config, Registry, RequestContext, RunningServer, Server};
 use mtcrypto::RsaPublicKey;
 use tgclient::{Client, ClientConfig, DcAddress, LoginError, QrStatus, ServerConfig, SessionStore};
-use tl_types::api::{enums, functions};
+use tl_types::api::{enums, functions, types};
 
 const TEST_TIME: Duration = Duration::from_mins(2);
 
@@ -47,9 +48,15 @@ struct Env {
 }
 
 async fn start() -> Env {
+    start_customized(|_| {}).await
+}
+
+/// The server with its registry adjusted by `customize`.
+async fn start_customized(customize: impl FnOnce(&mut Registry)) -> Env {
     let world = Arc::new(World::from_fixture(Fixture::from_json(FIXTURE).unwrap()).unwrap());
     let mut registry = Registry::with_defaults();
     localdc::world::register(&mut registry, world.clone());
+    customize(&mut registry);
     let server = Server::start_with(Config::default(), registry)
         .await
         .unwrap();
@@ -101,7 +108,7 @@ async fn timed<F: std::future::Future<Output = ()>>(f: F) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn code_login_then_reuse_the_session_then_log_out() {
-    timed(async {
+    timed(Box::pin(async {
         let env = start().await;
         {
             let client = env.client();
@@ -132,16 +139,33 @@ async fn code_login_then_reuse_the_session_then_log_out() {
             // A new key is made and it is not logged in.
             let error = me(&client).await.unwrap_err();
             assert_eq!(error.rpc().map(|r| r.code), Some(401), "{error}");
+            assert!(
+                error.to_string().contains("AUTH_KEY_UNREGISTERED"),
+                "{error}"
+            );
+            client.close().await.unwrap();
+        }
+        {
+            // The session file remembers the logout.
+            let client = env.client();
+            assert!(!client.is_logged_in());
+            assert!(client.self_user().unwrap().is_none());
+            let error = me(&client).await.unwrap_err();
+            assert_eq!(
+                error.rpc().map(|r| r.message.as_str()),
+                Some("AUTH_KEY_UNREGISTERED"),
+                "{error}"
+            );
             client.close().await.unwrap();
         }
         env.server.shutdown().await;
-    })
+    }))
     .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn password_login_on_another_dc_follows_the_migration() {
-    timed(async {
+    timed(Box::pin(async {
         let env = start().await;
         let client = env.client();
         assert_eq!(client.home_dc(), 2);
@@ -170,13 +194,13 @@ async fn password_login_on_another_dc_follows_the_migration() {
         assert_eq!(me(&client).await.unwrap(), 1002);
         client.close().await.unwrap();
         env.server.shutdown().await;
-    })
+    }))
     .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bot_login_and_a_wrong_token() {
-    timed(async {
+    timed(Box::pin(async {
         let env = start().await;
         let client = env.client();
         let wrong = client.bot_sign_in("2001:nope").await.unwrap_err();
@@ -187,13 +211,13 @@ async fn bot_login_and_a_wrong_token() {
         assert_eq!(me(&client).await.unwrap(), 2001);
         client.close().await.unwrap();
         env.server.shutdown().await;
-    })
+    }))
     .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn qr_login_accepted_for_an_account_on_another_dc() {
-    timed(async {
+    timed(Box::pin(async {
         let env = start().await;
         let client = env.client();
         let mut qr = client.qr_login(Vec::new()).await.unwrap();
@@ -235,13 +259,141 @@ async fn qr_login_accepted_for_an_account_on_another_dc() {
         assert_eq!(me(&client).await.unwrap(), 1003);
         client.close().await.unwrap();
         env.server.shutdown().await;
-    })
+    }))
+    .await;
+}
+
+/// Approves every pending QR token for `user`; how many.
+fn approve_all(world: &World, user: i64) -> usize {
+    let pending = world.pending_login_tokens();
+    for token in &pending {
+        world.approve_login_token(token, user);
+    }
+    pending.len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn qr_login_of_a_password_account_continues_with_2fa() {
+    timed(Box::pin(async {
+        let env = start().await;
+        let client = env.client();
+        assert_eq!(client.home_dc(), 2);
+        let mut qr = client.qr_login(Vec::new()).await.unwrap();
+        qr.poll_interval = Some(Duration::from_millis(100));
+        // Bob (home DC 4, with a password) scans it.
+        assert!(approve_all(&env.world, 1002) > 0);
+        let needed = loop {
+            match client.qr_wait(&mut qr, Duration::from_secs(10)).await {
+                Ok(QrStatus::Refreshed) => {
+                    approve_all(&env.world, 1002);
+                }
+                Ok(QrStatus::LoggedIn(user)) => panic!("logged in without the password: {user:?}"),
+                Err(error) => break error,
+            }
+        };
+        match needed {
+            LoginError::PasswordRequired { hint } => assert_eq!(hint.as_deref(), Some("the usual")),
+            other => panic!("{other}"),
+        }
+        assert_eq!(client.home_dc(), 4, "the token was imported on DC 4");
+        assert!(!client.is_logged_in());
+        let wrong = client.check_password("hunter3").await.unwrap_err();
+        assert!(
+            matches!(wrong, LoginError::WrongPassword(ref m) if m == "PASSWORD_HASH_INVALID"),
+            "{wrong}"
+        );
+        let user = client.check_password("hunter2").await.unwrap();
+        assert_eq!(user.id, 1002);
+        assert_eq!(me(&client).await.unwrap(), 1002);
+        client.close().await.unwrap();
+        env.server.shutdown().await;
+    }))
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_qr_token_is_replaced_by_a_fresh_one() {
+    timed(Box::pin(async {
+        // Tokens that live one second, each one new.
+        let minted = Arc::new(AtomicU8::new(0));
+        let counter = Arc::clone(&minted);
+        let env = start_customized(move |registry| {
+            registry.register_typed(
+                move |_: &RequestContext, _: functions::auth::ExportLoginToken| {
+                    let n = counter.fetch_add(1, Ordering::SeqCst);
+                    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+                    Ok(enums::auth::LoginToken::from(types::auth::LoginToken {
+                        expires: i32::try_from(now.as_secs()).unwrap() + 1,
+                        token: vec![n; 16],
+                    }))
+                },
+            );
+        })
+        .await;
+        let client = env.client();
+        let mut qr = client.qr_login(Vec::new()).await.unwrap();
+        let first = qr.url();
+        let started = Instant::now();
+        let status = client
+            .qr_wait(&mut qr, Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert!(matches!(status, QrStatus::Refreshed), "{status:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_ne!(qr.url(), first, "a new code to show");
+        assert_eq!(
+            minted.load(Ordering::SeqCst),
+            2,
+            "exported exactly once more"
+        );
+        assert!(qr.expires() > SystemTime::now() - Duration::from_secs(1));
+        client.close().await.unwrap();
+        env.server.shutdown().await;
+    }))
+    .await;
+}
+
+/// Needs localdc to push `updateShort{updateLoginToken}` to the exporting session when a
+/// token is accepted: then no polling is needed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn qr_login_completes_on_the_pushed_update_without_polling() {
+    timed(Box::pin(async {
+        let env = start().await;
+        let client = env.client();
+        let mut qr = client.qr_login(Vec::new()).await.unwrap();
+        assert_eq!(qr.poll_interval, None);
+        let started = Instant::now();
+        let accept = {
+            let world = Arc::clone(&env.world);
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                assert_eq!(approve_all(&world, 1001), 1);
+            })
+        };
+        let status = client
+            .qr_wait(&mut qr, Duration::from_secs(8))
+            .await
+            .unwrap();
+        accept.await.unwrap();
+        let QrStatus::LoggedIn(user) = status else {
+            panic!("{status:?}")
+        };
+        assert_eq!(user.id, 1001);
+        assert!(started.elapsed() < Duration::from_secs(3));
+        assert_eq!(me(&client).await.unwrap(), 1001);
+        client.close().await.unwrap();
+        env.server.shutdown().await;
+    }))
     .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn second_client_on_the_same_session_is_refused() {
-    timed(async {
+    timed(Box::pin(async {
         let env = start().await;
         let client = env.client();
         let error = SessionStore::open(&env.session).unwrap_err();
@@ -251,6 +403,6 @@ async fn second_client_on_the_same_session_is_refused() {
         );
         drop(client);
         env.server.shutdown().await;
-    })
+    }))
     .await;
 }

@@ -11,18 +11,19 @@
 )]
 
 use std::collections::HashSet;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use localdc::world::fixture::{ChatKind, FloodRule, MediaSpec, MessageSpec};
 use localdc::world::generate::{self, GenOptions};
 use localdc::world::{Fixture, World};
-use localdc::{Config, Registry, RunningServer, Server};
+use localdc::{Config, Handler, HandlerFuture, Registry, RequestContext, RunningServer, Server};
 use mtcrypto::RsaPublicKey;
 use tgclient::{
     Client, ClientConfig, DcAddress, PeerKind, ResolveError, ServerConfig, SessionStore,
 };
-use tl_types::api::enums;
+use tl_types::Identifiable;
+use tl_types::api::{enums, functions};
 
 /// Generated chats: 1 is a public channel (`@chat1`), 2 a private supergroup
 /// (`+invite2`), 3 a basic group (`@chat3`), with 4,000 messages each.
@@ -35,22 +36,34 @@ struct Env {
     _dir: tempfile::TempDir,
 }
 
-async fn start() -> Env {
-    start_with(Vec::new()).await
-}
-
-async fn start_with(flood: Vec<FloodRule>) -> Env {
-    let mut fixture = generate::generate(&GenOptions {
-        messages: MESSAGES,
-        chats: 3,
+/// Generated worlds: `messages` spread over `chats` chats.
+fn world(messages: usize, chats: usize) -> GenOptions {
+    GenOptions {
+        messages,
+        chats,
         media_bytes: 1 << 20,
         seed: 42,
         dcs: 2,
-    });
+    }
+}
+
+async fn start() -> Env {
+    start_with(world(MESSAGES, 3), Vec::new(), |_| {}).await
+}
+
+/// A server over the generated world `options` with `flood` rules, its registry adjusted
+/// by `customize`, and a client logged in as the first generated account.
+async fn start_with(
+    options: GenOptions,
+    flood: Vec<FloodRule>,
+    customize: impl FnOnce(&mut Registry),
+) -> Env {
+    let mut fixture = generate::generate(&options);
     fixture.flood = flood;
     let world = Arc::new(World::from_fixture(fixture.clone()).unwrap());
     let mut registry = Registry::with_defaults();
     localdc::world::register(&mut registry, Arc::clone(&world));
+    customize(&mut registry);
     let server = Server::start_with(Config::default(), registry)
         .await
         .unwrap();
@@ -76,6 +89,46 @@ async fn start_with(flood: Vec<FloodRule>) -> Env {
         client,
         _dir: dir,
     }
+}
+
+/// One call the server received: when, and the error it answered.
+#[derive(Debug, Clone)]
+struct Received {
+    at: Instant,
+    error: Option<String>,
+}
+
+/// Records every call of the handler it wraps.
+struct Recorded(Arc<dyn Handler>, Arc<Mutex<Vec<Received>>>);
+
+impl Handler for Recorded {
+    fn call(&self, ctx: RequestContext, body: Vec<u8>) -> HandlerFuture {
+        let at = Instant::now();
+        let log = Arc::clone(&self.1);
+        let answer = self.0.call(ctx, body);
+        Box::pin(async move {
+            let answer = answer.await;
+            log.lock().unwrap().push(Received {
+                at,
+                error: answer.as_ref().err().map(|e| e.message.clone()),
+            });
+            answer
+        })
+    }
+}
+
+/// Wraps method `id` of `registry` in a recorder; its log, oldest call first once sorted.
+fn record(registry: &mut Registry, id: u32) -> Arc<Mutex<Vec<Received>>> {
+    let (name, handler) = registry.get(id).unwrap();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    registry.insert(id, name, Arc::new(Recorded(handler, Arc::clone(&log))));
+    log
+}
+
+fn sorted(log: &Mutex<Vec<Received>>) -> Vec<Received> {
+    let mut calls = log.lock().unwrap().clone();
+    calls.sort_by_key(|c| c.at);
+    calls
 }
 
 impl Env {
@@ -225,6 +278,114 @@ async fn history_returns_every_message_once_newest_first() {
     .await;
 }
 
+/// The ids of `chat`'s messages sent within `lo..=hi`, newest first.
+fn dated(chat: &localdc::world::fixture::ChatSpec, lo: i32, hi: i32) -> Vec<i32> {
+    newest_first(
+        &chat
+            .messages
+            .iter()
+            .filter(|m| (lo..=hi).contains(&m.date))
+            .collect::<Vec<_>>(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_messages_once_each_and_date_bounds_are_exact() {
+    timed(Box::pin(async {
+        let mut log = None;
+        let env = start_with(world(10_000, 1), Vec::new(), |registry| {
+            log = Some(record(
+                registry,
+                functions::messages::GetHistory::CONSTRUCTOR_ID,
+            ));
+        })
+        .await;
+        let log = log.unwrap();
+        let peer = env.client.resolve_str("@chat1").await.unwrap().peer;
+        let chat = env.chat(1);
+        assert_eq!(chat.messages.len(), 10_000);
+        let got = env.client.history(peer.clone()).collect().await.unwrap();
+        let unique: HashSet<i32> = ids(&got).into_iter().collect();
+        assert_eq!(unique.len(), 10_000, "duplicates");
+        assert_eq!(ids(&got), dated(chat, 0, i32::MAX));
+
+        let mut dates: Vec<i32> = chat.messages.iter().map(|m| m.date).collect();
+        dates.sort_unstable();
+        let (min, offset, max) = (dates[2_345], dates[5_000], dates[7_890]);
+        let history = |build: &dyn Fn(tgclient::Messages) -> tgclient::Messages| {
+            build(env.client.history(peer.clone())).collect()
+        };
+
+        let before = log.lock().unwrap().len();
+        let bounded = history(&|m| m.min_date(min).max_date(max)).await.unwrap();
+        let want = dated(chat, min, max);
+        assert_eq!(ids(&bounded), want);
+        let pages = log.lock().unwrap().len() - before;
+        assert!(
+            pages <= want.len() / 100 + 2,
+            "{pages} pages for {} messages: paging went past min_date",
+            want.len()
+        );
+
+        let older = history(&|m| m.offset_date(offset)).await.unwrap();
+        assert_eq!(ids(&older), dated(chat, 0, offset - 1));
+        let window = history(&|m| m.offset_date(offset).min_date(min))
+            .await
+            .unwrap();
+        assert_eq!(ids(&window), dated(chat, min, offset - 1));
+        let earlier_wins = history(&|m| m.offset_date(offset).max_date(max))
+            .await
+            .unwrap();
+        assert_eq!(ids(&earlier_wins), dated(chat, 0, offset - 1));
+        let limited = history(&|m| m.max_date(max).limit(150)).await.unwrap();
+        assert_eq!(ids(&limited), dated(chat, 0, max)[..150].to_vec());
+        // A bound on an exact message date keeps that message.
+        let exact = history(&|m| m.min_date(max).max_date(max)).await.unwrap();
+        assert_eq!(ids(&exact), dated(chat, max, max));
+        assert_eq!(exact.len(), 1);
+
+        // Searches pass the bounds to the server.
+        let searched = env
+            .client
+            .search(
+                peer.clone(),
+                "",
+                enums::MessagesFilter::InputMessagesFilterEmpty,
+            )
+            .min_date(min)
+            .max_date(max)
+            .collect()
+            .await
+            .unwrap();
+        assert_eq!(ids(&searched), want);
+        let needles = env
+            .client
+            .search(
+                peer.clone(),
+                generate::NEEDLE,
+                enums::MessagesFilter::InputMessagesFilterEmpty,
+            )
+            .offset_date(offset)
+            .min_date(min)
+            .collect()
+            .await
+            .unwrap();
+        let want_needles: Vec<i32> = newest_first(
+            &chat
+                .messages
+                .iter()
+                .filter(|m| {
+                    (min..offset).contains(&m.date) && text_matches(generate::NEEDLE, &m.text)
+                })
+                .collect::<Vec<_>>(),
+        );
+        assert!(!want_needles.is_empty());
+        assert_eq!(ids(&needles), want_needles);
+        env.finish().await;
+    }))
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn search_by_text_and_by_media_filter_matches_the_fixture() {
     timed(Box::pin(async {
@@ -253,7 +414,11 @@ async fn search_by_text_and_by_media_filter_matches_the_fixture() {
 
         let photos = env
             .client
-            .search(peer, "", enums::MessagesFilter::InputMessagesFilterPhotos)
+            .search(
+                peer.clone(),
+                "",
+                enums::MessagesFilter::InputMessagesFilterPhotos,
+            )
             .collect()
             .await
             .unwrap();
@@ -264,6 +429,41 @@ async fn search_by_text_and_by_media_filter_matches_the_fixture() {
             .collect();
         assert!(want.len() > 100, "several pages: {}", want.len());
         assert_eq!(ids(&photos), newest_first(&want));
+
+        // One member's messages: the users came with the answers above, so the id resolves.
+        let author = chat.messages.iter().rev().find_map(|m| m.from).unwrap();
+        let user = env
+            .client
+            .resolve_str(&author.to_string())
+            .await
+            .unwrap()
+            .peer;
+        let by_author: Vec<&MessageSpec> = chat
+            .messages
+            .iter()
+            .filter(|m| m.from == Some(author))
+            .collect();
+        assert!(by_author.len() > 100, "several pages: {}", by_author.len());
+        let searched = env
+            .client
+            .search(
+                peer.clone(),
+                "",
+                enums::MessagesFilter::InputMessagesFilterEmpty,
+            )
+            .from_user(user.clone())
+            .collect()
+            .await
+            .unwrap();
+        assert_eq!(ids(&searched), newest_first(&by_author));
+        let history = env
+            .client
+            .history(peer.clone())
+            .from_user(user)
+            .collect()
+            .await
+            .unwrap();
+        assert_eq!(ids(&history), newest_first(&by_author));
         env.finish().await;
     }))
     .await;
@@ -336,29 +536,114 @@ async fn global_search_pages_across_chats_without_duplicates() {
             .await
             .unwrap();
         check(&limited, &want[..150]);
+
+        // Date bounds: exactly the results sent within them, across chats.
+        let (lo, hi) = (want[want.len() * 3 / 4].0, want[want.len() / 4].0);
+        let bounded = env
+            .client
+            .search_global("", enums::MessagesFilter::InputMessagesFilterPhotos)
+            .min_date(lo)
+            .max_date(hi)
+            .collect()
+            .await
+            .unwrap();
+        let want = expected(&|m| {
+            (lo..=hi).contains(&m.date) && matches!(m.media, Some(MediaSpec::Photo(_)))
+        });
+        assert!(want.len() > 100, "several pages: {}", want.len());
+        check(&bounded, &want);
+        let before = env
+            .client
+            .search_global("", enums::MessagesFilter::InputMessagesFilterPhotos)
+            .offset_date(hi)
+            .collect()
+            .await
+            .unwrap();
+        check(
+            &before,
+            &expected(&|m| m.date < hi && matches!(m.media, Some(MediaSpec::Photo(_)))),
+        );
         env.finish().await;
     }))
     .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn history_waits_out_flood_limits_and_still_returns_everything() {
+async fn history_waits_out_flood_limits_exactly_without_stalling_other_calls() {
     timed(Box::pin(async {
-        // 15 pages a second: the 40 pages of a 4,000-message chat need two waits.
-        let env = start_with(vec![FloodRule {
-            method: "messages.getHistory".into(),
-            max_calls: 15,
-            per_seconds: 1,
-            user_id: None,
-        }])
+        // 15 pages a second: the 40 pages of a 4,000-message chat need at least two waits.
+        let mut log = None;
+        let env = start_with(
+            world(MESSAGES, 3),
+            vec![FloodRule {
+                method: "messages.getHistory".into(),
+                max_calls: 15,
+                per_seconds: 1,
+                user_id: None,
+            }],
+            |registry| {
+                log = Some(record(
+                    registry,
+                    functions::messages::GetHistory::CONSTRUCTOR_ID,
+                ));
+            },
+        )
         .await;
+        let log = log.unwrap();
         let peer = env.client.resolve_str("@chat1").await.unwrap().peer;
-        let started = std::time::Instant::now();
-        let got = env.client.history(peer).collect().await.unwrap();
-        let elapsed = started.elapsed();
         let want = newest_first(&env.chat(1).messages.iter().collect::<Vec<_>>());
+        let started = Instant::now();
+        let history = {
+            let client = env.client.clone();
+            tokio::spawn(async move { client.history(peer).collect().await.unwrap() })
+        };
+        // Meanwhile other calls on the same client are served at once.
+        let mut others = 0;
+        while !history.is_finished() {
+            let sent = Instant::now();
+            env.client
+                .invoke(&functions::users::GetUsers {
+                    id: vec![enums::InputUser::InputUserSelf],
+                })
+                .await
+                .unwrap();
+            let took = sent.elapsed();
+            assert!(took < Duration::from_millis(800), "stalled for {took:?}");
+            others += 1;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let got = history.await.unwrap();
+        let elapsed = started.elapsed();
         assert_eq!(ids(&got), want);
-        assert!(elapsed >= Duration::from_secs(2), "waited only {elapsed:?}");
+        assert!(others >= 10, "only {others} concurrent calls");
+
+        let calls = sorted(&log);
+        let refused: Vec<(usize, u64)> = calls
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| {
+                let secs = c.error.as_deref()?.strip_prefix("FLOOD_WAIT_")?;
+                Some((i, secs.parse().unwrap()))
+            })
+            .collect();
+        let served = calls.iter().filter(|c| c.error.is_none()).count();
+        assert_eq!(served, want.len().div_ceil(100), "one call per page");
+        assert_eq!(calls.len(), served + refused.len(), "no other errors");
+        assert!(refused.len() >= 2, "{} flood waits", refused.len());
+        // After each FLOOD_WAIT_X nothing was sent for X seconds.
+        for (i, secs) in &refused {
+            let next = calls.get(i + 1).expect("the refused call was repeated");
+            let gap = next.at.duration_since(calls[*i].at);
+            assert!(
+                gap >= Duration::from_secs(*secs),
+                "repeated {gap:?} after FLOOD_WAIT_{secs}"
+            );
+        }
+        let required: u64 = refused.iter().map(|(_, secs)| secs).sum();
+        assert!(
+            elapsed >= Duration::from_secs(required),
+            "waited only {elapsed:?}"
+        );
         env.finish().await;
     }))
     .await;

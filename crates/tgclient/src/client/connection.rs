@@ -71,25 +71,51 @@ impl Client {
         }
     }
 
-    async fn open_connection(&self, dc_id: i32) -> Result<DcConnection, ClientError> {
-        let config = &self.inner.config;
+    pub(crate) async fn open_connection(&self, dc_id: i32) -> Result<DcConnection, ClientError> {
         let addresses = self.addresses(dc_id)?;
-        let wire_dc = config.server.wire_dc_id(dc_id, false);
-        let endpoints = config.server.connect.endpoints(&addresses, wire_dc);
-        let mut sender_config =
-            SenderConfig::new(endpoints, wire_dc, config.server.rsa_keys.clone());
-        sender_config.request_timeout = config.request_timeout;
         let stored = self.with_store(|s| s.dc_auth(dc_id))?;
         let known = stored.as_ref().map(|a| a.auth.clone());
-        let (sender, updates) = Sender::start(sender_config, known)
-            .await
-            .map_err(|source| ClientError::Connect { dc: dc_id, source })?;
+        let keys = self.inner.config.server.rsa_keys.clone();
+        let connection = self
+            .start_connection(dc_id, &addresses, keys, known)
+            .await?;
         if stored.is_none()
-            && let Some(auth) = sender.status().auth
+            && let Some(auth) = connection.sender.status().auth
         {
             self.with_store(|s| s.save_dc_auth(dc_id, &auth))?;
             tracing::debug!(dc = dc_id, "made and saved a new auth key");
         }
+        Ok(connection)
+    }
+
+    /// A connection to CDN DC `dc_id` at `addresses`, with a new key made under the CDN's
+    /// own RSA keys (from `help.getCdnConfig`). CDN keys are not saved: CDN DCs know no
+    /// users, and a key per run costs one handshake.
+    pub(crate) async fn open_cdn_connection(
+        &self,
+        dc_id: i32,
+        addresses: &[DcAddress],
+        rsa_keys: Vec<mtcrypto::RsaPublicKey>,
+    ) -> Result<DcConnection, ClientError> {
+        self.start_connection(dc_id, addresses, rsa_keys, None)
+            .await
+    }
+
+    async fn start_connection(
+        &self,
+        dc_id: i32,
+        addresses: &[DcAddress],
+        rsa_keys: Vec<mtcrypto::RsaPublicKey>,
+        known: Option<mtnet::AuthState>,
+    ) -> Result<DcConnection, ClientError> {
+        let config = &self.inner.config;
+        let wire_dc = config.server.wire_dc_id(dc_id, false);
+        let endpoints = config.server.connect.endpoints(addresses, wire_dc);
+        let mut sender_config = SenderConfig::new(endpoints, wire_dc, rsa_keys);
+        sender_config.request_timeout = config.request_timeout;
+        let (sender, updates) = Sender::start(sender_config, known)
+            .await
+            .map_err(|source| ClientError::Connect { dc: dc_id, source })?;
         let watcher = tokio::spawn(watch_updates(updates, self.clone_weak()));
         Ok(DcConnection {
             dc_id,

@@ -15,7 +15,7 @@ use crate::config::ClientConfig;
 use crate::error::ClientError;
 use crate::store::{SelfUser, SessionStore, StoreError};
 
-use connection::DcConnection;
+pub(crate) use connection::{DcConnection, dc_addresses};
 pub use route::Route;
 
 /// A Telegram client. Cheap to clone; every clone shares the session and connections.

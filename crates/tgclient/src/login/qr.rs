@@ -76,7 +76,12 @@ impl Client {
     }
 
     /// Waits up to `timeout` for the code to be accepted (the server pushes
-    /// `updateLoginToken`, or a poll finds it accepted) or for the token to be replaced.
+    /// `updateLoginToken`, or a poll finds it accepted) or for the token to be replaced
+    /// (it expired: show the new [`QrLogin::url`]).
+    ///
+    /// An accepted code for an account on another DC is imported there (the home DC
+    /// moves); an account with a 2FA password gives [`LoginError::PasswordRequired`], after
+    /// which [`Client::check_password`] completes the login.
     pub async fn qr_wait(
         &self,
         qr: &mut QrLogin,
@@ -120,7 +125,19 @@ impl Client {
             api_hash: self.config().api_hash.clone(),
             except_ids: qr.except_ids.clone(),
         };
-        let mut answer = self.invoke(&export).await.map_err(token_error)?;
+        let answer = match self.invoke(&export).await {
+            Ok(answer) => answer,
+            Err(error) => return Err(self.token_error(error).await),
+        };
+        self.redeem_login_token(qr, answer).await
+    }
+
+    /// Acts on an `auth.loginToken*` answer, importing the token where the server says.
+    async fn redeem_login_token(
+        &self,
+        qr: &mut QrLogin,
+        mut answer: enums::auth::LoginToken,
+    ) -> Result<Option<SelfUser>, LoginError> {
         for _ in 0..2 {
             match answer {
                 enums::auth::LoginToken::LoginToken(token) => {
@@ -137,7 +154,10 @@ impl Client {
                     let import = functions::auth::ImportLoginToken {
                         token: migrate.token,
                     };
-                    answer = self.invoke(&import).await.map_err(token_error)?;
+                    answer = match self.invoke(&import).await {
+                        Ok(answer) => answer,
+                        Err(error) => return Err(self.token_error(error).await),
+                    };
                 }
             }
         }
@@ -145,16 +165,26 @@ impl Client {
     }
 }
 
-fn token_error(error: crate::ClientError) -> LoginError {
-    match error.rpc() {
-        Some(rpc)
-            if rpc_error::is(rpc, "AUTH_TOKEN_INVALID")
-                || rpc_error::is(rpc, "AUTH_TOKEN_EXPIRED")
-                || rpc_error::is(rpc, "AUTH_TOKEN_ALREADY_ACCEPTED") =>
-        {
-            LoginError::InvalidQrToken(rpc.message.clone())
+impl Client {
+    /// The login error an `exportLoginToken`/`importLoginToken` failure means. An accepted
+    /// code on an account with a 2FA password gives `SESSION_PASSWORD_NEEDED`: the login
+    /// continues with [`Client::check_password`].
+    async fn token_error(&self, error: crate::ClientError) -> LoginError {
+        match error.rpc() {
+            Some(rpc) if rpc_error::is(rpc, "SESSION_PASSWORD_NEEDED") => {
+                LoginError::PasswordRequired {
+                    hint: self.password_hint().await.ok().flatten(),
+                }
+            }
+            Some(rpc)
+                if rpc_error::is(rpc, "AUTH_TOKEN_INVALID")
+                    || rpc_error::is(rpc, "AUTH_TOKEN_EXPIRED")
+                    || rpc_error::is(rpc, "AUTH_TOKEN_ALREADY_ACCEPTED") =>
+            {
+                LoginError::InvalidQrToken(rpc.message.clone())
+            }
+            _ => LoginError::Client(error),
         }
-        _ => LoginError::Client(error),
     }
 }
 

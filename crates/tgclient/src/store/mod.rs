@@ -469,12 +469,22 @@ impl SessionStore {
 
     /// Saves download state under `key`.
     pub fn set_download_state(&self, key: &str, state: &[u8]) -> Result<(), StoreError> {
-        self.conn.execute(
-            "INSERT INTO downloads (key, state, updated_at) VALUES (?1, ?2, ?3)
-             ON CONFLICT (key) DO UPDATE SET state = excluded.state,
-                 updated_at = excluded.updated_at",
-            params![key, state, unix_now()],
-        )?;
+        self.conn
+            .execute(UPSERT_DOWNLOAD, params![key, state, unix_now()])?;
+        Ok(())
+    }
+
+    /// Saves several download states in one transaction (one disk sync for the batch).
+    pub fn set_download_states(&mut self, entries: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut statement = tx.prepare_cached(UPSERT_DOWNLOAD)?;
+            let now = unix_now();
+            for (key, state) in entries {
+                statement.execute(params![key, state, now])?;
+            }
+        }
+        tx.commit()?;
         Ok(())
     }
 
@@ -485,6 +495,9 @@ impl SessionStore {
         Ok(())
     }
 }
+
+const UPSERT_DOWNLOAD: &str = "INSERT INTO downloads (key, state, updated_at) VALUES (?1, ?2, ?3)
+     ON CONFLICT (key) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at";
 
 type OptionRow = (i32, String, i64, i64, Option<Vec<u8>>);
 

@@ -1,0 +1,127 @@
+//! Checking what was downloaded. Each part is checked on arrival against the server's
+//! SHA-256 of its 128 KiB chunks (`upload.getFileHashes`, fetched alongside the part), so a
+//! bad part is fetched again rather than the whole file; a finished file is read back once
+//! for its size and the SHA-256 the manifest records.
+
+use sha2::{Digest, Sha256};
+use tl_types::api::{enums, functions};
+use tl_types::{Deserialize, Serialize};
+
+use super::engine::{FileTask, Run};
+use super::error::DownloadError;
+use super::fetch::{PART_SIZE, PartError};
+use super::part_file::{FileError, PartFile};
+
+/// The SHA-256 the server gives for `offset..offset + limit` of a file.
+#[derive(Debug, Clone)]
+pub(crate) struct RangeHash {
+    pub(crate) offset: u64,
+    pub(crate) limit: u64,
+    pub(crate) hash: Vec<u8>,
+}
+
+impl RangeHash {
+    /// The usable hashes of a `Vector<FileHash>` answer.
+    pub(crate) fn from_answer(hashes: Vec<enums::FileHash>) -> Vec<RangeHash> {
+        hashes
+            .into_iter()
+            .filter_map(|enums::FileHash::FileHash(h)| {
+                let offset = u64::try_from(h.offset).ok()?;
+                let limit = u64::try_from(h.limit).ok().filter(|l| *l > 0)?;
+                Some(RangeHash {
+                    offset,
+                    limit,
+                    hash: h.hash,
+                })
+            })
+            .collect()
+    }
+}
+
+/// The server's hashes covering the part at `offset`, or `None` when the server gives
+/// none for this file (then the size and MTProto's own integrity are what the part rests
+/// on, and the file is not asked again).
+pub(crate) async fn part_hashes(run: &Run, task: &FileTask, offset: u64) -> Option<Vec<RangeHash>> {
+    let end = (offset + u64::from(PART_SIZE)).min(task.job.media.size);
+    let mut hashes: Vec<RangeHash> = Vec::new();
+    let mut at = offset;
+    // Each answer must move forward, so a hostile server cannot keep us here.
+    while at < end {
+        let dc = task.dc();
+        let connection = run.pools.get(dc).await.ok()?;
+        let request = functions::upload::GetFileHashes {
+            location: task.location().1,
+            offset: at as i64,
+        };
+        let answer = match run.client.call(&connection, request.to_bytes()).await {
+            Ok(body) => Vec::<enums::FileHash>::from_bytes(&body).ok()?,
+            Err(error) => {
+                tracing::debug!(dc, %error, "no server hashes for this file");
+                task.hashes_unavailable();
+                return None;
+            }
+        };
+        let before = at;
+        for hash in RangeHash::from_answer(answer) {
+            if hash.offset == at {
+                at = hash.offset.saturating_add(hash.limit);
+                hashes.push(hash);
+            }
+        }
+        if at == before {
+            task.hashes_unavailable();
+            return None;
+        }
+    }
+    Some(hashes)
+}
+
+/// The first range of `bytes` (which start at file offset `base`) whose SHA-256 differs
+/// from `hashes`, or that `hashes` do not cover; `None` when every byte checks out.
+pub(crate) fn first_mismatch(base: u64, bytes: &[u8], hashes: &[RangeHash]) -> Option<String> {
+    let end = base + bytes.len() as u64;
+    let mut at = base;
+    while at < end {
+        let Some(hash) = hashes.iter().find(|h| h.offset == at) else {
+            return Some(format!("no server hash covers bytes from {at}"));
+        };
+        let chunk_end = (at + hash.limit).min(end);
+        let Some(chunk) = bytes.get((at - base) as usize..(chunk_end - base) as usize) else {
+            return Some(format!("bad hash range at {at}"));
+        };
+        if Sha256::digest(chunk).as_slice() != hash.hash.as_slice() {
+            return Some(format!(
+                "bytes {at}..{chunk_end} do not match the server's hash"
+            ));
+        }
+        at = chunk_end;
+    }
+    None
+}
+
+/// Reads a finished `.part` back: its SHA-256, or why it is not the file.
+pub(crate) async fn file_sha256(
+    task: &FileTask,
+    part: &PartFile,
+) -> Result<Result<[u8; 32], String>, PartError> {
+    let size = task.job.media.size;
+    let part = part.clone();
+    let read = tokio::task::spawn_blocking(move || {
+        let mut whole = Sha256::new();
+        let read = part.read_chunks(1 << 20, |_, chunk| whole.update(chunk))?;
+        Ok::<_, FileError>((read, whole.finalize().into()))
+    })
+    .await;
+    match read {
+        Ok(Ok((read, _))) if read != size => {
+            Ok(Err(format!("the file holds {read} bytes, expected {size}")))
+        }
+        Ok(Ok((_, sha256))) => Ok(Ok(sha256)),
+        Ok(Err(error)) => Err(PartError::Fatal(error.into())),
+        Err(join) => Err(PartError::Fatal(DownloadError::File(FileError {
+            action: "cannot verify",
+            path: task.job.path.clone(),
+            source: std::io::Error::other(join),
+        }))),
+    }
+}
