@@ -1,0 +1,233 @@
+//! The command line: global options shared by every subcommand, and one argument struct per
+//! subcommand. New subcommands are a variant of [`Command`] and a module in
+//! [`crate::commands`].
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+
+/// Download media and message history from Telegram.
+#[derive(Debug, Parser)]
+#[command(name = "tgdl", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Options every subcommand accepts.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every subcommand accepts (placed before or after the subcommand).
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// The session file to use (default: the profile's file in the data directory).
+    #[arg(long, global = true, value_name = "PATH", conflicts_with = "profile")]
+    pub session: Option<PathBuf>,
+    /// The profile whose session to use: $XDG_DATA_HOME/tgdl/<NAME>.session.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Talk to another server than Telegram: a localdc ready file (JSON with the DC
+    /// addresses and the server's RSA public key).
+    #[arg(long, global = true, value_name = "FILE", conflicts_with = "test_dc")]
+    pub server: Option<PathBuf>,
+    /// Talk to Telegram's test DCs.
+    #[arg(long, global = true)]
+    pub test_dc: bool,
+    /// Connect through a proxy: socks5://[user:pass@]host:port, or an MTProxy link
+    /// (tg://proxy?server=HOST&port=PORT&secret=HEX or https://t.me/proxy?...).
+    #[arg(long, global = true, value_name = "URL")]
+    pub proxy: Option<String>,
+    /// How to frame the connection (default: obfuscated padded intermediate, then plain
+    /// intermediate).
+    #[arg(long, global = true, value_enum, value_name = "KIND")]
+    pub transport: Option<TransportArg>,
+    /// Obfuscate the TCP stream (with --transport abridged, intermediate or padded).
+    #[arg(long, global = true, requires = "transport")]
+    pub obfuscated: bool,
+    /// More logging on stderr: -v info, -vv debug, -vvv trace.
+    #[arg(short, long, global = true, action = ArgAction::Count)]
+    pub verbose: u8,
+}
+
+/// The framings and carriers `--transport` offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TransportArg {
+    /// Abridged framing over TCP.
+    Abridged,
+    /// Intermediate framing over TCP.
+    Intermediate,
+    /// Padded intermediate framing over TCP.
+    Padded,
+    /// Full framing (length, sequence number, CRC32) over TCP.
+    Full,
+    /// Obfuscated padded intermediate inside a WebSocket.
+    Websocket,
+    /// MTProto over HTTP.
+    Http,
+}
+
+/// The subcommands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Log in with a phone number, a bot token or a QR code.
+    Login(LoginArgs),
+    /// Log out on the server and forget the login.
+    Logout,
+    /// List the account's chats.
+    Chats(ChatsArgs),
+    /// Print a chat's messages as JSON lines, newest first.
+    History(HistoryArgs),
+    /// Search messages in one chat or in all chats, as JSON lines.
+    Search(SearchArgs),
+    /// Download the media of chats, message links or id ranges; resumes where an earlier
+    /// run stopped and verifies every file.
+    Download(Box<DownloadArgs>),
+}
+
+/// `tgdl download`.
+#[derive(Debug, Clone, Args)]
+pub struct DownloadArgs {
+    /// Chats (@username, id, t.me link, invite link), message links (t.me/name/123) or id
+    /// ranges (t.me/name/100-200).
+    #[arg(required = true, allow_negative_numbers = true, value_name = "TARGET")]
+    pub targets: Vec<String>,
+    /// Where files go.
+    #[arg(long, short = 'o', value_name = "DIR", default_value = ".")]
+    pub output: PathBuf,
+    /// Only these media types, comma-separated: photo, video, round, audio, voice,
+    /// sticker, animation, document.
+    #[arg(long = "type", value_name = "TYPES")]
+    pub types: Option<String>,
+    /// Only messages sent at or after this date (YYYY-MM-DD, UTC, or RFC 3339).
+    #[arg(long, value_name = "DATE")]
+    pub from_date: Option<String>,
+    /// Only messages sent at or before this date (a YYYY-MM-DD day is included whole).
+    #[arg(long, value_name = "DATE")]
+    pub to_date: Option<String>,
+    /// Only files at least this large (500K, 10MB, 1.5GiB).
+    #[arg(long, value_name = "SIZE")]
+    pub min_size: Option<String>,
+    /// Only files at most this large.
+    #[arg(long, value_name = "SIZE")]
+    pub max_size: Option<String>,
+    /// Only messages with at least this id.
+    #[arg(long, value_name = "ID")]
+    pub min_id: Option<i32>,
+    /// Only messages with at most this id.
+    #[arg(long, value_name = "ID")]
+    pub max_id: Option<i32>,
+    /// Only messages whose text or file name contains this (case-insensitive).
+    #[arg(long = "match", value_name = "TEXT")]
+    pub text: Option<String>,
+    /// At most this many files.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// How files are named, relative to the output directory. Fields: {chat} {chat_id}
+    /// {msg_id} {date} {date:%Y%m%d} {sender} {type} {file_name} {stem} {ext} {media_id}.
+    #[arg(long, value_name = "TEMPLATE", default_value = crate::naming::DEFAULT_TEMPLATE)]
+    pub template: String,
+    /// Files downloaded at once.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub parallel_files: usize,
+    /// 1 MiB parts requested at once across all files (memory is about this many MiB).
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    pub parts_in_flight: usize,
+    /// Connections per DC for file parts.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub connections: usize,
+    /// Progress as JSON lines on stdout instead of bars.
+    #[arg(long)]
+    pub json: bool,
+    /// Where to write the run's manifest (default: tgdl-manifest-<time>.jsonl in the
+    /// output directory).
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
+    /// Do not check parts against the server's hashes (size and MTProto's integrity only).
+    #[arg(long)]
+    pub no_server_hashes: bool,
+}
+
+/// `tgdl login`.
+#[derive(Debug, Clone, Args)]
+pub struct LoginArgs {
+    /// The phone number, in international format (asked for when left out).
+    #[arg(long, value_name = "PHONE", conflicts_with_all = ["bot_token", "qr"])]
+    pub phone: Option<String>,
+    /// Log in as a bot with its token from @BotFather.
+    #[arg(long, value_name = "TOKEN", conflicts_with = "qr")]
+    pub bot_token: Option<String>,
+    /// Log in by scanning a QR code with a logged-in Telegram app.
+    #[arg(long)]
+    pub qr: bool,
+}
+
+/// `tgdl chats`.
+#[derive(Debug, Clone, Args)]
+pub struct ChatsArgs {
+    /// One JSON object per line instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// At most this many chats.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+}
+
+/// `tgdl history`.
+#[derive(Debug, Clone, Args)]
+pub struct HistoryArgs {
+    /// The chat: @username, a numeric id, a t.me link or an invite link.
+    #[arg(allow_negative_numbers = true)]
+    pub chat: String,
+    /// At most this many messages.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// Only messages sent at or after this date (YYYY-MM-DD, UTC, or RFC 3339).
+    #[arg(long, value_name = "DATE")]
+    pub from_date: Option<String>,
+    /// Only messages sent at or before this date (YYYY-MM-DD includes that whole day, UTC;
+    /// or RFC 3339).
+    #[arg(long, value_name = "DATE")]
+    pub to_date: Option<String>,
+}
+
+/// `tgdl search`.
+#[derive(Debug, Clone, Args)]
+pub struct SearchArgs {
+    /// The words to look for (may be empty with --chat or --type).
+    pub query: String,
+    /// Search this chat only (@username, id, t.me link or invite link).
+    #[arg(long, value_name = "CHAT", allow_negative_numbers = true)]
+    pub chat: Option<String>,
+    /// Only messages with this kind of media.
+    #[arg(long = "type", value_enum, value_name = "TYPE")]
+    pub media_type: Option<MediaFilterArg>,
+    /// At most this many messages.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+}
+
+/// The media filters of `tgdl search --type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MediaFilterArg {
+    /// Photos.
+    Photo,
+    /// Videos.
+    Video,
+    /// Photos and videos.
+    PhotoVideo,
+    /// Files that are not photos, videos, audio or GIFs.
+    Document,
+    /// Audio files (the same as `music`).
+    Audio,
+    /// Voice messages.
+    Voice,
+    /// GIFs.
+    Gif,
+    /// Music.
+    Music,
+    /// Messages with links.
+    Url,
+    /// Round video messages.
+    Round,
+}

@@ -1,0 +1,172 @@
+//! `tgdl login`: phone number, login code and (when the account has one) 2FA password; or a
+//! bot token; or a QR code scanned by a logged-in app. Prompts go to stderr, the result to
+//! stdout. Codes, passwords and tokens are never logged.
+
+use std::io::Write;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow};
+use qrcode::QrCode;
+use qrcode::render::unicode::Dense1x2;
+use tgclient::{Client, CodeKind, LoginError, QrLogin, QrStatus, SelfUser, rpc_error};
+
+use super::describe_user;
+use crate::cli::{GlobalArgs, LoginArgs};
+use crate::{errors, prompt, server};
+
+/// Tries at a code or password before giving up.
+const ATTEMPTS: usize = 3;
+/// How long a QR login waits for the code to be scanned.
+const QR_TIMEOUT: Duration = Duration::from_mins(5);
+/// How often a QR login asks a custom server (localdc) whether the code was accepted.
+const QR_POLL: Duration = Duration::from_secs(1);
+
+/// Runs `tgdl login`.
+pub async fn run(client: &Client, global: &GlobalArgs, args: &LoginArgs) -> Result<()> {
+    if let Some(me) = client.self_user().map_err(errors::client_error)? {
+        writeln!(
+            std::io::stdout(),
+            "already logged in as {}; run `tgdl logout` first to change accounts",
+            describe_user(&me)
+        )?;
+        return Ok(());
+    }
+    let me = if let Some(token) = &args.bot_token {
+        client
+            .bot_sign_in(token.trim())
+            .await
+            .map_err(errors::login_error)?
+    } else if args.qr {
+        qr_login(client, server::is_custom(global)).await?
+    } else {
+        phone_login(client, args.phone.as_deref()).await?
+    };
+    writeln!(std::io::stdout(), "logged in as {}", describe_user(&me))?;
+    Ok(())
+}
+
+async fn phone_login(client: &Client, phone: Option<&str>) -> Result<SelfUser> {
+    let phone = match phone {
+        Some(phone) => phone.to_owned(),
+        None => prompt::line("Phone number (international format, e.g. +15551234567): ")
+            .await?
+            .filter(|p| !p.is_empty())
+            .ok_or_else(|| anyhow!("no phone number given"))?,
+    };
+    // Telegram wants digits; people type spaces, dashes and parentheses.
+    let phone: String = phone
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '.'))
+        .collect();
+    let request = client
+        .request_login_code(&phone)
+        .await
+        .map_err(errors::login_error)?;
+    eprintln!("A login code was sent {}.", where_sent(request.kind));
+    let mut last_error = None;
+    for _ in 0..ATTEMPTS {
+        let Some(code) = prompt::line("Login code: ").await? else {
+            break;
+        };
+        match client.sign_in(&request, &code).await {
+            Ok(me) => return Ok(me),
+            Err(LoginError::PasswordRequired { hint }) => {
+                return password_login(client, hint).await;
+            }
+            Err(error @ LoginError::InvalidCode(_)) => {
+                eprintln!("That code is wrong.");
+                last_error = Some(error);
+            }
+            Err(error) => return Err(errors::login_error(error)),
+        }
+    }
+    Err(last_error.map_or_else(|| anyhow!("no login code given"), errors::login_error))
+}
+
+fn where_sent(kind: CodeKind) -> &'static str {
+    match kind {
+        CodeKind::App => "to your Telegram app",
+        CodeKind::Sms => "by SMS",
+        CodeKind::Call => "by a phone call",
+        CodeKind::Call2 => "by a missed call (the code is in the caller's number)",
+        _ => "to you",
+    }
+}
+
+async fn password_login(client: &Client, hint: Option<String>) -> Result<SelfUser> {
+    let prompt = match hint.as_deref().filter(|h| !h.is_empty()) {
+        Some(hint) => format!("2FA password (hint: {hint}): "),
+        None => "2FA password: ".to_owned(),
+    };
+    let mut last_error = None;
+    for _ in 0..ATTEMPTS {
+        let Some(password) = prompt::secret(&prompt).await? else {
+            break;
+        };
+        match client.check_password(&password).await {
+            Ok(me) => return Ok(me),
+            Err(error @ LoginError::WrongPassword(_)) => {
+                eprintln!("That password is wrong.");
+                last_error = Some(error);
+            }
+            Err(error) => return Err(errors::login_error(error)),
+        }
+    }
+    Err(last_error.map_or_else(|| anyhow!("no 2FA password given"), errors::login_error))
+}
+
+async fn qr_login(client: &Client, poll: bool) -> Result<SelfUser> {
+    let mut qr = match client.qr_login(Vec::new()).await {
+        Ok(qr) => qr,
+        Err(error) if needs_password(&error) => return password_after_qr(client).await,
+        Err(error) => return Err(errors::login_error(error)),
+    };
+    if poll {
+        qr.poll_interval = Some(QR_POLL);
+    }
+    show_qr(&qr)?;
+    let deadline = tokio::time::Instant::now() + QR_TIMEOUT;
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match client.qr_wait(&mut qr, left).await {
+            Ok(QrStatus::LoggedIn(me)) => return Ok(me),
+            Ok(QrStatus::Refreshed) => show_qr(&qr)?,
+            Err(error) if needs_password(&error) => return password_after_qr(client).await,
+            Err(error) => return Err(errors::login_error(error)),
+        }
+    }
+}
+
+/// Whether a QR login stopped because the account has a 2FA password.
+fn needs_password(error: &LoginError) -> bool {
+    match error {
+        LoginError::PasswordRequired { .. } => true,
+        LoginError::Client(client) => client
+            .rpc()
+            .is_some_and(|rpc| rpc_error::is(rpc, "SESSION_PASSWORD_NEEDED")),
+        _ => false,
+    }
+}
+
+async fn password_after_qr(client: &Client) -> Result<SelfUser> {
+    eprintln!("The code was accepted; the account is protected by a password.");
+    let hint = client.password_hint().await.ok().flatten();
+    password_login(client, hint).await
+}
+
+/// Prints the QR code (for a dark terminal) and its URL to stderr.
+fn show_qr(qr: &QrLogin) -> Result<()> {
+    let url = qr.url();
+    let code = QrCode::new(url.as_bytes()).context("cannot make the QR code")?;
+    let image = code
+        .render::<Dense1x2>()
+        .dark_color(Dense1x2::Light)
+        .light_color(Dense1x2::Dark)
+        .quiet_zone(true)
+        .build();
+    eprintln!(
+        "{image}\nScan this code in Telegram (Settings > Devices > Link Desktop Device), or \
+         open:\n{url}\nWaiting..."
+    );
+    Ok(())
+}

@@ -1,0 +1,86 @@
+//! The subcommands. Each module has a `run` taking the open [`Client`] (or, for commands
+//! that need no server, the global options) and its arguments; [`run`] opens the session,
+//! dispatches, and saves the session whatever the outcome.
+
+pub mod chats;
+pub mod download;
+pub mod history;
+pub mod login;
+pub mod logout;
+pub mod search;
+
+use anyhow::{Context, Result, anyhow};
+use tgclient::{Client, ClientConfig, ResolveError, SelfUser, SessionStore};
+use tl_types::api::enums;
+
+use crate::cli::{Cli, Command, GlobalArgs};
+use crate::config::{self, ProcessEnv};
+use crate::errors::{self, NOT_LOGGED_IN};
+use crate::{dialogs, server};
+
+/// Runs the command line's subcommand.
+pub async fn run(cli: &Cli) -> Result<()> {
+    let client = open_client(&cli.global)?;
+    let outcome = match &cli.command {
+        Command::Login(args) => login::run(&client, &cli.global, args).await,
+        Command::Logout => logout::run(&client).await,
+        Command::Chats(args) => chats::run(&client, args).await,
+        Command::History(args) => history::run(&client, args).await,
+        Command::Search(args) => search::run(&client, args).await,
+        Command::Download(args) => download::run(&client, args).await,
+    };
+    if let Err(error) = client.close().await {
+        tracing::warn!(%error, "could not save the session");
+    }
+    outcome
+}
+
+/// The client the global options describe, over the session file they name.
+pub fn open_client(global: &GlobalArgs) -> Result<Client> {
+    let env = ProcessEnv;
+    let credentials = config::credentials(&env)?;
+    let server = server::server_config(global)?;
+    let path = config::session_path(&env, global.session.as_deref(), global.profile.as_deref())?;
+    tracing::debug!(session = %path.display(), "opening the session");
+    let store = SessionStore::open(&path)
+        .with_context(|| format!("cannot open the session {}", path.display()))?;
+    let config = ClientConfig::new(credentials.api_id, credentials.api_hash).with_server(server);
+    Client::new(config, store).map_err(errors::client_error)
+}
+
+/// The logged-in account, or the "run `tgdl login`" error.
+pub fn require_login(client: &Client) -> Result<SelfUser> {
+    client
+        .self_user()
+        .map_err(errors::client_error)?
+        .ok_or_else(|| anyhow!(NOT_LOGGED_IN))
+}
+
+/// Resolves what the user typed to name a chat. A numeric id the session has not seen yet
+/// is looked for among the account's chats (which caches them) before giving up.
+pub async fn resolve_chat(client: &Client, input: &str) -> Result<enums::InputPeer> {
+    match client.resolve_str(input).await {
+        Ok(resolved) => Ok(resolved.peer),
+        Err(ResolveError::UnknownId { .. }) => {
+            dialogs::list(client, None)
+                .await
+                .map_err(errors::client_error)
+                .context("cannot list the chats to find the id")?;
+            client
+                .resolve_str(input)
+                .await
+                .map(|resolved| resolved.peer)
+                .map_err(|error| errors::resolve_error(input, error))
+        }
+        Err(error) => Err(errors::resolve_error(input, error)),
+    }
+}
+
+/// How the account is named in messages.
+pub fn describe_user(user: &SelfUser) -> String {
+    let kind = if user.bot { "bot" } else { "user" };
+    match &user.username {
+        Some(name) => format!("@{name} ({kind} {})", user.id),
+        None => format!("{kind} {}", user.id),
+    }
+}

@@ -1,0 +1,176 @@
+//! Errors as users meet them: the library's error, wrapped in a sentence that says what
+//! happened and what to do next. The library's own message stays as the cause.
+
+use anyhow::anyhow;
+use tgclient::{ClientError, LoginError, ResolveError, rpc_error};
+
+/// What commands needing a login say without one.
+pub const NOT_LOGGED_IN: &str = "not logged in; run `tgdl login`";
+
+/// RPC errors saying the session's login is gone.
+const LOGGED_OUT: [&str; 5] = [
+    "AUTH_KEY_UNREGISTERED",
+    "SESSION_REVOKED",
+    "SESSION_EXPIRED",
+    "USER_DEACTIVATED",
+    "USER_DEACTIVATED_BAN",
+];
+
+/// RPC errors saying a chat cannot be read.
+const INACCESSIBLE: [&str; 6] = [
+    "CHANNEL_PRIVATE",
+    "CHANNEL_INVALID",
+    "CHAT_ID_INVALID",
+    "PEER_ID_INVALID",
+    "CHAT_FORBIDDEN",
+    "CHANNEL_PUBLIC_GROUP_NA",
+];
+
+/// A client error with advice.
+pub fn client_error(error: ClientError) -> anyhow::Error {
+    let advice = match &error {
+        ClientError::NotLoggedIn => Some(NOT_LOGGED_IN.to_owned()),
+        ClientError::FloodWait { wait, .. } => Some(format!(
+            "Telegram limits this request: it asks to wait {} s, longer than tgdl waits by \
+             itself; try again later",
+            wait.as_secs()
+        )),
+        ClientError::Connect { dc, .. } => Some(format!(
+            "cannot connect to Telegram (DC {dc}); check the network, --proxy and --server"
+        )),
+        ClientError::Invoke { dc, .. } => Some(format!(
+            "Telegram (DC {dc}) did not answer properly; try again"
+        )),
+        ClientError::Rpc(rpc) if LOGGED_OUT.iter().any(|name| rpc_error::is(rpc, name)) => {
+            Some("the login of this session is no longer valid; run `tgdl login`".to_owned())
+        }
+        ClientError::Rpc(rpc) if INACCESSIBLE.iter().any(|name| rpc_error::is(rpc, name)) => {
+            Some("the chat does not exist or this account cannot read it".to_owned())
+        }
+        _ => None,
+    };
+    match advice {
+        Some(advice) => anyhow::Error::new(error).context(advice),
+        None => anyhow::Error::new(error),
+    }
+}
+
+/// A login error with advice.
+pub fn login_error(error: LoginError) -> anyhow::Error {
+    let advice = match &error {
+        LoginError::InvalidCode(_) => "login failed: the code is wrong",
+        LoginError::CodeExpired(_) => "login failed: the code expired; run `tgdl login` again",
+        LoginError::WrongPassword(_) => "login failed: the 2FA password is wrong",
+        LoginError::InvalidPhone(_) => "login failed: Telegram refused the phone number",
+        LoginError::InvalidBotToken(_) => "login failed: Telegram refused the bot token",
+        LoginError::QrTimeout | LoginError::InvalidQrToken(_) => {
+            "login failed: the QR code was not accepted; run `tgdl login --qr` again"
+        }
+        LoginError::Client(_) => {
+            let LoginError::Client(inner) = error else {
+                return anyhow!("login failed");
+            };
+            return client_error(inner).context("login failed");
+        }
+        _ => "login failed",
+    };
+    anyhow::Error::new(error).context(advice)
+}
+
+/// A chat reference that did not resolve, with advice.
+pub fn resolve_error(input: &str, error: ResolveError) -> anyhow::Error {
+    let advice = match &error {
+        ResolveError::Link(_) => format!("{input:?} does not name a chat"),
+        ResolveError::UnknownUsername(_) | ResolveError::UnknownId { .. } => {
+            format!("chat not found: {input}")
+        }
+        ResolveError::InvalidInvite(_) | ResolveError::NotJoined { .. } => {
+            format!("cannot open the chat {input}")
+        }
+        ResolveError::Client(_) => {
+            let ResolveError::Client(inner) = error else {
+                return anyhow!("cannot open the chat {input}");
+            };
+            return client_error(inner).context(format!("cannot open the chat {input}"));
+        }
+        _ => format!("cannot open the chat {input}"),
+    };
+    anyhow::Error::new(error).context(advice)
+}
+
+/// The error report printed to stderr: the error, then each cause on its own line.
+pub fn report(error: &anyhow::Error) -> String {
+    let mut text = format!("error: {error}");
+    let mut previous = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        // Transparent wrappers repeat their inner message, and some errors print their
+        // source after their own text: say each thing once.
+        if !previous.ends_with(&cause) {
+            text.push_str("\n  caused by: ");
+            text.push_str(&cause);
+        }
+        previous = cause;
+    }
+    text
+}
+
+/// Whether the error is a closed stdout (`tgdl history ... | head`): not a failure.
+pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn flood_waits_and_wrong_passwords_read_well() {
+        let flood = client_error(ClientError::FloodWait {
+            wait: Duration::from_mins(5),
+            limit: Duration::from_mins(1),
+        });
+        let text = report(&flood);
+        assert!(
+            text.starts_with("error: Telegram limits this request"),
+            "{text}"
+        );
+        assert!(text.contains("300 s"), "{text}");
+        let wrong = login_error(LoginError::WrongPassword("PASSWORD_HASH_INVALID".into()));
+        assert_eq!(
+            report(&wrong),
+            "error: login failed: the 2FA password is wrong\n  caused by: wrong password \
+             (PASSWORD_HASH_INVALID)"
+        );
+        assert!(report(&client_error(ClientError::NotLoggedIn)).contains("tgdl login"));
+    }
+
+    #[test]
+    fn causes_are_said_once() {
+        let error = client_error(ClientError::Connect {
+            dc: 2,
+            source: mtnet::NetError::InvalidEndpoint("no port"),
+        });
+        let text = report(&error);
+        assert!(
+            text.starts_with("error: cannot connect to Telegram (DC 2)"),
+            "{text}"
+        );
+        assert_eq!(text.matches("caused by").count(), 1, "{text}");
+        assert!(text.contains("no port"), "{text}");
+    }
+
+    #[test]
+    fn broken_pipes_are_recognized() {
+        let error = anyhow::Error::new(std::io::Error::from(std::io::ErrorKind::BrokenPipe))
+            .context("writing");
+        assert!(is_broken_pipe(&error));
+        assert!(!is_broken_pipe(&anyhow!("other")));
+    }
+}

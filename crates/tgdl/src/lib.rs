@@ -1,0 +1,46 @@
+//! tgdl, the command-line tool: Telegram media and history downloader. The binary parses
+//! the command line ([`cli`]) and calls [`run`]; everything else lives here so it can be
+//! tested.
+//!
+//! - [`config`]: api credentials and where the session lives.
+//! - [`server`] and [`proxy`]: which server to talk to and how to connect.
+//! - [`commands`]: one module per subcommand.
+//! - [`output`]: the JSON lines and tables printed (the message format is documented
+//!   there).
+//! - [`naming`], [`filters`], [`progress`], [`manifest`]: what `tgdl download` names,
+//!   takes, shows and records.
+//! - [`dates`], [`dialogs`], [`prompt`], [`errors`], [`logging`]: helpers of the above.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod dates;
+pub mod dialogs;
+pub mod errors;
+pub mod filters;
+pub mod logging;
+pub mod manifest;
+pub mod naming;
+pub mod output;
+pub mod progress;
+pub mod prompt;
+pub mod proxy;
+pub mod server;
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+/// How long the runtime is given to finish background tasks after the command.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// Runs a parsed command line on a new multi-threaded runtime.
+pub fn run(cli: &cli::Cli) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let outcome = runtime.block_on(commands::run(cli));
+    runtime.shutdown_timeout(SHUTDOWN_GRACE);
+    outcome
+}

@@ -1,0 +1,20 @@
+//! The `tgdl` binary: parse the command line, run it, report errors on stderr.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    // Usage errors exit with status 2 from inside clap.
+    let cli = tgdl::cli::Cli::parse();
+    tgdl::logging::init(cli.global.verbose);
+    match tgdl::run(&cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        // The reader went away (`tgdl history ... | head`): nothing more to say.
+        Err(error) if tgdl::errors::is_broken_pipe(&error) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("{}", tgdl::errors::report(&error));
+            ExitCode::FAILURE
+        }
+    }
+}
