@@ -2,6 +2,7 @@
 //! (WAN emulation included: `faults.wan`).
 
 use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -42,6 +43,11 @@ pub struct Config {
     /// The key CDN DCs sign handshakes with (Telegram's CDN keys differ from the main DCs'
     /// and come from `help.getCdnConfig`); a fresh one is generated when `None`.
     pub cdn_rsa_key: Option<Arc<RsaPrivateKey>>,
+    /// Where the server keeps what a restart must not lose (see [`crate::state`]): the
+    /// DCs' auth keys with their salts, the RSA keys when none is given, the ports, and,
+    /// with a world attached, its logins. Loaded at start, saved within 100 ms of every
+    /// change and at shutdown. `None`: nothing survives the process.
+    pub state_dir: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -57,6 +63,7 @@ impl Default for Config {
             mtproxy_secrets: Vec::new(),
             cdn_dcs: Vec::new(),
             cdn_rsa_key: None,
+            state_dir: None,
         }
     }
 }

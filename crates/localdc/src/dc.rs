@@ -29,7 +29,7 @@ pub struct DcState {
     pub(crate) id: i32,
     pub(crate) addr: SocketAddr,
     pub(crate) directory: Arc<[DcAddress]>,
-    pub(crate) keys: KeyStore,
+    pub(crate) keys: Arc<KeyStore>,
     pub(crate) faults: Faults,
     pub(crate) limits: Limits,
     pub(crate) rsa: Arc<RsaPrivateKey>,

@@ -2,13 +2,120 @@
 //!
 //! Connections read the knobs live (a change applies to the next packet), except the byte
 //! and message budgets, which count from the start of each connection.
+//!
+//! Besides the settings of [`FaultSettings`], the chaos knobs act at once:
+//! [`Faults::set_stall`], [`Faults::drop_mid_frame_once`], [`Faults::reset_all`],
+//! [`Faults::rotate_salt`], [`Faults::bad_msg_storm`], [`Faults::set_clock_skew`],
+//! [`Faults::forget_keys`], [`Faults::set_block`] and [`Faults::set_mtproxy_down`].
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use mtproto::session::UnixTime;
 use tokio::sync::watch;
 
+use crate::keys::KeyStore;
+use crate::transport::TransportInfo;
 use crate::wan::{Wan, WanSettings};
+
+/// What a DPI box in front of the DC could tell apart: the transport classes of
+/// [`Faults::set_block`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TransportClass {
+    /// MTProto straight over TCP: abridged, intermediate, padded intermediate or full,
+    /// obfuscated or not (MTProxy clients included).
+    Tcp,
+    /// MTProto inside a WebSocket (`/apiws`).
+    WebSocket,
+    /// MTProto over HTTP (`POST /api`).
+    Http,
+}
+
+impl TransportClass {
+    /// Every class.
+    pub const ALL: [TransportClass; 3] = [Self::Tcp, Self::WebSocket, Self::Http];
+
+    /// The class of a detected connection.
+    pub fn of(info: &TransportInfo) -> Self {
+        if info.http {
+            Self::Http
+        } else if info.websocket {
+            Self::WebSocket
+        } else {
+            Self::Tcp
+        }
+    }
+
+    fn index(self) -> usize {
+        match self {
+            Self::Tcp => 0,
+            Self::WebSocket => 1,
+            Self::Http => 2,
+        }
+    }
+}
+
+impl std::str::FromStr for TransportClass {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.to_ascii_lowercase().as_str() {
+            "tcp" => Ok(Self::Tcp),
+            "websocket" | "ws" => Ok(Self::WebSocket),
+            "http" => Ok(Self::Http),
+            _ => Err(format!(
+                "unknown transport class {text:?} (tcp, websocket, http)"
+            )),
+        }
+    }
+}
+
+/// How connections of one [`TransportClass`] are treated (DPI emulation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Block {
+    /// Served as usual.
+    #[default]
+    None,
+    /// Closed at once, with a TCP reset, as soon as the transport is recognized.
+    Refuse,
+    /// Accepted and read, never answered, never closed by the server.
+    Blackhole,
+}
+
+impl Block {
+    fn from_u8(value: u8) -> Self {
+        match value {
+            1 => Self::Refuse,
+            2 => Self::Blackhole,
+            _ => Self::None,
+        }
+    }
+
+    fn as_u8(self) -> u8 {
+        match self {
+            Self::None => 0,
+            Self::Refuse => 1,
+            Self::Blackhole => 2,
+        }
+    }
+}
+
+impl std::str::FromStr for Block {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.to_ascii_lowercase().as_str() {
+            "none" | "off" => Ok(Self::None),
+            "refuse" | "reset" => Ok(Self::Refuse),
+            "blackhole" => Ok(Self::Blackhole),
+            _ => Err(format!("unknown block {text:?} (none, refuse, blackhole)")),
+        }
+    }
+}
+
+/// The `bad_msg_notification` codes a [`Faults::bad_msg_storm`] cycles through.
+pub const STORM_CODES: [i32; 5] = [16, 17, 32, 33, 48];
 
 /// A snapshot of the fault knobs of one DC.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -44,6 +151,26 @@ pub struct Faults {
     kill: watch::Sender<u64>,
     /// WAN emulation knobs.
     wan: Wan,
+    /// Connections send nothing while set (and stay mute once they have been).
+    stall: AtomicBool,
+    /// Bumped by [`Faults::drop_mid_frame_once`]: writers started before cut their next frame.
+    mid_frame: AtomicU64,
+    /// Bumped to reset every open connection of the DC at once.
+    reset: watch::Sender<u64>,
+    /// Encrypted client packets still to be refused by the storm.
+    storm_left: AtomicU64,
+    /// Packets refused by storms so far (picks the code).
+    storm_count: AtomicU64,
+    /// Seconds added to the server's clock.
+    skew_secs: AtomicI64,
+    /// Bumped whenever the clock is set back.
+    clock_generation: AtomicU64,
+    /// [`Block`] per [`TransportClass`].
+    blocks: [AtomicU8; 3],
+    /// MTProxy-secret connections are refused while set.
+    mtproxy_down: AtomicBool,
+    /// The DC's keys, for the salt and key knobs (attached when the DC starts).
+    keys: OnceLock<Arc<KeyStore>>,
 }
 
 impl Faults {
@@ -56,6 +183,16 @@ impl Faults {
             refuse: watch::Sender::new(false),
             kill: watch::Sender::new(0),
             wan: Wan::new(&settings.wan),
+            stall: AtomicBool::new(false),
+            mid_frame: AtomicU64::new(0),
+            reset: watch::Sender::new(0),
+            storm_left: AtomicU64::new(0),
+            storm_count: AtomicU64::new(0),
+            skew_secs: AtomicI64::new(0),
+            clock_generation: AtomicU64::new(0),
+            blocks: std::array::from_fn(|_| AtomicU8::new(0)),
+            mtproxy_down: AtomicBool::new(false),
+            keys: OnceLock::new(),
         };
         faults.apply(settings);
         faults
@@ -113,6 +250,160 @@ impl Faults {
             .send_modify(|generation| *generation = generation.wrapping_add(1));
     }
 
+    /// Stall: while on, the DC's connections, open and new, read what comes but send
+    /// nothing at all: no answers, no pongs, no acknowledgments, no handshake replies. A
+    /// client must notice its pings going unanswered and reconnect. A connection that was
+    /// stalled stays mute until it closes; connections made after the stall is turned off
+    /// work as usual.
+    pub fn set_stall(&self, on: bool) {
+        self.stall.store(on, Ordering::Relaxed);
+    }
+
+    /// Whether the DC is stalled.
+    pub fn stalled(&self) -> bool {
+        self.stall.load(Ordering::Relaxed)
+    }
+
+    /// Every connection open now writes only part of its next outgoing frame (header and
+    /// half the payload, under the transport's framing: a frame cut short) and then closes.
+    /// Connections made afterwards are not affected. On obfuscated streams the cut bytes
+    /// are not under the stream cipher, so the client reads them as a broken frame.
+    pub fn drop_mid_frame_once(&self) {
+        self.mid_frame.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Closes every connection open on the DC now with a TCP reset (`SO_LINGER` 0: what is
+    /// queued is discarded), where [`Faults::disconnect_all`] closes cleanly (FIN).
+    pub fn reset_all(&self) {
+        self.reset
+            .send_modify(|generation| *generation = generation.wrapping_add(1));
+    }
+
+    /// Changes the server salts of every key of the DC now: the next message of each client
+    /// gets `bad_server_salt` with the new salt.
+    pub fn rotate_salt(&self) {
+        if let Some(keys) = self.keys.get() {
+            keys.rotate_all_salts();
+        }
+    }
+
+    /// The next `n` encrypted client packets reaching the DC are answered with a
+    /// `bad_msg_notification` instead of being handled, cycling through the codes
+    /// [`STORM_CODES`] with their real meaning: 16 and 17 (msg_id too low / too high, the
+    /// notification's msg_id carrying the server's time), 32 and 33 (seq_no too low / too
+    /// high: the client starts a new session), 48 (`bad_server_salt`, the key's salts
+    /// rotated for real). A refused packet is not handled at all, so the client's resend is
+    /// executed once; a packet carrying a message already executed (a resend under the
+    /// same msg_id) is never refused, so a storm cannot make the server run a request
+    /// twice. Zero ends a storm. (mtproto's client gives a request up after 5 refusals.)
+    pub fn bad_msg_storm(&self, n: u64) {
+        self.storm_left.store(n, Ordering::Relaxed);
+    }
+
+    /// Packets the current storm still refuses.
+    pub fn storm_left(&self) -> u64 {
+        self.storm_left.load(Ordering::Relaxed)
+    }
+
+    /// Offsets the server's clock by `seconds`: client msg_ids are checked against it
+    /// (`bad_msg_notification` 16/17 beyond 300 s in the past / 30 s in the future), server
+    /// msg_ids, salts and the handshake's `server_time` come from it. Clients resync from the
+    /// msg_id of the notification. (`date` fields of API answers keep the real clock.)
+    ///
+    /// A session's server msg_ids never decrease, so sessions that exist when the clock is
+    /// set back cannot show the new time: their next packet is answered with
+    /// `bad_msg_notification` 32, and the client goes on in a new session, which does.
+    pub fn set_clock_skew(&self, seconds: i64) {
+        let before = self.skew_secs.swap(seconds, Ordering::Relaxed);
+        if seconds < before {
+            self.clock_generation.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// How many times the clock was set back (sessions made before cannot follow).
+    pub(crate) fn clock_generation(&self) -> u64 {
+        self.clock_generation.load(Ordering::Relaxed)
+    }
+
+    /// The clock offset in force, in seconds.
+    pub fn clock_skew(&self) -> i64 {
+        self.skew_secs.load(Ordering::Relaxed)
+    }
+
+    /// The DC's clock: the system clock plus the skew.
+    pub fn now(&self) -> UnixTime {
+        let real = crate::conn::unix_time();
+        let skew = self.clock_skew();
+        let offset = Duration::from_secs(skew.unsigned_abs());
+        if skew >= 0 {
+            real + offset
+        } else {
+            real.saturating_sub(offset)
+        }
+    }
+
+    /// Forgets every auth key of the DC (and, with a world attached, the logins of those
+    /// keys): clients get transport error -404 on their next packet and must make a new key
+    /// (and import their authorization again on a DC other than their home).
+    pub fn forget_keys(&self) {
+        if let Some(keys) = self.keys.get() {
+            keys.forget_all();
+        }
+    }
+
+    /// How connections of `class` are treated from now on (DPI emulation); applied right
+    /// after the transport is detected, to new connections.
+    pub fn set_block(&self, class: TransportClass, block: Block) {
+        if let Some(slot) = self.blocks.get(class.index()) {
+            slot.store(block.as_u8(), Ordering::Relaxed);
+        }
+    }
+
+    /// The block in force for `class`.
+    pub fn block(&self, class: TransportClass) -> Block {
+        self.blocks.get(class.index()).map_or(Block::None, |slot| {
+            Block::from_u8(slot.load(Ordering::Relaxed))
+        })
+    }
+
+    /// MTProxy front down: while set, connections that open with one of the configured
+    /// MTProxy secrets are closed (reset) as soon as they are recognized; clients without a
+    /// secret are served as usual.
+    pub fn set_mtproxy_down(&self, down: bool) {
+        self.mtproxy_down.store(down, Ordering::Relaxed);
+    }
+
+    /// Whether the MTProxy front is down.
+    pub fn mtproxy_down(&self) -> bool {
+        self.mtproxy_down.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn attach_keys(&self, keys: Arc<KeyStore>) {
+        let _ = self.keys.set(keys);
+    }
+
+    /// The mid-frame generation, to compare with the one a writer started under.
+    pub(crate) fn mid_frame_generation(&self) -> u64 {
+        self.mid_frame.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn watch_reset(&self) -> watch::Receiver<u64> {
+        self.reset.subscribe()
+    }
+
+    /// Takes one packet of the storm: the code to refuse it with, or `None` when no storm
+    /// is on.
+    pub(crate) fn take_storm(&self) -> Option<i32> {
+        self.storm_left
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+                left.checked_sub(1)
+            })
+            .ok()?;
+        let count = self.storm_count.fetch_add(1, Ordering::Relaxed);
+        let index = usize::try_from(count % STORM_CODES.len() as u64).unwrap_or(0);
+        STORM_CODES.get(index).copied()
+    }
+
     pub(crate) fn drop_after_bytes(&self) -> Option<u64> {
         load(&self.drop_after_bytes)
     }
@@ -162,6 +453,36 @@ mod tests {
         assert_eq!(faults.settings(), settings);
         faults.apply(&FaultSettings::default());
         assert_eq!(faults.settings(), FaultSettings::default());
+    }
+
+    #[test]
+    fn storm_cycles_the_codes_and_ends() {
+        let faults = Faults::new(&FaultSettings::default());
+        assert_eq!(faults.take_storm(), None);
+        faults.bad_msg_storm(6);
+        let codes: Vec<_> = std::iter::from_fn(|| faults.take_storm()).collect();
+        assert_eq!(codes, vec![16, 17, 32, 33, 48, 16]);
+        assert_eq!(faults.storm_left(), 0);
+    }
+
+    #[test]
+    fn blocks_and_skew() {
+        let faults = Faults::new(&FaultSettings::default());
+        faults.set_block(TransportClass::Tcp, Block::Blackhole);
+        assert_eq!(faults.block(TransportClass::Tcp), Block::Blackhole);
+        assert_eq!(faults.block(TransportClass::Http), Block::None);
+        assert_eq!(
+            "WS".parse::<TransportClass>(),
+            Ok(TransportClass::WebSocket)
+        );
+        assert!("udp".parse::<TransportClass>().is_err());
+        faults.set_clock_skew(-300);
+        let real = crate::conn::unix_time().as_secs();
+        let skewed = faults.now().as_secs();
+        assert!(
+            (real - 301..=real - 299).contains(&skewed),
+            "{real} {skewed}"
+        );
     }
 
     #[test]

@@ -2,14 +2,28 @@
 //! unknown on DC 4), each with its salts, the layer and client its owner announced, and
 //! the sessions opened under it.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use mtcrypto::{AuthKey, RngCore};
-use mtproto::session::{SaltSchedule, ServerSession, UnixTime};
+use mtproto::session::{DEFAULT_SALT_PERIOD, SaltSchedule, ServerSession, UnixTime};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use serde::{Deserialize, Serialize};
+
+/// Salt rotations replayed at most when a saved key is loaded.
+const MAX_SALT_EPOCH: u64 = 1 << 20;
+/// Request msg_ids remembered per key as executed (see [`KeyEntry::executed_any`]).
+const EXECUTED_MEMORY: usize = 4096;
+
+/// Something about the keys changed that a state dir keeps.
+pub(crate) type ChangeHook = Arc<dyn Fn() + Send + Sync>;
+/// Keys were forgotten: their ids.
+pub(crate) type ForgetHook = Arc<dyn Fn(&[u64]) + Send + Sync>;
 
 /// What `initConnection` said about the client.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientInfo {
     pub api_id: i32,
     pub device_model: String,
@@ -36,15 +50,65 @@ pub struct KeyState {
 /// across an await.
 pub type SharedSession = Arc<Mutex<ServerSession>>;
 
+/// A key's salts as a seed that rebuilds them: the schedule itself keeps its secret, so
+/// this is what a state dir saves.
+#[derive(Clone)]
+struct SaltState {
+    seed: [u8; 32],
+    epoch: u64,
+    period: u64,
+    /// The handshake's salt and the second until which it is accepted.
+    initial: Option<(i64, u64)>,
+    schedule: SaltSchedule,
+}
+
+impl SaltState {
+    fn new(seed: [u8; 32], epoch: u64, period: u64, initial: Option<(i64, u64)>) -> Self {
+        let period = period.max(1);
+        let epoch = epoch.min(MAX_SALT_EPOCH);
+        let mut schedule = SaltSchedule::new(&mut StdRng::from_seed(seed)).with_period(period);
+        if let Some((salt, until)) = initial {
+            schedule =
+                schedule.with_initial_salt(salt, UnixTime::from_secs(until.saturating_sub(period)));
+        }
+        for _ in 0..epoch {
+            schedule.rotate();
+        }
+        Self {
+            seed,
+            epoch,
+            period,
+            initial: if epoch == 0 { initial } else { None },
+            schedule,
+        }
+    }
+
+    fn rotate(&mut self) {
+        self.epoch = self.epoch.saturating_add(1);
+        self.initial = None;
+        self.schedule.rotate();
+    }
+}
+
 /// One auth key and what hangs off it.
 pub struct KeyEntry {
     key: AuthKey,
     created: UnixTime,
     expires_in: Option<i32>,
-    salts: Mutex<SaltSchedule>,
+    salts: Mutex<SaltState>,
     state: Mutex<KeyState>,
     sessions: Mutex<Sessions>,
     max_sessions: usize,
+    /// Request msg_ids (with their session) handed to the handlers, newest last.
+    executed: Mutex<Executed>,
+    /// Told when something saved about the key changes.
+    changed: Option<ChangeHook>,
+}
+
+#[derive(Default)]
+struct Executed {
+    set: HashSet<(i64, i64)>,
+    order: VecDeque<(i64, i64)>,
 }
 
 impl std::fmt::Debug for KeyEntry {
@@ -80,12 +144,13 @@ impl KeyEntry {
 
     /// A copy of the salt schedule, to check or seal one packet with.
     pub fn salts(&self) -> SaltSchedule {
-        lock(&self.salts).clone()
+        lock(&self.salts).schedule.clone()
     }
 
     /// Replaces every salt at once (fault injection: clients get `bad_server_salt`).
     pub fn rotate_salts(&self) {
         lock(&self.salts).rotate();
+        self.changed();
     }
 
     /// What the owner announced so far.
@@ -95,18 +160,67 @@ impl KeyEntry {
 
     /// Changes what is recorded about the owner.
     pub fn update_state(&self, change: impl FnOnce(&mut KeyState)) {
-        change(&mut lock(&self.state));
+        let changed = {
+            let mut state = lock(&self.state);
+            let before = state.clone();
+            change(&mut state);
+            *state != before
+        };
+        if changed {
+            self.changed();
+        }
+    }
+
+    /// Records that request `msg_id` of session `session_id` was handed to a handler.
+    pub(crate) fn note_executed(&self, session_id: i64, msg_id: i64) {
+        let mut executed = lock(&self.executed);
+        if executed.set.insert((session_id, msg_id)) {
+            executed.order.push_back((session_id, msg_id));
+        }
+        while executed.order.len() > EXECUTED_MEMORY {
+            if let Some(old) = executed.order.pop_front() {
+                executed.set.remove(&old);
+            }
+        }
+    }
+
+    /// Whether any of `msg_ids` of session `session_id` was handed to a handler (among the
+    /// last few thousand requests of the key).
+    pub(crate) fn executed_any(&self, session_id: i64, msg_ids: &[i64]) -> bool {
+        let executed = lock(&self.executed);
+        msg_ids
+            .iter()
+            .any(|id| executed.set.contains(&(session_id, *id)))
+    }
+
+    fn changed(&self) {
+        if let Some(hook) = &self.changed {
+            hook();
+        }
     }
 
     /// The session `session_id`, created when new (then `true`). Past the per-key limit the
     /// least recently used session is dropped.
     pub fn session(&self, session_id: i64, rng: &mut impl RngCore) -> (SharedSession, bool) {
+        let (session, created, _) = self.session_in(session_id, rng, 0);
+        (session, created)
+    }
+
+    /// Like [`KeyEntry::session`], also telling the clock generation the session was made
+    /// under (`clock` for a new one): a session's msg_ids never go back, so after the
+    /// server's clock was set back the old sessions cannot show the new time.
+    pub fn session_in(
+        &self,
+        session_id: i64,
+        rng: &mut impl RngCore,
+        clock: u64,
+    ) -> (SharedSession, bool, u64) {
         let mut sessions = lock(&self.sessions);
         sessions.tick = sessions.tick.wrapping_add(1);
         let tick = sessions.tick;
         if let Some(slot) = sessions.map.get_mut(&session_id) {
             slot.last_used = tick;
-            return (Arc::clone(&slot.session), false);
+            return (Arc::clone(&slot.session), false, slot.clock);
         }
         while sessions.map.len() >= self.max_sessions.max(1) {
             let oldest = sessions
@@ -129,9 +243,10 @@ impl KeyEntry {
             SessionSlot {
                 session: Arc::clone(&session),
                 last_used: tick,
+                clock,
             },
         );
-        (session, true)
+        (session, true, clock)
     }
 
     /// Forgets a session (`destroy_session`); whether it existed.
@@ -154,14 +269,44 @@ struct Sessions {
 struct SessionSlot {
     session: SharedSession,
     last_used: u64,
+    /// The clock generation the session was made under (see [`KeyEntry::session_in`]).
+    clock: u64,
 }
 
 /// The auth keys of one DC, by auth_key_id.
-#[derive(Debug)]
 pub struct KeyStore {
     inner: Mutex<StoreInner>,
     max_keys: usize,
     max_sessions: usize,
+    salt_period: u64,
+    changed: Mutex<Option<ChangeHook>>,
+    forgotten: Mutex<Vec<ForgetHook>>,
+}
+
+impl std::fmt::Debug for KeyStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyStore")
+            .field("keys", &self.len())
+            .field("max_keys", &self.max_keys)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One key as a state dir saves it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct SavedKey {
+    /// The 256 key bytes, hex.
+    pub auth_key: String,
+    pub created: u64,
+    pub expires_in: Option<i32>,
+    /// The salt seed, hex (32 bytes).
+    pub salt_seed: String,
+    pub salt_epoch: u64,
+    pub salt_period: u64,
+    pub initial_salt: Option<(i64, u64)>,
+    pub layer: Option<i32>,
+    pub client: Option<ClientInfo>,
+    pub takeout_id: Option<i64>,
 }
 
 #[derive(Debug, Default)]
@@ -187,7 +332,133 @@ impl KeyStore {
             inner: Mutex::new(StoreInner::default()),
             max_keys: max_keys.max(1),
             max_sessions: max_sessions.max(1),
+            salt_period: DEFAULT_SALT_PERIOD,
+            changed: Mutex::new(None),
+            forgotten: Mutex::new(Vec::new()),
         }
+    }
+
+    /// With salts lasting `period` each.
+    #[must_use]
+    pub fn with_salt_period(mut self, period: Duration) -> Self {
+        self.salt_period = period.as_secs().max(1);
+        self
+    }
+
+    /// Called whenever a key is added or forgotten or what is saved of one changes.
+    pub(crate) fn set_change_hook(&self, hook: ChangeHook) {
+        *lock(&self.changed) = Some(hook);
+    }
+
+    /// Called with the ids of keys forgotten (one by one, all at once, or at the limit).
+    pub(crate) fn add_forget_hook(&self, hook: ForgetHook) {
+        lock(&self.forgotten).push(hook);
+    }
+
+    fn notify_changed(&self) {
+        let hook = lock(&self.changed).clone();
+        if let Some(hook) = hook {
+            hook();
+        }
+    }
+
+    fn notify_forgotten(&self, ids: &[u64]) {
+        if ids.is_empty() {
+            return;
+        }
+        let hooks = lock(&self.forgotten).clone();
+        for hook in hooks {
+            hook(ids);
+        }
+        self.notify_changed();
+    }
+
+    /// Stores a key made by a handshake now: its salts come from a fresh seed, and the
+    /// handshake's `initial_salt` is accepted for one salt period.
+    pub fn insert_key(
+        &self,
+        auth_key: AuthKey,
+        created: UnixTime,
+        expires_in: Option<i32>,
+        initial_salt: Option<i64>,
+        rng: &mut impl RngCore,
+    ) -> Option<Arc<KeyEntry>> {
+        let mut seed = [0; 32];
+        rng.fill_bytes(&mut seed);
+        let initial =
+            initial_salt.map(|salt| (salt, created.as_secs().saturating_add(self.salt_period)));
+        let salts = SaltState::new(seed, 0, self.salt_period, initial);
+        self.insert_entry(auth_key, created, expires_in, salts, KeyState::default())
+    }
+
+    /// Rotates the salts of every key.
+    pub fn rotate_all_salts(&self) {
+        let entries: Vec<Arc<KeyEntry>> = lock(&self.inner).keys.values().cloned().collect();
+        for entry in entries {
+            entry.rotate_salts();
+        }
+    }
+
+    /// Every key as a state dir saves it, oldest first.
+    pub(crate) fn export(&self) -> Vec<SavedKey> {
+        let entries: Vec<Arc<KeyEntry>> = {
+            let inner = lock(&self.inner);
+            inner
+                .order
+                .iter()
+                .filter_map(|id| inner.keys.get(id).cloned())
+                .collect()
+        };
+        entries
+            .iter()
+            .map(|entry| {
+                let salts = lock(&entry.salts).clone();
+                let state = entry.state();
+                SavedKey {
+                    auth_key: hex::encode(entry.key.as_bytes()),
+                    created: entry.created.as_secs(),
+                    expires_in: entry.expires_in,
+                    salt_seed: hex::encode(salts.seed),
+                    salt_epoch: salts.epoch,
+                    salt_period: salts.period,
+                    initial_salt: salts.initial,
+                    layer: state.layer,
+                    client: state.client.as_deref().cloned(),
+                    takeout_id: state.takeout_id,
+                }
+            })
+            .collect()
+    }
+
+    /// Adds a saved key; `Err` says why it was not.
+    pub(crate) fn import(&self, saved: SavedKey) -> Result<u64, String> {
+        let bytes = hex::decode(&saved.auth_key).map_err(|e| format!("auth key: {e}"))?;
+        let auth_key = AuthKey::from_slice(&bytes).map_err(|e| format!("auth key: {e}"))?;
+        let seed: [u8; 32] = hex::decode(&saved.salt_seed)
+            .ok()
+            .and_then(|seed| seed.try_into().ok())
+            .ok_or("salt seed: not 32 bytes of hex")?;
+        let id = auth_key.key_id();
+        let salts = SaltState::new(
+            seed,
+            saved.salt_epoch,
+            saved.salt_period,
+            saved.initial_salt,
+        );
+        let state = KeyState {
+            layer: saved.layer,
+            client: saved.client.map(Arc::new),
+            takeout_id: saved.takeout_id,
+        };
+        self.insert_entry(
+            auth_key,
+            UnixTime::from_secs(saved.created),
+            saved.expires_in,
+            salts,
+            state,
+        )
+        .map(|_| id)
+        .ok_or_else(|| format!("key {id:#018x} is there twice"))
     }
 
     /// Whether `key_id` is in use (the handshake then asks the client for another key).
@@ -202,47 +473,86 @@ impl KeyStore {
 
     /// Stores a new key, forgetting the oldest one at the limit. A key whose id is already
     /// taken is refused (`None`): the handshake checked, but another may have won the race.
+    ///
+    /// The schedule in `new` is replaced by one this store can save and restore, with the
+    /// store's salt period; a schedule accepting salt 0 at `created` (minted sessions start
+    /// with salt 0) keeps accepting it for one period.
     pub fn insert(&self, new: NewKey) -> Option<Arc<KeyEntry>> {
-        let id = new.auth_key.key_id();
+        let initial = new.salts.accepts(0, new.created).then_some(0);
+        self.insert_key(
+            new.auth_key,
+            new.created,
+            new.expires_in,
+            initial,
+            &mut rand::rngs::OsRng,
+        )
+    }
+
+    fn insert_entry(
+        &self,
+        key: AuthKey,
+        created: UnixTime,
+        expires_in: Option<i32>,
+        salts: SaltState,
+        state: KeyState,
+    ) -> Option<Arc<KeyEntry>> {
+        let id = key.key_id();
         let entry = Arc::new(KeyEntry {
-            key: new.auth_key,
-            created: new.created,
-            expires_in: new.expires_in,
-            salts: Mutex::new(new.salts),
-            state: Mutex::new(KeyState::default()),
+            key,
+            created,
+            expires_in,
+            salts: Mutex::new(salts),
+            state: Mutex::new(state),
             sessions: Mutex::new(Sessions::default()),
             max_sessions: self.max_sessions,
+            executed: Mutex::new(Executed::default()),
+            changed: lock(&self.changed).clone(),
         });
-        let mut inner = lock(&self.inner);
-        if inner.keys.contains_key(&id) {
-            return None;
-        }
-        while inner.keys.len() >= self.max_keys {
-            let Some(oldest) = inner.order.pop_front() else {
-                break;
-            };
-            if inner.keys.remove(&oldest).is_some() {
-                tracing::info!(key_id = %format_args!("{oldest:#018x}"),
-                    "key limit reached: forgetting the oldest auth key");
+        let mut evicted = Vec::new();
+        {
+            let mut inner = lock(&self.inner);
+            if inner.keys.contains_key(&id) {
+                return None;
             }
+            while inner.keys.len() >= self.max_keys {
+                let Some(oldest) = inner.order.pop_front() else {
+                    break;
+                };
+                if inner.keys.remove(&oldest).is_some() {
+                    tracing::info!(key_id = %format_args!("{oldest:#018x}"),
+                        "key limit reached: forgetting the oldest auth key");
+                    evicted.push(oldest);
+                }
+            }
+            inner.keys.insert(id, Arc::clone(&entry));
+            inner.order.push_back(id);
         }
-        inner.keys.insert(id, Arc::clone(&entry));
-        inner.order.push_back(id);
+        self.notify_forgotten(&evicted);
+        self.notify_changed();
         Some(entry)
     }
 
     /// Forgets a key: its clients get transport error -404 and must make a new one.
     pub fn forget(&self, key_id: u64) -> bool {
-        let mut inner = lock(&self.inner);
-        inner.order.retain(|id| *id != key_id);
-        inner.keys.remove(&key_id).is_some()
+        let removed = {
+            let mut inner = lock(&self.inner);
+            inner.order.retain(|id| *id != key_id);
+            inner.keys.remove(&key_id).is_some()
+        };
+        if removed {
+            self.notify_forgotten(&[key_id]);
+        }
+        removed
     }
 
     /// Forgets every key.
     pub fn forget_all(&self) {
-        let mut inner = lock(&self.inner);
-        inner.keys.clear();
-        inner.order.clear();
+        let ids: Vec<u64> = {
+            let mut inner = lock(&self.inner);
+            inner.keys.clear();
+            inner.order.drain(..).collect()
+        };
+        self.notify_forgotten(&ids);
     }
 
     /// The ids of the keys known, oldest first.
@@ -314,6 +624,49 @@ mod tests {
         assert!(key.session(2, &mut rng).1, "2 was forgotten");
         assert!(key.destroy_session(2));
         assert!(!key.destroy_session(2));
+    }
+
+    #[test]
+    fn saved_keys_come_back_with_their_salts() {
+        let store = KeyStore::new(4, 2).with_salt_period(Duration::from_mins(1));
+        let mut rng = StdRng::seed_from_u64(3);
+        let now = UnixTime::from_secs(1_700_000_000);
+        let a = store
+            .insert_key(AuthKey::from_bytes([7; 256]), now, None, Some(42), &mut rng)
+            .unwrap();
+        let b = store.insert(new_key(8)).unwrap();
+        b.rotate_salts();
+        a.update_state(|state| state.layer = Some(229));
+        let saved = store.export();
+        let json = serde_json::to_string(&saved).unwrap();
+        let again = KeyStore::new(4, 2);
+        for key in serde_json::from_str::<Vec<SavedKey>>(&json).unwrap() {
+            again.import(key).unwrap();
+        }
+        assert_eq!(again.key_ids(), store.key_ids());
+        let a2 = again.get(a.id()).unwrap();
+        assert_eq!(a2.salts().current(now), a.salts().current(now));
+        assert!(a2.salts().accepts(42, now));
+        assert_eq!(a2.state().layer, Some(229));
+        let b2 = again.get(b.id()).unwrap();
+        assert_eq!(b2.salts().current(now), b.salts().current(now));
+        assert!(
+            !b2.salts().accepts(0, now),
+            "rotated away from the minted salt"
+        );
+        assert!(again.import(saved.first().unwrap().clone()).is_err());
+    }
+
+    #[test]
+    fn forgetting_tells_the_hooks() {
+        let store = KeyStore::new(1, 2);
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&seen);
+        store.add_forget_hook(Arc::new(move |ids| lock(&sink).extend_from_slice(ids)));
+        let a = store.insert(new_key(1)).unwrap();
+        let b = store.insert(new_key(2)).unwrap();
+        store.forget_all();
+        assert_eq!(*lock(&seen), vec![a.id(), b.id()]);
     }
 
     #[test]

@@ -19,6 +19,7 @@
 
 mod config;
 mod conn;
+pub mod control;
 mod dc;
 mod error;
 pub mod faults;
@@ -28,6 +29,7 @@ mod mtproxy;
 mod ready;
 pub mod rpc;
 mod server;
+pub mod state;
 pub mod transport;
 pub mod wan;
 pub mod world;
@@ -35,7 +37,7 @@ pub mod world;
 pub use config::{Config, DEFAULT_DCS, Limits};
 pub use dc::{DcAddress, DcState};
 pub use error::Error;
-pub use faults::{FaultSettings, Faults};
+pub use faults::{Block, FaultSettings, Faults, TransportClass};
 pub use mtproto::session::RpcError;
 pub use ready::{ReadyDc, ReadyInfo};
 pub use rpc::{Handler, HandlerFuture, Registry, RequestContext, RpcResult};

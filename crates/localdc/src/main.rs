@@ -77,6 +77,15 @@ struct Args {
     /// for padded intermediate only; `ee` + 32 + hex of a domain for fake TLS). Repeatable.
     #[arg(long = "mtproxy-secret", value_name = "HEX")]
     mtproxy_secrets: Vec<ProxySecret>,
+    /// Keep the auth keys (with their salts), the RSA keys (unless --rsa-key is given), the
+    /// ports and the world's logins in this directory: loaded at start, saved on every
+    /// change, so that a restarted localdc serves its clients' keys as before.
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+    /// Serve the control protocol (one command per line: `stall 2 on`, `storm all 20`,
+    /// `block all tcp blackhole`, ...; see the `control` module) on this loopback port.
+    #[arg(long, value_name = "PORT")]
+    control_port: Option<u16>,
     /// Serve the world of this JSON fixture (accounts, chats, messages, media).
     #[arg(long, value_name = "PATH")]
     fixture: Option<PathBuf>,
@@ -130,6 +139,7 @@ async fn run(args: Args) -> Result<()> {
             wan: wan_settings(&args),
         },
         mtproxy_secrets: args.mtproxy_secrets,
+        state_dir: args.state_dir.clone(),
         ..Config::default()
     };
     if !config.faults.wan.is_lan() {
@@ -146,6 +156,16 @@ async fn run(args: Args) -> Result<()> {
     }
     if let Some(world) = &world {
         localdc::wan::use_world_logins(&server, world);
+        server
+            .attach_world(world)
+            .context("loading the world's logins from the state dir")?;
+    }
+    if let Some(port) = args.control_port {
+        let addr = localdc::control::Control::new(&server, world.clone())
+            .listen(port)
+            .await
+            .context("opening the control port")?;
+        println!("control {addr}");
     }
     let info = server.ready_info();
     if let Some(path) = &args.ready_file {

@@ -19,6 +19,7 @@ use crate::listener;
 use crate::mtproxy::MtProxyFront;
 use crate::ready::{ReadyDc, ReadyInfo};
 use crate::rpc::Registry;
+use crate::state::StateDir;
 
 /// Ports picked for `port_base` 0 lie in this range: below 32768, as some clients keep
 /// ports in signed 16-bit fields, and above the well-known ones.
@@ -42,16 +43,20 @@ impl Server {
         if config.dcs == 0 {
             return Err(Error::Config("at least one DC is needed".into()));
         }
+        let state = match &config.state_dir {
+            Some(dir) => Some(StateDir::open(dir)?),
+            None => None,
+        };
         let rsa = match &config.rsa_key {
             Some(key) => Arc::clone(key),
-            None => Arc::new(generate_rsa_key().await?),
+            None => Arc::new(saved_or_new_key(state.as_deref(), false).await?),
         };
         let public_key_pem = rsa.public_key().to_pkcs1_pem()?;
         let fingerprint = rsa.public_key().fingerprint();
 
         let cdn_rsa = match (&config.cdn_rsa_key, config.cdn_dcs.is_empty()) {
             (Some(key), _) => Some(Arc::clone(key)),
-            (None, false) => Some(Arc::new(generate_rsa_key().await?)),
+            (None, false) => Some(Arc::new(saved_or_new_key(state.as_deref(), true).await?)),
             (None, true) => None,
         };
         let cdn_public_keys: Arc<[(i32, String)]> = match &cdn_rsa {
@@ -65,8 +70,9 @@ impl Server {
         let mut listeners = Vec::new();
         let main_ids = (1..=i32::from(config.dcs)).map(|id| (id, false));
         let cdn_ids = config.cdn_dcs.iter().map(|id| (*id, true));
+        let saved_ports = state.as_ref().map(|s| s.load_ports()).unwrap_or_default();
         for (id, cdn) in main_ids.chain(cdn_ids) {
-            let listener = bind_dc(&config, id)?;
+            let listener = bind_dc(&config, id, saved_ports.get(&id.to_string()).copied())?;
             let addr = listener.local_addr().map_err(|source| Error::Bind {
                 dc: id,
                 addr: SocketAddr::new(config.host, 0),
@@ -90,15 +96,21 @@ impl Server {
         let mut dcs = Vec::new();
         let mut tasks = Vec::new();
         for (address, listener) in listeners {
+            let keys = Arc::new(
+                KeyStore::new(
+                    config.limits.max_keys_per_dc,
+                    config.limits.max_sessions_per_key,
+                )
+                .with_salt_period(config.salt_period),
+            );
+            let faults = Faults::new(&config.faults);
+            faults.attach_keys(Arc::clone(&keys));
             let state = Arc::new(DcState {
                 id: address.id,
                 addr: address.addr,
                 directory: Arc::clone(&directory),
-                keys: KeyStore::new(
-                    config.limits.max_keys_per_dc,
-                    config.limits.max_sessions_per_key,
-                ),
-                faults: Faults::new(&config.faults),
+                keys,
+                faults,
                 limits: config.limits.clone(),
                 rsa: match (&cdn_rsa, address.cdn) {
                     (Some(key), true) => Arc::clone(key),
@@ -117,6 +129,20 @@ impl Server {
         // Every DC exists before any port accepts, so a proxied client always finds its DC.
         let states: Vec<Arc<DcState>> = dcs.iter().map(|(dc, _)| Arc::clone(&dc.state)).collect();
         mtproxy.set_dcs(&states);
+        if let Some(state) = &state {
+            state.adopt_stores(
+                states
+                    .iter()
+                    .map(|dc| (dc.id, Arc::clone(&dc.keys)))
+                    .collect(),
+            )?;
+            let ports = states
+                .iter()
+                .map(|dc| (dc.id.to_string(), dc.addr.port()))
+                .collect();
+            state.save_ports(&ports)?;
+            tasks.push(tokio::spawn(Arc::clone(state).run(shutdown_rx.clone())));
+        }
         let dcs: Vec<DcHandle> = dcs
             .into_iter()
             .map(|(dc, listener)| {
@@ -135,8 +161,23 @@ impl Server {
             fingerprint,
             shutdown,
             tasks,
+            state,
         })
     }
+}
+
+/// The key saved in the state dir, else a new one (saved there).
+async fn saved_or_new_key(state: Option<&StateDir>, cdn: bool) -> Result<RsaPrivateKey, Error> {
+    if let Some(state) = state
+        && let Some(key) = state.load_rsa(cdn)?
+    {
+        return Ok(key);
+    }
+    let key = generate_rsa_key().await?;
+    if let Some(state) = state {
+        state.save_rsa(&key, cdn)?;
+    }
+    Ok(key)
 }
 
 async fn generate_rsa_key() -> Result<RsaPrivateKey, Error> {
@@ -147,8 +188,9 @@ async fn generate_rsa_key() -> Result<RsaPrivateKey, Error> {
         .map_err(Error::from)
 }
 
-/// Binds DC `id`'s port: `port_base + id`, or a free port below 32768 when the base is 0.
-fn bind_dc(config: &Config, id: i32) -> Result<TcpListener, Error> {
+/// Binds DC `id`'s port: `port_base + id`, or when the base is 0 the port `saved` (a state
+/// dir's, if it is free) or a free port below 32768.
+fn bind_dc(config: &Config, id: i32, saved: Option<u16>) -> Result<TcpListener, Error> {
     let bind_error = |port: u16, source| Error::Bind {
         dc: id,
         addr: SocketAddr::new(config.host, port),
@@ -162,6 +204,11 @@ fn bind_dc(config: &Config, id: i32) -> Result<TcpListener, Error> {
             ))
         })?;
         return listener::bind(SocketAddr::new(config.host, port)).map_err(|e| bind_error(port, e));
+    }
+    if let Some(port) = saved.filter(|port| *port != 0)
+        && let Ok(listener) = listener::bind(SocketAddr::new(config.host, port))
+    {
+        return Ok(listener);
     }
     let mut rng = rand::thread_rng();
     for _ in 0..FREE_PORT_TRIES {
@@ -215,9 +262,36 @@ pub struct RunningServer {
     fingerprint: i64,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    state: Option<Arc<StateDir>>,
 }
 
 impl RunningServer {
+    /// Ties `world` (served through this server's registry) to the server: when a DC
+    /// forgets auth keys, the logins of those keys go with them; with a state dir, the
+    /// world's saved logins are loaded now and its login changes are saved from now on.
+    /// Call it once, right after starting, before clients are told where the server is.
+    pub fn attach_world(&self, world: &Arc<crate::world::World>) -> Result<(), Error> {
+        for dc in &self.dcs {
+            let weak = Arc::downgrade(world);
+            let id = dc.id();
+            dc.state.keys.add_forget_hook(Arc::new(move |ids| {
+                if let Some(world) = weak.upgrade() {
+                    world.forget_key_logins(id, ids);
+                }
+            }));
+        }
+        if let Some(state) = &self.state {
+            state.adopt_world(world)?;
+            state.touch();
+        }
+        Ok(())
+    }
+
+    /// The state dir in use, if any.
+    pub fn state_dir(&self) -> Option<&std::path::Path> {
+        self.state.as_deref().map(StateDir::path)
+    }
+
     /// Every DC, by increasing id.
     pub fn dcs(&self) -> &[DcHandle] {
         &self.dcs

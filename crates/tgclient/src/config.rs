@@ -171,6 +171,17 @@ impl Default for ConnectOptions {
                     obfuscated: false,
                     carrier: Carrier::Tcp,
                 },
+                // Where raw MTProto over TCP is blocked, WebSocket and then HTTP often pass.
+                EndpointStyle {
+                    transport: TransportKind::PaddedIntermediate,
+                    obfuscated: true,
+                    carrier: Carrier::websocket(),
+                },
+                EndpointStyle {
+                    transport: TransportKind::Intermediate,
+                    obfuscated: false,
+                    carrier: Carrier::http(),
+                },
             ],
             proxy: None,
             connect_timeout: mtnet::connect::DEFAULT_CONNECT_TIMEOUT,

@@ -60,7 +60,7 @@ fn fixture() -> Fixture {
 }
 
 struct Env {
-    _server: RunningServer,
+    server: RunningServer,
     world: Arc<World>,
     client: Client,
     session: PathBuf,
@@ -96,7 +96,7 @@ impl Env {
         let peer = client.resolve_str("@files").await.unwrap().peer;
         let messages = client.history(peer.clone()).collect().await.unwrap();
         Env {
-            _server: server,
+            server,
             world,
             client,
             session,
@@ -286,6 +286,14 @@ async fn an_interrupted_run_resumes_with_only_the_missing_parts() {
         commit_interval: Duration::from_millis(10),
         ..DownloadOptions::default()
     };
+    // Slow answers, so the run is still going when it is stopped.
+    for dc in 1..=5 {
+        env.server
+            .dc(dc)
+            .unwrap()
+            .faults()
+            .set_response_delay(Duration::from_millis(150));
+    }
     let (events, mut seen) = mpsc::unbounded_channel();
     let run = tokio::spawn({
         let client = env.client.clone();
@@ -300,12 +308,11 @@ async fn an_interrupted_run_resumes_with_only_the_missing_parts() {
             parts += 1;
         }
     }
-    tokio::time::sleep(Duration::from_millis(50)).await;
     run.abort();
     let _ = run.await;
     let expected = env.expected_sha256(&job.media);
     let Env {
-        _server: server,
+        server,
         world,
         client,
         session,
@@ -393,4 +400,28 @@ async fn offsets_past_four_gib_are_requested_and_written() {
         .read_exact_at(&mut tail, 4 << 30)
         .unwrap();
     assert_eq!(tail, expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dc_refusing_connections_for_a_while_is_waited_for() {
+    let env = Env::start(Vec::new()).await;
+    // The file lives on DC 4, which refuses every connection for a while.
+    let job = env.job(2);
+    let faults = env.server.dc(4).unwrap().faults();
+    faults.set_refuse_connections(true);
+    let lift = async {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        faults.set_refuse_connections(false);
+    };
+    let (outcomes, ()) = tokio::join!(
+        download(
+            &env.client,
+            vec![job.clone()],
+            DownloadOptions::default(),
+            None,
+        ),
+        lift
+    );
+    let outcomes = outcomes.unwrap();
+    assert_done(&env, &job, &outcomes[0]);
 }

@@ -3,12 +3,15 @@
 
 use std::sync::Arc;
 
-use mtproto::session::{ServerEvent, open_client_packet};
+use std::time::Duration;
+
+use mtproto::encrypted::Decrypted;
+use mtproto::session::{ServerEvent, UnixTime, open_client_packet};
 use tl_types::Serialize;
 use tl_types::mtproto::{enums, types};
 
 use super::writer::Outbound;
-use super::{Answered, Bound, Connection, End, MAX_SESSIONS_PER_CONNECTION, unix_time};
+use super::{Answered, Bound, Connection, End, MAX_SESSIONS_PER_CONNECTION};
 use crate::keys::{KeyEntry, lock};
 use crate::rpc::{self, Prepared, errors};
 use crate::transport::Packet;
@@ -40,8 +43,31 @@ impl Connection {
         let quick_ack = packet.quick_ack_requested.then_some(opened.quick_ack);
         let bound = self.bind(&key, opened.header.session_id);
         self.http_bind(&bound);
+        let now = self.dc.faults.now();
+        if bound.clock != self.dc.faults.clock_generation()
+            && !key.executed_any(opened.header.session_id, &message_ids(&opened))
+        {
+            // The clock was set back since this session began: a new session follows it.
+            tracing::debug!(
+                msg_id = opened.header.msg_id,
+                "clock set back: session renewed"
+            );
+            refuse(&bound, &opened, 32, now);
+            return self.flush(&bound).await;
+        }
+        if self.dc.faults.storm_left() > 0
+            && !key.executed_any(opened.header.session_id, &message_ids(&opened))
+            && let Some(code) = self.dc.faults.take_storm()
+        {
+            tracing::debug!(code, msg_id = opened.header.msg_id, "bad_msg storm");
+            refuse(&bound, &opened, code, now);
+            if let Some(token) = quick_ack {
+                self.send(Outbound::QuickAck(token)).await?;
+            }
+            return self.flush(&bound).await;
+        }
         let salts = key.salts();
-        let events = lock(&bound.session).handle_message(&opened, &salts, unix_time());
+        let events = lock(&bound.session).handle_message(&opened, &salts, now);
         if let Some(token) = quick_ack {
             self.send(Outbound::QuickAck(token)).await?;
         }
@@ -64,7 +90,8 @@ impl Connection {
         if let Some(bound) = self.sessions.get(&(key.id(), session_id)) {
             return bound.clone();
         }
-        let (session, created) = key.session(session_id, &mut self.rng);
+        let (session, created, clock) =
+            key.session_in(session_id, &mut self.rng, self.dc.faults.clock_generation());
         // Over HTTP every request may come on another connection: nothing is resent for it.
         if !created && self.http.is_none() {
             lock(&session).requeue_unacknowledged();
@@ -77,6 +104,7 @@ impl Connection {
         let bound = Bound {
             key: Arc::clone(key),
             session,
+            clock,
         };
         self.sessions.insert((key.id(), session_id), bound.clone());
         bound
@@ -138,6 +166,7 @@ impl Connection {
             session_id,
             wake,
         );
+        bound.key.note_executed(session_id, msg_id);
         let prepared = rpc::prepare(&self.dc, &bound.key, session_id, msg_id, body, push);
         let permit = Arc::clone(&self.inflight)
             .acquire_owned()
@@ -188,7 +217,7 @@ impl Connection {
             return self.http_flush(bound).await;
         }
         let salts = bound.key.salts();
-        let now = unix_time();
+        let now = self.dc.faults.now();
         let packets: Vec<Vec<u8>> = {
             let mut session = lock(&bound.session);
             std::iter::from_fn(|| session.poll_transmit(&salts, now, &mut self.rng))
@@ -201,6 +230,70 @@ impl Connection {
         Ok(())
     }
 }
+
+/// `bad_msg_notification` storm: refuses a whole packet with `code`, leaving the session
+/// as it was (nothing in the packet is handled or remembered). 16 and 17 and 48 go through
+/// the session's own checks, fed a clock pushed past the msg_id window or the key's salts
+/// rotated, so the notification is exactly what a real check sends; 32 and 33 are queued
+/// as a notification about the packet.
+fn refuse(bound: &Bound, opened: &Decrypted<'_>, code: i32, now: UnixTime) {
+    let header = opened.header;
+    let mut session = lock(&bound.session);
+    let window = Duration::from_mins(10);
+    let refused = match code {
+        16 => session.handle_message(opened, &bound.key.salts(), now + window),
+        17 => session.handle_message(opened, &bound.key.salts(), now.saturating_sub(window)),
+        48 => {
+            bound.key.rotate_salts();
+            session.handle_message(opened, &bound.key.salts(), now)
+        }
+        _ => {
+            let bad = types::BadMsgNotification {
+                bad_msg_id: header.msg_id,
+                bad_msg_seqno: header.seq_no,
+                error_code: code,
+            };
+            session.push_update(bad.to_bytes()).map(|()| Vec::new())
+        }
+    };
+    match refused {
+        Ok(events) if events.is_empty() => {}
+        Ok(events) => tracing::warn!(?events, code, "storm: the session did not refuse"),
+        Err(error) => tracing::debug!(%error, code, "storm: packet refused by the session"),
+    }
+}
+
+/// The msg_ids a packet carries: its own, and those inside a container.
+fn message_ids(opened: &Decrypted<'_>) -> Vec<i64> {
+    let mut ids = vec![opened.header.msg_id];
+    let body = opened.body;
+    let word = |at: usize| {
+        body.get(at..at + 4)
+            .and_then(|b| b.try_into().ok())
+            .map(u32::from_le_bytes)
+    };
+    if word(0) != Some(MSG_CONTAINER) {
+        return ids;
+    }
+    let count = word(4).unwrap_or(0);
+    let mut at = 8;
+    for _ in 0..count.min(1024) {
+        let Some(id) = body
+            .get(at..at + 8)
+            .and_then(|b| b.try_into().ok())
+            .map(i64::from_le_bytes)
+        else {
+            break;
+        };
+        ids.push(id);
+        let Some(len) = word(at + 12) else { break };
+        at = at.saturating_add(16).saturating_add(len as usize);
+    }
+    ids
+}
+
+/// `msg_container#73f1f8dc`.
+const MSG_CONTAINER: u32 = 0x73f1_f8dc;
 
 /// Queues an answer in its session; an answer too large to send becomes `500 INTERNAL`.
 fn respond(bound: &Bound, msg_id: i64, result: rpc::RpcResult) {

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use super::polls::{PollSignal, PollTicket};
 use super::writer::Outbound;
-use super::{Bound, Connection, End, unix_time};
+use super::{Bound, Connection, End};
 use crate::keys::lock;
 
 /// How one request may be held, from its `http_wait` or the defaults.
@@ -230,7 +230,7 @@ impl Connection {
             let mut session = lock(&bound.session);
             // Acknowledgments owed ride along, also on an otherwise empty answer.
             session.flush_acks();
-            session.poll_transmit(&salts, unix_time(), &mut self.rng)
+            session.poll_transmit(&salts, self.dc.faults.now(), &mut self.rng)
         };
         match packet {
             Some(packet) => self.send(Outbound::Encrypted(packet)).await,

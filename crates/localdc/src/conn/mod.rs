@@ -34,6 +34,7 @@ use tracing::Instrument;
 pub(crate) use mtnet::clock::unix_time;
 
 use crate::dc::DcState;
+use crate::faults::{Block, TransportClass};
 use crate::keys::{KeyEntry, SharedSession};
 use crate::transport::{self, Packet, PacketReader, TransportError};
 use writer::{Outbound, WriterEnd};
@@ -76,6 +77,8 @@ pub(crate) enum End {
     PingDisconnect,
     #[error("closed by the server (fault knob or shutdown)")]
     Killed,
+    #[error("reset by the server (fault knob)")]
+    Reset,
 }
 
 /// A session this connection carries.
@@ -83,6 +86,8 @@ pub(crate) enum End {
 pub(crate) struct Bound {
     key: Arc<KeyEntry>,
     session: SharedSession,
+    /// The clock generation the session was made under.
+    clock: u64,
 }
 
 /// A request task finished: its session has output to send.
@@ -101,8 +106,10 @@ pub(crate) async fn serve(
 ) {
     let span = tracing::info_span!("conn", dc = dc.id, %peer);
     async move {
-        // WAN emulation resets dropped connections through it (the stream goes away below).
+        // WAN emulation resets dropped connections through it (the stream goes away below);
+        // the second one is for the reading side (reset_all, blocks).
         let reset = crate::wan::ResetHandle::new(&stream);
+        let own_reset = crate::wan::ResetHandle::new(&stream);
         let accepted = transport::accept(
             stream,
             dc.limits.max_packet,
@@ -118,6 +125,26 @@ pub(crate) async fn serve(
             }
         };
         tracing::debug!(transport = %info, "connected");
+        // DPI emulation and the MTProxy front's outage act on what the port saw.
+        if info.secret_index.is_some() && dc.faults.mtproxy_down() {
+            tracing::info!(transport = %info, "MTProxy front down (fault): reset");
+            own_reset.arm();
+            return;
+        }
+        match dc.faults.block(TransportClass::of(&info)) {
+            Block::None => {}
+            Block::Refuse => {
+                tracing::info!(transport = %info, "transport blocked (fault): reset");
+                own_reset.arm();
+                return;
+            }
+            Block::Blackhole => {
+                tracing::info!(transport = %info, "transport blackholed (fault)");
+                blackhole(&dc, reader, writer).await;
+                drop(permit);
+                return;
+            }
+        }
         // An MTProxy client is served by the DC its header names.
         let dc = match dc.mtproxy.route(&dc, &info) {
             Ok(target) => target,
@@ -131,14 +158,14 @@ pub(crate) async fn serve(
             }
         };
         let (out, queue) = mpsc::channel(writer::QUEUE);
-        let writer_task = tokio::spawn(writer::run(Arc::clone(&dc), writer, queue, reset));
+        let writer_task = tokio::spawn(writer::run(Arc::clone(&dc), writer, info, queue, reset));
         let mut connection = Connection::new(dc, out);
         if info.http {
             connection.http = Some(http::HttpState::new(connection.dc.limits.http_max_wait));
         }
-        let end = connection.run(reader, writer_task).await;
+        let end = connection.run(reader, writer_task, own_reset).await;
         match &end {
-            End::ClientClosed | End::Killed | End::PingDisconnect | End::Idle => {
+            End::ClientClosed | End::Killed | End::Reset | End::PingDisconnect | End::Idle => {
                 tracing::debug!(%end, "closed");
             }
             _ => tracing::info!(%end, "closed"),
@@ -147,6 +174,24 @@ pub(crate) async fn serve(
     }
     .instrument(span)
     .await;
+}
+
+/// A blackholed connection: everything is read and dropped, nothing is ever sent, and the
+/// server does not close it (only the client, a shutdown or `disconnect_all` do).
+async fn blackhole(dc: &DcState, mut reader: PacketReader, writer: transport::PacketWriter) {
+    let mut kill = dc.faults.watch_kill();
+    let mut reset = dc.faults.watch_reset();
+    loop {
+        tokio::select! {
+            received = reader.recv() => match received {
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => break,
+            },
+            _ = kill.changed() => break,
+            _ = reset.changed() => break,
+        }
+    }
+    drop(writer);
 }
 
 /// The reading side's state.
@@ -198,8 +243,10 @@ impl Connection {
         mut self,
         mut reader: PacketReader,
         mut writer_task: JoinHandle<WriterEnd>,
+        own_reset: crate::wan::ResetHandle,
     ) -> End {
         let mut kill = self.dc.faults.watch_kill();
+        let mut reset = self.dc.faults.watch_reset();
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let end = loop {
@@ -242,6 +289,7 @@ impl Connection {
                     break End::Writer(ended.unwrap_or(WriterEnd::Fault("writer task failed")));
                 }
                 _ = kill.changed() => break End::Killed,
+                _ = reset.changed() => break End::Reset,
                 _ = tick.tick() => {
                     if let Err(end) = self.on_tick().await {
                         break end;
@@ -249,6 +297,14 @@ impl Connection {
                 }
             }
         };
+        if matches!(end, End::Reset) {
+            // SO_LINGER 0 first, then the halves go: the close is a reset, and nothing queued
+            // goes out.
+            own_reset.arm();
+            writer_task.abort();
+            drop(reader);
+            return end;
+        }
         if !matches!(end, End::Writer(_)) {
             // Closing the queue lets the writer send what is queued (a transport error, say)
             // and stop.
@@ -294,7 +350,7 @@ impl Connection {
         {
             return Err(End::HandshakeTimeout);
         }
-        let unix = unix_time();
+        let unix = self.dc.faults.now();
         let due: Vec<Bound> = self
             .sessions
             .values()

@@ -5,11 +5,10 @@ use std::time::Instant;
 
 use mtproto::handshake::{ServerHandshake, ServerStep};
 use mtproto::plain::{decode_plain, encode_plain};
-use mtproto::session::{MsgIdKind, SaltSchedule};
+use mtproto::session::MsgIdKind;
 
 use super::writer::Outbound;
-use super::{Connection, End, MAX_HANDSHAKES_PER_CONNECTION, unix_time};
-use crate::keys::NewKey;
+use super::{Connection, End, MAX_HANDSHAKES_PER_CONNECTION};
 
 impl Connection {
     pub(super) async fn on_plain(&mut self, payload: &[u8]) -> Result<(), End> {
@@ -22,7 +21,7 @@ impl Connection {
             let handshake = ServerHandshake::new(Arc::clone(&self.dc.rsa), self.dc.dh.clone());
             self.handshake = Some((handshake, Instant::now()));
         }
-        let now = unix_time();
+        let now = self.dc.faults.now();
         let now_secs = i32::try_from(now.as_secs()).unwrap_or(i32::MAX);
         let step = {
             let Some((handshake, _)) = &mut self.handshake else {
@@ -40,16 +39,14 @@ impl Connection {
             Ok(ServerStep::Reply(reply)) => reply,
             Ok(ServerStep::Done { reply, outcome }) => {
                 self.handshake = None;
-                let salts = SaltSchedule::new(&mut self.rng)
-                    .with_period(self.dc.salt_period.as_secs())
-                    .with_initial_salt(outcome.server_salt, now);
                 let key_id = outcome.auth_key.key_id();
-                let stored = self.dc.keys.insert(NewKey {
-                    auth_key: outcome.auth_key,
-                    salts,
-                    created: now,
-                    expires_in: outcome.expires_in,
-                });
+                let stored = self.dc.keys.insert_key(
+                    outcome.auth_key,
+                    now,
+                    outcome.expires_in,
+                    Some(outcome.server_salt),
+                    &mut self.rng,
+                );
                 if stored.is_none() {
                     // Another connection stored the same key id in the meantime.
                     return Err(End::BadPacket(

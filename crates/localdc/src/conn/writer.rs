@@ -9,8 +9,10 @@ use std::time::Instant;
 
 use tokio::sync::{mpsc, watch};
 
+use mtproto::transport::TransportKind;
+
 use crate::dc::DcState;
-use crate::transport::{PacketWriter, TransportError};
+use crate::transport::{PacketWriter, TransportError, TransportInfo};
 use crate::wan::shaper::Shaper;
 use crate::wan::{ResetHandle, WanSettings};
 
@@ -80,12 +82,35 @@ struct Sink {
     dc: Arc<DcState>,
     writer: PacketWriter,
     encrypted_sent: u64,
+    /// How the client connected (for cutting a frame by hand).
+    info: TransportInfo,
+    /// Frames written so far (the full transport numbers them).
+    frames: u32,
+    /// Stalled once: nothing goes out any more.
+    mute: bool,
+    /// The mid-frame generation this writer started under.
+    mid_frame: u64,
 }
 
 impl Sink {
     /// Writes one frame; `Err` ends the writer.
-    async fn write(&mut self, outbound: Outbound) -> Result<(), WriterEnd> {
+    async fn write(&mut self, outbound: Outbound, raw: &ResetHandle) -> Result<(), WriterEnd> {
         let faults = &self.dc.faults;
+        if self.mute || faults.stalled() {
+            // Stall: read on, send nothing, ever again on this connection.
+            self.mute = true;
+            return Ok(());
+        }
+        if let Outbound::Plain(packet) | Outbound::Encrypted(packet) = &outbound
+            && faults.mid_frame_generation() != self.mid_frame
+        {
+            let cut = cut_frame(&self.info, self.frames, packet);
+            if let Err(error) = raw.write_raw(&cut) {
+                tracing::debug!(%error, "could not write the cut frame");
+            }
+            return Err(WriterEnd::Fault("frame cut short"));
+        }
+        self.frames = self.frames.wrapping_add(1);
         let budget = faults.drop_after_bytes();
         let result = match outbound {
             Outbound::Plain(packet) => self.writer.send(&packet, budget).await,
@@ -130,6 +155,62 @@ impl Sink {
     }
 }
 
+/// The first half of the frame that would carry `packet`, as the transport frames it (the
+/// header announcing the whole length, then half the payload). Obfuscation is not applied.
+fn cut_frame(info: &TransportInfo, seq: u32, packet: &[u8]) -> Vec<u8> {
+    let half = packet.get(..packet.len() / 2).unwrap_or_default();
+    let len = packet.len();
+    let mut out = Vec::with_capacity(len / 2 + 128);
+    if info.http {
+        out.extend_from_slice(
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n\
+                 Content-Length: {len}\r\nConnection: keep-alive\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        out.extend_from_slice(half);
+        return out;
+    }
+    let mut frame = Vec::with_capacity(len + 16);
+    let len32 = u32::try_from(len).unwrap_or(u32::MAX);
+    match info.kind {
+        TransportKind::Abridged if len / 4 < 0x7f => {
+            frame.push(u8::try_from(len / 4).unwrap_or(0x7e));
+        }
+        TransportKind::Abridged => {
+            frame.push(0x7f);
+            frame.extend_from_slice(len32.div_ceil(4).to_le_bytes().get(..3).unwrap_or_default());
+        }
+        TransportKind::Intermediate | TransportKind::PaddedIntermediate => {
+            frame.extend_from_slice(&len32.to_le_bytes());
+        }
+        TransportKind::Full => {
+            frame.extend_from_slice(&len32.saturating_add(12).to_le_bytes());
+            frame.extend_from_slice(&seq.to_le_bytes());
+        }
+    }
+    frame.extend_from_slice(half);
+    if info.websocket {
+        // A binary WebSocket frame announcing the whole frame, cut the same way.
+        let whole = len + (frame.len() - half.len());
+        out.push(0x82);
+        match whole {
+            0..=125 => out.push(u8::try_from(whole).unwrap_or(125)),
+            126..=0xffff => {
+                out.push(126);
+                out.extend_from_slice(&u16::try_from(whole).unwrap_or(u16::MAX).to_be_bytes());
+            }
+            _ => {
+                out.push(127);
+                out.extend_from_slice(&(whole as u64).to_be_bytes());
+            }
+        }
+    }
+    out.extend_from_slice(&frame);
+    out
+}
+
 /// Resolves with the receiver once the WAN settings change (never if they cannot).
 async fn wan_changed(mut settings: watch::Receiver<WanSettings>) -> watch::Receiver<WanSettings> {
     if settings.changed().await.is_err() {
@@ -147,16 +228,22 @@ async fn wan_changed(mut settings: watch::Receiver<WanSettings>) -> watch::Recei
 pub(crate) async fn run(
     dc: Arc<DcState>,
     writer: PacketWriter,
+    info: TransportInfo,
     mut queue: mpsc::Receiver<Outbound>,
     reset: ResetHandle,
 ) -> WriterEnd {
     let wan_dc = Arc::clone(&dc);
     let wan = wan_dc.faults.wan();
     let mut shaper = Shaper::new(wan, dc.id);
+    let mid_frame = dc.faults.mid_frame_generation();
     let mut sink = Sink {
         dc,
         writer,
         encrypted_sent: 0,
+        info,
+        frames: 0,
+        mute: false,
+        mid_frame,
     };
     // Timers are created here but only polled (and registered) once armed.
     let mut changes = pin!(wan_changed(wan.subscribe()));
@@ -192,7 +279,7 @@ pub(crate) async fn run(
                 // Re-armed on the next turn for whatever is then first.
                 due_armed = None;
                 while let Some(outbound) = shaper.pop_due(Instant::now()) {
-                    if let Err(end) = sink.write(outbound).await {
+                    if let Err(end) = sink.write(outbound, &reset).await {
                         break 'writer end;
                     }
                 }
@@ -202,7 +289,7 @@ pub(crate) async fn run(
                 Some(outbound) => {
                     shaper.refresh();
                     if shaper.bypass() {
-                        if let Err(end) = sink.write(outbound).await {
+                        if let Err(end) = sink.write(outbound, &reset).await {
                             break end;
                         }
                     } else {

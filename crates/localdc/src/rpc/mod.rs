@@ -4,6 +4,7 @@
 mod context;
 pub mod errors;
 mod help;
+pub mod mutate;
 mod registry;
 mod service;
 mod wrappers;
@@ -12,6 +13,7 @@ use std::sync::Arc;
 
 pub use context::{RequestContext, SessionPush, unix_now};
 pub use help::config;
+pub use mutate::{HostileMutator, Mutator, MutatorHook};
 pub use registry::{Handler, HandlerFuture, Registry, RpcResult};
 pub use wrappers::{Invocation, MAX_WRAPPERS, constructor_of, unwrap};
 
@@ -68,6 +70,8 @@ pub(crate) fn prepare(
             "no handler: INPUT_METHOD_INVALID");
         return Prepared::Answered(Err(errors::method_invalid()));
     };
+    // Hostile-server mode: the answer goes through the armed mutator, after the handler.
+    let handler = dc.registry.mutator().wrap(id, inner, handler);
     Prepared::Call {
         name,
         handler,

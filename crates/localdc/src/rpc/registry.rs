@@ -10,6 +10,7 @@ use tl_types::{Deserialize, Identifiable, RemoteCall, Serialize};
 
 use super::context::RequestContext;
 use super::errors;
+use super::mutate::MutatorHook;
 use crate::RpcError;
 
 /// What a handler answers: the serialized (boxed) result object, or an `rpc_error`.
@@ -56,6 +57,8 @@ where
 #[derive(Clone, Default)]
 pub struct Registry {
     handlers: HashMap<u32, Entry>,
+    /// The hostile-server hook, shared by every clone of this registry (so by every DC).
+    mutator: Arc<MutatorHook>,
 }
 
 #[derive(Clone)]
@@ -68,7 +71,10 @@ impl fmt::Debug for Registry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut names: Vec<_> = self.handlers.values().map(|e| e.name).collect();
         names.sort_unstable();
-        f.debug_struct("Registry").field("methods", &names).finish()
+        f.debug_struct("Registry")
+            .field("methods", &names)
+            .field("mutator", &self.mutator)
+            .finish()
     }
 }
 
@@ -148,6 +154,12 @@ impl Registry {
     /// How many methods are registered.
     pub fn len(&self) -> usize {
         self.handlers.len()
+    }
+
+    /// The hostile-server hook: a [`Mutator`](super::Mutator) armed on it rewrites every
+    /// handler's result before it is sent, on every DC served with this registry.
+    pub fn mutator(&self) -> &Arc<MutatorHook> {
+        &self.mutator
     }
 
     /// Whether no method is registered.

@@ -28,6 +28,19 @@ impl ResetHandle {
         Self { socket }
     }
 
+    /// Writes `bytes` straight to the socket, past the transport layer (fault injection: a
+    /// frame cut short). Best effort: what the socket takes without blocking.
+    pub(crate) fn write_raw(&self, bytes: &[u8]) -> std::io::Result<usize> {
+        use std::io::Write;
+        match &self.socket {
+            Some(socket) => {
+                let mut socket: &std::net::TcpStream = socket;
+                socket.write(bytes)
+            }
+            None => Err(std::io::ErrorKind::Unsupported.into()),
+        }
+    }
+
     /// Makes the socket's last close a reset. Call it before the connection's halves are
     /// dropped; the reset goes out when the last of them is.
     pub(crate) fn arm(mut self) {

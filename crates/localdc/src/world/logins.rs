@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use mtcrypto::SrpServerSession;
-use tl_types::Serialize;
+use serde::{Deserialize, Serialize};
+use tl_types::Serialize as _;
 use tl_types::api::{enums, types};
 
 use crate::keys::lock;
@@ -65,6 +66,55 @@ pub struct QrToken {
 #[derive(Debug, Default)]
 pub struct Logins {
     inner: Mutex<Inner>,
+    changed: Mutex<Option<ChangeHook>>,
+}
+
+/// Told when something a state dir keeps changes.
+#[derive(Clone)]
+pub(crate) struct ChangeHook(pub(crate) Arc<dyn Fn() + Send + Sync>);
+
+impl std::fmt::Debug for ChangeHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ChangeHook")
+    }
+}
+
+/// The login state a state dir saves: logins by key, exported authorizations not yet
+/// imported, takeout sessions and QR tokens (without the session to tell on acceptance).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedLogins {
+    #[serde(default)]
+    pub keys: Vec<SavedLogin>,
+    /// (bytes as hex, user, DC it is good for).
+    #[serde(default)]
+    pub exported: Vec<(String, i64, i32)>,
+    /// (takeout id, user).
+    #[serde(default)]
+    pub takeouts: Vec<(i64, i64)>,
+    #[serde(default)]
+    pub qr: Vec<SavedQr>,
+}
+
+/// One key's login.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedLogin {
+    pub dc: i32,
+    pub key_id: u64,
+    pub user: i64,
+    /// The code was right, the 2FA password is still due.
+    #[serde(default)]
+    pub password_needed: bool,
+}
+
+/// One QR token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedQr {
+    /// The token bytes, hex.
+    pub token: String,
+    pub dc: i32,
+    pub key_id: u64,
+    pub expires: i32,
+    pub accepted_by: Option<i64>,
 }
 
 #[derive(Debug, Default)]
@@ -80,6 +130,119 @@ struct Inner {
 }
 
 impl Logins {
+    /// Calls `hook` after every change a state dir keeps.
+    pub(crate) fn on_change(&self, hook: ChangeHook) {
+        *lock(&self.changed) = Some(hook);
+    }
+
+    fn changed(&self) {
+        let hook = lock(&self.changed).clone();
+        if let Some(hook) = hook {
+            (hook.0)();
+        }
+    }
+
+    /// Everything a state dir keeps.
+    pub fn saved(&self) -> SavedLogins {
+        let inner = lock(&self.inner);
+        let mut saved = SavedLogins {
+            keys: inner
+                .keys
+                .iter()
+                .map(|(&(dc, key_id), login)| match *login {
+                    Login::User(user) => SavedLogin {
+                        dc,
+                        key_id,
+                        user,
+                        password_needed: false,
+                    },
+                    Login::PasswordNeeded(user) => SavedLogin {
+                        dc,
+                        key_id,
+                        user,
+                        password_needed: true,
+                    },
+                })
+                .collect(),
+            exported: inner
+                .exported
+                .iter()
+                .map(|(bytes, &(user, dc))| (hex::encode(bytes), user, dc))
+                .collect(),
+            takeouts: inner
+                .takeouts
+                .iter()
+                .map(|(&id, &user)| (id, user))
+                .collect(),
+            qr: inner
+                .qr
+                .iter()
+                .map(|(token, qr)| SavedQr {
+                    token: hex::encode(token),
+                    dc: qr.owner.0,
+                    key_id: qr.owner.1,
+                    expires: qr.expires,
+                    accepted_by: qr.accepted_by,
+                })
+                .collect(),
+        };
+        // Stable files: the same state writes the same bytes.
+        saved.keys.sort_by_key(|login| (login.dc, login.key_id));
+        saved.exported.sort();
+        saved.takeouts.sort_unstable();
+        saved.qr.sort_by(|a, b| a.token.cmp(&b.token));
+        saved
+    }
+
+    /// Adds what a state dir kept (entries that do not parse are skipped).
+    pub fn restore(&self, saved: SavedLogins) {
+        let mut inner = lock(&self.inner);
+        for login in saved.keys {
+            let state = if login.password_needed {
+                Login::PasswordNeeded(login.user)
+            } else {
+                Login::User(login.user)
+            };
+            inner.keys.insert((login.dc, login.key_id), state);
+        }
+        for (bytes, user, dc) in saved.exported {
+            if let Ok(bytes) = hex::decode(bytes) {
+                inner.exported.insert(bytes, (user, dc));
+            }
+        }
+        inner.takeouts.extend(saved.takeouts);
+        for qr in saved.qr {
+            if let Ok(token) = hex::decode(&qr.token) {
+                inner.qr.insert(
+                    token,
+                    QrToken {
+                        owner: (qr.dc, qr.key_id),
+                        expires: qr.expires,
+                        accepted_by: qr.accepted_by,
+                        exporter: None,
+                    },
+                );
+            }
+        }
+    }
+
+    /// Forgets everything about keys `key_ids` of DC `dc` (the DC forgot them).
+    pub fn forget_keys(&self, dc: i32, key_ids: &[u64]) {
+        {
+            let mut inner = lock(&self.inner);
+            for &key_id in key_ids {
+                let key = (dc, key_id);
+                inner.keys.remove(&key);
+                inner.codes.remove(&key);
+                inner.srp.remove(&key);
+            }
+            inner
+                .qr
+                .retain(|_, qr| qr.owner.0 != dc || !key_ids.contains(&qr.owner.1));
+        }
+        self.changed();
+    }
+
     /// The key's login state.
     pub fn get(&self, key: KeyRef) -> Option<Login> {
         lock(&self.inner).keys.get(&key).copied()
@@ -102,6 +265,8 @@ impl Logins {
         };
         inner.codes.remove(&key);
         inner.srp.remove(&key);
+        drop(inner);
+        self.changed();
     }
 
     /// Records a code sent; the previous one of this key is no longer valid.
@@ -130,11 +295,16 @@ impl Logins {
     /// Remembers exported authorization bytes.
     pub fn export(&self, bytes: Vec<u8>, user: i64, dc: i32) {
         lock(&self.inner).exported.insert(bytes, (user, dc));
+        self.changed();
     }
 
     /// Takes exported bytes (they are good once): the user and the DC they are good for.
     pub fn take_export(&self, bytes: &[u8]) -> Option<(i64, i32)> {
-        lock(&self.inner).exported.remove(bytes)
+        let taken = lock(&self.inner).exported.remove(bytes);
+        if taken.is_some() {
+            self.changed();
+        }
+        taken
     }
 
     /// Stores a new QR token.
@@ -143,6 +313,8 @@ impl Logins {
         // One live token per key.
         inner.qr.retain(|_, t| t.owner != qr.owner);
         inner.qr.insert(token, qr);
+        drop(inner);
+        self.changed();
     }
 
     /// The QR token last exported by `key`, with its bytes.
@@ -171,6 +343,7 @@ impl Logins {
             qr.accepted_by = Some(user);
             qr.exporter.clone()
         };
+        self.changed();
         if let Some(exporter) = exporter {
             let update: enums::Updates = types::UpdateShort {
                 update: enums::Update::LoginToken,
@@ -187,6 +360,7 @@ impl Logins {
     /// Forgets a used token.
     pub fn qr_remove(&self, token: &[u8]) {
         lock(&self.inner).qr.remove(token);
+        self.changed();
     }
 
     /// Every token not yet accepted (for the control interface).
@@ -202,6 +376,7 @@ impl Logins {
     /// Starts a takeout session.
     pub fn takeout_start(&self, id: i64, user: i64) {
         lock(&self.inner).takeouts.insert(id, user);
+        self.changed();
     }
 
     /// The user of a takeout session.
@@ -211,6 +386,10 @@ impl Logins {
 
     /// Ends a takeout session; whether it existed.
     pub fn takeout_finish(&self, id: i64) -> bool {
-        lock(&self.inner).takeouts.remove(&id).is_some()
+        let existed = lock(&self.inner).takeouts.remove(&id).is_some();
+        if existed {
+            self.changed();
+        }
+        existed
     }
 }

@@ -38,7 +38,8 @@ pub use mint::{MintError, MintedSession, mint_session, string_session};
 pub use store::{ChatRecord, Store, WorldError};
 
 use crate::keys::lock;
-use logins::{Login, Logins};
+use logins::{ChangeHook, Login, Logins};
+pub use logins::{SavedLogin, SavedLogins, SavedQr};
 
 /// A world being served: the fixture indexed, plus what clients changed (logins, joined
 /// chats, flood counters).
@@ -133,6 +134,27 @@ impl World {
     /// Logs auth key `key_id` of DC `dc` in as `user` (ready-made sessions).
     pub fn log_in(&self, dc: i32, key_id: u64, user: i64) {
         self.logins.set((dc, key_id), Some(Login::User(user)));
+    }
+
+    /// The login state a state dir keeps (which user each key is logged in as, exported
+    /// authorizations, takeouts, QR tokens).
+    pub fn saved_logins(&self) -> SavedLogins {
+        self.logins.saved()
+    }
+
+    /// Adds saved login state (a restarted server's).
+    pub fn restore_logins(&self, saved: SavedLogins) {
+        self.logins.restore(saved);
+    }
+
+    /// Forgets the logins of keys `key_ids` of DC `dc` (the DC forgot the keys).
+    pub fn forget_key_logins(&self, dc: i32, key_ids: &[u64]) {
+        self.logins.forget_keys(dc, key_ids);
+    }
+
+    /// Calls `hook` after every change of the login state.
+    pub(crate) fn on_logins_changed(&self, hook: Arc<dyn Fn() + Send + Sync>) {
+        self.logins.on_change(ChangeHook(hook));
     }
 
     /// Control interface for QR login: accepts a login token as `user` (what scanning

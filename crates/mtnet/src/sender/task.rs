@@ -93,6 +93,16 @@ impl Task {
     pub(super) async fn run(mut self, mut connection: Connection) {
         loop {
             let exit = self.serve(&mut connection).await;
+            // A connection whose pings went unanswered may sit behind a filter that lets
+            // the connection through and then swallows everything (DPI): the next endpoint
+            // is tried first. Other failures keep the endpoint that worked.
+            let stalled = matches!(
+                &exit,
+                Exit::Broken(NetError::Timeout {
+                    operation: "pong",
+                    ..
+                })
+            );
             match exit {
                 Exit::Shutdown => break,
                 Exit::AuthKeyUnknown => {
@@ -108,7 +118,10 @@ impl Task {
                     tracing::info!(%error, pending = self.pending.len(), "connection lost, reconnecting");
                 }
             }
-            let preferred = connection.endpoint;
+            let mut preferred = connection.endpoint;
+            if stalled && self.config.endpoints.len() > 1 {
+                preferred = (preferred + 1) % self.config.endpoints.len();
+            }
             drop(connection);
             match self.reconnect(preferred).await {
                 Some(next) => connection = next,

@@ -47,7 +47,10 @@ pub(super) fn parse<'a>(
     Ok(match service::parse(&message.body)? {
         Service::RpcResult { req_msg_id, result } => Parsed::Answer {
             req_msg_id,
-            result: decode_result_within(result, budget)?,
+            // A result that cannot be unpacked (a gzip bomb, a broken rpc_error) still
+            // answers its request, as the raw object its caller will fail to decode: the
+            // request ends in an error now instead of waiting for an answer never accepted.
+            result: decode_result_within(result, budget).unwrap_or_else(|_| Ok(result.to_vec())),
         },
         other => Parsed::Service(other),
     })
@@ -296,6 +299,44 @@ impl ClientSession {
             && let Ok(salts) = types::FutureSalts::from_bytes(object)
         {
             self.future_salts.replace(&salts.salts);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use tl_types::wire;
+
+    use super::*;
+    use crate::session::gzip;
+
+    #[test]
+    fn an_undecodable_result_still_answers_its_request() {
+        let bomb = gzip::pack(&vec![0; gzip::MAX_UNPACKED + 4]).unwrap_or_default();
+        let mut broken_error = types::RpcError::CONSTRUCTOR_ID.to_le_bytes().to_vec();
+        broken_error.extend_from_slice(&400i32.to_le_bytes());
+        broken_error.push(200); // a string length with nothing after it
+        broken_error.extend_from_slice(&[0; 3]);
+        for object in [bomb, broken_error] {
+            let mut body = Vec::new();
+            wire::write_u32(&mut body, 0xf35c_6d01); // rpc_result
+            body.extend_from_slice(&77i64.to_le_bytes());
+            body.extend_from_slice(&object);
+            let message = Received {
+                msg_id: 1,
+                seq_no: 1,
+                body: Cow::Owned(body),
+            };
+            let mut budget = gzip::MAX_UNPACKED;
+            match parse(&message, &mut budget) {
+                Ok(Parsed::Answer { req_msg_id, result }) => {
+                    assert_eq!(req_msg_id, 77);
+                    assert_eq!(result, Ok(object));
+                }
+                other => panic!("{other:?}"),
+            }
         }
     }
 }

@@ -48,7 +48,7 @@ impl Default for DownloadOptions {
         Self {
             parts_in_flight: 16,
             parallel_files: 4,
-            connections_per_dc: 4,
+            connections_per_dc: 8,
             max_attempts: 10,
             verify_server_hashes: true,
             commit_interval: Duration::from_millis(250),
@@ -419,7 +419,7 @@ async fn run_part(run: Arc<Run>, task: Arc<FileTask>, offset: u64, permit: Owned
             if task.wants_hashes(&run) {
                 part_hashes(&run, &task, offset).await
             } else {
-                None
+                Ok(None)
             }
         };
         let (part, hashes) = tokio::join!(fetch_part(&run, &task, offset), hashes);
@@ -436,7 +436,23 @@ async fn run_part(run: Arc<Run>, task: Arc<FileTask>, offset: u64, permit: Owned
                 got,
             });
         }
-        let Some(hashes) = hashes else { break part };
+        // Bytes that cannot be checked now are fetched again, like bytes that fail.
+        let hashes = match hashes {
+            Ok(Some(hashes)) => hashes,
+            Ok(None) => break part,
+            Err(why) => {
+                refetches += 1;
+                tracing::warn!(
+                    offset,
+                    why,
+                    "part cannot be checked against the server's hashes"
+                );
+                if refetches > PART_REFETCHES {
+                    return task.fail(FileFailure::Verification(why));
+                }
+                continue;
+            }
+        };
         let checked = tokio::task::spawn_blocking(move || {
             let mismatch = part
                 .body
@@ -500,8 +516,8 @@ async fn complete(run: &Arc<Run>, task: &Arc<FileTask>) -> FileOutcome {
         Ok(Err(why)) => {
             // Unverifiable bytes never reach the final name: start this file over next time.
             let fresh = FileState::new(task.job.media.id.clone(), task.job.media.size);
-            if let Err(error) = run.ledger.save_now(&task.job.key, &fresh) {
-                run.stop(DownloadError::Client(error.into()));
+            if let Err(error) = run.ledger.save_now(&task.job.key, &fresh).await {
+                run.stop(error.into());
             }
             let _ = std::fs::remove_file(super::part_file::part_path(&task.job.path));
             return FileOutcome::Failed(FileFailure::Verification(why));
@@ -518,8 +534,8 @@ async fn complete(run: &Arc<Run>, task: &Arc<FileTask>) -> FileOutcome {
     }
     let mut state = task.snapshot();
     state.sha256 = Some(sha256);
-    if let Err(error) = run.ledger.save_now(&task.job.key, &state) {
-        run.stop(DownloadError::Client(error.into()));
+    if let Err(error) = run.ledger.save_now(&task.job.key, &state).await {
+        run.stop(error.into());
     }
     FileOutcome::Done {
         sha256,

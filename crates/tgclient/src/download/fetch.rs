@@ -21,6 +21,9 @@ use crate::rpc_error::{MigrateKind, RpcAction, classify};
 /// The largest part Telegram serves, and the unit parts are aligned to.
 pub const PART_SIZE: u32 = 1 << 20;
 
+/// Flood waits one part sits out before its file is given up (its parts so far kept).
+const MAX_FLOOD_WAITS: u32 = 30;
+
 /// One part as received: the answer's body and where the file bytes are in it (so they
 /// are written without another copy).
 #[derive(Debug)]
@@ -65,6 +68,7 @@ pub(crate) async fn fetch_part(
     let mut attempt = 0u32;
     let mut redirects = 0u32;
     let mut refreshes = 0u32;
+    let mut floods = 0u32;
     loop {
         if let Some(cdn) = file.cdn() {
             match fetch_cdn_part(run, file, &cdn, offset).await {
@@ -91,7 +95,15 @@ pub(crate) async fn fetch_part(
             offset: offset as i64,
             limit: PART_SIZE as i32,
         };
-        let connection = run.pools.get(dc).await.map_err(fatal_or_file)?;
+        let connection = match run.pools.get(dc).await {
+            Ok(connection) => connection,
+            // A DC out of reach for a moment (refused, restarting): wait and try again.
+            Err(error @ (ClientError::Connect { .. } | ClientError::Invoke { .. })) => {
+                attempt = bump(attempt, run, &error.to_string()).await?;
+                continue;
+            }
+            Err(error) => return Err(fatal_or_file(error)),
+        };
         let error = match run.client.call(&connection, request.to_bytes()).await {
             Ok(body) => match parse_file(&body) {
                 Ok(FileAnswer::Bytes(bytes)) => return Ok(PartBytes { body, bytes }),
@@ -129,7 +141,8 @@ pub(crate) async fn fetch_part(
                     file.set_dc(target);
                 }
                 RpcAction::FloodWait(wait) => {
-                    if wait > run.flood_limit {
+                    floods += 1;
+                    if wait > run.flood_limit || floods > MAX_FLOOD_WAITS {
                         return Err(FileFailure::FloodWait(wait).into());
                     }
                     tracing::info!(dc, ?wait, "flood wait on file requests");

@@ -99,6 +99,9 @@ impl FileState {
 pub(crate) struct Ledger {
     client: Client,
     pending: Arc<Mutex<Pending>>,
+    /// Held while a batch is taken and written, and while a single state is written: a
+    /// batch taken before a file completed must not land on top of its final state.
+    writing: Arc<Mutex<()>>,
 }
 
 #[derive(Debug, Default)]
@@ -113,6 +116,7 @@ impl Ledger {
         Self {
             client,
             pending: Arc::default(),
+            writing: Arc::default(),
         }
     }
 
@@ -127,7 +131,7 @@ impl Ledger {
     /// Queues `state` for the next commit; `file` (the `.part` being written) is synced
     /// before that commit.
     pub(crate) fn stage(&self, key: &str, state: &FileState, file: Option<&Arc<File>>) {
-        let mut pending = self.lock();
+        let mut pending = lock(&self.pending);
         pending.states.insert(key.to_owned(), state.to_bytes());
         if let Some(file) = file {
             pending.files.insert(key.to_owned(), Arc::clone(file));
@@ -136,18 +140,23 @@ impl Ledger {
 
     /// Syncs the staged files and commits the staged states in one transaction.
     pub(crate) async fn commit(&self) -> Result<(), LedgerError> {
-        let (states, files) = {
-            let mut pending = self.lock();
-            (
-                std::mem::take(&mut pending.states),
-                std::mem::take(&mut pending.files),
-            )
-        };
-        if states.is_empty() {
-            return Ok(());
-        }
-        let client = self.client.clone();
+        let (client, pending, writing) = (
+            self.client.clone(),
+            Arc::clone(&self.pending),
+            Arc::clone(&self.writing),
+        );
         let result = tokio::task::spawn_blocking(move || {
+            let _turn = lock(&writing);
+            let (states, files) = {
+                let mut pending = lock(&pending);
+                (
+                    std::mem::take(&mut pending.states),
+                    std::mem::take(&mut pending.files),
+                )
+            };
+            if states.is_empty() {
+                return Ok(());
+            }
             for file in files.values() {
                 file.sync_data().map_err(LedgerError::Sync)?;
             }
@@ -160,16 +169,28 @@ impl Ledger {
         result.unwrap_or_else(|join| Err(LedgerError::Sync(std::io::Error::other(join))))
     }
 
-    /// Saves `state` at once (completion, restart): no batching.
-    pub(crate) fn save_now(&self, key: &str, state: &FileState) -> Result<(), StoreError> {
-        self.lock().states.remove(key);
-        self.client
-            .with_store(|s| s.set_download_state(key, &state.to_bytes()))
+    /// Saves `state` at once (completion, restart), after any batch being written.
+    pub(crate) async fn save_now(&self, key: &str, state: &FileState) -> Result<(), LedgerError> {
+        let (client, pending, writing) = (
+            self.client.clone(),
+            Arc::clone(&self.pending),
+            Arc::clone(&self.writing),
+        );
+        let (key, bytes) = (key.to_owned(), state.to_bytes());
+        tokio::task::spawn_blocking(move || {
+            let _turn = lock(&writing);
+            lock(&pending).states.remove(&key);
+            client
+                .with_store(|s| s.set_download_state(&key, &bytes))
+                .map_err(LedgerError::Store)
+        })
+        .await
+        .unwrap_or_else(|join| Err(LedgerError::Sync(std::io::Error::other(join))))
     }
+}
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Pending> {
-        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
-    }
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Why the ledger could not be written.

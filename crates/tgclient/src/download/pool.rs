@@ -25,11 +25,21 @@ pub(crate) struct Pools {
     cdns: Mutex<HashMap<i32, Arc<OnceCell<DcPool>>>>,
 }
 
+/// What a connection is wanted for.
+#[derive(Debug, Clone, Copy)]
+enum Use {
+    Part,
+    Small,
+}
+
 /// One DC's connections, opened lazily, replaced when they die.
 #[derive(Debug)]
 struct DcPool {
     slots: Vec<AsyncMutex<Option<Arc<DcConnection>>>>,
-    next: AtomicUsize,
+    /// Round-robin cursors: one for parts, one for small requests (hashes), so that the
+    /// small ones do not push every part onto the same half of the connections.
+    next_part: AtomicUsize,
+    next_small: AtomicUsize,
     /// For a CDN DC: its addresses and key (its connections are made differently).
     cdn: Option<(Vec<DcAddress>, RsaPublicKey)>,
 }
@@ -38,7 +48,8 @@ impl DcPool {
     fn new(size: usize, cdn: Option<(Vec<DcAddress>, RsaPublicKey)>) -> Self {
         Self {
             slots: (0..size).map(|_| AsyncMutex::new(None)).collect(),
-            next: AtomicUsize::new(0),
+            next_part: AtomicUsize::new(0),
+            next_small: AtomicUsize::new(0),
             cdn,
         }
     }
@@ -56,6 +67,15 @@ impl Pools {
 
     /// A connection to `dc_id` with the login usable there (exported when not home).
     pub(crate) async fn get(&self, dc_id: i32) -> Result<Arc<DcConnection>, ClientError> {
+        self.get_as(dc_id, Use::Part).await
+    }
+
+    /// A connection to `dc_id` for a small request (part hashes).
+    pub(crate) async fn get_small(&self, dc_id: i32) -> Result<Arc<DcConnection>, ClientError> {
+        self.get_as(dc_id, Use::Small).await
+    }
+
+    async fn get_as(&self, dc_id: i32, use_: Use) -> Result<Arc<DcConnection>, ClientError> {
         let cell = Self::cell(&self.dcs, dc_id);
         let pool = cell
             .get_or_try_init(|| async {
@@ -66,7 +86,7 @@ impl Pools {
                 Ok::<_, ClientError>(DcPool::new(self.per_dc, None))
             })
             .await?;
-        self.pick(dc_id, pool).await
+        self.pick(dc_id, pool, use_).await
     }
 
     /// A connection to CDN DC `dc_id`.
@@ -82,7 +102,7 @@ impl Pools {
                 Ok::<_, ClientError>(DcPool::new(self.per_dc, Some(found)))
             })
             .await?;
-        self.pick(dc_id, pool).await
+        self.pick(dc_id, pool, Use::Part).await
     }
 
     fn cell(map: &Mutex<HashMap<i32, Arc<OnceCell<DcPool>>>>, dc_id: i32) -> Arc<OnceCell<DcPool>> {
@@ -95,8 +115,17 @@ impl Pools {
     }
 
     /// The next connection of `pool`, opened or replaced as needed.
-    async fn pick(&self, dc_id: i32, pool: &DcPool) -> Result<Arc<DcConnection>, ClientError> {
-        let index = pool.next.fetch_add(1, Ordering::Relaxed) % pool.slots.len();
+    async fn pick(
+        &self,
+        dc_id: i32,
+        pool: &DcPool,
+        use_: Use,
+    ) -> Result<Arc<DcConnection>, ClientError> {
+        let cursor = match use_ {
+            Use::Part => &pool.next_part,
+            Use::Small => &pool.next_small,
+        };
+        let index = cursor.fetch_add(1, Ordering::Relaxed) % pool.slots.len();
         let Some(slot) = pool.slots.get(index) else {
             return Err(ClientError::UnknownDc(dc_id));
         };

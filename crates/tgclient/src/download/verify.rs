@@ -38,28 +38,48 @@ impl RangeHash {
     }
 }
 
-/// The server's hashes covering the part at `offset`, or `None` when the server gives
-/// none for this file (then the size and MTProto's own integrity are what the part rests
-/// on, and the file is not asked again).
-pub(crate) async fn part_hashes(run: &Run, task: &FileTask, offset: u64) -> Option<Vec<RangeHash>> {
+/// The server's hashes covering the part at `offset`; `Ok(None)` when the server refuses
+/// hashes for this file (a well-formed `4xx` error: then the size and MTProto's own
+/// integrity are what the part rests on, and the file is not asked again); `Err` when no
+/// usable answer came this time (a malformed or empty answer, hashes that do not cover the
+/// part, a lost request), so the part cannot be trusted and must be fetched again.
+pub(crate) async fn part_hashes(
+    run: &Run,
+    task: &FileTask,
+    offset: u64,
+) -> Result<Option<Vec<RangeHash>>, String> {
     let end = (offset + u64::from(PART_SIZE)).min(task.job.media.size);
     let mut hashes: Vec<RangeHash> = Vec::new();
     let mut at = offset;
-    // Each answer must move forward, so a hostile server cannot keep us here.
+    // Each answer must move forward, and a part takes a bounded number of answers (one
+    // covers 1 MiB with Telegram's 128 KiB chunks), so a hostile server cannot keep us here.
+    let mut answers = 0;
     while at < end {
+        answers += 1;
+        if answers > MAX_HASH_ANSWERS {
+            return Err(format!(
+                "the server's hashes come in pieces too small at {at}"
+            ));
+        }
         let dc = task.dc();
-        let connection = run.pools.get(dc).await.ok()?;
+        let connection = run
+            .pools
+            .get_small(dc)
+            .await
+            .map_err(|e| format!("no connection for server hashes: {e}"))?;
         let request = functions::upload::GetFileHashes {
             location: task.location().1,
             offset: at as i64,
         };
         let answer = match run.client.call(&connection, request.to_bytes()).await {
-            Ok(body) => Vec::<enums::FileHash>::from_bytes(&body).ok()?,
-            Err(error) => {
-                tracing::debug!(dc, %error, "no server hashes for this file");
+            Ok(body) => Vec::<enums::FileHash>::from_bytes(&body)
+                .map_err(|e| format!("malformed server hashes: {e}"))?,
+            Err(mtnet::InvokeError::Rpc(rpc)) if is_refusal(&rpc) => {
+                tracing::debug!(dc, %rpc, "no server hashes for this file");
                 task.hashes_unavailable();
-                return None;
+                return Ok(None);
             }
+            Err(error) => return Err(format!("no server hashes this time: {error}")),
         };
         let before = at;
         for hash in RangeHash::from_answer(answer) {
@@ -69,11 +89,18 @@ pub(crate) async fn part_hashes(run: &Run, task: &FileTask, offset: u64) -> Opti
             }
         }
         if at == before {
-            task.hashes_unavailable();
-            return None;
+            return Err(format!("the server's hashes do not cover bytes from {at}"));
         }
     }
-    Some(hashes)
+    Ok(Some(hashes))
+}
+
+/// `upload.getFileHashes` calls one part may take.
+const MAX_HASH_ANSWERS: u32 = 16;
+
+/// Whether `rpc` says the server has no hashes for the file (not a flood wait).
+fn is_refusal(rpc: &mtproto::session::RpcError) -> bool {
+    (400..500).contains(&rpc.code) && rpc.code != 420
 }
 
 /// The first range of `bytes` (which start at file offset `base`) whose SHA-256 differs

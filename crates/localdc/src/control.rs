@@ -1,0 +1,356 @@
+//! A control port for a runner driving localdc from another process: a line-based protocol
+//! over TCP on loopback. Each line is one command; each gets one line back, `ok` (sometimes
+//! followed by a value) or `error <why>`. `<dcs>` is `all`, a DC id, or ids separated by
+//! commas (`2,4`).
+//!
+//! ```text
+//! ping                                  ok pong
+//! stall <dcs> on|off                    Faults::set_stall
+//! drop-mid-frame <dcs>                  Faults::drop_mid_frame_once
+//! disconnect <dcs>                      Faults::disconnect_all (FIN)
+//! reset <dcs>                           Faults::reset_all (RST)
+//! rotate-salt <dcs>                     Faults::rotate_salt
+//! storm <dcs> <n>                       Faults::bad_msg_storm
+//! skew <dcs> <seconds>                  Faults::set_clock_skew (negative: behind)
+//! forget-keys <dcs>                     Faults::forget_keys
+//! block <dcs> tcp|websocket|http|all none|refuse|blackhole    Faults::set_block
+//! mtproxy down|up                       Faults::set_mtproxy_down on every DC
+//! refuse <dcs> on|off                   Faults::set_refuse_connections
+//! delay <dcs> <ms>                      Faults::set_response_delay
+//! drop-after-bytes <dcs> <n>|off        Faults::set_drop_after_bytes
+//! drop-after-messages <dcs> <n>|off     Faults::set_drop_after_messages
+//! clear <dcs>                           every knob above back to off
+//! status <dc>                           ok keys=N storm_left=N skew=S stalled=B
+//! expire-refs [<media_id>]              World::rotate_file_references / rotate_file_reference
+//! corrupt-cdn <media_id> <offset>       World::corrupt_cdn_chunk_once
+//! cdn-missing <media_id> [on|off]       World::set_cdn_missing (default on)
+//! flood <method> <max_calls> <per_seconds> [<user_id>]   adds a flood rule
+//! flood clear                           removes every flood rule
+//! shutdown                              stops the server (state saved), answers ok first
+//! ```
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+
+use crate::error::Error;
+use crate::faults::{Block, Faults, TransportClass};
+use crate::server::{DcHandle, RunningServer, ShutdownHandle};
+use crate::world::World;
+use crate::world::fixture::FloodRule;
+
+/// Longest command line accepted.
+const MAX_LINE: u64 = 1024;
+/// Control connections served at once.
+const MAX_CLIENTS: usize = 16;
+
+/// What the commands act on.
+#[derive(Debug, Clone)]
+pub struct Control {
+    dcs: Vec<DcHandle>,
+    world: Option<Arc<World>>,
+    shutdown: ShutdownHandle,
+}
+
+impl Control {
+    /// Commands on `server`'s DCs and, when given, `world`.
+    pub fn new(server: &RunningServer, world: Option<Arc<World>>) -> Self {
+        Self {
+            dcs: server.dcs().to_vec(),
+            world,
+            shutdown: server.shutdown_handle(),
+        }
+    }
+
+    /// Listens on loopback port `port` (0: any free port) and serves control connections
+    /// from a task of its own, for the life of the runtime. Returns the address bound.
+    pub async fn listen(self, port: u16) -> Result<SocketAddr, Error> {
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| Error::Bind {
+                dc: 0,
+                addr,
+                source,
+            })?;
+        let bound = listener.local_addr().map_err(|source| Error::Bind {
+            dc: 0,
+            addr,
+            source,
+        })?;
+        tracing::info!(addr = %bound, "control port listening");
+        let control = Arc::new(self);
+        tokio::spawn(accept_loop(control, listener));
+        Ok(bound)
+    }
+
+    /// Runs one command line; the answer line (without the newline).
+    pub fn execute(&self, line: &str) -> String {
+        match self.run(line) {
+            Ok(None) => "ok".to_owned(),
+            Ok(Some(value)) => format!("ok {value}"),
+            Err(error) => format!("error {error}"),
+        }
+    }
+
+    fn run(&self, line: &str) -> Result<Option<String>, String> {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let Some((&command, args)) = words.split_first() else {
+            return Err("empty command".into());
+        };
+        let arg = |i: usize| {
+            args.get(i)
+                .copied()
+                .ok_or_else(|| format!("{command}: missing argument {}", i + 1))
+        };
+        if args.len() > 5 {
+            return Err(format!("{command}: too many arguments"));
+        }
+        match command {
+            "ping" => return Ok(Some("pong".into())),
+            "stall" => {
+                let on = on_off(arg(1)?)?;
+                self.each(arg(0)?, |f| f.set_stall(on))?;
+            }
+            "drop-mid-frame" => self.each(arg(0)?, Faults::drop_mid_frame_once)?,
+            "disconnect" => self.each(arg(0)?, Faults::disconnect_all)?,
+            "reset" => self.each(arg(0)?, Faults::reset_all)?,
+            "rotate-salt" => self.each(arg(0)?, Faults::rotate_salt)?,
+            "storm" => {
+                let n = number::<u64>(arg(1)?)?;
+                self.each(arg(0)?, |f| f.bad_msg_storm(n))?;
+            }
+            "skew" => {
+                let secs = number::<i64>(arg(1)?)?;
+                if secs.unsigned_abs() > 10 * 365 * 86_400 {
+                    return Err("skew: at most ten years".into());
+                }
+                self.each(arg(0)?, |f| f.set_clock_skew(secs))?;
+            }
+            "forget-keys" => self.each(arg(0)?, Faults::forget_keys)?,
+            "block" => {
+                let classes = match arg(1)? {
+                    "all" => TransportClass::ALL.to_vec(),
+                    class => vec![class.parse::<TransportClass>()?],
+                };
+                let block = arg(2)?.parse::<Block>()?;
+                self.each(arg(0)?, |f| {
+                    for class in &classes {
+                        f.set_block(*class, block);
+                    }
+                })?;
+            }
+            "mtproxy" => {
+                let down = match arg(0)? {
+                    "down" => true,
+                    "up" => false,
+                    other => return Err(format!("mtproxy: {other:?} is not down or up")),
+                };
+                self.each("all", |f| f.set_mtproxy_down(down))?;
+            }
+            "refuse" => {
+                let on = on_off(arg(1)?)?;
+                self.each(arg(0)?, |f| f.set_refuse_connections(on))?;
+            }
+            "delay" => {
+                let ms = number::<u64>(arg(1)?)?;
+                self.each(arg(0)?, |f| f.set_response_delay(Duration::from_millis(ms)))?;
+            }
+            "drop-after-bytes" => {
+                let n = optional_number(arg(1)?)?;
+                self.each(arg(0)?, |f| f.set_drop_after_bytes(n))?;
+            }
+            "drop-after-messages" => {
+                let n = optional_number(arg(1)?)?;
+                self.each(arg(0)?, |f| f.set_drop_after_messages(n))?;
+            }
+            "clear" => self.each(arg(0)?, clear)?,
+            "status" => {
+                let id = number::<i32>(arg(0)?)?;
+                let dc = self
+                    .dcs
+                    .iter()
+                    .find(|dc| dc.id() == id)
+                    .ok_or_else(|| format!("no DC {id}"))?;
+                let f = dc.faults();
+                return Ok(Some(format!(
+                    "keys={} storm_left={} skew={} stalled={}",
+                    dc.keys().len(),
+                    f.storm_left(),
+                    f.clock_skew(),
+                    f.stalled()
+                )));
+            }
+            "expire-refs" => {
+                let world = self.world()?;
+                match args.first() {
+                    Some(media) => world.rotate_file_reference(number(media)?),
+                    None => world.rotate_file_references(),
+                }
+            }
+            "corrupt-cdn" => {
+                let world = self.world()?;
+                world.corrupt_cdn_chunk_once(number(arg(0)?)?, number(arg(1)?)?);
+            }
+            "cdn-missing" => {
+                let world = self.world()?;
+                let missing = match args.get(1) {
+                    Some(value) => on_off(value)?,
+                    None => true,
+                };
+                world.set_cdn_missing(number(arg(0)?)?, missing);
+            }
+            "flood" => {
+                let world = self.world()?;
+                if arg(0)? == "clear" {
+                    world.flood().set_rules(Vec::new());
+                } else {
+                    let mut rules = world.flood().rules();
+                    rules.push(FloodRule {
+                        method: arg(0)?.to_owned(),
+                        max_calls: number(arg(1)?)?,
+                        per_seconds: number(arg(2)?)?,
+                        user_id: args.get(3).map(|user| number(user)).transpose()?,
+                    });
+                    world.flood().set_rules(rules);
+                }
+            }
+            "shutdown" => self.shutdown.shutdown(),
+            other => return Err(format!("unknown command {other:?}")),
+        }
+        Ok(None)
+    }
+
+    /// Applies `change` to the faults of every DC `selector` names.
+    fn each(&self, selector: &str, change: impl Fn(&Faults)) -> Result<(), String> {
+        let chosen: Vec<&DcHandle> = if selector == "all" {
+            self.dcs.iter().collect()
+        } else {
+            let mut chosen = Vec::new();
+            for id in selector.split(',') {
+                let id = number::<i32>(id)?;
+                let dc = self
+                    .dcs
+                    .iter()
+                    .find(|dc| dc.id() == id)
+                    .ok_or_else(|| format!("no DC {id}"))?;
+                chosen.push(dc);
+            }
+            chosen
+        };
+        for dc in chosen {
+            change(dc.faults());
+        }
+        Ok(())
+    }
+
+    fn world(&self) -> Result<&World, String> {
+        self.world
+            .as_deref()
+            .ok_or_else(|| "no world is served (start with --fixture)".to_owned())
+    }
+}
+
+/// Every chaos knob of a DC back to off.
+fn clear(faults: &Faults) {
+    faults.set_stall(false);
+    faults.bad_msg_storm(0);
+    faults.set_clock_skew(0);
+    for class in TransportClass::ALL {
+        faults.set_block(class, Block::None);
+    }
+    faults.set_mtproxy_down(false);
+    faults.set_refuse_connections(false);
+    faults.set_response_delay(Duration::ZERO);
+    faults.set_drop_after_bytes(None);
+    faults.set_drop_after_messages(None);
+}
+
+fn on_off(word: &str) -> Result<bool, String> {
+    match word {
+        "on" | "true" | "1" => Ok(true),
+        "off" | "false" | "0" => Ok(false),
+        other => Err(format!("{other:?} is not on or off")),
+    }
+}
+
+fn number<T: std::str::FromStr>(word: &str) -> Result<T, String> {
+    word.parse()
+        .map_err(|_| format!("{word:?} is not a number in range"))
+}
+
+fn optional_number(word: &str) -> Result<Option<u64>, String> {
+    match word {
+        "off" | "none" => Ok(None),
+        word => number(word).map(Some),
+    }
+}
+
+async fn accept_loop(control: Arc<Control>, listener: TcpListener) {
+    let slots = Arc::new(Semaphore::new(MAX_CLIENTS));
+    loop {
+        let Ok((stream, peer)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            tracing::warn!(%peer, "control port: too many clients");
+            continue;
+        };
+        let control = Arc::clone(&control);
+        tokio::spawn(async move {
+            if let Err(error) = serve(&control, stream).await {
+                tracing::debug!(%peer, %error, "control connection ended");
+            }
+            drop(slot);
+        });
+    }
+}
+
+async fn serve(control: &Control, stream: TcpStream) -> std::io::Result<()> {
+    let (read, mut write) = stream.into_split();
+    let mut reader = BufReader::new(read);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let read = (&mut reader)
+            .take(MAX_LINE)
+            .read_until(b'\n', &mut line)
+            .await?;
+        if read == 0 {
+            return Ok(());
+        }
+        if line.last() != Some(&b'\n') && read as u64 >= MAX_LINE {
+            write.write_all(b"error line too long\n").await?;
+            return Ok(());
+        }
+        let answer = match std::str::from_utf8(&line) {
+            Ok(text) if text.trim().is_empty() => continue,
+            Ok(text) => {
+                tracing::info!(command = text.trim(), "control");
+                control.execute(text)
+            }
+            Err(_) => "error not UTF-8".to_owned(),
+        };
+        write.write_all(answer.as_bytes()).await?;
+        write.write_all(b"\n").await?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_parse() {
+        assert_eq!(on_off("on"), Ok(true));
+        assert!(on_off("maybe").is_err());
+        assert_eq!(optional_number("off"), Ok(None));
+        assert_eq!(optional_number("12"), Ok(Some(12)));
+        assert!(number::<i32>("99999999999").is_err());
+    }
+}
