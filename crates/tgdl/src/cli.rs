@@ -83,7 +83,21 @@ pub enum Command {
     /// Download the media of chats, message links or id ranges; resumes where an earlier
     /// run stopped and verifies every file.
     Download(Box<DownloadArgs>),
+    /// Try tgdl with no account and no network: start a local Telegram server with a demo
+    /// world, log in, download every file of its chats with progress, verify each one.
+    Demo(DemoArgs),
+    /// Benchmark the download engine against a local localdc (a separate process): throughput,
+    /// CPU per GiB against the crypto floor, peak memory, every file verified. The global
+    /// --profile names the network: lan (default), wan or mobile.
+    Bench(Box<crate::commands::bench::BenchArgs>),
 }
+
+/// Files downloaded at once, unless told otherwise.
+pub const DEFAULT_PARALLEL_FILES: usize = 4;
+/// 1 MiB parts in flight: enough to fill 64 MiB/s at 100 ms RTT with room to spare.
+pub const DEFAULT_PARTS_IN_FLIGHT: usize = 16;
+/// Connections per DC: Telegram throttles each connection, so parts are spread over several.
+pub const DEFAULT_CONNECTIONS: usize = 8;
 
 /// `tgdl download`.
 #[derive(Debug, Clone, Args)]
@@ -128,13 +142,13 @@ pub struct DownloadArgs {
     #[arg(long, value_name = "TEMPLATE", default_value = crate::naming::DEFAULT_TEMPLATE)]
     pub template: String,
     /// Files downloaded at once.
-    #[arg(long, value_name = "N", default_value_t = 4)]
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_PARALLEL_FILES)]
     pub parallel_files: usize,
     /// 1 MiB parts requested at once across all files (memory is about this many MiB).
-    #[arg(long, value_name = "N", default_value_t = 16)]
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_PARTS_IN_FLIGHT)]
     pub parts_in_flight: usize,
     /// Connections per DC for file parts.
-    #[arg(long, value_name = "N", default_value_t = 4)]
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_CONNECTIONS)]
     pub connections: usize,
     /// Progress as JSON lines on stdout instead of bars.
     #[arg(long)]
@@ -146,6 +160,33 @@ pub struct DownloadArgs {
     /// Do not check parts against the server's hashes (size and MTProto's integrity only).
     #[arg(long)]
     pub no_server_hashes: bool,
+}
+
+/// `tgdl demo`.
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// Where the files go (the demo's session and manifest too).
+    #[arg(long, short = 'o', value_name = "DIR", default_value = "tgdl-demo")]
+    pub output: PathBuf,
+    /// Progress as JSON lines on stdout instead of bars, then a summary line.
+    #[arg(long)]
+    pub json: bool,
+    /// The network the local server emulates: lan (as fast as the machine goes), wan
+    /// (100 ms RTT, 8 MiB/s per connection) or mobile (300 ms RTT, 1 MiB/s per
+    /// connection, dropped connections).
+    #[arg(long, value_enum, value_name = "PROFILE", default_value = "lan")]
+    pub wan: WanArg,
+}
+
+/// The network profiles of `tgdl demo --wan`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WanArg {
+    /// No added latency or limits.
+    Lan,
+    /// 100 ms RTT, 8 MiB/s per connection, 64 MiB/s per account.
+    Wan,
+    /// 300 ms RTT, 1 MiB/s per connection, 2% of connections dropped per minute.
+    Mobile,
 }
 
 /// `tgdl login`.

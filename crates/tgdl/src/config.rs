@@ -243,6 +243,30 @@ mod tests {
         assert!(credentials(&e).is_err());
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn directories_made_for_sessions_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("xdg");
+        let e = env(&[("XDG_DATA_HOME", root.to_str().unwrap())]);
+        let path = session_path(&e, None, Some("p")).unwrap();
+        assert_eq!(path, root.join("tgdl/p.session"));
+        assert_eq!(mode(&root), 0o700);
+        assert_eq!(mode(&root.join("tgdl")), 0o700);
+        let nested = dir.path().join("a/b/s.session");
+        assert_eq!(session_path(&e, Some(&nested), None).unwrap(), nested);
+        assert_eq!(mode(&dir.path().join("a")), 0o700);
+        assert_eq!(mode(&dir.path().join("a/b")), 0o700);
+        // A directory that exists is left as it is.
+        let shared = dir.path().join("shared");
+        std::fs::create_dir(&shared).unwrap();
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o755)).unwrap();
+        session_path(&e, Some(&shared.join("s.session")), None).unwrap();
+        assert_eq!(mode(&shared), 0o755);
+    }
+
     #[test]
     fn profiles_are_plain_file_names() {
         for bad in ["", "../x", "a/b", ".hidden", "white space"] {

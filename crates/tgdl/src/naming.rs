@@ -385,23 +385,137 @@ mod tests {
         assert_eq!(claims.claim("a/noext".into()), PathBuf::from("a/noext (2)"));
     }
 
+    /// Text that tries to escape: climbing, separators of every platform, NUL and other
+    /// controls, a drive, a home, device names, unicode look-alikes, and anything else.
+    fn hostile_text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("..".to_owned()),
+            Just(".".to_owned()),
+            Just("/".to_owned()),
+            Just("\\".to_owned()),
+            Just("\\..\\".to_owned()),
+            Just("../".to_owned()),
+            Just("\0".to_owned()),
+            Just("\u{1b}[31m".to_owned()),
+            Just("C:".to_owned()),
+            Just("~".to_owned()),
+            Just(" ".to_owned()),
+            Just("CON".to_owned()),
+            Just("\u{2215}\u{2024}\u{2024}".to_owned()),
+            Just("\u{ff0f}".to_owned()),
+            Just("é".to_owned()),
+            "[./\\\\ ]{1,6}",
+            any::<String>(),
+        ]
+    }
+
+    /// One piece of a template: a field (every field of the set, dates with any format),
+    /// literal text (without braces) or a separator.
+    fn template_piece() -> impl Strategy<Value = String> {
+        let field = prop_oneof![
+            Just("{chat}".to_owned()),
+            Just("{chat_id}".to_owned()),
+            Just("{msg_id}".to_owned()),
+            Just("{date}".to_owned()),
+            hostile_text().prop_map(|f| format!("{{date:{}}}", f.replace(['{', '}'], ""))),
+            Just("{date:%Y/%m/%d}".to_owned()),
+            Just("{sender}".to_owned()),
+            Just("{type}".to_owned()),
+            Just("{file_name}".to_owned()),
+            Just("{stem}".to_owned()),
+            Just("{ext}".to_owned()),
+            Just("{media_id}".to_owned()),
+        ];
+        prop_oneof![
+            3 => field,
+            2 => hostile_text().prop_map(|t| t.replace(['{', '}'], "")),
+            1 => Just("/".to_owned()),
+        ]
+    }
+
+    fn name_fields() -> impl Strategy<Value = NameFields> {
+        (
+            (hostile_text(), any::<i64>(), any::<i32>(), any::<i64>()),
+            (
+                proptest::option::of(any::<i64>()),
+                hostile_text(),
+                proptest::option::of(hostile_text()),
+                proptest::option::of(hostile_text()),
+                any::<i64>(),
+            ),
+        )
+            .prop_map(
+                |((chat, chat_id, msg_id, date), (sender, kind, file_name, ext, media_id))| {
+                    NameFields {
+                        chat,
+                        chat_id,
+                        msg_id,
+                        date,
+                        sender,
+                        kind,
+                        file_name,
+                        ext,
+                        media_id,
+                    }
+                },
+            )
+    }
+
+    /// `path` with `.` and `..` resolved without the filesystem.
+    fn normalize(path: &Path) -> PathBuf {
+        let mut out = PathBuf::new();
+        for component in path.components() {
+            match component {
+                Component::ParentDir => {
+                    out.pop();
+                }
+                Component::CurDir => {}
+                other => out.push(other),
+            }
+        }
+        out
+    }
+
     proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1024))]
+
         #[test]
         fn any_name_and_template_stay_inside(
-            name in any::<String>(),
-            chat in any::<String>(),
-            template in "[a-z{}_/.:%YmdHMS ]{0,40}",
+            pieces in proptest::collection::vec(template_piece(), 0..10),
+            fields in name_fields(),
         ) {
-            let Ok(template) = Template::parse(&template) else { return Ok(()) };
-            let mut f = fields(Some(&name));
-            f.chat = chat;
-            let path = template.render(&f);
-            prop_assert!(is_contained(&path), "{path:?}");
-            for component in path.components() {
+            let text: String = pieces.concat();
+            let Ok(template) = Template::parse(&text) else {
+                // Only these templates are refused; every other one must render.
+                prop_assert!(text.starts_with('/') || text.trim().is_empty(), "{text:?}");
+                return Ok(());
+            };
+            let relative = template.render(&fields);
+            prop_assert!(is_contained(&relative), "{text:?} -> {relative:?}");
+            let output = Path::new("/srv/archive/out");
+            let joined = output.join(&relative);
+            let normalized = normalize(&joined);
+            prop_assert!(
+                normalized.starts_with(output) && normalized != output,
+                "{text:?} -> {joined:?}"
+            );
+            prop_assert_eq!(normalized.components().count(), joined.components().count());
+            for component in relative.components() {
+                prop_assert!(matches!(component, Component::Normal(_)), "{relative:?}");
                 let text = component.as_os_str().to_string_lossy();
-                prop_assert!(text.len() <= MAX_COMPONENT);
-                prop_assert!(!text.chars().any(char::is_control));
+                prop_assert!(!text.is_empty() && text.len() <= MAX_COMPONENT);
+                prop_assert!(text != "." && text != "..", "{relative:?}");
+                prop_assert!(!text.chars().any(char::is_control), "{relative:?}");
+                prop_assert!(!text.contains(['/', '\\', ':']), "{relative:?}");
+                prop_assert!(!text.starts_with(['.', ' ']), "{relative:?}");
             }
+            // A second file wanting the same name gets another one, as safe.
+            let mut claims = Claims::default();
+            let first = claims.claim(relative.clone());
+            let second = claims.claim(relative.clone());
+            prop_assert_eq!(&first, &relative);
+            prop_assert!(second != first && is_contained(&second), "{second:?}");
+            prop_assert_eq!(second.parent(), first.parent());
         }
     }
 }

@@ -24,9 +24,20 @@ pub fn parse(url: &str) -> Result<Proxy> {
             })
         })
         .ok_or_else(|| {
+            // Only the scheme is echoed: the rest may hold a password or a secret.
+            let scheme = text
+                .split_once("://")
+                .filter(|(scheme, _)| {
+                    scheme.len() <= 16
+                        && scheme
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+                })
+                .map(|(scheme, _)| format!(" {scheme}://"))
+                .unwrap_or_default();
             anyhow!(
-                "unsupported proxy {text:?}: use socks5://[user:pass@]host:port or an MTProxy \
-                 link (tg://proxy?server=..&port=..&secret=..)"
+                "unsupported proxy URL{scheme}: use socks5://[user:pass@]host:port or an \
+                 MTProxy link (tg://proxy?server=..&port=..&secret=..)"
             )
         })?;
     let (kind, query) = link.split_once('?').unwrap_or((link, ""));
@@ -128,7 +139,8 @@ impl Query {
     }
 }
 
-/// Decodes `%XX` escapes and `+` (as space, the form encoding links use).
+/// Decodes `%XX` escapes and `+` (as space, the form encoding links use). Errors do not
+/// quote `text`: it may be a password or an MTProxy secret.
 fn percent_decode(text: &str) -> Result<String> {
     let mut bytes = Vec::with_capacity(text.len());
     let mut rest = text.bytes();
@@ -137,11 +149,11 @@ fn percent_decode(text: &str) -> Result<String> {
             b'%' => {
                 let hex = [rest.next(), rest.next()];
                 let [Some(high), Some(low)] = hex else {
-                    bail!("bad percent escape in {text:?}");
+                    bail!("bad percent escape in the proxy URL");
                 };
                 let digit = |b: u8| char::from(b).to_digit(16);
                 let (Some(high), Some(low)) = (digit(high), digit(low)) else {
-                    bail!("bad percent escape in {text:?}");
+                    bail!("bad percent escape in the proxy URL");
                 };
                 bytes.push((high * 16 + low) as u8);
             }
@@ -149,7 +161,7 @@ fn percent_decode(text: &str) -> Result<String> {
             other => bytes.push(other),
         }
     }
-    String::from_utf8(bytes).map_err(|_| anyhow!("{text:?} does not decode to UTF-8"))
+    String::from_utf8(bytes).map_err(|_| anyhow!("the proxy URL does not decode to UTF-8"))
 }
 
 #[cfg(test)]
@@ -210,5 +222,32 @@ mod tests {
         ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn errors_do_not_quote_passwords_or_secrets() {
+        for (bad, secret) in [
+            ("sock5://user:hunter2@h.example:1080", "hunter2"),
+            ("user:hunter2@h.example://1080", "hunter2"),
+            ("socks5://user:hunter2%zz@h.example:1080", "hunter2"),
+            ("socks5://user:hunter2%ff@h.example:1080", "hunter2"),
+            (
+                "tg://socks?server=h&port=1&user=u&pass=hunter2%z",
+                "hunter2",
+            ),
+            (
+                "tg://proxy?server=h&port=1&secret=dd0123456789abcdef%zz",
+                "0123456789abcdef",
+            ),
+            (
+                "mtproxy:dd0123456789abcdef0123456789abcdef",
+                "0123456789abcdef",
+            ),
+        ] {
+            let error = format!("{:#}", parse(bad).unwrap_err());
+            assert!(!error.contains(secret), "{bad}: {error}");
+        }
+        let error = format!("{:#}", parse("sock5://u:p@h:1").unwrap_err());
+        assert!(error.contains("sock5://"), "{error}");
     }
 }

@@ -2,9 +2,12 @@
 //! (`t.me/name/100-200`), filtered, named by a template, downloaded by the engine with
 //! progress, verified, and recorded in a JSON-lines manifest. Files already downloaded
 //! and verified by an earlier run are skipped; interrupted ones resume.
+//!
+//! The steps are public for `tgdl demo`, which downloads the same way: a [`Plan`] names the
+//! files of chats, [`execute`] fetches them with progress and writes the manifest.
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use tgclient::Client;
@@ -26,12 +29,34 @@ use crate::progress::Progress;
 use crate::{errors, output};
 
 /// One file to fetch, with what the manifest says about it.
-struct Planned {
-    job: DownloadJob,
-    chat_id: i64,
-    msg_id: i32,
+#[derive(Debug)]
+pub struct Planned {
+    pub job: DownloadJob,
+    pub chat_id: i64,
+    pub msg_id: i32,
     /// The path relative to the output directory, as shown and recorded.
-    shown: String,
+    pub shown: String,
+}
+
+/// The files a run will fetch, named by a template under an output directory, in the
+/// order they were found; at most `limit` of them.
+#[derive(Debug)]
+pub struct Plan {
+    template: Template,
+    output: PathBuf,
+    limit: Option<usize>,
+    claims: Claims,
+    /// The files so far.
+    pub files: Vec<Planned>,
+}
+
+/// What [`execute`] did: each file's outcome (in plan order), the totals and how long
+/// the transfer took.
+#[derive(Debug)]
+pub struct Executed {
+    pub outcomes: Vec<FileOutcome>,
+    pub summary: Summary,
+    pub elapsed: Duration,
 }
 
 /// Runs `tgdl download`.
@@ -40,39 +65,25 @@ pub async fn run(client: &Client, args: &DownloadArgs) -> Result<()> {
     let filters = build_filters(args)?;
     let template = Template::parse(&args.template)?;
     let output = prepare_output(&args.output)?;
-    let mut claims = Claims::default();
-    let mut planned = Vec::new();
+    let mut plan = Plan::new(template, output, args.limit);
     for target in &args.targets {
-        collect(
-            client,
-            target,
-            &filters,
-            args,
-            &template,
-            &output,
-            &mut claims,
-            &mut planned,
-        )
-        .await
-        .with_context(|| format!("cannot list the media of {target}"))?;
-        if args.limit.is_some_and(|limit| planned.len() >= limit) {
+        plan.add_target(client, target, &filters)
+            .await
+            .with_context(|| format!("cannot list the media of {target}"))?;
+        if plan.is_full() {
             break;
         }
     }
-    if planned.is_empty() {
+    if plan.files.is_empty() {
         eprintln!("nothing to download: no message matched");
         return Ok(());
     }
-    let names: Vec<String> = planned.iter().map(|p| p.shown.clone()).collect();
-    let total: u64 = planned.iter().map(|p| p.job.media.size).sum();
     let manifest_path = args.manifest.clone().unwrap_or_else(|| {
-        output.join(format!(
+        plan.output().join(format!(
             "tgdl-manifest-{}.jsonl",
             dates::rfc3339(unix_now()).replace(':', "")
         ))
     });
-    let mut manifest = Manifest::create(&manifest_path)?;
-
     let options = DownloadOptions {
         parts_in_flight: args.parts_in_flight.max(1),
         parallel_files: args.parallel_files.max(1),
@@ -80,9 +91,35 @@ pub async fn run(client: &Client, args: &DownloadArgs) -> Result<()> {
         verify_server_hashes: !args.no_server_hashes,
         ..DownloadOptions::default()
     };
+    let executed = execute(client, &plan.files, options, args.json, &manifest_path).await?;
+    let summary = &executed.summary;
+    summary.print(executed.elapsed, &manifest_path);
+    if summary.failed > 0 {
+        bail!(
+            "{} of {} files could not be downloaded",
+            summary.failed,
+            plan.files.len()
+        );
+    }
+    Ok(())
+}
+
+/// Downloads `files` with `options`, showing progress (bars, or JSON lines with `json`)
+/// and recording every file in the manifest at `manifest_path` (appended to).
+pub async fn execute(
+    client: &Client,
+    files: &[Planned],
+    options: DownloadOptions,
+    json: bool,
+    manifest_path: &Path,
+) -> Result<Executed> {
+    let names: Vec<String> = files.iter().map(|p| p.shown.clone()).collect();
+    let total: u64 = files.iter().map(|p| p.job.media.size).sum();
+    let mut manifest = Manifest::create(manifest_path)?;
+
     let (events, mut received) = mpsc::unbounded_channel();
-    let mut progress = Progress::new(args.json, names.clone(), total);
-    let shown_names = names.clone();
+    let mut progress = Progress::new(json, names.clone(), total);
+    let shown_names = names;
     let display = tokio::spawn(async move {
         while let Some(event) = received.recv().await {
             progress.show(&event, &shown_names);
@@ -90,7 +127,7 @@ pub async fn run(client: &Client, args: &DownloadArgs) -> Result<()> {
         progress.finish();
     });
     let started = Instant::now();
-    let jobs = planned.iter().map(|p| p.job.clone()).collect();
+    let jobs = files.iter().map(|p| p.job.clone()).collect();
     let result = download(client, jobs, options, Some(events)).await;
     let _ = display.await;
     let elapsed = started.elapsed();
@@ -100,18 +137,14 @@ pub async fn run(client: &Client, args: &DownloadArgs) -> Result<()> {
         Err(error) => return Err(run_error(error)),
     };
     let mut summary = Summary::default();
-    for (plan, outcome) in planned.iter().zip(&outcomes) {
+    for (plan, outcome) in files.iter().zip(&outcomes) {
         summary.record(plan, outcome, &mut manifest)?;
     }
-    summary.print(elapsed, manifest.path());
-    if summary.failed > 0 {
-        bail!(
-            "{} of {} files could not be downloaded",
-            summary.failed,
-            planned.len()
-        );
-    }
-    Ok(())
+    Ok(Executed {
+        outcomes,
+        summary,
+        elapsed,
+    })
 }
 
 fn run_error(error: DownloadError) -> anyhow::Error {
@@ -159,8 +192,9 @@ fn build_filters(args: &DownloadArgs) -> Result<Filters> {
     Ok(filters)
 }
 
-/// Creates the output directory and makes sure files can be written there.
-fn prepare_output(dir: &Path) -> Result<PathBuf> {
+/// Creates the output directory and makes sure files can be written there; its
+/// canonical path.
+pub fn prepare_output(dir: &Path) -> Result<PathBuf> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create the output directory {}", dir.display()))?;
     let probe = dir.join(".tgdl-write-test");
@@ -171,141 +205,183 @@ fn prepare_output(dir: &Path) -> Result<PathBuf> {
         .with_context(|| format!("cannot resolve {}", dir.display()))
 }
 
-/// Adds the wanted files of `target` to `planned`.
-#[allow(clippy::too_many_arguments)]
-async fn collect(
-    client: &Client,
-    target: &str,
-    filters: &Filters,
-    args: &DownloadArgs,
-    template: &Template,
-    output: &Path,
-    claims: &mut Claims,
-    planned: &mut Vec<Planned>,
-) -> Result<()> {
-    let mut filters = filters.clone();
-    let base = match filters::split_id_range(target) {
-        Some((base, low, high)) => {
-            filters.min_id = Some(filters.min_id.map_or(low, |m| m.max(low)));
-            filters.max_id = Some(filters.max_id.map_or(high, |m| m.min(high)));
-            base
+impl Plan {
+    /// An empty plan: files named by `template` under `output` (an existing directory, see
+    /// [`prepare_output`]), at most `limit` of them.
+    pub fn new(template: Template, output: PathBuf, limit: Option<usize>) -> Self {
+        Self {
+            template,
+            output,
+            limit,
+            claims: Claims::default(),
+            files: Vec::new(),
         }
-        None => target,
-    };
-    let link = links::parse(base).map_err(|e| anyhow!("{base}: {e}"))?;
-    let chat_name = match &link.peer {
-        PeerRef::Username(name) => name.clone(),
-        _ => String::new(),
-    };
-    let peer = resolve_chat(client, base).await?;
-    let mut take = |message: &enums::Message, planned: &mut Vec<Planned>| -> bool {
-        if args.limit.is_some_and(|limit| planned.len() >= limit) {
+    }
+
+    /// The output directory.
+    pub fn output(&self) -> &Path {
+        &self.output
+    }
+
+    /// Whether the limit is reached.
+    pub fn is_full(&self) -> bool {
+        self.limit.is_some_and(|limit| self.files.len() >= limit)
+    }
+
+    /// Adds the wanted files of `target`: a chat, a message link or an id range
+    /// (`t.me/name/100-200`), as the user typed it.
+    pub async fn add_target(
+        &mut self,
+        client: &Client,
+        target: &str,
+        filters: &Filters,
+    ) -> Result<()> {
+        let mut filters = filters.clone();
+        let base = match filters::split_id_range(target) {
+            Some((base, low, high)) => {
+                filters.min_id = Some(filters.min_id.map_or(low, |m| m.max(low)));
+                filters.max_id = Some(filters.max_id.map_or(high, |m| m.min(high)));
+                base
+            }
+            None => target,
+        };
+        let link = links::parse(base).map_err(|e| anyhow!("{base}: {e}"))?;
+        let chat_name = match &link.peer {
+            PeerRef::Username(name) => name.clone(),
+            _ => String::new(),
+        };
+        let peer = resolve_chat(client, base).await?;
+        self.add_chat(client, &peer, &chat_name, link.message_id, &filters)
+            .await
+    }
+
+    /// Adds the wanted files of the chat `peer` (only message `message_id` of it, when
+    /// given). `chat_name` fills the template's `{chat}`; empty for the chat's id.
+    pub async fn add_chat(
+        &mut self,
+        client: &Client,
+        peer: &enums::InputPeer,
+        chat_name: &str,
+        message_id: Option<i32>,
+        filters: &Filters,
+    ) -> Result<()> {
+        if let Some(id) = message_id {
+            let messages = client
+                .messages_by_id(peer, &[id])
+                .await
+                .map_err(errors::client_error)?;
+            for message in &messages {
+                self.take(message, peer, chat_name, filters);
+            }
+            return Ok(());
+        }
+        let mut history = client.history(peer.clone());
+        if let Some(min) = filters.min_date {
+            history = history.min_date(dates::to_api_date(min));
+        }
+        if let Some(max) = filters.max_date {
+            history = history.max_date(dates::to_api_date(max));
+        }
+        while let Some(message) = history.next().await.map_err(errors::client_error)? {
+            // History runs newest first: past the lowest id nothing more can match.
+            if let enums::Message::Message(m) = &message
+                && filters.min_id.is_some_and(|min| m.id < min)
+            {
+                break;
+            }
+            if !self.take(&message, peer, chat_name, filters) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Plans the file of `message` if it has one `filters` accept; false once the plan is
+    /// full.
+    fn take(
+        &mut self,
+        message: &enums::Message,
+        peer: &enums::InputPeer,
+        chat_name: &str,
+        filters: &Filters,
+    ) -> bool {
+        if self.is_full() {
             return false;
         }
         if let Some(media) = MediaFile::from_message(message)
             && filters.accepts(message, &media)
         {
-            planned.push(plan(
-                message, media, &peer, &chat_name, template, output, claims,
-            ));
+            let planned = self.plan(message, media, peer, chat_name);
+            self.files.push(planned);
         }
         true
-    };
-    if let Some(id) = link.message_id {
-        let messages = client
-            .messages_by_id(&peer, &[id])
-            .await
-            .map_err(errors::client_error)?;
-        for message in &messages {
-            take(message, planned);
-        }
-        return Ok(());
     }
-    let mut history = client.history(peer.clone());
-    if let Some(min) = filters.min_date {
-        history = history.min_date(dates::to_api_date(min));
-    }
-    if let Some(max) = filters.max_date {
-        history = history.max_date(dates::to_api_date(max));
-    }
-    while let Some(message) = history.next().await.map_err(errors::client_error)? {
-        // History runs newest first: past the lowest id nothing more can match.
-        if let enums::Message::Message(m) = &message
-            && filters.min_id.is_some_and(|min| m.id < min)
-        {
-            break;
-        }
-        if !take(&message, planned) {
-            break;
-        }
-    }
-    Ok(())
-}
 
-/// Names `media` of `message` and makes its job.
-fn plan(
-    message: &enums::Message,
-    media: MediaFile,
-    peer: &enums::InputPeer,
-    chat_name: &str,
-    template: &Template,
-    output: &Path,
-    claims: &mut Claims,
-) -> Planned {
-    let (chat_id, msg_id, date, sender) = match message {
-        enums::Message::Message(m) => (
-            output::marked_id(&m.peer_id),
-            m.id,
-            i64::from(m.date),
-            m.from_id.as_ref().map(output::marked_id),
-        ),
-        _ => (0, 0, 0, None),
-    };
-    let fields = NameFields {
-        chat: if chat_name.is_empty() {
-            chat_id.to_string()
-        } else {
-            chat_name.to_owned()
-        },
-        chat_id,
-        msg_id,
-        date,
-        sender,
-        kind: media.kind.name().to_owned(),
-        file_name: media.file_name.clone(),
-        ext: media.extension(),
-        media_id: media.id.id,
-    };
-    let mut relative = claims.claim(template.render(&fields));
-    if !is_contained(&relative) {
-        // Cannot happen with a parsed template; stay safe regardless.
-        relative = PathBuf::from(format!("{msg_id}"));
-    }
-    let path = output.join(&relative);
-    Planned {
-        job: DownloadJob {
-            key: path.display().to_string(),
-            media,
-            path,
-            source: Some(MessageSource {
-                peer: peer.clone(),
-                msg_id,
-            }),
-        },
-        chat_id,
-        msg_id,
-        shown: relative.display().to_string(),
+    /// Names `media` of `message` and makes its job.
+    fn plan(
+        &mut self,
+        message: &enums::Message,
+        media: MediaFile,
+        peer: &enums::InputPeer,
+        chat_name: &str,
+    ) -> Planned {
+        let (chat_id, msg_id, date, sender) = match message {
+            enums::Message::Message(m) => (
+                output::marked_id(&m.peer_id),
+                m.id,
+                i64::from(m.date),
+                m.from_id.as_ref().map(output::marked_id),
+            ),
+            _ => (0, 0, 0, None),
+        };
+        let fields = NameFields {
+            chat: if chat_name.is_empty() {
+                chat_id.to_string()
+            } else {
+                chat_name.to_owned()
+            },
+            chat_id,
+            msg_id,
+            date,
+            sender,
+            kind: media.kind.name().to_owned(),
+            file_name: media.file_name.clone(),
+            ext: media.extension(),
+            media_id: media.id.id,
+        };
+        let mut relative = self.claims.claim(self.template.render(&fields));
+        if !is_contained(&relative) {
+            // Cannot happen with a parsed template; stay safe regardless.
+            relative = PathBuf::from(format!("{msg_id}"));
+        }
+        let path = self.output.join(&relative);
+        Planned {
+            job: DownloadJob {
+                key: path.display().to_string(),
+                media,
+                path,
+                source: Some(MessageSource {
+                    peer: peer.clone(),
+                    msg_id,
+                }),
+            },
+            chat_id,
+            msg_id,
+            shown: relative.display().to_string(),
+        }
     }
 }
 
+/// What a run did, file by file.
 #[derive(Debug, Default)]
-struct Summary {
-    downloaded: usize,
-    already: usize,
-    failed: usize,
-    not_run: usize,
-    bytes: u64,
-    failures: Vec<String>,
+pub struct Summary {
+    pub downloaded: usize,
+    pub already: usize,
+    pub failed: usize,
+    pub not_run: usize,
+    /// Bytes fetched from the server in this run.
+    pub bytes: u64,
+    pub failures: Vec<String>,
 }
 
 impl Summary {
@@ -348,7 +424,8 @@ impl Summary {
         })
     }
 
-    fn print(&self, elapsed: std::time::Duration, manifest: &Path) {
+    /// The summary lines `tgdl download` ends with.
+    pub fn print(&self, elapsed: std::time::Duration, manifest: &Path) {
         let seconds = elapsed.as_secs_f64().max(1e-3);
         let mib = self.bytes as f64 / (1024.0 * 1024.0);
         eprintln!(

@@ -2,7 +2,9 @@
 //! that need no server, the global options) and its arguments; [`run`] opens the session,
 //! dispatches, and saves the session whatever the outcome.
 
+pub mod bench;
 pub mod chats;
+pub mod demo;
 pub mod download;
 pub mod history;
 pub mod login;
@@ -20,6 +22,14 @@ use crate::{dialogs, server};
 
 /// Runs the command line's subcommand.
 pub async fn run(cli: &Cli) -> Result<()> {
+    // The demo brings its own server, account and session.
+    if let Command::Demo(args) = &cli.command {
+        return demo::run(&cli.global, args).await;
+    }
+    // So does the benchmark.
+    if let Command::Bench(args) = &cli.command {
+        return bench::run(&cli.global, args).await;
+    }
     let client = open_client(&cli.global)?;
     let outcome = match &cli.command {
         Command::Login(args) => login::run(&client, &cli.global, args).await,
@@ -28,6 +38,7 @@ pub async fn run(cli: &Cli) -> Result<()> {
         Command::History(args) => history::run(&client, args).await,
         Command::Search(args) => search::run(&client, args).await,
         Command::Download(args) => download::run(&client, args).await,
+        Command::Demo(_) | Command::Bench(_) => Ok(()),
     };
     if let Err(error) = client.close().await {
         tracing::warn!(%error, "could not save the session");

@@ -1,0 +1,41 @@
+//! The short seeded chaos run: a small world downloaded by tgdl while the fault schedule
+//! fires and the client is SIGKILLed at least three times; every file must end up whole,
+//! none may ever appear at its final name unverified.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::process::Command;
+
+fn field(summary: &str, name: &str) -> u64 {
+    summary
+        .split_whitespace()
+        .find_map(|pair| pair.strip_prefix(&format!("{name}=")))
+        .unwrap_or_else(|| panic!("no {name} in {summary:?}"))
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn short_seeded_run_loses_and_corrupts_nothing() {
+    let work = std::env::temp_dir().join(format!("tgdl-chaos-test-{}", std::process::id()));
+    let output = Command::new(env!("CARGO_BIN_EXE_tgdl-chaos"))
+        .args(["--short", "--seed", "7", "--verbose", "--work-dir"])
+        .arg(&work)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let summary = stdout
+        .lines()
+        .find(|l| l.starts_with("faults="))
+        .unwrap_or_else(|| panic!("no summary line\n{stdout}\n{stderr}"));
+    assert!(output.status.success(), "{summary}\n{stderr}");
+    assert_eq!(field(summary, "corrupt"), 0, "{stderr}");
+    assert_eq!(field(summary, "lost"), 0, "{stderr}");
+    assert_eq!(field(summary, "files"), 40, "{stderr}");
+    assert!(field(summary, "kills") >= 3, "{summary}\n{stderr}");
+    assert!(field(summary, "faults") >= 10, "{summary}\n{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    // A passing run cleans up after itself.
+    assert!(!work.exists());
+}
