@@ -425,3 +425,66 @@ async fn a_dc_refusing_connections_for_a_while_is_waited_for() {
     let outcomes = outcomes.unwrap();
     assert_done(&env, &job, &outcomes[0]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_part_file_never_inherits_the_ranges_of_a_renamed_one() {
+    let env = Env::start(Vec::new()).await;
+    let job = env.job(1);
+    let size = job.media.size;
+    // A run renamed its verified file into place and was killed before recording the hash:
+    // the final file is there, the ledger holds every range and no hash, no `.part` is left.
+    let key = FileKey::document(job.media.id.id);
+    std::fs::create_dir_all(job.path.parent().unwrap()).unwrap();
+    std::fs::write(
+        &job.path,
+        env.world.file_bytes(&key, 0, size as usize).unwrap(),
+    )
+    .unwrap();
+    let mut state = tgclient::download::FileState::new(job.media.id.clone(), size);
+    state.done.insert(0..size);
+    env.client
+        .with_store(|s| s.set_download_state(&job.key, &state.to_bytes()))
+        .unwrap();
+
+    // The next run starts the file again (a new, empty `.part`) and is killed at once.
+    for dc in 1..=5 {
+        env.server
+            .dc(dc)
+            .unwrap()
+            .faults()
+            .set_response_delay(Duration::from_millis(500));
+    }
+    let (events, mut seen) = mpsc::unbounded_channel();
+    let options = DownloadOptions {
+        commit_interval: Duration::from_hours(1),
+        ..DownloadOptions::default()
+    };
+    let run = tokio::spawn({
+        let (client, jobs) = (env.client.clone(), vec![job.clone()]);
+        async move { download(&client, jobs, options, Some(events)).await }
+    });
+    while !matches!(
+        seen.recv().await,
+        Some(DownloadEvent::Started { .. }) | None
+    ) {}
+    run.abort();
+    let _ = run.await;
+    for dc in 1..=5 {
+        env.server
+            .dc(dc)
+            .unwrap()
+            .faults()
+            .set_response_delay(Duration::ZERO);
+    }
+
+    // The run after that must not take the new `.part`'s zeros for the recorded ranges.
+    let outcomes = download(
+        &env.client,
+        vec![job.clone()],
+        DownloadOptions::default(),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_done(&env, &job, &outcomes[0]);
+}

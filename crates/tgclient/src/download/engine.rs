@@ -337,17 +337,38 @@ async fn run_file(run: &Arc<Run>, index: usize, job: DownloadJob) -> FileOutcome
         run.emit(DownloadEvent::Finished { index, ok: true });
         return FileOutcome::AlreadyDone { sha256 };
     }
-    let resumable = saved.filter(|s| s.sha256.is_none());
-    let (part, kept) = match PartFile::open(&job.path, size, resumable.is_some()) {
-        Ok(opened) => opened,
+    let resumable = saved
+        .filter(|s| s.sha256.is_none())
+        .filter(|_| PartFile::reusable(&job.path, size));
+    let state = if let Some(state) = resumable {
+        state
+    } else {
+        // The ledger forgets any earlier ranges before a new `.part` replaces the old one:
+        // were the run killed in between, the next one must not take the new file's zeros
+        // for the ranges an earlier `.part` (since renamed) held.
+        let fresh = FileState::new(job.media.id.clone(), size);
+        if let Err(error) = run.ledger.save_now(&job.key, &fresh).await {
+            run.stop(error.into());
+            return FileOutcome::NotRun;
+        }
+        fresh
+    };
+    let part = match PartFile::open(&job.path, size, !state.done.ranges().is_empty()) {
+        // Checked just above that it would be kept; a `.part` changing under us meanwhile
+        // is not ours to resume.
+        Ok((_, false)) if !state.done.ranges().is_empty() => {
+            run.stop(DownloadError::File(super::part_file::FileError {
+                action: "the .part file changed while opening",
+                path: super::part_file::part_path(&job.path),
+                source: std::io::Error::other("modified by another program"),
+            }));
+            return FileOutcome::NotRun;
+        }
+        Ok((part, _)) => part,
         Err(error) => {
             run.stop(error.into());
             return FileOutcome::NotRun;
         }
-    };
-    let state = match resumable {
-        Some(state) if kept => state,
-        _ => FileState::new(job.media.id.clone(), size),
     };
     run.emit(DownloadEvent::Started {
         index,

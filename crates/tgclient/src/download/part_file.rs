@@ -88,6 +88,12 @@ impl PartFile {
         ))
     }
 
+    /// Whether the `.part` of `final_path` exists with the full size, so that ranges the
+    /// ledger records for it can be resumed.
+    pub(crate) fn reusable(final_path: &Path, size: u64) -> bool {
+        std::fs::metadata(part_path(final_path)).is_ok_and(|m| m.is_file() && m.len() == size)
+    }
+
     /// The open file (the ledger syncs it before recording ranges).
     pub(crate) fn handle(&self) -> &Arc<File> {
         &self.file
