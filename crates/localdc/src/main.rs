@@ -151,7 +151,7 @@ async fn run(args: Args) -> Result<()> {
 
     if let Some(path) = &args.write_rsa_key {
         let key = server_key(&server)?;
-        write_atomically(path, key.as_bytes())
+        localdc::state::write_atomically(path, key.as_bytes())
             .with_context(|| format!("writing the RSA key to {}", path.display()))?;
     }
     if let Some(world) = &world {
@@ -169,7 +169,7 @@ async fn run(args: Args) -> Result<()> {
     }
     let info = server.ready_info();
     if let Some(path) = &args.ready_file {
-        write_atomically(path, info.to_json().as_bytes())
+        localdc::state::write_atomically(path, info.to_json().as_bytes())
             .with_context(|| format!("writing the ready file {}", path.display()))?;
     }
     print!("{}", info.to_text());
@@ -237,24 +237,6 @@ fn load_key(path: &Path) -> Result<RsaPrivateKey> {
 fn server_key(server: &localdc::RunningServer) -> Result<mtcrypto::Zeroizing<String>> {
     let first = server.dcs().first().context("the server has no DC")?;
     Ok(first.state().rsa_private_pem()?)
-}
-
-/// Writes through a temporary file and a rename, so that a reader polling for the file
-/// never sees it half written.
-fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    // The private key goes through here too: owner-only.
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(&tmp)?;
-    file.write_all(contents)?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path)
 }
 
 async fn wait_for_signal() {

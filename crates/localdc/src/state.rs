@@ -218,7 +218,7 @@ fn io_error(path: &Path, error: &std::io::Error) -> Error {
 /// Writes through a temporary file, synced, and a rename: a reader (or the next start after
 /// a kill) sees the old file or the new one, never half of one. Owner-only: the files hold
 /// keys.
-pub(crate) fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+pub fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
