@@ -109,6 +109,19 @@ pub struct Limits {
     pub max_keys_per_dc: usize,
     /// Sessions kept per auth key; past it the least recently used one is dropped.
     pub max_sessions_per_key: usize,
+    /// Bytes of answers and updates the sessions of one auth key hold for their client
+    /// (sent and not acknowledged, or queued), checked whenever a session of the key is
+    /// opened or its connection closes; past it the least recently used sessions forget
+    /// theirs, oldest first.
+    pub max_held_bytes_per_key: usize,
+    /// Bytes the sessions no connection carries hold for their clients, over every key of
+    /// a DC, checked whenever a connection closes; past it the sessions left longest ago
+    /// forget theirs first. A client that reconnects soon gets its unacknowledged answers
+    /// again; one that never does cannot make the server keep them.
+    pub max_detached_bytes_per_dc: usize,
+    /// A session no connection carries is forgotten after this long (its client gets
+    /// `new_session_created` if it ever comes back).
+    pub session_idle_timeout: Duration,
     /// Requests of one connection being processed at once. At the limit the connection
     /// stops reading until one finishes: the client is slowed by TCP, not refused.
     pub max_pending_per_connection: usize,
@@ -128,6 +141,9 @@ impl Default for Limits {
             max_connections_per_dc: 1024,
             max_keys_per_dc: 10_000,
             max_sessions_per_key: 64,
+            max_held_bytes_per_key: 64 << 20,
+            max_detached_bytes_per_dc: 32 << 20,
+            session_idle_timeout: Duration::from_mins(10),
             max_pending_per_connection: 256,
             handshake_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_mins(15),

@@ -3,8 +3,8 @@
 //! the sessions opened under it.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::time::{Duration, Instant};
 
 use mtcrypto::{AuthKey, RngCore};
 use mtproto::session::{DEFAULT_SALT_PERIOD, SaltSchedule, ServerSession, UnixTime};
@@ -49,6 +49,35 @@ pub struct KeyState {
 /// A session of a key, shared by the connections that carry it. Locked briefly, never
 /// across an await.
 pub type SharedSession = Arc<Mutex<ServerSession>>;
+
+/// What the sessions of a DC may keep for their clients, in bytes and in time (see
+/// [`crate::Limits`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionBounds {
+    /// Bytes held by the sessions of one key.
+    pub held_per_key: usize,
+    /// Bytes held by the sessions no connection carries, over the whole DC.
+    pub detached_per_dc: usize,
+    /// How long a session no connection carries is kept.
+    pub idle_timeout: Duration,
+}
+
+impl SessionBounds {
+    /// The bounds `limits` set.
+    pub fn of(limits: &crate::Limits) -> Self {
+        Self {
+            held_per_key: limits.max_held_bytes_per_key,
+            detached_per_dc: limits.max_detached_bytes_per_dc,
+            idle_timeout: limits.session_idle_timeout,
+        }
+    }
+}
+
+impl Default for SessionBounds {
+    fn default() -> Self {
+        Self::of(&crate::Limits::default())
+    }
+}
 
 /// A key's salts as a seed that rebuilds them: the schedule itself keeps its secret, so
 /// this is what a state dir saves.
@@ -99,6 +128,8 @@ pub struct KeyEntry {
     state: Mutex<KeyState>,
     sessions: Mutex<Sessions>,
     max_sessions: usize,
+    /// Bytes the sessions may hold together (see [`SessionBounds::held_per_key`]).
+    max_held: usize,
     /// Request msg_ids (with their session) handed to the handlers, newest last.
     executed: Mutex<Executed>,
     /// Told when something saved about the key changes.
@@ -193,6 +224,22 @@ impl KeyEntry {
             .any(|id| executed.set.contains(&(session_id, *id)))
     }
 
+    /// Forgets what was recorded as executed for a session that is gone.
+    fn forget_executed(&self, session_ids: &[i64]) {
+        if session_ids.is_empty() {
+            return;
+        }
+        let mut executed = lock(&self.executed);
+        let Executed { set, order } = &mut *executed;
+        order.retain(|entry| {
+            let keep = !session_ids.contains(&entry.0);
+            if !keep {
+                set.remove(entry);
+            }
+            keep
+        });
+    }
+
     fn changed(&self) {
         if let Some(hook) = &self.changed {
             hook();
@@ -215,43 +262,114 @@ impl KeyEntry {
         rng: &mut impl RngCore,
         clock: u64,
     ) -> (SharedSession, bool, u64) {
-        let mut sessions = lock(&self.sessions);
-        sessions.tick = sessions.tick.wrapping_add(1);
-        let tick = sessions.tick;
-        if let Some(slot) = sessions.map.get_mut(&session_id) {
-            slot.last_used = tick;
-            return (Arc::clone(&slot.session), false, slot.clock);
+        let mut dropped = Vec::new();
+        let found = {
+            let mut sessions = lock(&self.sessions);
+            sessions.tick = sessions.tick.wrapping_add(1);
+            let tick = sessions.tick;
+            if let Some(slot) = sessions.map.get_mut(&session_id) {
+                slot.last_used = tick;
+                (Arc::clone(&slot.session), false, slot.clock)
+            } else {
+                while sessions.map.len() >= self.max_sessions.max(1) {
+                    let oldest = sessions
+                        .map
+                        .iter()
+                        .min_by_key(|(_, slot)| slot.last_used)
+                        .map(|(id, _)| *id);
+                    let Some(oldest) = oldest else { break };
+                    tracing::debug!(key_id = %format_args!("{:#018x}", self.id()), session_id = oldest,
+                        "session limit reached: dropping the least recently used session");
+                    sessions.map.remove(&oldest);
+                    dropped.push(oldest);
+                }
+                let session = Arc::new(Mutex::new(ServerSession::new(
+                    self.key.clone(),
+                    session_id,
+                    rng,
+                )));
+                sessions.map.insert(
+                    session_id,
+                    SessionSlot {
+                        session: Arc::clone(&session),
+                        last_used: tick,
+                        clock,
+                    },
+                );
+                (session, true, clock)
+            }
+        };
+        self.forget_executed(&dropped);
+        if found.1 {
+            self.trim_held();
         }
-        while sessions.map.len() >= self.max_sessions.max(1) {
-            let oldest = sessions
+        found
+    }
+
+    /// Keeps what the sessions hold within the key's budget: the most recently used
+    /// sessions keep theirs, older ones forget what is past the budget. Returns the bytes
+    /// forgotten.
+    pub fn trim_held(&self) -> usize {
+        let mut by_use: Vec<(u64, SharedSession)> = lock(&self.sessions)
+            .map
+            .values()
+            .map(|slot| (slot.last_used, Arc::clone(&slot.session)))
+            .collect();
+        by_use.sort_by_key(|(last_used, _)| std::cmp::Reverse(*last_used));
+        let mut left = self.max_held;
+        let mut shed = 0;
+        for (_, session) in by_use {
+            let mut session = lock(&session);
+            let held = session.held_bytes();
+            if held > left {
+                shed += session.shed(left);
+            }
+            left = left.saturating_sub(session.held_bytes());
+        }
+        if shed > 0 {
+            tracing::debug!(key_id = %format_args!("{:#018x}", self.id()), bytes = shed,
+                "key over its budget: old sessions forgot answers");
+        }
+        shed
+    }
+
+    /// Forgets session `session_id` if it is still `session` (and not one made again
+    /// since under the same id); whether it was.
+    fn forget_session(&self, session_id: i64, session: &SharedSession) -> bool {
+        let removed = {
+            let mut sessions = lock(&self.sessions);
+            let same = sessions
                 .map
-                .iter()
-                .min_by_key(|(_, slot)| slot.last_used)
-                .map(|(id, _)| *id);
-            let Some(oldest) = oldest else { break };
-            tracing::debug!(key_id = %format_args!("{:#018x}", self.id()), session_id = oldest,
-                "session limit reached: dropping the least recently used session");
-            sessions.map.remove(&oldest);
+                .get(&session_id)
+                .is_some_and(|slot| Arc::ptr_eq(&slot.session, session));
+            same && sessions.map.remove(&session_id).is_some()
+        };
+        if removed {
+            self.forget_executed(&[session_id]);
         }
-        let session = Arc::new(Mutex::new(ServerSession::new(
-            self.key.clone(),
-            session_id,
-            rng,
-        )));
-        sessions.map.insert(
-            session_id,
-            SessionSlot {
-                session: Arc::clone(&session),
-                last_used: tick,
-                clock,
-            },
-        );
-        (session, true, clock)
+        removed
     }
 
     /// Forgets a session (`destroy_session`); whether it existed.
     pub fn destroy_session(&self, session_id: i64) -> bool {
-        lock(&self.sessions).map.remove(&session_id).is_some()
+        let removed = lock(&self.sessions).map.remove(&session_id).is_some();
+        if removed {
+            self.forget_executed(&[session_id]);
+        }
+        removed
+    }
+
+    /// Bytes of answers and updates the key's sessions hold for the client.
+    pub fn held_bytes(&self) -> usize {
+        let sessions: Vec<SharedSession> = lock(&self.sessions)
+            .map
+            .values()
+            .map(|slot| Arc::clone(&slot.session))
+            .collect();
+        sessions
+            .iter()
+            .map(|session| lock(session).held_bytes())
+            .sum()
     }
 
     /// How many sessions are kept.
@@ -278,6 +396,10 @@ pub struct KeyStore {
     inner: Mutex<StoreInner>,
     max_keys: usize,
     max_sessions: usize,
+    bounds: SessionBounds,
+    /// Sessions whose connection closed, by (key id, session id): what they hold counts
+    /// against [`SessionBounds::detached_per_dc`], and they go when idle too long.
+    detached: Mutex<HashMap<(u64, i64), Detached>>,
     salt_period: u64,
     changed: Mutex<Option<ChangeHook>>,
     forgotten: Mutex<Vec<ForgetHook>>,
@@ -309,6 +431,14 @@ pub(crate) struct SavedKey {
     pub takeout_id: Option<i64>,
 }
 
+/// A session a connection let go of, held weakly: the key's map owns it.
+#[derive(Clone)]
+struct Detached {
+    key: Weak<KeyEntry>,
+    session: Weak<Mutex<ServerSession>>,
+    since: Instant,
+}
+
 #[derive(Debug, Default)]
 struct StoreInner {
     keys: HashMap<u64, Arc<KeyEntry>>,
@@ -332,6 +462,8 @@ impl KeyStore {
             inner: Mutex::new(StoreInner::default()),
             max_keys: max_keys.max(1),
             max_sessions: max_sessions.max(1),
+            bounds: SessionBounds::default(),
+            detached: Mutex::new(HashMap::new()),
             salt_period: DEFAULT_SALT_PERIOD,
             changed: Mutex::new(None),
             forgotten: Mutex::new(Vec::new()),
@@ -343,6 +475,112 @@ impl KeyStore {
     pub fn with_salt_period(mut self, period: Duration) -> Self {
         self.salt_period = period.as_secs().max(1);
         self
+    }
+
+    /// With what sessions may keep bounded by `bounds`.
+    #[must_use]
+    pub fn with_session_bounds(mut self, bounds: SessionBounds) -> Self {
+        self.bounds = bounds;
+        self
+    }
+
+    /// A connection let go of `session` (session `session_id` of `key`): from now on
+    /// what it holds counts as detached until a connection takes it again. Then every
+    /// bound is applied (see [`KeyStore::trim`]).
+    pub fn release(&self, key: &Arc<KeyEntry>, session_id: i64, session: SharedSession) {
+        let now = Instant::now();
+        lock(&self.detached).insert(
+            (key.id(), session_id),
+            Detached {
+                key: Arc::downgrade(key),
+                session: Arc::downgrade(&session),
+                since: now,
+            },
+        );
+        drop(session);
+        key.trim_held();
+        self.trim(now);
+    }
+
+    /// Applies the bounds to the sessions no connection carries (a session a connection or
+    /// a running request still holds is left alone): those detached for longer than the
+    /// idle timeout are forgotten, and past the DC's budget the ones detached longest ago
+    /// forget their answers. Returns the bytes forgotten.
+    pub fn trim(&self, now: Instant) -> usize {
+        let entries: Vec<((u64, i64), Detached)> = lock(&self.detached)
+            .iter()
+            .map(|(id, detached)| (*id, detached.clone()))
+            .collect();
+        let mut gone = Vec::new();
+        let mut idle = Vec::new();
+        for (
+            id,
+            Detached {
+                key,
+                session,
+                since,
+            },
+        ) in entries
+        {
+            let weak = session.clone();
+            let (Some(key), Some(session)) = (key.upgrade(), session.upgrade()) else {
+                // The session or its key was dropped meanwhile.
+                gone.push((id, weak));
+                continue;
+            };
+            // The key's map and `session` here: more means a connection or a request
+            // holds it.
+            if Arc::strong_count(&session) > 2 {
+                continue;
+            }
+            if now.saturating_duration_since(since) >= self.bounds.idle_timeout {
+                key.forget_session(id.1, &session);
+                gone.push((id, weak));
+                continue;
+            }
+            idle.push((since, session));
+        }
+        // The most recently detached keep their answers first.
+        idle.sort_by_key(|(since, _)| std::cmp::Reverse(*since));
+        let mut left = self.bounds.detached_per_dc;
+        let mut shed = 0;
+        for (_, session) in idle {
+            let mut session = lock(&session);
+            if session.held_bytes() > left {
+                shed += session.shed(left);
+            }
+            left = left.saturating_sub(session.held_bytes());
+        }
+        if !gone.is_empty() {
+            let mut detached = lock(&self.detached);
+            for (id, weak) in &gone {
+                // Unless released again meanwhile.
+                if detached
+                    .get(id)
+                    .is_some_and(|now| Weak::ptr_eq(&now.session, weak))
+                {
+                    detached.remove(id);
+                }
+            }
+        }
+        if shed > 0 {
+            tracing::debug!(
+                bytes = shed,
+                "detached sessions over the DC's budget: answers forgotten"
+            );
+        }
+        shed
+    }
+
+    /// Sessions no connection carries (as far as the last [`KeyStore::trim`] knows).
+    pub fn detached_sessions(&self) -> usize {
+        lock(&self.detached).len()
+    }
+
+    /// Bytes held by the sessions of every key.
+    pub fn held_bytes(&self) -> usize {
+        let entries: Vec<Arc<KeyEntry>> = lock(&self.inner).keys.values().cloned().collect();
+        entries.iter().map(|key| key.held_bytes()).sum()
     }
 
     /// Called whenever a key is added or forgotten or what is saved of one changes.
@@ -505,6 +743,7 @@ impl KeyStore {
             state: Mutex::new(state),
             sessions: Mutex::new(Sessions::default()),
             max_sessions: self.max_sessions,
+            max_held: self.bounds.held_per_key,
             executed: Mutex::new(Executed::default()),
             changed: lock(&self.changed).clone(),
         });
@@ -624,6 +863,68 @@ mod tests {
         assert!(key.session(2, &mut rng).1, "2 was forgotten");
         assert!(key.destroy_session(2));
         assert!(!key.destroy_session(2));
+    }
+
+    /// Session `id` of `key` with an answer of `bytes` (incompressible) sent and not
+    /// acknowledged.
+    fn session_with_answer(key: &Arc<KeyEntry>, id: i64, bytes: usize) -> SharedSession {
+        let mut rng = StdRng::seed_from_u64(id as u64);
+        let (session, _) = key.session(id, &mut rng);
+        let mut answer = vec![0; bytes];
+        rng.fill_bytes(&mut answer);
+        let now = UnixTime::from_secs(1_700_000_000);
+        let mut locked = lock(&session);
+        locked.respond(1, Ok(answer)).unwrap();
+        while locked.poll_transmit(&key.salts(), now, &mut rng).is_some() {}
+        assert_eq!(locked.unacknowledged(), 1);
+        drop(locked);
+        session
+    }
+
+    #[test]
+    fn what_sessions_hold_is_bounded_per_key_and_per_dc_and_idle_ones_go() {
+        const MIB: usize = 1 << 20;
+        let bounds = SessionBounds {
+            held_per_key: 8 * MIB,
+            detached_per_dc: 3 * MIB,
+            idle_timeout: Duration::from_mins(5),
+        };
+        let store = KeyStore::new(4, 64).with_session_bounds(bounds);
+        let key = store.insert(new_key(1)).unwrap();
+        // Sessions carried by connections: the key's budget, the newest keep theirs.
+        let live: Vec<SharedSession> = (1..=12)
+            .map(|id| session_with_answer(&key, id, MIB))
+            .collect();
+        assert!(key.held_bytes() > 8 * MIB);
+        key.trim_held();
+        assert!(key.held_bytes() <= 8 * MIB);
+        assert!(
+            lock(&live[11]).held_bytes() >= MIB,
+            "the newest keeps its answer"
+        );
+        assert_eq!(lock(&live[0]).held_bytes(), 0, "the oldest forgot");
+        // Their connections close: the DC's budget for detached sessions.
+        for (id, session) in (1..).zip(live) {
+            store.release(&key, id, session);
+        }
+        assert_eq!(store.detached_sessions(), 12);
+        assert!(store.held_bytes() <= 3 * MIB);
+        assert_eq!(
+            key.session_count(),
+            12,
+            "sessions are kept, their answers are not"
+        );
+        // A session a connection took again is left alone.
+        let (again, created) = key.session(12, &mut StdRng::seed_from_u64(0));
+        assert!(!created);
+        // Past the idle timeout the detached ones go.
+        store.trim(Instant::now() + Duration::from_mins(6));
+        assert_eq!(key.session_count(), 1);
+        assert_eq!(store.detached_sessions(), 1);
+        store.release(&key, 12, again);
+        store.trim(Instant::now() + Duration::from_mins(6));
+        assert_eq!(key.session_count(), 0);
+        assert_eq!(store.detached_sessions(), 0);
     }
 
     #[test]

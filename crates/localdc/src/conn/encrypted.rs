@@ -96,10 +96,17 @@ impl Connection {
         if !created && self.http.is_none() {
             lock(&session).requeue_unacknowledged();
         }
+        if created {
+            // Idle sessions go, even when no connection closes.
+            self.dc.keys.trim(std::time::Instant::now());
+        }
         if self.sessions.len() >= MAX_SESSIONS_PER_CONNECTION
             && let Some(stale) = self.sessions.keys().next().copied()
+            && let Some(stale_bound) = self.sessions.remove(&stale)
         {
-            self.sessions.remove(&stale);
+            self.dc
+                .keys
+                .release(&stale_bound.key, stale.1, stale_bound.session);
         }
         let bound = Bound {
             key: Arc::clone(key),

@@ -297,6 +297,7 @@ impl Connection {
                 }
             }
         };
+        self.release_sessions();
         if matches!(end, End::Reset) {
             // SO_LINGER 0 first, then the halves go: the close is a reset, and nothing queued
             // goes out.
@@ -317,6 +318,14 @@ impl Connection {
             }
         }
         end
+    }
+
+    /// The connection is closing: its sessions stay with their keys, detached (what they
+    /// hold is bounded per DC and they expire; see [`crate::keys::KeyStore::release`]).
+    fn release_sessions(&mut self) {
+        for ((_, session_id), Bound { key, session, .. }) in self.sessions.drain() {
+            self.dc.keys.release(&key, session_id, session);
+        }
     }
 
     async fn on_packet(&mut self, packet: Packet) -> Result<(), End> {

@@ -256,6 +256,42 @@ impl ServerSession {
         self.unacked.len()
     }
 
+    /// Bytes of message bodies this session holds: sent and not acknowledged, and queued.
+    pub fn held_bytes(&self) -> usize {
+        let queued: usize = self
+            .urgent
+            .iter()
+            .chain(&self.normal)
+            .map(|out| out.body.len())
+            .sum();
+        self.unacked_bytes.saturating_add(queued)
+    }
+
+    /// Forgets answers and updates until at most `keep` bytes are held (see
+    /// [`held_bytes`](Self::held_bytes)): sent ones the client has not acknowledged first,
+    /// oldest first, then queued ones, oldest first. Returns the bytes forgotten. A client
+    /// that comes back for a forgotten answer asks again, as after any lost answer; small
+    /// service replies (pongs, notifications) are kept.
+    pub fn shed(&mut self, keep: usize) -> usize {
+        let before = self.held_bytes();
+        let mut held = before;
+        while held > keep {
+            let Some(oldest) = self.unacked.first_key_value().map(|(id, _)| *id) else {
+                break;
+            };
+            if let Some(stored) = self.forget_stored(oldest) {
+                held = held.saturating_sub(stored.body.len());
+            }
+        }
+        while held > keep {
+            let Some(out) = self.normal.pop_front() else {
+                break;
+            };
+            held = held.saturating_sub(out.body.len());
+        }
+        before.saturating_sub(held)
+    }
+
     /// Whether anything waits to be sent (acknowledgments aside).
     pub fn has_pending_output(&self) -> bool {
         !self.urgent.is_empty() || !self.normal.is_empty()
