@@ -197,10 +197,14 @@ fn build_filters(args: &DownloadArgs) -> Result<Filters> {
 pub fn prepare_output(dir: &Path) -> Result<PathBuf> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create the output directory {}", dir.display()))?;
-    let probe = dir.join(".tgdl-write-test");
-    std::fs::write(&probe, b"")
-        .with_context(|| format!("the output directory {} is not writable", dir.display()))?;
-    let _ = std::fs::remove_file(&probe);
+    // Asked of the kernel rather than by writing a probe file, which a killed run would
+    // leave behind among the user's files.
+    rustix::fs::access(
+        dir,
+        rustix::fs::Access::WRITE_OK | rustix::fs::Access::EXEC_OK,
+    )
+    .map_err(std::io::Error::from)
+    .with_context(|| format!("the output directory {} is not writable", dir.display()))?;
     dir.canonicalize()
         .with_context(|| format!("cannot resolve {}", dir.display()))
 }
