@@ -1,5 +1,6 @@
 //! The `tgdl` binary: parse the command line, run it, report errors on stderr.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -13,7 +14,9 @@ fn main() -> ExitCode {
         // The reader went away (`tgdl history ... | head`): nothing more to say.
         Err(error) if tgdl::errors::is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("{}", tgdl::errors::report(&error));
+            // Not `eprintln!`: it panics when stderr cannot be written (a file on a full
+            // disk), turning a clean failure into a crash.
+            let _ = writeln!(std::io::stderr(), "{}", tgdl::errors::report(&error));
             ExitCode::FAILURE
         }
     }
