@@ -75,6 +75,24 @@ pub struct DownloadJob {
     pub source: Option<MessageSource>,
 }
 
+impl DownloadJob {
+    /// The file `media` of message `msg_id` in `peer`, going to `path`, which also keys it
+    /// in the ledger (the same path on the next run resumes it).
+    pub fn from_message(
+        media: MediaFile,
+        path: PathBuf,
+        peer: enums::InputPeer,
+        msg_id: i32,
+    ) -> Self {
+        Self {
+            key: path.display().to_string(),
+            media,
+            path,
+            source: Some(MessageSource { peer, msg_id }),
+        }
+    }
+}
+
 /// What happened to a job.
 #[derive(Debug)]
 pub enum FileOutcome {

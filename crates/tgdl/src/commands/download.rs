@@ -11,9 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use tgclient::Client;
-use tgclient::download::{
-    DownloadError, DownloadJob, DownloadOptions, FileOutcome, MessageSource, download,
-};
+use tgclient::download::{DownloadError, DownloadJob, DownloadOptions, FileOutcome, download};
 use tgclient::links::{self, PeerRef};
 use tgclient::media::MediaFile;
 use tl_types::api::enums;
@@ -360,15 +358,7 @@ impl Plan {
         }
         let path = self.output.join(&relative);
         Planned {
-            job: DownloadJob {
-                key: path.display().to_string(),
-                media,
-                path,
-                source: Some(MessageSource {
-                    peer: peer.clone(),
-                    msg_id,
-                }),
-            },
+            job: DownloadJob::from_message(media, path, peer.clone(), msg_id),
             chat_id,
             msg_id,
             shown: relative.display().to_string(),

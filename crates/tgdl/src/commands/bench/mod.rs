@@ -28,7 +28,7 @@ use localdc::WanProfile;
 use localdc::world::{FileKey, World};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use tgclient::download::{DownloadJob, DownloadOptions, FileOutcome, MessageSource, download};
+use tgclient::download::{DownloadJob, DownloadOptions, FileOutcome, download};
 use tgclient::media::MediaFile;
 use tgclient::{Client, ClientConfig, SessionStore};
 
@@ -353,15 +353,7 @@ async fn transfer(client: &Client, args: &BenchArgs, dir: &Path) -> Result<Trans
                 path: path.clone(),
                 error: None,
             });
-            DownloadJob {
-                key: path.display().to_string(),
-                media,
-                path,
-                source: Some(MessageSource {
-                    peer: peer.clone(),
-                    msg_id,
-                }),
-            }
+            DownloadJob::from_message(media, path, peer.clone(), msg_id)
         })
         .collect();
     let options = DownloadOptions {
