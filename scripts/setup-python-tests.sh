@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Creates (or reuses) the Python virtual environment the interop tests run real clients in:
 # Telethon 1.45.0 with cryptg 0.6.0, from PyPI. Idempotent: a venv that already has the
-# pinned versions is left as it is.
+# pinned versions is left as it is. Safe to run concurrently (the test runner starts several
+# interop tests at once): one run builds the venv under a lock while the others wait, and
+# nobody uses a venv whose packages are still being installed.
 #
 # Usage: scripts/setup-python-tests.sh [VENV_DIR]   (default: target/py-venv)
 set -euo pipefail
@@ -16,21 +18,34 @@ if ! command -v "$python" >/dev/null 2>&1; then
     exit 1
 fi
 
-if [ -x "$venv/bin/python" ] && "$venv/bin/python" - <<'PY' 2>/dev/null
+mkdir -p "$(dirname "$venv")"
+exec 9>"$venv.lock"
+if ! flock --wait 900 9; then
+    echo "setup-python-tests: timed out waiting for another setup of $venv" >&2
+    exit 1
+fi
+
+is_ready() {
+    [ -x "$venv/bin/python" ] && "$venv/bin/python" - <<'PY' 2>/dev/null
 import importlib.metadata as m
 assert m.version("telethon") == "1.45.0"
 assert m.version("cryptg") == "0.6.0"
 PY
-then
+}
+
+if is_ready; then
     echo "setup-python-tests: $venv is ready"
     exit 0
 fi
 
 echo "setup-python-tests: creating $venv"
-mkdir -p "$(dirname "$venv")"
 if ! "$python" -m venv "$venv"; then
     echo "setup-python-tests: '$python -m venv' failed; install the venv module (e.g. apt-get install python3-venv)" >&2
     exit 1
 fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${requirements[@]}"
+if ! is_ready; then
+    echo "setup-python-tests: $venv still lacks ${requirements[*]} after pip install" >&2
+    exit 1
+fi
 "$venv/bin/python" -c 'import telethon, cryptg; print("setup-python-tests: telethon", telethon.__version__, "ready")'

@@ -7,10 +7,10 @@
 //! Telethon 1.45.0, an unmodified real client, against localdc: handshake and
 //! `help.getConfig`/`help.getNearestDc` over four TCP transports; and in the scripted world,
 //! phone-code and 2FA logins across DC migrations, dialogs and history, checked against
-//! the fixture. Needs Python 3; the venv is made by `scripts/setup-python-tests.sh` when
-//! missing (PyPI access needed once).
+//! the fixture. Needs Python 3; the venv is made by `scripts/setup-python-tests.sh`
+//! (PyPI access needed once).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,47 +21,14 @@ use localdc::{Config, Registry, Server};
 use serde_json::{Value, json};
 use tokio::process::Command;
 
+mod venv;
+
 /// The whole test, venv setup included, ends within this.
 const SCRIPT_TIME: Duration = Duration::from_mins(2);
-const SETUP_TIME: Duration = Duration::from_mins(10);
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// The venv's python, made by the setup script if missing. Fails loudly, never skips.
-async fn venv_python() -> PathBuf {
-    let root = workspace_root();
-    let venv = std::env::var_os("LOCALDC_PY_VENV")
-        .map_or_else(|| root.join("target/py-venv"), PathBuf::from);
-    let python = venv.join("bin/python");
-    if python.exists() {
-        return python;
-    }
-    let script = root.join("scripts/setup-python-tests.sh");
-    let status = tokio::time::timeout(
-        SETUP_TIME,
-        Command::new("bash")
-            .arg(&script)
-            .arg(&venv)
-            .kill_on_drop(true)
-            .status(),
-    )
-    .await
-    .unwrap_or_else(|_| panic!("{} took longer than {SETUP_TIME:?}", script.display()))
-    .unwrap_or_else(|e| panic!("cannot run {}: {e} (is bash installed?)", script.display()));
-    assert!(
-        status.success() && python.exists(),
-        "the Telethon venv could not be set up ({} exited with {status}): this test needs \
-         python3 with venv and pip, and PyPI access once",
-        script.display()
-    );
-    python
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn telethon_gets_config_over_every_tcp_transport() {
-    let python = venv_python().await;
+    let python = venv::python().await;
     let server = Server::start(Config::default()).await.unwrap();
     let dir = std::env::temp_dir().join(format!("localdc-telethon-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -229,7 +196,7 @@ fn expected(fixture: &Fixture, me: i64) -> (Vec<Value>, Vec<(i64, Vec<Value>)>) 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn telethon_logs_in_across_migrations_and_reads_dialogs_and_history() {
-    let python = venv_python().await;
+    let python = venv::python().await;
     let fixture = world_fixture();
     let world = Arc::new(World::from_fixture(fixture.clone()).unwrap());
     let mut registry = Registry::with_defaults();

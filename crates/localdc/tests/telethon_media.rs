@@ -7,10 +7,10 @@
 //! Telethon 1.45.0 (with cryptg), an unmodified real client, downloading media from
 //! localdc: `download_media` of a document on its home DC and of one on another DC (it
 //! exports and imports the authorization itself), each checked against the fixture's
-//! SHA-256. Needs Python 3; the venv is made by `scripts/setup-python-tests.sh` when
-//! missing (PyPI access needed once).
+//! SHA-256. Needs Python 3; the venv is made by `scripts/setup-python-tests.sh`
+//! (PyPI access needed once).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,46 +19,13 @@ use localdc::world::{FileKey, Fixture, World, mint_session};
 use localdc::{Config, Registry, Server};
 use tokio::process::Command;
 
+mod venv;
+
 const SCRIPT_TIME: Duration = Duration::from_mins(2);
-const SETUP_TIME: Duration = Duration::from_mins(10);
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// The venv's python, made by the setup script if missing. Fails loudly, never skips.
-async fn venv_python() -> PathBuf {
-    let root = workspace_root();
-    let venv = std::env::var_os("LOCALDC_PY_VENV")
-        .map_or_else(|| root.join("target/py-venv"), PathBuf::from);
-    let python = venv.join("bin/python");
-    if python.exists() {
-        return python;
-    }
-    let script = root.join("scripts/setup-python-tests.sh");
-    let status = tokio::time::timeout(
-        SETUP_TIME,
-        Command::new("bash")
-            .arg(&script)
-            .arg(&venv)
-            .kill_on_drop(true)
-            .status(),
-    )
-    .await
-    .unwrap_or_else(|_| panic!("{} took longer than {SETUP_TIME:?}", script.display()))
-    .unwrap_or_else(|e| panic!("cannot run {}: {e} (is bash installed?)", script.display()));
-    assert!(
-        status.success() && python.exists(),
-        "the Telethon venv could not be set up ({} exited with {status}): this test needs \
-         python3 with venv and pip, and PyPI access once",
-        script.display()
-    );
-    python
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn telethon_downloads_media_from_the_home_dc_and_another_dc() {
-    let python = venv_python().await;
+    let python = venv::python().await;
     let fixture = Fixture::from_json(include_str!("../fixtures/demo.json")).unwrap();
     let world = Arc::new(World::from_fixture(fixture).unwrap());
     let mut registry = Registry::with_defaults();
