@@ -36,6 +36,10 @@ pub struct ClientConfig {
     pub flood: FloodPolicy,
     /// Limit on one request (resends included).
     pub request_timeout: Duration,
+    /// How long a DC that cannot be reached at all (refused, reset, timed out on every
+    /// transport) keeps being retried, with backoff, before the call fails: networks and
+    /// proxies come back within seconds more often than not.
+    pub connect_patience: Duration,
 }
 
 impl fmt::Debug for ClientConfig {
@@ -50,6 +54,7 @@ impl fmt::Debug for ClientConfig {
             .field("server", &self.server)
             .field("flood", &self.flood)
             .field("request_timeout", &self.request_timeout)
+            .field("connect_patience", &self.connect_patience)
             .finish_non_exhaustive()
     }
 }
@@ -69,6 +74,7 @@ impl ClientConfig {
             server: ServerConfig::production(),
             flood: FloodPolicy::default(),
             request_timeout: Duration::from_mins(1),
+            connect_patience: Duration::from_secs(10),
         }
     }
 

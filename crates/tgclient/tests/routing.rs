@@ -195,3 +195,91 @@ async fn init_connection_file_migrate_exported_login_and_flood_waits() {
     .await
     .expect("test timed out");
 }
+
+/// A DC that refuses connections for a moment (a restart, a flapping network) is retried
+/// with backoff until it answers; past `connect_patience` the call fails with a typed
+/// error; a DC signing with another RSA key fails at once (no retry can fix that).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_dc_is_retried_within_the_patience_and_a_wrong_key_is_not() {
+    tokio::time::timeout(Duration::from_mins(2), async {
+        let server = Server::start(Config::default()).await.unwrap();
+        let key = RsaPublicKey::from_pem(server.public_key_pem()).unwrap();
+        let addr = server.addr(2).unwrap();
+        let dcs = vec![DcAddress::new(2, addr.ip(), addr.port())];
+        let mut config =
+            ClientConfig::new(4, "hash").with_server(ServerConfig::custom(dcs.clone(), vec![key]));
+        config.request_timeout = Duration::from_secs(30);
+        config.connect_patience = Duration::from_secs(20);
+        let dc2 = server.dc(2).unwrap().clone();
+        let faults = dc2.faults();
+
+        // Refused for 1.5 s, then back: the call goes through.
+        faults.set_refuse_connections(true);
+        until_refused(addr).await;
+        let reopen = tokio::spawn({
+            let dc2 = dc2.clone();
+            async move {
+                tokio::time::sleep(Duration::from_millis(1500)).await;
+                dc2.faults().set_refuse_connections(false);
+            }
+        });
+        let client = Client::new(config.clone(), SessionStore::in_memory().unwrap()).unwrap();
+        let started = Instant::now();
+        client.invoke(&functions::help::GetConfig {}).await.unwrap();
+        assert!(started.elapsed() >= Duration::from_millis(1400));
+        reopen.await.unwrap();
+        client.close().await.unwrap();
+
+        // Refused for longer than the patience: a connect error, soon after it.
+        faults.set_refuse_connections(true);
+        until_refused(addr).await;
+        let mut impatient = config.clone();
+        impatient.connect_patience = Duration::from_secs(2);
+        let client = Client::new(impatient, SessionStore::in_memory().unwrap()).unwrap();
+        let started = Instant::now();
+        let error = client
+            .invoke(&functions::help::GetConfig {})
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, ClientError::Connect { dc: 2, .. }),
+            "{error}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "{:?}",
+            started.elapsed()
+        );
+        faults.set_refuse_connections(false);
+
+        // The wrong server key: the handshake fails, and is not repeated for 20 s.
+        let other = mtcrypto::RsaPrivateKey::generate(&mut rand::rngs::OsRng).unwrap();
+        let mut wrong = config;
+        wrong.server = ServerConfig::custom(dcs, vec![other.public_key().clone()]);
+        let client = Client::new(wrong, SessionStore::in_memory().unwrap()).unwrap();
+        let started = Instant::now();
+        let error = client
+            .invoke(&functions::help::GetConfig {})
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, ClientError::Connect { dc: 2, .. }),
+            "{error}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+        server.shutdown().await;
+    })
+    .await
+    .expect("test timed out");
+}
+
+/// Waits until the listener has closed its socket (the fault acts asynchronously).
+async fn until_refused(addr: std::net::SocketAddr) {
+    while tokio::net::TcpStream::connect(addr).await.is_ok() {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use mtnet::{InvokeError, Sender, SenderConfig};
+use mtnet::{InvokeError, NetError, Sender, SenderConfig};
 use tl_types::api::{enums, functions};
 use tl_types::{Blob, Deserialize, LAYER, Serialize};
 use tokio::sync::mpsc;
@@ -113,9 +113,23 @@ impl Client {
         let endpoints = config.server.connect.endpoints(addresses, wire_dc);
         let mut sender_config = SenderConfig::new(endpoints, wire_dc, rsa_keys);
         sender_config.request_timeout = config.request_timeout;
-        let (sender, updates) = Sender::start(sender_config, known)
-            .await
-            .map_err(|source| ClientError::Connect { dc: dc_id, source })?;
+        let give_up = tokio::time::Instant::now() + config.connect_patience;
+        let mut attempt = 0;
+        let (sender, updates) = loop {
+            match Sender::start(sender_config.clone(), known.clone()).await {
+                Ok(started) => break started,
+                Err(source) if is_transient(&source) => {
+                    let delay = sender_config.backoff.delay(attempt, rand::random());
+                    if tokio::time::Instant::now() + delay >= give_up {
+                        return Err(ClientError::Connect { dc: dc_id, source });
+                    }
+                    tracing::warn!(dc = dc_id, %source, ?delay, "DC unreachable; retrying");
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                }
+                Err(source) => return Err(ClientError::Connect { dc: dc_id, source }),
+            }
+        };
         let watcher = tokio::spawn(watch_updates(updates, self.clone_weak()));
         Ok(DcConnection {
             dc_id,
@@ -275,4 +289,20 @@ async fn watch_updates(
             inner.login_token.notify_one();
         }
     }
+}
+
+/// Whether a failed connection attempt may succeed if repeated soon: the network or the
+/// peer was down, not a wrong key, secret or configuration.
+fn is_transient(error: &NetError) -> bool {
+    matches!(
+        error,
+        NetError::Io(_)
+            | NetError::Timeout { .. }
+            | NetError::Closed
+            | NetError::UnexpectedEof { .. }
+            | NetError::Transport { .. }
+            | NetError::WebSocket(_)
+            | NetError::Socks(_)
+            | NetError::Http(_)
+    )
 }
