@@ -62,6 +62,9 @@ pub enum Fault {
     CdnReupload { files: Vec<usize> },
     /// Each connection of the DC gets at most this many bytes per second.
     Slow { dc: i32, rate: u64 },
+    /// The MTProxy front is down: proxied connections are reset as they open, and the
+    /// client runs that go through the proxy wait for it to come back.
+    MtProxyDown,
 }
 
 impl fmt::Display for Fault {
@@ -96,6 +99,7 @@ impl fmt::Display for Fault {
             Self::CorruptCdn { spots } => write!(f, "corrupt-cdn chunks={}", spots.len()),
             Self::CdnReupload { files } => write!(f, "cdn-reupload files={}", files.len()),
             Self::Slow { dc, rate } => write!(f, "slow dc={dc} rate={rate}B/s"),
+            Self::MtProxyDown => write!(f, "mtproxy-down"),
         }
     }
 }
@@ -147,7 +151,7 @@ impl Iterator for Schedule {
         let mean = self.mean_gap.as_secs_f64();
         let gap = Duration::from_secs_f64(self.rng.gen_range(mean * 0.3..=mean * 1.7));
         let hold = Duration::from_millis(self.rng.gen_range(800..=4000));
-        let pick = self.rng.gen_range(0..100u32);
+        let pick = self.rng.gen_range(0..105u32);
         let fault = match pick {
             0..=5 => Fault::Disconnect {
                 dc: self.any_dc_or_cdn(),
@@ -223,6 +227,7 @@ impl Iterator for Schedule {
                     .collect();
                 Fault::CdnReupload { files }
             }
+            100..=104 => Fault::MtProxyDown,
             _ => Fault::Slow {
                 dc: self.any_dc_or_cdn(),
                 rate: self.rng.gen_range(64 << 10..4 << 20),
@@ -277,6 +282,7 @@ enum Revert {
     BlockTcp(i32),
     Flood,
     Slow(i32),
+    MtProxy,
 }
 
 fn fire(
@@ -332,6 +338,14 @@ fn on_dc(local: &Local, dc: i32, f: impl FnOnce(&localdc::Faults)) {
     local.with(|server: &RunningServer| {
         if let Some(handle) = server.dc(dc) {
             f(handle.faults());
+        }
+    });
+}
+
+fn on_every_dc(local: &Local, f: impl Fn(&localdc::Faults)) {
+    local.with(|server: &RunningServer| {
+        for dc in server.dcs() {
+            f(dc.faults());
         }
     });
 }
@@ -415,6 +429,10 @@ fn apply(local: &Local, fault: &Fault, cdn: &[(i64, u64)]) -> Option<Revert> {
             on_dc(local, *dc, |f| f.wan().set_conn_rate(Some(*rate)));
             return Some(Revert::Slow(*dc));
         }
+        Fault::MtProxyDown => {
+            on_every_dc(local, |f| f.set_mtproxy_down(true));
+            return Some(Revert::MtProxy);
+        }
     }
     None
 }
@@ -435,6 +453,7 @@ fn undo(local: &Local, revert: Revert) {
             let rate = local.base().wan.conn_rate;
             on_dc(local, dc, |f| f.wan().set_conn_rate(rate));
         }
+        Revert::MtProxy => on_every_dc(local, |f| f.set_mtproxy_down(false)),
     }
 }
 
@@ -488,7 +507,7 @@ mod tests {
                     .to_owned()
             })
             .collect();
-        assert_eq!(kinds.len(), 18, "{kinds:?}");
+        assert_eq!(kinds.len(), 19, "{kinds:?}");
         assert!(
             !a.iter()
                 .any(|e| e.fault == Fault::ForgetKeys { dc: HOME_DC })

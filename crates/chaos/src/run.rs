@@ -18,7 +18,7 @@ use rand::{Rng, SeedableRng};
 
 use crate::faults::{Firing, Schedule};
 use crate::fixture::{CODE, PHONE, Plan};
-use crate::server::{Keys, Local};
+use crate::server::{Keys, Local, proxy_secrets};
 use crate::watch::{self, Watcher};
 
 /// What a run is asked to do.
@@ -180,7 +180,7 @@ fn run_round(
         keys,
         port_base,
         settings.search_ports,
-        &dir.join("ready.json"),
+        &dir,
         &base,
     )?);
     let base = local.port_base();
@@ -195,6 +195,7 @@ fn run_round(
     let client = Client {
         ready: local.ready_file().to_owned(),
         dir: dir.clone(),
+        proxy_port: local.proxy_port(),
     };
     client.login()?;
 
@@ -284,6 +285,9 @@ fn drive(
     let mut failures_in_row = 0;
     for attempt in 0u64.. {
         let mut child = client.download(attempt)?;
+        if settings.verbose && client.proxy_link(attempt).is_some() {
+            eprintln!("chaos: attempt {attempt} goes through the MTProxy front");
+        }
         let started = Instant::now();
         let mut progress = (Instant::now(), 0u64);
         let status = loop {
@@ -442,6 +446,8 @@ fn tail(text: &str) -> String {
 struct Client {
     ready: PathBuf,
     dir: PathBuf,
+    /// localdc's MTProxy front, which every other download attempt goes through.
+    proxy_port: Option<u16>,
 }
 
 impl Client {
@@ -486,23 +492,41 @@ impl Client {
         bail!("the client cannot log in:\n{last}")
     }
 
+    /// The `--proxy` link of an attempt: odd attempts go through the MTProxy front, with
+    /// each kind of secret in turn; even ones connect directly.
+    fn proxy_link(&self, attempt: u64) -> Option<String> {
+        let port = self.proxy_port.filter(|_| attempt % 2 == 1)?;
+        let secrets = proxy_secrets();
+        let index = usize::try_from(attempt / 2).unwrap_or(0) % secrets.len();
+        let secret = secrets.get(index)?;
+        Some(format!(
+            "tg://proxy?server=127.0.0.1&port={port}&secret={}",
+            secret.to_hex().as_str()
+        ))
+    }
+
     fn download(&self, attempt: u64) -> Result<Child> {
         let out = self.dir.join("out");
         let out = out.to_str().context("the output path is not UTF-8")?;
         let stdout = File::create(self.dir.join(format!("attempt-{attempt}.out")))?;
         let stderr = File::create(self.stderr_path(attempt))?;
-        self.command(&[
-            "download",
-            &format!("@{}", crate::fixture::CHAT),
-            "-o",
-            out,
-            "--json",
-        ])?
-        .stdin(Stdio::null())
-        .stdout(stdout)
-        .stderr(stderr)
-        .spawn()
-        .context("starting the client")
+        let mut args = vec![
+            "download".to_owned(),
+            format!("@{}", crate::fixture::CHAT),
+            "-o".to_owned(),
+            out.to_owned(),
+            "--json".to_owned(),
+        ];
+        if let Some(link) = self.proxy_link(attempt) {
+            args.extend(["--proxy".to_owned(), link]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.command(&args)?
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr)
+            .spawn()
+            .context("starting the client")
     }
 
     fn stdout_len(&self, attempt: u64) -> u64 {

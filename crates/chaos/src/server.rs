@@ -1,18 +1,19 @@
 //! localdc, in this process, on fixed ports: the fault schedule turns its knobs directly
-//! (the live `Faults` of every DC, the world's media and flood knobs), and a restart stops
-//! every listener and connection, then starts a new server on the same ports with the same
-//! RSA keys and the same state: the world (logins, file references, CDN state) and every
-//! DC's auth keys (with their salts and client info) carry over, as a server restarted with
-//! its state directory kept.
+//! (the live `Faults` of every DC, the world's media and flood knobs). It runs with a state
+//! dir, and a restart stops every listener and connection, then starts a new server on the
+//! same ports from that state dir, as `localdc --state-dir` restarted: the auth keys (with
+//! their salts and client info) and the logins come back from disk. The world itself (the
+//! messages, file references, CDN state) is Telegram's cloud, not the process, and stays.
+//! Every DC port is also an MTProxy front, for the client runs that go through a proxy.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use anyhow::{Context, Result, anyhow};
-use localdc::keys::{KeyState, NewKey};
 use localdc::world::World;
 use localdc::{Config, FaultSettings, Registry, RunningServer, Server};
 use mtcrypto::RsaPrivateKey;
+use mtproto::transport::ProxySecret;
 
 use crate::fixture::{CDN_DC, DCS};
 
@@ -45,16 +46,19 @@ pub struct Local {
 
 impl Local {
     /// Starts serving `world` on `port_base + dc` (or the first free base from
-    /// `port_base` on, in steps of 300, when `search` is set), and writes the ready file.
+    /// `port_base` on, in steps of 300, when `search` is set), with its state dir and ready
+    /// file in `dir`.
     pub fn start(
         runtime: Arc<tokio::runtime::Runtime>,
         world: Arc<World>,
         keys: &Keys,
         port_base: u16,
         search: bool,
-        ready: &Path,
+        dir: &Path,
         base: &FaultSettings,
     ) -> Result<Self> {
+        let ready = dir.join("ready.json");
+        let state_dir = dir.join("localdc-state");
         let mut last_error = None;
         for attempt in 0..if search { 20 } else { 1 } {
             let ports = port_base.saturating_add(attempt * 300);
@@ -65,19 +69,21 @@ impl Local {
                 cdn_rsa_key: Some(Arc::clone(&keys.cdn)),
                 cdn_dcs: vec![CDN_DC],
                 faults: base.clone(),
+                mtproxy_secrets: proxy_secrets(),
+                state_dir: Some(state_dir.clone()),
                 ..Config::default()
             };
             match runtime.block_on(Server::start_with(config.clone(), registry(&world))) {
                 Ok(server) => {
-                    localdc::wan::use_world_logins(&server, &world);
-                    std::fs::write(ready, server.ready_info().to_json())
+                    attach(&server, &world)?;
+                    std::fs::write(&ready, server.ready_info().to_json())
                         .with_context(|| format!("writing {}", ready.display()))?;
                     return Ok(Self {
                         runtime,
                         world,
                         config,
                         server: Mutex::new(Some(server)),
-                        ready: ready.to_owned(),
+                        ready: ready.clone(),
                     });
                 }
                 Err(error) => last_error = Some(error),
@@ -111,13 +117,17 @@ impl Local {
         lock(&self.server).as_ref().map(f)
     }
 
-    /// Stops the server, waits `down`, and starts it again on the same ports with the same
-    /// world and auth keys.
+    /// Where the MTProxy front listens (DC 1's port; every DC port is one).
+    pub fn proxy_port(&self) -> Option<u16> {
+        self.config.port_for(1)
+    }
+
+    /// Stops the server (which saves its state dir), waits `down`, and starts it again on
+    /// the same ports from the state dir.
     pub fn restart(&self, down: std::time::Duration) -> Result<()> {
         let Some(server) = lock(&self.server).take() else {
             return Ok(());
         };
-        let keys = snapshot(&server);
         self.runtime.block_on(server.shutdown());
         std::thread::sleep(down);
         let mut last_error = None;
@@ -128,8 +138,7 @@ impl Local {
                 registry(&self.world),
             )) {
                 Ok(server) => {
-                    localdc::wan::use_world_logins(&server, &self.world);
-                    restore(&server, keys);
+                    attach(&server, &self.world)?;
                     *lock(&self.server) = Some(server);
                     return Ok(());
                 }
@@ -163,47 +172,26 @@ fn registry(world: &Arc<World>) -> Registry {
     registry
 }
 
-type Snapshot = Vec<(i32, Vec<(NewKey, KeyState)>)>;
-
-/// Every DC's auth keys, as a restarted server finds them in its state directory.
-fn snapshot(server: &RunningServer) -> Snapshot {
+/// Ties the world to a (re)started server: logins from the state dir, logins dropped
+/// with forgotten keys, WAN account buckets by logged-in user.
+fn attach(server: &RunningServer, world: &Arc<World>) -> Result<()> {
     server
-        .dcs()
-        .iter()
-        .map(|dc| {
-            let keys = dc
-                .keys()
-                .key_ids()
-                .into_iter()
-                .filter_map(|id| dc.keys().get(id))
-                .map(|entry| {
-                    (
-                        NewKey {
-                            auth_key: entry.auth_key().clone(),
-                            salts: entry.salts(),
-                            created: entry.created(),
-                            expires_in: entry.expires_in(),
-                        },
-                        entry.state(),
-                    )
-                })
-                .collect();
-            (dc.id(), keys)
-        })
-        .collect()
+        .attach_world(world)
+        .context("loading the world's logins from the state dir")?;
+    localdc::wan::use_world_logins(server, world);
+    Ok(())
 }
 
-fn restore(server: &RunningServer, snapshot: Snapshot) {
-    for (dc, keys) in snapshot {
-        let Some(handle) = server.dc(dc) else {
-            continue;
-        };
-        for (key, state) in keys {
-            if let Some(entry) = handle.keys().insert(key) {
-                entry.update_state(|s| *s = state);
-            }
-        }
-    }
+/// The MTProxy secrets every DC port accepts, one of each kind.
+pub fn proxy_secrets() -> Vec<ProxySecret> {
+    vec![
+        ProxySecret::Plain(*b"chaos-plain-key!"),
+        ProxySecret::Padded(*b"chaos-padded-key"),
+        ProxySecret::FakeTls {
+            key: *b"chaos-faketlskey",
+            domain: "chaos.example.org".to_owned(),
+        },
+    ]
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
