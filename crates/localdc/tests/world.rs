@@ -13,7 +13,9 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use localdc::world::fixture::{FloodRule, MediaSpec, MessageSpec, PrivateChatSpec};
+use localdc::world::fixture::{
+    ChatKind, ChatSpec, FloodRule, MediaSpec, MessageSpec, PrivateChatSpec,
+};
 use localdc::world::generate::{self, GenOptions};
 use localdc::world::{Fixture, World, mint_session};
 use localdc::{Config, Registry, RpcError, RunningServer, Server};
@@ -756,6 +758,143 @@ async fn global_search_pages_across_chats() {
         let mut sorted = seen.clone();
         sorted.sort_unstable();
         assert_eq!(sorted, expected);
+        env.server.shutdown().await;
+    })
+    .await
+    .expect("test timed out");
+}
+
+/// The chats `channels.getChannels` lists for `ids`, in order.
+async fn get_channels(
+    client: &Client,
+    ids: Vec<enums::InputChannel>,
+) -> Result<Vec<enums::Chat>, RpcError> {
+    let listed = client
+        .rpc(&functions::channels::GetChannels { id: ids })
+        .await?;
+    match listed {
+        enums::messages::Chats::Chats(chats) => Ok(chats.chats),
+        enums::messages::Chats::Slice(slice) => panic!("a slice: {slice:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_channels_lists_unreadable_channels_as_forbidden() {
+    tokio::time::timeout(TEST_TIME, async {
+        let mut fixture = demo();
+        // Bob is in none of the channels: public @demo_news (501), private supergroup
+        // 502, and a private broadcast channel 504.
+        fixture.chats[0].members.retain(|&id| id != 1002);
+        fixture.chats.push(ChatSpec {
+            id: 504,
+            kind: ChatKind::Channel,
+            title: "Demo Private".into(),
+            creator: 1001,
+            members: vec![1001],
+            date: 1_700_000_000,
+            ..ChatSpec::default()
+        });
+        let env = start(fixture).await;
+        let hash = |id| env.world.store().channel_hash(id);
+        let input = |id| -> enums::InputChannel {
+            types::InputChannel {
+                channel_id: id,
+                access_hash: hash(id),
+            }
+            .into()
+        };
+        let bob = Client::minted(&env, "15550002").await;
+
+        let chats = get_channels(&bob, vec![input(501), input(502), input(504)])
+            .await
+            .unwrap();
+        let [
+            enums::Chat::Channel(public),
+            enums::Chat::ChannelForbidden(group),
+            enums::Chat::ChannelForbidden(channel),
+        ] = chats.as_slice()
+        else {
+            panic!("{chats:?}")
+        };
+        // Public and not joined: the full channel, `left`.
+        assert_eq!(public.id, 501);
+        assert!(public.left && public.broadcast && !public.min);
+        assert_eq!(public.access_hash, Some(hash(501)));
+        assert_eq!(public.username.as_deref(), Some("demo_news"));
+        // Private and not joined: id, hash, title and kind only.
+        assert_eq!(
+            **group,
+            types::ChannelForbidden {
+                broadcast: false,
+                megagroup: true,
+                monoforum: false,
+                id: 502,
+                access_hash: hash(502),
+                title: "Demo Group".into(),
+                until_date: None,
+            }
+        );
+        assert_eq!(
+            **channel,
+            types::ChannelForbidden {
+                broadcast: true,
+                megagroup: false,
+                monoforum: false,
+                id: 504,
+                access_hash: hash(504),
+                title: "Demo Private".into(),
+                until_date: None,
+            }
+        );
+        // The full channel stays out of reach.
+        assert_error(
+            bob.rpc(&functions::channels::GetFullChannel {
+                channel: input(502),
+            })
+            .await,
+            400,
+            "CHANNEL_PRIVATE",
+        );
+
+        // Members see the private ones in full.
+        let alice = Client::minted(&env, "15550001").await;
+        let chats = get_channels(&alice, vec![input(502), input(504)])
+            .await
+            .unwrap();
+        let [enums::Chat::Channel(group), enums::Chat::Channel(channel)] = chats.as_slice() else {
+            panic!("{chats:?}")
+        };
+        assert_eq!((group.id, group.left, group.megagroup), (502, false, true));
+        assert_eq!(
+            (channel.id, channel.left, channel.broadcast),
+            (504, false, true)
+        );
+
+        // An input naming no channel fails the call, alone or among valid ones.
+        let wrong_hash: enums::InputChannel = types::InputChannel {
+            channel_id: 502,
+            access_hash: hash(502) ^ 1,
+        }
+        .into();
+        let unknown: enums::InputChannel = types::InputChannel {
+            channel_id: 999,
+            access_hash: hash(999),
+        }
+        .into();
+        let basic_group: enums::InputChannel = types::InputChannel {
+            channel_id: 503,
+            access_hash: hash(503),
+        }
+        .into();
+        for ids in [
+            vec![wrong_hash.clone()],
+            vec![unknown],
+            vec![basic_group],
+            vec![enums::InputChannel::Empty],
+            vec![input(501), wrong_hash],
+        ] {
+            assert_error(get_channels(&bob, ids).await, 400, "CHANNEL_INVALID");
+        }
         env.server.shutdown().await;
     })
     .await

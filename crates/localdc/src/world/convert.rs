@@ -182,6 +182,22 @@ pub fn chat(store: &Store, record: &ChatRecord, viewer: i64, member: bool) -> en
     .into()
 }
 
+/// A channel the viewer may not read (private, not joined), as Telegram lists it in
+/// `channels.getChannels`: id, access hash, title and kind, nothing more.
+pub fn channel_forbidden(store: &Store, record: &ChatRecord) -> enums::Chat {
+    let spec = &record.spec;
+    types::ChannelForbidden {
+        broadcast: spec.kind == ChatKind::Channel,
+        megagroup: spec.kind == ChatKind::Supergroup,
+        monoforum: false,
+        id: spec.id,
+        access_hash: store.channel_hash(spec.id),
+        title: spec.title.clone(),
+        until_date: None,
+    }
+    .into()
+}
+
 fn photo_sizes(sizes: &[SizeSpec]) -> Vec<enums::PhotoSize> {
     sizes
         .iter()

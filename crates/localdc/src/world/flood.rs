@@ -12,6 +12,11 @@ use std::time::{Duration, Instant};
 use super::fixture::FloodRule;
 use crate::keys::lock;
 
+/// How often a check also drops the counters of callers whose calls have all left their
+/// window, so callers that stop calling are forgotten (once per interval keeps the scan
+/// off the per-call cost).
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
 /// Who is counted: an account, or an auth key before login.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Caller {
@@ -30,8 +35,31 @@ struct Inner {
     rules: Vec<FloodRule>,
     /// Rules answering `FLOOD_PREMIUM_WAIT_X`; counted after `rules` (index `rules.len() + i`).
     premium: Vec<FloodRule>,
-    /// Call times per (rule index, caller), oldest first.
+    /// Call times per (rule index, caller), oldest first; only callers with a call still
+    /// in the window have an entry.
     calls: HashMap<(usize, Caller), VecDeque<Instant>>,
+    /// When idle entries were last dropped from `calls`.
+    last_sweep: Option<Instant>,
+}
+
+impl Inner {
+    /// Drops the entries whose rule is gone or whose newest call has left the window.
+    fn sweep(&mut self, now: Instant) {
+        let windows: Vec<Duration> = self.rules.iter().chain(&self.premium).map(window).collect();
+        self.calls.retain(|(index, _), times| {
+            windows.get(*index).is_some_and(|window| {
+                times
+                    .back()
+                    .is_some_and(|newest| now.saturating_duration_since(*newest) < *window)
+            })
+        });
+        self.last_sweep = Some(now);
+    }
+}
+
+/// How long a call counts against `rule`.
+fn window(rule: &FloodRule) -> Duration {
+    Duration::from_secs(u64::from(rule.per_seconds))
 }
 
 /// A refused call: how long to wait, and whether it is a Premium speed limit.
@@ -66,6 +94,7 @@ impl Flood {
                 rules,
                 premium,
                 calls: HashMap::new(),
+                last_sweep: None,
             }),
         }
     }
@@ -83,7 +112,9 @@ impl Flood {
         lock(&self.inner).premium.clone()
     }
 
-    /// Replaces the rules (and forgets the calls counted), while the server runs.
+    /// Replaces the rules (and forgets the calls counted, those of gone rules included:
+    /// counters are keyed by rule index, which the new list reassigns), while the server
+    /// runs.
     pub fn set_rules(&self, rules: Vec<FloodRule>) {
         let mut inner = lock(&self.inner);
         inner.rules = rules;
@@ -93,6 +124,12 @@ impl Flood {
     /// The rules in force.
     pub fn rules(&self) -> Vec<FloodRule> {
         lock(&self.inner).rules.clone()
+    }
+
+    /// How many (rule, caller) counters are held.
+    #[cfg(test)]
+    fn counters(&self) -> usize {
+        lock(&self.inner).calls.len()
     }
 
     /// Counts a call of `method` by `caller` at `now`: `Err(seconds)` when a rule refuses
@@ -111,10 +148,17 @@ impl Flood {
         now: Instant,
     ) -> Result<(), Refusal> {
         let mut inner = lock(&self.inner);
+        if inner
+            .last_sweep
+            .is_none_or(|last| now.saturating_duration_since(last) >= SWEEP_EVERY)
+        {
+            inner.sweep(now);
+        }
         let Inner {
             rules,
             premium,
             calls,
+            last_sweep: _,
         } = &mut *inner;
         let user = match caller {
             Caller::User(id) => Some(id),
@@ -131,16 +175,26 @@ impl Flood {
         let mut wait = Duration::ZERO;
         let mut premium_wait = false;
         for (index, rule) in &applicable {
-            let window = Duration::from_secs(u64::from(rule.per_seconds));
-            let times = calls.entry((*index, caller)).or_default();
-            while times
-                .front()
-                .is_some_and(|t| now.saturating_duration_since(*t) >= window)
-            {
-                times.pop_front();
-            }
-            if times.len() >= rule.max_calls as usize {
-                let free_at = times.front().map_or(now, |t| *t + window);
+            let window = window(rule);
+            let key = (*index, caller);
+            let (counted, oldest) = match calls.get_mut(&key) {
+                Some(times) => {
+                    while times
+                        .front()
+                        .is_some_and(|t| now.saturating_duration_since(*t) >= window)
+                    {
+                        times.pop_front();
+                    }
+                    let counted = (times.len(), times.front().copied());
+                    if times.is_empty() {
+                        calls.remove(&key);
+                    }
+                    counted
+                }
+                None => (0, None),
+            };
+            if counted >= rule.max_calls as usize {
+                let free_at = oldest.map_or(now, |t| t + window);
                 let this = free_at.saturating_duration_since(now);
                 if this > wait || (rule.max_calls == 0 && wait.is_zero()) {
                     premium_wait = *index >= plain_count;
@@ -186,6 +240,43 @@ mod tests {
             flood.check("m", a, t0 + Duration::from_millis(10_500)),
             Err(1)
         );
+    }
+
+    #[test]
+    fn counters_of_callers_that_stopped_calling_are_dropped() {
+        let flood = Flood::new(vec![FloodRule {
+            method: "m".into(),
+            max_calls: 1,
+            per_seconds: 10,
+            user_id: None,
+        }]);
+        let t0 = Instant::now();
+        for id in 0..100 {
+            assert!(flood.check("m", Caller::User(id), t0).is_ok());
+        }
+        assert_eq!(flood.check("m", Caller::User(0), t0), Err(10));
+        assert_eq!(flood.counters(), 100);
+        // Inside the window nothing is forgotten.
+        assert!(
+            flood
+                .check("m", Caller::User(100), t0 + Duration::from_secs(9))
+                .is_ok()
+        );
+        assert_eq!(flood.counters(), 101);
+        // Once the first hundred calls have left the window, one call by another caller
+        // drops their counters.
+        let later = t0 + Duration::from_secs(10);
+        assert!(flood.check("m", Caller::User(200), later).is_ok());
+        assert_eq!(flood.counters(), 2);
+        // A refused call leaves no counter behind.
+        let closed = Flood::new(vec![FloodRule {
+            method: "m".into(),
+            max_calls: 0,
+            per_seconds: 10,
+            user_id: None,
+        }]);
+        assert_eq!(closed.check("m", Caller::User(1), t0), Err(1));
+        assert_eq!(closed.counters(), 0);
     }
 
     #[test]

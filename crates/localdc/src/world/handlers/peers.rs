@@ -78,31 +78,54 @@ pub(super) fn input_channel<'w>(
     call: &Call<'w>,
     input: &enums::InputChannel,
 ) -> Result<&'w ChatRecord, RpcError> {
-    let invalid = || error(400, "CHANNEL_INVALID");
-    let (id, hash) = match input {
-        enums::InputChannel::InputChannel(c) => (c.channel_id, Some(c.access_hash)),
-        enums::InputChannel::FromMessage(c) => (c.channel_id, None),
-        enums::InputChannel::Empty => return Err(invalid()),
-    };
-    channel(call, id, hash)
-}
-
-fn channel<'w>(call: &Call<'w>, id: i64, hash: Option<i64>) -> Result<&'w ChatRecord, RpcError> {
-    let store = &call.world.store;
-    let record = store
-        .chats
-        .get(&id)
-        .filter(|c| c.is_channel())
-        .filter(|_| hash.is_none_or(|h| h == store.channel_hash(id)))
-        .ok_or_else(|| error(400, "CHANNEL_INVALID"))?;
+    let record = known_input_channel(call, input)?;
     readable(call, record)?;
     Ok(record)
 }
 
+/// An `InputChannel`'s chat (the hash checked), whether or not the caller may read it.
+fn known_input_channel<'w>(
+    call: &Call<'w>,
+    input: &enums::InputChannel,
+) -> Result<&'w ChatRecord, RpcError> {
+    let (id, hash) = match input {
+        enums::InputChannel::InputChannel(c) => (c.channel_id, Some(c.access_hash)),
+        enums::InputChannel::FromMessage(c) => (c.channel_id, None),
+        enums::InputChannel::Empty => return Err(error(400, "CHANNEL_INVALID")),
+    };
+    known_channel(call, id, hash)
+}
+
+fn channel<'w>(call: &Call<'w>, id: i64, hash: Option<i64>) -> Result<&'w ChatRecord, RpcError> {
+    let record = known_channel(call, id, hash)?;
+    readable(call, record)?;
+    Ok(record)
+}
+
+/// Channel `id`, if it exists and `hash` (when given) is its access hash.
+fn known_channel<'w>(
+    call: &Call<'w>,
+    id: i64,
+    hash: Option<i64>,
+) -> Result<&'w ChatRecord, RpcError> {
+    let store = &call.world.store;
+    store
+        .chats
+        .get(&id)
+        .filter(|c| c.is_channel())
+        .filter(|_| hash.is_none_or(|h| h == store.channel_hash(id)))
+        .ok_or_else(|| error(400, "CHANNEL_INVALID"))
+}
+
 /// Public chats are readable by anyone; private ones by members.
+fn visible(call: &Call<'_>, record: &ChatRecord, me: i64) -> bool {
+    record.spec.username.is_some() || call.world.is_member(record, me)
+}
+
+/// [`visible`], as the error Telegram answers for a chat that is not.
 pub(super) fn readable(call: &Call<'_>, record: &ChatRecord) -> Result<(), RpcError> {
     let me = call.me()?;
-    if record.spec.username.is_some() || call.world.is_member(record, me) {
+    if visible(call, record, me) {
         Ok(())
     } else if record.is_channel() {
         Err(error(400, "CHANNEL_PRIVATE"))
@@ -322,12 +345,24 @@ fn resolve_username(
     Ok(resolved.into())
 }
 
+/// Readable channels in full (public ones not joined with `left` set); private ones not
+/// joined as `channelForbidden`, so the caller learns their title and kind but no more.
+/// An input naming no channel (unknown id, a basic group, a wrong access hash) fails the
+/// whole call with `CHANNEL_INVALID`, the documented error, rather than being dropped.
 fn get_channels(call: &Call<'_>, req: GetChannels) -> Result<enums::messages::Chats, RpcError> {
+    let me = call.me()?;
     let chats = req
         .id
         .iter()
-        .map(|input| input_channel(call, input).map(|record| chat_obj(call, record)))
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|input| {
+            let record = known_input_channel(call, input)?;
+            Ok(if visible(call, record, me) {
+                chat_obj(call, record)
+            } else {
+                convert::channel_forbidden(&call.world.store, record)
+            })
+        })
+        .collect::<Result<Vec<_>, RpcError>>()?;
     Ok(types::messages::Chats { chats }.into())
 }
 
