@@ -2,6 +2,7 @@
 //! subcommand. New subcommands are a variant of [`Command`] and a module in
 //! [`crate::commands`].
 
+use std::fmt;
 use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
@@ -37,7 +38,7 @@ pub struct GlobalArgs {
     /// Connect through a proxy: socks5://[user:pass@]host:port, or an MTProxy link
     /// (tg://proxy?server=HOST&port=PORT&secret=HEX or https://t.me/proxy?...).
     #[arg(long, global = true, value_name = "URL")]
-    pub proxy: Option<String>,
+    pub proxy: Option<Secret>,
     /// How to frame the connection (default: obfuscated padded intermediate, then plain
     /// intermediate).
     #[arg(long, global = true, value_enum, value_name = "KIND")]
@@ -195,12 +196,42 @@ pub struct LoginArgs {
     /// The phone number, in international format (asked for when left out).
     #[arg(long, value_name = "PHONE", conflicts_with_all = ["bot_token", "qr"])]
     pub phone: Option<String>,
-    /// Log in as a bot with its token from @BotFather.
+    /// Log in as a bot with its token from @BotFather. `-` reads it from stdin; without
+    /// --phone or --qr it is also taken from $TGDL_BOT_TOKEN. Both keep the token out of the
+    /// process list (`ps`), where a token on the command line is visible to every user of
+    /// the machine.
     #[arg(long, value_name = "TOKEN", conflicts_with = "qr")]
-    pub bot_token: Option<String>,
+    pub bot_token: Option<Secret>,
     /// Log in by scanning a QR code with a logged-in Telegram app.
     #[arg(long)]
     pub qr: bool,
+}
+
+/// The `--bot-token` that means "read it from stdin".
+pub const STDIN_TOKEN: &str = "-";
+
+/// A value that must not be seen: a token, or a proxy URL with a password or an MTProxy
+/// secret. Its Debug form is redacted, so the argument structs can derive Debug.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The value itself, for the code that uses it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for Secret {
+    fn from(value: String) -> Self {
+        Self(value)
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
 }
 
 /// `tgdl chats`.
@@ -271,4 +302,28 @@ pub enum MediaFilterArg {
     Url,
     /// Round video messages.
     Round,
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn secrets_are_redacted_in_debug_and_intact_for_use() {
+        let proxy = "socks5://ann:hunter2@proxy.example:1080";
+        let token = "7001:AAHk9Zq2xWvR7sYtU3pLmN0bC4dE5fG6hI";
+        let cli =
+            Cli::try_parse_from(["tgdl", "--proxy", proxy, "login", "--bot-token", token]).unwrap();
+        let debug = format!("{cli:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(!debug.contains("AAHk9Zq2"), "{debug}");
+        assert!(debug.contains("redacted"), "{debug}");
+        assert_eq!(cli.global.proxy.as_ref().map(Secret::expose), Some(proxy));
+        let Command::Login(login) = &cli.command else {
+            panic!("not a login: {debug}");
+        };
+        assert_eq!(login.bot_token.as_ref().map(Secret::expose), Some(token));
+    }
 }

@@ -11,6 +11,10 @@
 //!   takes, shows and records.
 //! - [`dates`], [`dialogs`], [`prompt`], [`errors`], [`logging`]: helpers of the above.
 
+// The print macros panic when the write fails (stdout or stderr a file on a full disk):
+// output goes through `output::to_stdout` and `output::note` instead.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 pub mod cli;
 pub mod commands;
 pub mod config;

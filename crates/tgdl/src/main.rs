@@ -1,5 +1,8 @@
 //! The `tgdl` binary: parse the command line, run it, report errors on stderr.
 
+// The print macros panic when the write fails: see `tgdl::output`.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 use std::io::Write;
 use std::process::ExitCode;
 

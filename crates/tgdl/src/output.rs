@@ -25,10 +25,17 @@
 //!
 //! `{"id": -1001234, "kind": "user"|"group"|"supergroup"|"channel", "title": "...",
 //! "username": "name" | null}` with `id` Bot API style.
+//!
+//! # Writing
+//!
+//! Nothing is printed with `println!`/`eprintln!`, which panic when the write fails (a
+//! file on a full disk). Results go through [`to_stdout`], whose errors fail the command;
+//! messages for the user go through [`note`], which ignores them.
 
-use std::fmt::Write as _;
+use std::fmt::{Display, Write as _};
 use std::io::{self, Write};
 
+use anyhow::Context;
 use serde::Serialize;
 use tl_types::api::{enums, types};
 
@@ -282,6 +289,33 @@ pub fn user_json(user: &enums::User) -> Option<ChatJson> {
         },
         username: u.username.clone(),
     })
+}
+
+/// What a failed write to stdout says.
+const STDOUT_FAILED: &str = "cannot write to stdout";
+
+/// Writes to a locked stdout with `write`, then flushes. A failure fails the command: the
+/// output is what was asked for (a closed pipe ends it quietly, see
+/// [`crate::errors::is_broken_pipe`]).
+pub fn to_stdout(
+    write: impl FnOnce(&mut io::StdoutLock<'static>) -> io::Result<()>,
+) -> anyhow::Result<()> {
+    let mut out = io::stdout().lock();
+    write(&mut out)
+        .and_then(|()| out.flush())
+        .context(STDOUT_FAILED)
+}
+
+/// The command's error for a failed write to stdout.
+pub fn stdout_error(error: io::Error) -> anyhow::Error {
+    anyhow::Error::new(error).context(STDOUT_FAILED)
+}
+
+/// Writes a line for the user (a diagnostic, a summary, a warning) to stderr. A failed
+/// write is ignored: the command's result does not depend on it, and the error report
+/// would go to the same stderr.
+pub fn note(line: impl Display) {
+    let _ = writeln!(io::stderr(), "{line}");
 }
 
 /// Writes `value` as one JSON line.

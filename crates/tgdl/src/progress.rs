@@ -1,7 +1,7 @@
 //! Showing a download as it happens: `indicatif` bars on a terminal (overall bytes, rate,
 //! ETA, and one line per active file), or JSON-lines events on stdout with `--json`.
 
-use std::io::Write;
+use std::io;
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -66,11 +66,12 @@ impl Progress {
         })
     }
 
-    /// Shows `event`; `names[index]` is the job's path.
-    pub fn show(&mut self, event: &DownloadEvent, names: &[String]) {
+    /// Shows `event`; `names[index]` is the job's path. Fails when a `--json` line cannot
+    /// be written to stdout (the bars on stderr never fail).
+    pub fn show(&mut self, event: &DownloadEvent, names: &[String]) -> io::Result<()> {
         let name = |index: usize| names.get(index).map_or("", String::as_str);
         match self {
-            Progress::Quiet => {}
+            Progress::Quiet => Ok(()),
             Progress::Json => {
                 let line = match *event {
                     DownloadEvent::Started {
@@ -102,11 +103,12 @@ impl Progress {
                         ok: Some(ok),
                     },
                 };
-                let mut out = std::io::stdout().lock();
-                let _ = serde_json::to_writer(&mut out, &line);
-                let _ = out.write_all(b"\n");
+                crate::output::write_json_line(&mut io::stdout().lock(), &line)
             }
-            Progress::Bars(bars) => bars.show(event),
+            Progress::Bars(bars) => {
+                bars.show(event);
+                Ok(())
+            }
         }
     }
 

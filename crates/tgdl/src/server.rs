@@ -93,7 +93,7 @@ pub fn connect_options(global: &GlobalArgs) -> Result<ConnectOptions> {
         options.styles = vec![style(transport, global.obfuscated)?];
     }
     if let Some(url) = &global.proxy {
-        options.proxy = Some(proxy::parse(url).context("invalid --proxy")?);
+        options.proxy = Some(proxy::parse(url.expose()).context("invalid --proxy")?);
     }
     Ok(options)
 }

@@ -1,7 +1,8 @@
 //! The `tgdl` binary against localdc serving `fixtures/cli.json`: logins (code, 2FA, bot
 //! token, QR), chats, history (limits, date ranges, every way of naming a chat), search
-//! (per chat, global, by media type), logout, and the errors users meet. Expectations are
-//! computed from the fixture.
+//! (per chat, global, by media type), logout, and the errors users meet, among them an
+//! output that cannot be written (a full disk, a closed pipe). Expectations are computed
+//! from the fixture.
 
 #![allow(
     clippy::unwrap_used,
@@ -119,6 +120,11 @@ impl Env {
 
     /// Runs tgdl against the server with `session`, the credentials set, `stdin` piped.
     fn tgdl(&self, session: &str, args: &[&str], stdin: &str) -> Run {
+        run_with_limit(self.tgdl_command(session, args), stdin)
+    }
+
+    /// The command of [`Env::tgdl`], for a test to change before running it.
+    fn tgdl_command(&self, session: &str, args: &[&str]) -> Command {
         let session = self.session(session);
         let mut full = vec![
             "--server",
@@ -127,21 +133,26 @@ impl Env {
             session.to_str().unwrap(),
         ];
         full.extend_from_slice(args);
-        self.run(
+        self.command(
             &full,
-            stdin,
             &[("TGDL_API_ID", "4"), ("TGDL_API_HASH", "0123456789abcdef")],
         )
     }
 
     /// Runs tgdl with `args` only, HOME and the XDG dirs inside the test's directory.
     fn run(&self, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Run {
+        run_with_limit(self.command(args, env), stdin)
+    }
+
+    /// The command of [`Env::run`], its standard streams piped.
+    fn command(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
         let home = self.dir.path().join("home");
         let mut command = Command::new(env!("CARGO_BIN_EXE_tgdl"));
         command
             .args(args)
             .env_remove("TGDL_API_ID")
             .env_remove("TGDL_API_HASH")
+            .env_remove("TGDL_BOT_TOKEN")
             .env("HOME", &home)
             .env("XDG_CONFIG_HOME", home.join("config"))
             .env("XDG_DATA_HOME", home.join("data"))
@@ -149,7 +160,7 @@ impl Env {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        run_with_limit(command, stdin)
+        command
     }
 
     fn chat(&self, id: i64) -> &ChatSpec {
@@ -172,6 +183,17 @@ impl Drop for Env {
     }
 }
 
+/// Reads all of `stream` on a thread; an empty text for a stream that is not piped.
+fn read_all(stream: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        if let Some(mut stream) = stream {
+            stream.read_to_string(&mut text).unwrap();
+        }
+        text
+    })
+}
+
 /// Runs `command` with `stdin`, killing it past [`RUN_LIMIT`].
 fn run_with_limit(mut command: Command, stdin: &str) -> Run {
     let mut child = command.spawn().unwrap();
@@ -179,18 +201,8 @@ fn run_with_limit(mut command: Command, stdin: &str) -> Run {
     // The binary may exit without reading everything (a refused flag).
     let _ = input.write_all(stdin.as_bytes());
     drop(input);
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let out_reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        out.read_to_string(&mut text).unwrap();
-        text
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        err.read_to_string(&mut text).unwrap();
-        text
-    });
+    let out_reader = read_all(child.stdout.take());
+    let err_reader = read_all(child.stderr.take());
     let deadline = Instant::now() + RUN_LIMIT;
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -681,6 +693,80 @@ fn bot_token_and_qr_logins() {
         "no QR code drawn"
     );
     assert_eq!(qr.stdout.trim(), "logged in as @carol (user 1003)");
+}
+
+/// A file on a full disk: every write fails with ENOSPC.
+#[cfg(target_os = "linux")]
+fn full_disk() -> std::fs::File {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap()
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn output_that_cannot_be_written_fails_cleanly_and_a_closed_pipe_ends_quietly() {
+    let env = Env::start();
+    env.login_alice();
+    // The table, JSON lines, a single line: each fails with the reason, not a panic (101).
+    for args in [
+        &["chats"][..],
+        &["chats", "--json"],
+        &["history", "@archive_news", "--limit", "3"],
+        &["login"],
+    ] {
+        let mut command = env.tgdl_command("alice", args);
+        command.stdout(full_disk());
+        let run = run_with_limit(command, "");
+        assert_eq!(run.code, Some(1), "{args:?}: {}", run.stderr);
+        assert!(!run.stderr.contains("panicked"), "{args:?}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("error: cannot write to stdout")
+                && run.stderr.contains("No space left on device"),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+    // Progress lines of a download: the files still arrive, the summary is said, then the
+    // run fails.
+    let out = env.dir.path().join("downloads");
+    let mut command = env.tgdl_command(
+        "alice",
+        &[
+            "download",
+            "-1000000000502",
+            "--json",
+            "-o",
+            out.to_str().unwrap(),
+        ],
+    );
+    command.stdout(full_disk());
+    let run = run_with_limit(command, "");
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("1 downloaded") && run.stderr.contains("error: cannot write to stdout"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    // Nowhere to report the error either: still a plain failure.
+    let mut command = env.tgdl_command("alice", &["chats"]);
+    command.stdout(full_disk()).stderr(full_disk());
+    assert_eq!(run_with_limit(command, "").code, Some(1));
+    // Messages on stderr are not worth failing for.
+    let mut command = env.tgdl_command("nobody", &["logout"]);
+    command.stderr(full_disk());
+    assert_eq!(run_with_limit(command, "").code, Some(0));
+
+    // The reader went away (`tgdl history ... | head`): success, and nothing said.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let mut command = env.tgdl_command("alice", &["history", "@archive_news"]);
+    command.stdout(writer);
+    let run = run_with_limit(command, "");
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(run.stderr, "");
 }
 
 #[test]

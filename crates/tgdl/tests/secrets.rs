@@ -1,7 +1,8 @@
 //! Secrets and local security, with the real binary against an in-process localdc:
 //!
-//! - code, 2FA and bot-token logins and a download, all at `-vvv` (and `RUST_LOG=trace`),
-//!   print none of the login code, the 2FA password (nor a wrong guess), the bot token or
+//! - code, 2FA and bot-token logins (the token on the command line, in `TGDL_BOT_TOKEN` or
+//!   on stdin) and a download, all at `-vvv` (and `RUST_LOG=trace`), and `--help`, print
+//!   none of the login code, the 2FA password (nor a wrong guess), the bot token or
 //!   its secret part, the api_hash, the phone code hash, the SRP verifier and proof, the
 //!   exported authorization, or any auth key of the sessions (as hex, base64, a Debug byte
 //!   list or raw bytes, in any 16-byte window);
@@ -265,21 +266,33 @@ impl Env {
 
     /// Runs tgdl with the session `name` at the most verbose level.
     fn verbose(&self, name: &str, args: &[&str], stdin: &str) -> Run {
+        self.verbose_with(name, args, stdin, &[])
+    }
+
+    /// [`Env::verbose`] with `vars` added to the environment.
+    fn verbose_with(&self, name: &str, args: &[&str], stdin: &str, vars: &[(&str, &str)]) -> Run {
         let session = self.session(name);
         let mut full = vec!["-vvv", "--session", session.to_str().unwrap()];
         full.extend_from_slice(args);
-        self.run(&full, stdin)
+        self.run_with(&full, stdin, vars)
     }
 
     /// Runs tgdl against the server with `args`, HOME and the XDG dirs in the test's
     /// directory, the credentials in the environment.
     fn run(&self, args: &[&str], stdin: &str) -> Run {
+        self.run_with(args, stdin, &[])
+    }
+
+    /// [`Env::run`] with `vars` added to the environment.
+    fn run_with(&self, args: &[&str], stdin: &str, vars: &[(&str, &str)]) -> Run {
         let home = self.home();
         let mut command = Command::new(env!("CARGO_BIN_EXE_tgdl"));
         command
             .arg("--server")
             .arg(&self.ready)
             .args(args)
+            .env_remove("TGDL_BOT_TOKEN")
+            .envs(vars.iter().copied())
             .env("TGDL_API_ID", "4")
             .env("TGDL_API_HASH", API_HASH)
             .env("RUST_LOG", "trace")
@@ -684,6 +697,98 @@ fn logins_and_a_download_at_trace_level_print_no_secret() {
     }
     assert!(key_count >= 6, "only {key_count} auth keys in the sessions");
 
+    let found = leaks(&secrets, &all);
+    assert!(found.is_empty(), "secrets in the output: {found:#?}");
+}
+
+#[test]
+fn bot_tokens_from_the_environment_or_stdin_log_in_and_never_show() {
+    const WRONG_TOKEN: &str = "7001:AAwrongZq2xWvR7sYtU3pLmN0bC4dE5fG6hI";
+    let env = Env::start();
+    let token_env = [("TGDL_BOT_TOKEN", BOT_TOKEN)];
+    let mut runs = Vec::new();
+
+    let from_env = env.verbose_with("bot-env", &["login"], "", &token_env).ok();
+    assert_eq!(
+        from_env.stdout().trim(),
+        "logged in as @vault_bot (bot 7001)"
+    );
+    runs.push(from_env);
+    // One line, surrounding whitespace ignored.
+    let from_stdin = env
+        .verbose(
+            "bot-stdin",
+            &["login", "--bot-token", "-"],
+            &format!("  {BOT_TOKEN} \n"),
+        )
+        .ok();
+    assert_eq!(
+        from_stdin.stdout().trim(),
+        "logged in as @vault_bot (bot 7001)"
+    );
+    runs.push(from_stdin);
+
+    // Refusals name the problem, not the token.
+    let wrong = env.verbose_with(
+        "bot-wrong",
+        &["login"],
+        "",
+        &[("TGDL_BOT_TOKEN", WRONG_TOKEN)],
+    );
+    assert_eq!(wrong.code, Some(1), "{}", wrong.text());
+    assert!(wrong.stderr().contains("bot token"), "{}", wrong.text());
+    runs.push(wrong);
+    let empty = env.verbose("bot-empty", &["login", "--bot-token", "-"], "");
+    assert_eq!(empty.code, Some(1), "{}", empty.text());
+    assert!(
+        empty.stderr().contains("no token on stdin"),
+        "{}",
+        empty.text()
+    );
+    runs.push(empty);
+    let unset = env.verbose_with("bot-unset", &["login"], "", &[("TGDL_BOT_TOKEN", " ")]);
+    assert_eq!(unset.code, Some(1), "{}", unset.text());
+    assert!(
+        unset.stderr().contains("the bot token is empty"),
+        "{}",
+        unset.text()
+    );
+    runs.push(unset);
+    // A login method named on the command line wins over a token in the environment.
+    let user = env
+        .verbose_with(
+            "phone-over-env",
+            &["login", "--phone", ALICE_PHONE],
+            &format!("{ALICE_CODE}\n"),
+            &token_env,
+        )
+        .ok();
+    assert_eq!(user.stdout().trim(), "logged in as @alice (user 1001)");
+    runs.push(user);
+
+    // --help names the variable and why, never its value.
+    let help = env.run_with(&["login", "--help"], "", &token_env).ok();
+    assert!(
+        help.stdout().contains("TGDL_BOT_TOKEN") && help.stdout().contains("`ps`"),
+        "{}",
+        help.text()
+    );
+    runs.push(help);
+
+    let all: Vec<u8> = runs
+        .iter()
+        .flat_map(|run| run.stdout.iter().chain(&run.stderr).copied())
+        .collect();
+    // The runs did log: a quiet binary would pass the search trivially.
+    assert!(String::from_utf8_lossy(&all).contains("DEBUG"));
+    let mut secrets = Vec::new();
+    for token in [BOT_TOKEN, WRONG_TOKEN] {
+        secrets.push(Secret::text("a bot token", token));
+        secrets.push(Secret::text(
+            "a bot token's secret",
+            token.split_once(':').unwrap().1,
+        ));
+    }
     let found = leaks(&secrets, &all);
     assert!(found.is_empty(), "secrets in the output: {found:#?}");
 }

@@ -1,7 +1,5 @@
 //! `tgdl chats`: the account's chats, as a table or JSON lines.
 
-use std::io::Write;
-
 use anyhow::Result;
 use tgclient::Client;
 
@@ -15,14 +13,13 @@ pub async fn run(client: &Client, args: &ChatsArgs) -> Result<()> {
     let chats = dialogs::list(client, args.limit)
         .await
         .map_err(errors::client_error)?;
-    let mut out = std::io::stdout().lock();
-    if args.json {
-        for chat in &chats {
-            output::write_json_line(&mut out, chat)?;
+    output::to_stdout(|out| {
+        if args.json {
+            chats
+                .iter()
+                .try_for_each(|chat| output::write_json_line(out, chat))
+        } else {
+            output::write_chat_table(out, &chats)
         }
-    } else {
-        output::write_chat_table(&mut out, &chats)?;
-    }
-    out.flush()?;
-    Ok(())
+    })
 }

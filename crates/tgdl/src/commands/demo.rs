@@ -33,7 +33,7 @@ use super::resolve_chat;
 use crate::cli::{DemoArgs, GlobalArgs, WanArg};
 use crate::filters::Filters;
 use crate::naming::{DEFAULT_TEMPLATE, Template};
-use crate::{dialogs, errors, server};
+use crate::{dialogs, errors, output, server};
 
 /// The demo world.
 const FIXTURE: &str = include_str!("../../fixtures/demo-world.json");
@@ -131,12 +131,12 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<()> {
         .await
         .context("cannot start the local Telegram server")?;
     localdc::wan::use_world_logins(&server, &world);
-    eprintln!(
+    output::note(format_args!(
         "local Telegram: DCs 1-5 and CDN DC {CDN_DC} on {}, network profile {profile}",
         server
             .addr(2)
             .map_or_else(|| "loopback".to_owned(), |a| a.ip().to_string())
-    );
+    ));
 
     // The world's hashes are computed while the files download.
     let hashing = {
@@ -165,7 +165,9 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<()> {
     };
     server.shutdown().await;
     let report = outcome?;
-    report.print(args, &output, started.elapsed());
+    let printed = report.print(args, &output, started.elapsed());
+    // Files that are not right outrank a stdout that could not be written: a closed pipe
+    // must not turn them into a success.
     if report.verified < report.expected {
         bail!(
             "{} of {} files are missing or do not match the demo world",
@@ -173,7 +175,10 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<()> {
             report.expected
         );
     }
-    Ok(())
+    match report.progress_failure {
+        Some(error) => Err(output::stdout_error(error)),
+        None => printed,
+    }
 }
 
 /// The network to emulate: `--wan`, or the global `--profile` when it names one (as with
@@ -251,6 +256,8 @@ struct Report {
     expected: usize,
     verified: usize,
     problems: Vec<String>,
+    /// Why the `--json` progress could not be written to stdout, if it could not.
+    progress_failure: Option<std::io::Error>,
 }
 
 /// The `--json` summary line.
@@ -288,7 +295,7 @@ async fn demo(
             None => u.first_name.clone(),
         })
         .unwrap_or_default();
-    eprintln!(
+    output::note(format_args!(
         "logged in as {name} ({}user {}) with phone +{} and code {}; home DC {}",
         me.username
             .as_deref()
@@ -298,7 +305,7 @@ async fn demo(
         account.phone,
         account.code,
         client.home_dc()
-    );
+    ));
 
     let chats = dialogs::list(client, None)
         .await
@@ -324,17 +331,17 @@ async fn demo(
         ));
     }
     let total: u64 = plan.files.iter().map(|p| p.job.media.size).sum();
-    eprintln!(
+    output::note(format_args!(
         "{} chats, {} files, {:.1} MiB -> {}",
         chats.len(),
         plan.files.len(),
         total as f64 / MIB,
         args.output.display()
-    );
+    ));
     for line in lines {
-        eprintln!("{line}");
+        output::note(line);
     }
-    eprintln!("{}", placement(&plan.files, world, client.home_dc()));
+    output::note(placement(&plan.files, world, client.home_dc()));
 
     let manifest = output.join(MANIFEST);
     match std::fs::remove_file(&manifest) {
@@ -368,6 +375,7 @@ async fn demo(
         expected: verified.1,
         verified: verified.0,
         problems,
+        progress_failure: executed.progress_failure,
     })
 }
 
@@ -515,9 +523,11 @@ fn hash_file(path: &PathBuf) -> std::io::Result<(u64, [u8; 32])> {
 }
 
 impl Report {
-    fn print(&self, args: &DemoArgs, output: &Path, total: Duration) {
+    /// The summary on stderr, and with `--json` its line on stdout (unless the progress
+    /// could not be written there already).
+    fn print(&self, args: &DemoArgs, output: &Path, total: Duration) -> Result<()> {
         for problem in &self.problems {
-            eprintln!("  FAILED {problem}");
+            output::note(format_args!("  FAILED {problem}"));
         }
         let seconds = self.transfer.as_secs_f64().max(1e-3);
         let fetched = if self.fetched > 0 {
@@ -529,7 +539,7 @@ impl Report {
         } else {
             "nothing to fetch".to_owned()
         };
-        eprintln!(
+        output::note(format_args!(
             "done: {} files, {:.1} MiB in {:.1} s ({fetched}): {} downloaded, {} already \
              there, {} failed",
             self.files,
@@ -538,17 +548,17 @@ impl Report {
             self.downloaded,
             self.already,
             self.failed,
-        );
-        eprintln!(
+        ));
+        output::note(format_args!(
             "verified {}/{} against the SHA-256 of the demo world's files",
             self.verified, self.expected
-        );
-        eprintln!(
+        ));
+        output::note(format_args!(
             "files in {}, manifest {}",
             args.output.display(),
             output.join(MANIFEST).display()
-        );
-        if args.json {
+        ));
+        if args.json && self.progress_failure.is_none() {
             let line = SummaryJson {
                 event: "summary",
                 files: self.files,
@@ -562,8 +572,8 @@ impl Report {
                 expected: self.expected,
                 verified: self.verified,
             };
-            let mut out = std::io::stdout().lock();
-            let _ = crate::output::write_json_line(&mut out, &line);
+            output::to_stdout(|out| output::write_json_line(out, &line))?;
         }
+        Ok(())
     }
 }

@@ -55,6 +55,10 @@ pub struct Executed {
     pub outcomes: Vec<FileOutcome>,
     pub summary: Summary,
     pub elapsed: Duration,
+    /// Why the `--json` progress could not be written to stdout, if it could not. The
+    /// download went on (the files are what was asked for); the caller fails after its
+    /// summary.
+    pub progress_failure: Option<std::io::Error>,
 }
 
 /// Runs `tgdl download`.
@@ -73,7 +77,7 @@ pub async fn run(client: &Client, args: &DownloadArgs) -> Result<()> {
         }
     }
     if plan.files.is_empty() {
-        eprintln!("nothing to download: no message matched");
+        output::note("nothing to download: no message matched");
         return Ok(());
     }
     let manifest_path = args.manifest.clone().unwrap_or_else(|| {
@@ -92,6 +96,8 @@ pub async fn run(client: &Client, args: &DownloadArgs) -> Result<()> {
     let executed = execute(client, &plan.files, options, args.json, &manifest_path).await?;
     let summary = &executed.summary;
     summary.print(executed.elapsed, &manifest_path);
+    // Failed files outrank a stdout that could not be written: a closed pipe must not turn
+    // them into a success.
     if summary.failed > 0 {
         bail!(
             "{} of {} files could not be downloaded",
@@ -99,7 +105,9 @@ pub async fn run(client: &Client, args: &DownloadArgs) -> Result<()> {
             plan.files.len()
         );
     }
-    Ok(())
+    executed
+        .progress_failure
+        .map_or(Ok(()), |error| Err(output::stdout_error(error)))
 }
 
 /// Downloads `files` with `options`, showing progress (bars, or JSON lines with `json`)
@@ -119,15 +127,21 @@ pub async fn execute(
     let mut progress = Progress::new(json, names.clone(), total);
     let shown_names = names;
     let display = tokio::spawn(async move {
+        let mut failure = None;
         while let Some(event) = received.recv().await {
-            progress.show(&event, &shown_names);
+            // After a failed write the events are still drained, and no longer shown.
+            if failure.is_none() {
+                failure = progress.show(&event, &shown_names).err();
+            }
         }
         progress.finish();
+        failure
     });
     let started = Instant::now();
     let jobs = files.iter().map(|p| p.job.clone()).collect();
     let result = download(client, jobs, options, Some(events)).await;
-    let _ = display.await;
+    // A display task that panicked has nothing more to say.
+    let progress_failure = display.await.ok().flatten();
     let elapsed = started.elapsed();
 
     let outcomes = match result {
@@ -142,6 +156,7 @@ pub async fn execute(
         outcomes,
         summary,
         elapsed,
+        progress_failure,
     })
 }
 
@@ -422,17 +437,17 @@ impl Summary {
     pub fn print(&self, elapsed: std::time::Duration, manifest: &Path) {
         let seconds = elapsed.as_secs_f64().max(1e-3);
         let mib = self.bytes as f64 / (1024.0 * 1024.0);
-        eprintln!(
+        output::note(format_args!(
             "{} downloaded ({mib:.1} MiB in {seconds:.1} s, {:.1} MiB/s), {} already there, {} failed",
             self.downloaded,
             mib / seconds,
             self.already,
             self.failed
-        );
+        ));
         for failure in &self.failures {
-            eprintln!("  failed: {failure}");
+            output::note(format_args!("  failed: {failure}"));
         }
-        eprintln!("manifest: {}", manifest.display());
+        output::note(format_args!("manifest: {}", manifest.display()));
     }
 }
 

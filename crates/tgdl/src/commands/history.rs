@@ -32,10 +32,10 @@ pub async fn run(client: &Client, args: &HistoryArgs) -> Result<()> {
 
 /// Prints every message of `messages` as a JSON line, as they arrive.
 pub async fn print_messages(mut messages: Messages, self_id: i64) -> Result<()> {
-    let mut out = std::io::stdout();
     while let Some(message) = messages.next().await.map_err(errors::client_error)? {
         if let Some(json) = output::message_json(&message, self_id) {
-            output::write_json_line(&mut out, &json)?;
+            // Locked per line: the lock cannot be held across the next page's await.
+            output::to_stdout(|out| output::write_json_line(out, &json))?;
         }
     }
     Ok(())

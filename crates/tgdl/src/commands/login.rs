@@ -1,18 +1,20 @@
 //! `tgdl login`: phone number, login code and (when the account has one) 2FA password; or a
-//! bot token; or a QR code scanned by a logged-in app. Prompts go to stderr, the result to
-//! stdout. Codes, passwords and tokens are never logged.
+//! bot token (from `--bot-token`, `TGDL_BOT_TOKEN` or stdin); or a QR code scanned by a
+//! logged-in app. Prompts go to stderr, the result to stdout. Codes, passwords and tokens
+//! are never logged.
 
 use std::io::Write;
 use std::time::Duration;
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result, anyhow, bail};
+use mtcrypto::Zeroizing;
 use qrcode::QrCode;
 use qrcode::render::unicode::Dense1x2;
 use tgclient::{Client, CodeKind, LoginError, QrLogin, QrStatus, SelfUser, rpc_error};
 
 use super::describe_user;
-use crate::cli::{GlobalArgs, LoginArgs};
-use crate::{errors, prompt, server};
+use crate::cli::{GlobalArgs, LoginArgs, STDIN_TOKEN, Secret};
+use crate::{errors, output, prompt, server};
 
 /// Tries at a code or password before giving up.
 const ATTEMPTS: usize = 3;
@@ -24,16 +26,23 @@ const QR_POLL: Duration = Duration::from_secs(1);
 /// Runs `tgdl login`.
 pub async fn run(client: &Client, global: &GlobalArgs, args: &LoginArgs) -> Result<()> {
     if let Some(me) = client.self_user().map_err(errors::client_error)? {
-        writeln!(
-            std::io::stdout(),
-            "already logged in as {}; run `tgdl logout` first to change accounts",
-            describe_user(&me)
-        )?;
-        return Ok(());
+        return output::to_stdout(|out| {
+            writeln!(
+                out,
+                "already logged in as {}; run `tgdl logout` first to change accounts",
+                describe_user(&me)
+            )
+        });
     }
-    let me = if let Some(token) = &args.bot_token {
+    // The variable only stands in for --bot-token: a login method named on the command
+    // line wins over one left in the environment.
+    let from_env = (args.phone.is_none() && !args.qr)
+        .then(|| std::env::var(BOT_TOKEN_VAR).ok().map(Secret::from))
+        .flatten();
+    let me = if let Some(token) = args.bot_token.as_ref().or(from_env.as_ref()) {
+        let token = bot_token(token).await?;
         client
-            .bot_sign_in(token.trim())
+            .bot_sign_in(&token)
             .await
             .map_err(errors::login_error)?
     } else if args.qr {
@@ -41,8 +50,30 @@ pub async fn run(client: &Client, global: &GlobalArgs, args: &LoginArgs) -> Resu
     } else {
         phone_login(client, args.phone.as_deref()).await?
     };
-    writeln!(std::io::stdout(), "logged in as {}", describe_user(&me))?;
-    Ok(())
+    output::to_stdout(|out| writeln!(out, "logged in as {}", describe_user(&me)))
+}
+
+/// Where a bot token may come from instead of the command line.
+const BOT_TOKEN_VAR: &str = "TGDL_BOT_TOKEN";
+
+/// The bot token as given, or read from stdin for `--bot-token -`; trimmed.
+async fn bot_token(given: &Secret) -> Result<Zeroizing<String>> {
+    let line;
+    let text = if given.expose() == STDIN_TOKEN {
+        // Not echoed when typed on a terminal; a plain line when piped in.
+        line = prompt::secret("Bot token: ")
+            .await?
+            .ok_or_else(|| anyhow!("--bot-token -: no token on stdin"))?;
+        line.as_str()
+    } else {
+        given.expose()
+    };
+    let token = text.trim();
+    // An empty TGDL_BOT_TOKEN, most likely.
+    if token.is_empty() {
+        bail!("the bot token is empty");
+    }
+    Ok(Zeroizing::new(token.to_owned()))
 }
 
 async fn phone_login(client: &Client, phone: Option<&str>) -> Result<SelfUser> {
@@ -62,7 +93,10 @@ async fn phone_login(client: &Client, phone: Option<&str>) -> Result<SelfUser> {
         .request_login_code(&phone)
         .await
         .map_err(errors::login_error)?;
-    eprintln!("A login code was sent {}.", where_sent(request.kind));
+    output::note(format_args!(
+        "A login code was sent {}.",
+        where_sent(request.kind)
+    ));
     let mut last_error = None;
     for _ in 0..ATTEMPTS {
         let Some(code) = prompt::line("Login code: ").await? else {
@@ -74,7 +108,7 @@ async fn phone_login(client: &Client, phone: Option<&str>) -> Result<SelfUser> {
                 return password_login(client, hint).await;
             }
             Err(error @ LoginError::InvalidCode(_)) => {
-                eprintln!("That code is wrong.");
+                output::note("That code is wrong.");
                 last_error = Some(error);
             }
             Err(error) => return Err(errors::login_error(error)),
@@ -106,7 +140,7 @@ async fn password_login(client: &Client, hint: Option<String>) -> Result<SelfUse
         match client.check_password(&password).await {
             Ok(me) => return Ok(me),
             Err(error @ LoginError::WrongPassword(_)) => {
-                eprintln!("That password is wrong.");
+                output::note("That password is wrong.");
                 last_error = Some(error);
             }
             Err(error) => return Err(errors::login_error(error)),
@@ -149,7 +183,7 @@ fn needs_password(error: &LoginError) -> bool {
 }
 
 async fn password_after_qr(client: &Client) -> Result<SelfUser> {
-    eprintln!("The code was accepted; the account is protected by a password.");
+    output::note("The code was accepted; the account is protected by a password.");
     let hint = client.password_hint().await.ok().flatten();
     password_login(client, hint).await
 }
@@ -164,9 +198,9 @@ fn show_qr(qr: &QrLogin) -> Result<()> {
         .light_color(Dense1x2::Dark)
         .quiet_zone(true)
         .build();
-    eprintln!(
+    output::note(format_args!(
         "{image}\nScan this code in Telegram (Settings > Devices > Link Desktop Device), or \
          open:\n{url}\nWaiting..."
-    );
+    ));
     Ok(())
 }

@@ -7,12 +7,12 @@ use anyhow::{Context, Result};
 use tgclient::Client;
 
 use super::describe_user;
-use crate::errors;
+use crate::{errors, output};
 
 /// Runs `tgdl logout`.
 pub async fn run(client: &Client) -> Result<()> {
     let Some(me) = client.self_user().map_err(errors::client_error)? else {
-        eprintln!("not logged in");
+        output::note("not logged in");
         return Ok(());
     };
     client
@@ -20,6 +20,5 @@ pub async fn run(client: &Client) -> Result<()> {
         .await
         .map_err(errors::client_error)
         .context("logout failed")?;
-    writeln!(std::io::stdout(), "logged out {}", describe_user(&me))?;
-    Ok(())
+    output::to_stdout(|out| writeln!(out, "logged out {}", describe_user(&me)))
 }

@@ -17,7 +17,7 @@ mod floor;
 mod server;
 mod usage;
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -35,7 +35,7 @@ use tgclient::{Client, ClientConfig, SessionStore};
 use crate::cli::GlobalArgs;
 use crate::filters::parse_size;
 use crate::manifest::hex;
-use crate::{errors, server as server_config};
+use crate::{errors, output, server as server_config};
 
 /// `tgdl bench`.
 #[derive(Debug, Clone, Args)]
@@ -197,7 +197,7 @@ pub async fn run(global: &GlobalArgs, args: &BenchArgs) -> Result<()> {
     let ready = dir.join("ready.json");
     let say = |text: &str| {
         if !args.json {
-            eprintln!("{text}");
+            output::note(text);
         }
     };
     say(&format!(
@@ -253,12 +253,16 @@ pub async fn run(global: &GlobalArgs, args: &BenchArgs) -> Result<()> {
         results,
     );
     drop(localdc);
-    if args.json {
-        println!("{}", serde_json::to_string(&report)?);
-    } else {
-        print_table(&report);
-    }
+    let printed = output::to_stdout(|out| {
+        if args.json {
+            output::write_json_line(out, &report)
+        } else {
+            write_table(out, &report)
+        }
+    });
     drop(scratch);
+    // Files that are not right outrank a stdout that could not be written: a closed pipe
+    // must not turn them into a success.
     if !report.all_verified {
         bail!(
             "{} of {} files did not download or verify",
@@ -266,7 +270,7 @@ pub async fn run(global: &GlobalArgs, args: &BenchArgs) -> Result<()> {
             report.files
         );
     }
-    Ok(())
+    printed
 }
 
 /// A client for the server of `ready`, logged in with the fixture account's code (the
@@ -364,11 +368,11 @@ async fn transfer(client: &Client, args: &BenchArgs, dir: &Path) -> Result<Trans
         ..DownloadOptions::default()
     };
     if !args.json {
-        eprintln!(
+        output::note(format_args!(
             "bench: downloading {} files ({} in all)",
             jobs.len(),
             human_bytes(files.iter().map(|f| f.size).sum())
-        );
+        ));
     }
 
     let peak_reset = usage::reset_peak_rss();
@@ -524,46 +528,52 @@ fn report(
     }
 }
 
-fn print_table(report: &Report) {
+fn write_table(out: &mut impl Write, report: &Report) -> std::io::Result<()> {
     let opt = |value: Option<f64>, unit: &str| {
         value.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.2}{unit}"))
     };
-    println!(
+    writeln!(
+        out,
         "tgdl bench: {} x {} on {} DC(s), profile {}, localdc {}",
         report.files,
         human_bytes(report.file_size),
         report.dcs,
         report.profile,
         report.localdc
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "  engine:      {} files at once, {} parts in flight, {} connections per DC, server hashes {}",
         report.parallel_files,
         report.parts_in_flight,
         report.connections,
         if report.server_hashes { "on" } else { "off" }
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "  throughput:  {:.1} MiB/s ({} in {:.2} s)",
         report.throughput_mib_s,
         human_bytes(report.bytes),
         report.seconds
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "  client CPU:  {:.3} s/GiB ({:.2} s: user {}, system {}; {:.2} cores busy)",
         report.cpu_seconds_per_gib,
         report.cpu_seconds,
         opt(report.cpu_user_seconds, " s"),
         opt(report.cpu_system_seconds, " s"),
         report.cpu_cores
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "  crypto floor: {:.3} s/GiB (AES-256-IGE decrypt + SHA-256, one core, {})",
         report.floor_seconds_per_gib,
         human_bytes(report.floor_bytes)
-    );
-    println!("  CPU / floor: {:.2}x", report.cpu_floor_ratio);
-    println!(
+    )?;
+    writeln!(out, "  CPU / floor: {:.2}x", report.cpu_floor_ratio)?;
+    writeln!(
+        out,
         "  peak RSS:    {}{}",
         opt(report.peak_rss_mib, " MiB"),
         if report.peak_rss_transfer_only {
@@ -571,27 +581,31 @@ fn print_table(report: &Report) {
         } else {
             " (whole process)"
         }
-    );
+    )?;
     if let Some(cap) = report.cap_mib_s {
-        println!(
+        writeln!(
+            out,
             "  network cap: {cap:.1} MiB/s (account {}, connections {}); throughput / cap {}, / account cap {}",
             opt(report.account_cap_mib_s, " MiB/s"),
             opt(report.connection_cap_mib_s, " MiB/s"),
             opt(report.cap_ratio.map(|r| r * 100.0), "%"),
             opt(report.account_cap_ratio.map(|r| r * 100.0), "%"),
-        );
+        )?;
     }
-    println!(
+    writeln!(
+        out,
         "  verified:    {} of {} files (SHA-256 against localdc's bytes)",
         report.files_verified, report.files
-    );
+    )?;
     for failed in report.results.iter().filter(|r| !r.verified) {
-        println!(
+        writeln!(
+            out,
             "    message {}: {}",
             failed.msg_id,
             failed.error.as_deref().unwrap_or("not verified")
-        );
+        )?;
     }
+    Ok(())
 }
 
 fn human_bytes(bytes: u64) -> String {
