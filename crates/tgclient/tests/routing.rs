@@ -235,42 +235,14 @@ async fn an_unreachable_dc_is_retried_within_the_patience_and_a_wrong_key_is_not
         until_refused(addr).await;
         let mut impatient = config.clone();
         impatient.connect_patience = Duration::from_secs(2);
-        let client = Client::new(impatient, SessionStore::in_memory().unwrap()).unwrap();
-        let started = Instant::now();
-        let error = client
-            .invoke(&functions::help::GetConfig {})
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(error, ClientError::Connect { dc: 2, .. }),
-            "{error}"
-        );
-        assert!(
-            started.elapsed() < Duration::from_secs(4),
-            "{:?}",
-            started.elapsed()
-        );
+        connect_fails_within(impatient, Duration::from_secs(4)).await;
         faults.set_refuse_connections(false);
 
         // The wrong server key: the handshake fails, and is not repeated for 20 s.
         let other = mtcrypto::RsaPrivateKey::generate(&mut rand::rngs::OsRng).unwrap();
         let mut wrong = config;
         wrong.server = ServerConfig::custom(dcs, vec![other.public_key().clone()]);
-        let client = Client::new(wrong, SessionStore::in_memory().unwrap()).unwrap();
-        let started = Instant::now();
-        let error = client
-            .invoke(&functions::help::GetConfig {})
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(error, ClientError::Connect { dc: 2, .. }),
-            "{error}"
-        );
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "{:?}",
-            started.elapsed()
-        );
+        connect_fails_within(wrong, Duration::from_secs(5)).await;
         server.shutdown().await;
     })
     .await
@@ -282,4 +254,19 @@ async fn until_refused(addr: std::net::SocketAddr) {
     while tokio::net::TcpStream::connect(addr).await.is_ok() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// A first call with `config` fails with a connect error to DC 2 within `limit`.
+async fn connect_fails_within(config: ClientConfig, limit: Duration) {
+    let client = Client::new(config, SessionStore::in_memory().unwrap()).unwrap();
+    let started = Instant::now();
+    let error = client
+        .invoke(&functions::help::GetConfig {})
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ClientError::Connect { dc: 2, .. }),
+        "{error}"
+    );
+    assert!(started.elapsed() < limit, "{:?}", started.elapsed());
 }
