@@ -63,6 +63,10 @@ fn bench_downloads_and_verifies_a_small_set() {
     assert!(number("cpu_seconds_per_gib") > 0.0);
     assert!(number("floor_seconds_per_gib") > 0.0);
     assert!(number("cpu_floor_ratio") > 0.0);
+    // The checks add the file read back and the server chunk hashes to the floor.
+    assert_eq!(report["check_passes"], 2);
+    assert!(number("checks_floor_seconds_per_gib") > number("floor_seconds_per_gib"));
+    assert!(number("cpu_checks_floor_ratio") < number("cpu_floor_ratio"));
     assert_eq!(report["floor_bytes"], 4 << 20);
     if cfg!(target_os = "linux") {
         assert!(number("peak_rss_mib") > 1.0);

@@ -118,6 +118,13 @@ pub struct Report {
     pub floor_bytes: u64,
     /// Client CPU per GiB over the floor.
     pub cpu_floor_ratio: f64,
+    /// The SHA-256 passes over every byte that the engine's checks add to the floor's one:
+    /// the finished file read back, and the server's chunk hashes when they are on.
+    pub check_passes: u32,
+    /// The floor plus `check_passes` SHA-256 passes: the crypto the engine cannot skip.
+    pub checks_floor_seconds_per_gib: f64,
+    /// Client CPU per GiB over that: what the engine costs beyond its crypto.
+    pub cpu_checks_floor_ratio: f64,
     /// The emulated per-account cap summed over the DCs used (buckets are per DC).
     pub account_cap_mib_s: Option<f64>,
     /// The per-connection cap times the connections the engine may open on those DCs.
@@ -478,6 +485,9 @@ fn report(
     let throughput = transfer.bytes as f64 / MIB / seconds;
     let cpu_per_gib = floor::per_gib(transfer.cpu, transfer.bytes);
     let floor_per_gib = floor.seconds_per_gib();
+    let check_passes = if args.no_server_hashes { 1 } else { 2 };
+    let checks_floor_per_gib =
+        floor_per_gib + f64::from(check_passes) * floor.sha_seconds_per_gib();
     // The DCs that actually hold files.
     let dcs_used = args.dcs.min(args.files) as f64;
     let wan = profile.settings();
@@ -512,11 +522,10 @@ fn report(
         peak_rss_transfer_only: transfer.peak_reset,
         floor_seconds_per_gib: floor_per_gib,
         floor_bytes: floor.bytes,
-        cpu_floor_ratio: if floor_per_gib > 0.0 {
-            cpu_per_gib / floor_per_gib
-        } else {
-            0.0
-        },
+        cpu_floor_ratio: ratio(cpu_per_gib, floor_per_gib),
+        check_passes,
+        checks_floor_seconds_per_gib: checks_floor_per_gib,
+        cpu_checks_floor_ratio: ratio(cpu_per_gib, checks_floor_per_gib),
         account_cap_mib_s: account_cap,
         connection_cap_mib_s: connection_cap,
         cap_mib_s: cap,
@@ -526,6 +535,11 @@ fn report(
         all_verified: files_verified == args.files,
         results,
     }
+}
+
+/// `value / base`, or 0 when there is no base.
+fn ratio(value: f64, base: f64) -> f64 {
+    if base > 0.0 { value / base } else { 0.0 }
 }
 
 fn write_table(out: &mut impl Write, report: &Report) -> std::io::Result<()> {
@@ -572,6 +586,19 @@ fn write_table(out: &mut impl Write, report: &Report) -> std::io::Result<()> {
         human_bytes(report.floor_bytes)
     )?;
     writeln!(out, "  CPU / floor: {:.2}x", report.cpu_floor_ratio)?;
+    writeln!(
+        out,
+        "  with checks: {:.3} s/GiB (the floor + {} SHA-256 pass{}: {}); CPU / that: {:.2}x",
+        report.checks_floor_seconds_per_gib,
+        report.check_passes,
+        if report.check_passes == 1 { "" } else { "es" },
+        if report.server_hashes {
+            "server chunk hashes, file read back"
+        } else {
+            "file read back"
+        },
+        report.cpu_checks_floor_ratio
+    )?;
     writeln!(
         out,
         "  peak RSS:    {}{}",
