@@ -222,7 +222,14 @@ impl ConnectOptions {
                 if let Some(proxy) = &self.proxy {
                     endpoint = endpoint.with_proxy(proxy.clone());
                 }
-                endpoints.push(endpoint);
+                // Styles the proxy cannot carry (an MTProxy takes TCP only) are left out.
+                if endpoint.validate().is_ok() {
+                    endpoints.push(endpoint);
+                }
+            }
+            // An MTProxy ignores the DC's address (its header names the DC): one is enough.
+            if matches!(self.proxy, Some(Proxy::MtProxy { .. })) {
+                break;
             }
         }
         endpoints
@@ -245,5 +252,52 @@ impl Default for FloodPolicy {
             max_wait: Duration::from_mins(1),
             max_retries: 5,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mtnet::Socks5Proxy;
+    use mtproto::transport::ProxySecret;
+
+    fn addresses() -> Vec<DcAddress> {
+        vec![
+            DcAddress::new(2, [149, 154, 167, 51].into(), 443),
+            DcAddress::new(2, std::net::Ipv6Addr::LOCALHOST.into(), 443),
+        ]
+    }
+
+    #[test]
+    fn every_style_of_every_address_goes_direct_or_through_socks5() {
+        let mut options = ConnectOptions::default();
+        let all = options.styles.len() * 2;
+        assert_eq!(options.endpoints(&addresses(), 2).len(), all);
+        options.proxy = Some(Proxy::Socks5(Socks5Proxy::new(std::net::SocketAddr::from(
+            ([127, 0, 0, 1], 1080),
+        ))));
+        assert_eq!(options.endpoints(&addresses(), 2).len(), all);
+    }
+
+    /// An MTProxy takes TCP only and ignores the address: no WebSocket or HTTP endpoint
+    /// (they would fail as invalid every time), one endpoint per TCP style.
+    #[test]
+    fn an_mtproxy_gets_its_tcp_styles_once() {
+        let options = ConnectOptions {
+            proxy: Some(Proxy::mtproxy(
+                std::net::SocketAddr::from(([127, 0, 0, 1], 443)),
+                ProxySecret::Plain([1; 16]),
+            )),
+            ..ConnectOptions::default()
+        };
+        let tcp_styles = options
+            .styles
+            .iter()
+            .filter(|s| s.carrier == Carrier::Tcp)
+            .count();
+        let endpoints = options.endpoints(&addresses(), 2);
+        assert!(tcp_styles > 0);
+        assert_eq!(endpoints.len(), tcp_styles);
+        assert!(endpoints.iter().all(|e| e.carrier == Carrier::Tcp));
     }
 }

@@ -82,9 +82,55 @@ where
                     %error,
                     "endpoint failed, trying the next"
                 );
-                last = error;
+                // An endpoint that cannot work here must not hide why the others failed:
+                // the caller decides from that error whether to try again.
+                if !matches!(error, NetError::InvalidEndpoint(_))
+                    || matches!(last, NetError::InvalidEndpoint(_))
+                {
+                    last = error;
+                }
             }
         }
     }
     Err(last)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::connect::Carrier;
+    use mtproto::transport::ProxySecret;
+
+    /// A refused TCP endpoint and an invalid one (HTTP through an MTProxy): the refusal is
+    /// what the caller hears, whatever the order.
+    #[tokio::test]
+    async fn an_invalid_endpoint_does_not_hide_a_refusal() {
+        // A port nobody listens on: bind, note it, close.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let refused = Endpoint::new(std::net::SocketAddr::from(([127, 0, 0, 1], port)), 2);
+        let invalid =
+            refused
+                .clone()
+                .with_carrier(Carrier::http())
+                .with_proxy(crate::Proxy::mtproxy(
+                    refused.address.clone(),
+                    ProxySecret::Plain([7; 16]),
+                ));
+        for endpoints in [
+            vec![refused.clone(), invalid.clone()],
+            vec![invalid.clone(), refused.clone()],
+        ] {
+            let error = connect_any(&endpoints, 0, |r, w| async move { Ok((r, w, ())) })
+                .await
+                .err()
+                .unwrap();
+            assert!(matches!(error, NetError::Io(_)), "{error}");
+        }
+    }
 }
