@@ -1,13 +1,15 @@
 //! `tgdl-chaos`: runs `tgdl download` against localdc on a seeded, generated world while a
 //! seeded fault schedule fires (dropped, reset, stalled and cut connections, salt rotation,
-//! forgotten auth keys, server restarts, refused connections, flood waits, expired file
-//! references, corrupted and missing CDN chunks, throttling) and the client is SIGKILLed and
-//! restarted, then proves that no file was ever corrupt or lost, and prints one line:
+//! forgotten auth keys, server restarts from the state dir, refused connections, blocked raw
+//! TCP, the MTProxy front going down, flood waits, expired file references, corrupted and
+//! missing CDN chunks, throttling) and the client is SIGKILLed and restarted (every other run
+//! through localdc's MTProxy front), then proves that no file was ever corrupt or lost, and
+//! prints one line:
 //!
 //! `faults=<n> kills=<n> files=<n> bytes=<n> corrupt=<n> lost=<n> wall=<s>`
 //!
-//! localdc runs inside this process (its knobs are turned directly; a restart keeps its
-//! state); the client is this same binary re-executed as `tgdl-chaos client ARGS...`, which
+//! localdc runs inside this process (its knobs are turned directly; a restart goes through
+//! its state dir); the client is this same binary re-executed as `tgdl-chaos client ARGS...`, which
 //! runs tgdl's command line, so that it can be killed like any process.
 
 use std::ffi::OsString;
