@@ -23,7 +23,9 @@ use mtcrypto::{AesCtr, AuthKey, RsaPrivateKey, RsaPublicKey};
 use mtnet::{AuthState, Endpoint, InvokeError, Sender, SenderConfig};
 use sha2::{Digest, Sha256};
 use tl_types::api::{enums, functions, types};
-use tl_types::{Blob, LAYER, RemoteCall, Serialize};
+use tl_types::{RemoteCall, Serialize};
+
+mod common;
 
 const TEST_TIME: Duration = Duration::from_mins(3);
 const MIB: u64 = 1 << 20;
@@ -119,23 +121,9 @@ impl Client {
         let mut config = SenderConfig::new(vec![endpoint], dc, vec![key]);
         config.request_timeout = Duration::from_mins(1);
         let (sender, updates) = Sender::start(config, auth).await.unwrap();
-        let init = functions::InvokeWithLayer {
-            layer: LAYER,
-            query: functions::InitConnection {
-                api_id: 4,
-                device_model: "test".into(),
-                system_version: "linux".into(),
-                app_version: "0.1".into(),
-                system_lang_code: "en".into(),
-                lang_pack: String::new(),
-                lang_code: "en".into(),
-                proxy: None,
-                params: None,
-                query: Blob(functions::help::GetNearestDc {}.to_bytes()),
-            },
-        };
+        let init = common::with_init(functions::help::GetNearestDc {}.to_bytes());
         sender
-            .invoke_raw(init.to_bytes(), Duration::from_secs(30))
+            .invoke_raw(init, Duration::from_secs(30))
             .await
             .unwrap();
         Self {
@@ -228,6 +216,25 @@ impl Client {
         };
         messages.messages.into_iter().next().unwrap()
     }
+
+    /// The location of message `id`'s media (see [`location`]), read again.
+    async fn location(&self, env: &Env, id: i32, thumb: &str) -> enums::InputFileLocation {
+        location(&self.message(env, id).await, thumb)
+    }
+
+    /// `upload.getFileHashes` from `offset`.
+    async fn file_hashes(
+        &self,
+        location: &enums::InputFileLocation,
+        offset: i64,
+    ) -> Result<Vec<types::FileHash>, RpcError> {
+        self.rpc(&functions::upload::GetFileHashes {
+            location: location.clone(),
+            offset,
+        })
+        .await
+        .map(hashes)
+    }
 }
 
 fn get_file(
@@ -305,18 +312,38 @@ async fn timed(test: impl std::future::Future<Output = ()>) {
         .expect("test timed out");
 }
 
+/// Runs `test` with Alice's client against a new server over `fixture`, then shuts the
+/// server down.
+async fn as_alice(fixture: Fixture, test: impl AsyncFnOnce(&Env, &Client)) {
+    let env = start(fixture).await;
+    let alice = Client::alice(&env).await;
+    test(&env, &alice).await;
+    env.server.shutdown().await;
+}
+
+/// [`as_alice`] over [`fixture`], within [`TEST_TIME`].
+async fn with_alice(test: impl AsyncFnOnce(&Env, &Client)) {
+    timed(as_alice(fixture(), test)).await;
+}
+
+/// A 420 error `{prefix}{seconds}` asking to wait 1 to `max` seconds.
+fn assert_flood_wait<T: std::fmt::Debug>(result: Result<T, RpcError>, prefix: &str, max: u32) {
+    let error = result.unwrap_err();
+    assert_eq!(error.code, 420);
+    let wait: u32 = error.message.strip_prefix(prefix).unwrap().parse().unwrap();
+    assert!((1..=max).contains(&wait), "{wait}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn whole_files_download_byte_exact_and_are_counted() {
-    timed(async {
-        let env = start(fixture()).await;
-        let alice = Client::alice(&env).await;
-        let pdf = location(&alice.message(&env, 5).await, "");
+    with_alice(async |env, alice| {
+        let pdf = alice.location(env, 5, "").await;
         let data = alice.download(&pdf, 512 << 10).await;
         let key = FileKey::document(PDF);
         assert_eq!(data.len(), 2_500_000);
         assert_eq!(sha256(&data), env.world.file_sha256(&key).unwrap());
         // A photo size, with its JPEG type.
-        let photo = location(&alice.message(&env, 2).await, "x");
+        let photo = alice.location(env, 2, "x").await;
         let answer = alice
             .rpc(&get_file(&photo, 0, MIB, false, false))
             .await
@@ -352,17 +379,14 @@ async fn whole_files_download_byte_exact_and_are_counted() {
         env.world.reset_served();
         assert_eq!(env.world.served_total(), 0);
         assert!(env.world.served_log().is_empty());
-        env.server.shutdown().await;
     })
     .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offset_and_limit_follow_telegrams_rules() {
-    timed(async {
-        let env = start(fixture()).await;
-        let alice = Client::alice(&env).await;
-        let pdf = location(&alice.message(&env, 5).await, "");
+    with_alice(async |env, alice| {
+        let pdf = alice.location(env, 5, "").await;
         let key = FileKey::document(PDF);
         let expect = |offset: u64, len: usize| media::bytes(7, &key, offset, len);
         // Valid: every power-of-two limit from 4 KiB to 1 MiB, at aligned offsets.
@@ -380,12 +404,26 @@ async fn offset_and_limit_follow_telegrams_rules() {
         }
         let bytes = alice.get_file(&pdf, 12 << 10, 4096).await.unwrap();
         assert_eq!(bytes, expect(12 << 10, 4096));
-        // Offsets: 4 KiB aligned, not negative.
-        assert_error(
-            alice.get_file(&pdf, 1024, 4096).await,
-            400,
-            "OFFSET_INVALID",
-        );
+        for (offset, limit, precise, error) in [
+            // Offsets: 4 KiB aligned.
+            (1024, 4096, false, "OFFSET_INVALID"),
+            // Limits: 4 KiB multiples dividing 1 MiB, positive, at most 1 MiB.
+            (0, 1000, false, "LIMIT_INVALID"),
+            (0, 12 << 10, false, "LIMIT_INVALID"),
+            (0, 0, false, "LIMIT_INVALID"),
+            (0, 2 * MIB, false, "LIMIT_INVALID"),
+            // No part crosses a 1 MiB boundary.
+            (MIB - 4096, 8192, false, "LIMIT_INVALID"),
+            // precise: 1 KiB units and any limit up to 1 MiB, still inside one fragment.
+            (512, 1024, true, "OFFSET_INVALID"),
+            (0, 1536, true, "LIMIT_INVALID"),
+            (0, MIB + 1024, true, "LIMIT_INVALID"),
+            (MIB - 1024, 2048, true, "LIMIT_INVALID"),
+        ] {
+            let result = alice.get_file_with(&pdf, offset, limit, precise).await;
+            assert_error(result, 400, error);
+        }
+        // Offsets are not negative.
         assert_error(
             alice
                 .rpc(&functions::upload::GetFile {
@@ -396,66 +434,27 @@ async fn offset_and_limit_follow_telegrams_rules() {
             400,
             "OFFSET_INVALID",
         );
-        // Limits: 4 KiB multiples dividing 1 MiB, positive, at most 1 MiB.
-        assert_error(alice.get_file(&pdf, 0, 1000).await, 400, "LIMIT_INVALID");
-        assert_error(
-            alice.get_file(&pdf, 0, 12 << 10).await,
-            400,
-            "LIMIT_INVALID",
-        );
-        assert_error(alice.get_file(&pdf, 0, 0).await, 400, "LIMIT_INVALID");
-        assert_error(alice.get_file(&pdf, 0, 2 * MIB).await, 400, "LIMIT_INVALID");
-        // No part crosses a 1 MiB boundary.
-        assert_error(
-            alice.get_file(&pdf, MIB - 4096, 8192).await,
-            400,
-            "LIMIT_INVALID",
-        );
-        // precise: 1 KiB units and any limit up to 1 MiB, still inside one fragment.
         let bytes = alice
             .get_file_with(&pdf, 3 << 10, 5 << 10, true)
             .await
             .unwrap();
         assert_eq!(bytes, expect(3 << 10, 5 << 10));
-        assert_error(
-            alice.get_file_with(&pdf, 512, 1024, true).await,
-            400,
-            "OFFSET_INVALID",
-        );
-        assert_error(
-            alice.get_file_with(&pdf, 0, 1536, true).await,
-            400,
-            "LIMIT_INVALID",
-        );
-        assert_error(
-            alice.get_file_with(&pdf, 0, MIB + 1024, true).await,
-            400,
-            "LIMIT_INVALID",
-        );
-        assert_error(
-            alice.get_file_with(&pdf, MIB - 1024, 2048, true).await,
-            400,
-            "LIMIT_INVALID",
-        );
         // Past the end: what is left, then nothing.
         let last = 2_500_000 - 2_500_000 % (64 << 10);
         let tail = alice.get_file(&pdf, last, 64 << 10).await.unwrap();
         assert_eq!(tail, expect(last, (2_500_000 - last) as usize));
         assert!(alice.get_file(&pdf, 3 * MIB, MIB).await.unwrap().is_empty());
-        env.server.shutdown().await;
     })
     .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn files_on_other_dcs_migrate_and_download_after_import() {
-    timed(async {
-        let env = start(fixture()).await;
-        let alice = Client::alice(&env).await;
-        let message = alice.message(&env, 4).await;
+    with_alice(async |env, alice| {
+        let message = alice.message(env, 4).await;
         let video = location(&message, "");
         assert_error(alice.get_file(&video, 0, MIB).await, 303, "FILE_MIGRATE_4");
-        let dc4 = Client::connect(&env, 4).await;
+        let dc4 = Client::connect(env, 4).await;
         assert_error(
             dc4.get_file(&video, 0, MIB).await,
             401,
@@ -488,9 +487,8 @@ async fn files_on_other_dcs_migrate_and_download_after_import() {
             .unwrap();
         assert_eq!(thumb, media::bytes(7, &FileKey::sized(VIDEO, "m"), 0, 9000));
         // And a DC 2 file from DC 4 migrates back.
-        let pdf = location(&alice.message(&env, 5).await, "");
+        let pdf = alice.location(env, 5, "").await;
         assert_error(dc4.get_file(&pdf, 0, MIB).await, 303, "FILE_MIGRATE_2");
-        env.server.shutdown().await;
     })
     .await;
 }
@@ -498,121 +496,99 @@ async fn files_on_other_dcs_migrate_and_download_after_import() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn references_expire_and_are_refreshed_by_reading_the_message_again() {
     timed(async {
-        let env = start(fixture()).await;
-        let alice = Client::alice(&env).await;
-        let old = location(&alice.message(&env, 5).await, "");
-        alice.get_file(&old, 0, 4096).await.unwrap();
-        env.world.rotate_file_references();
-        assert_error(
-            alice.get_file(&old, 0, 4096).await,
-            400,
-            "FILE_REFERENCE_EXPIRED",
-        );
-        let fresh = location(&alice.message(&env, 5).await, "");
-        assert_ne!(fresh, old);
-        alice.get_file(&fresh, 0, 4096).await.unwrap();
-        // One media only: the others keep theirs.
-        let photo = location(&alice.message(&env, 2).await, "m");
-        env.world.rotate_file_reference(PDF);
-        assert_error(
-            alice.get_file(&fresh, 0, 4096).await,
-            400,
-            "FILE_REFERENCE_EXPIRED",
-        );
-        alice.get_file(&photo, 0, 4096).await.unwrap();
+        as_alice(fixture(), async |env, alice| {
+            let old = alice.location(env, 5, "").await;
+            alice.get_file(&old, 0, 4096).await.unwrap();
+            env.world.rotate_file_references();
+            assert_error(
+                alice.get_file(&old, 0, 4096).await,
+                400,
+                "FILE_REFERENCE_EXPIRED",
+            );
+            let fresh = alice.location(env, 5, "").await;
+            assert_ne!(fresh, old);
+            alice.get_file(&fresh, 0, 4096).await.unwrap();
+            // One media only: the others keep theirs.
+            let photo = alice.location(env, 2, "m").await;
+            env.world.rotate_file_reference(PDF);
+            assert_error(
+                alice.get_file(&fresh, 0, 4096).await,
+                400,
+                "FILE_REFERENCE_EXPIRED",
+            );
+            alice.get_file(&photo, 0, 4096).await.unwrap();
 
-        // Not ours at all; wrong hash; wrong kind; unknown size; unsupported location.
-        let types_of = |loc: &enums::InputFileLocation| {
-            let enums::InputFileLocation::InputDocumentFileLocation(l) = loc else {
-                panic!()
+            // Not ours at all; wrong hash; wrong kind; unknown size; unsupported location.
+            let types_of = |loc: &enums::InputFileLocation| {
+                let enums::InputFileLocation::InputDocumentFileLocation(l) = loc else {
+                    panic!()
+                };
+                (**l).clone()
             };
-            (**l).clone()
-        };
-        let doc = types_of(&location(&alice.message(&env, 5).await, ""));
-        let forged = types::InputDocumentFileLocation {
-            file_reference: vec![1, 2, 3],
-            ..doc.clone()
-        };
-        assert_error(
-            alice.get_file(&forged.into(), 0, 4096).await,
-            400,
-            "FILE_REFERENCE_INVALID",
-        );
-        let wrong_hash = types::InputDocumentFileLocation {
-            access_hash: doc.access_hash ^ 1,
-            ..doc.clone()
-        };
-        assert_error(
-            alice.get_file(&wrong_hash.into(), 0, 4096).await,
-            400,
-            "FILE_ID_INVALID",
-        );
-        let as_photo = types::InputPhotoFileLocation {
-            id: doc.id,
-            access_hash: doc.access_hash,
-            file_reference: doc.file_reference.clone(),
-            thumb_size: "m".into(),
-        };
-        assert_error(
-            alice.get_file(&as_photo.into(), 0, 4096).await,
-            400,
-            "FILE_ID_INVALID",
-        );
-        let no_thumb = types::InputDocumentFileLocation {
-            thumb_size: "w".into(),
-            ..doc
-        };
-        assert_error(
-            alice.get_file(&no_thumb.into(), 0, 4096).await,
-            400,
-            "LOCATION_INVALID",
-        );
-        assert_error(
-            alice
-                .get_file(&enums::InputFileLocation::InputTakeoutFileLocation, 0, 4096)
-                .await,
-            400,
-            "LOCATION_INVALID",
-        );
-        env.server.shutdown().await;
+            let doc = types_of(&alice.location(env, 5, "").await);
+            let forged = types::InputDocumentFileLocation {
+                file_reference: vec![1, 2, 3],
+                ..doc.clone()
+            };
+            let wrong_hash = types::InputDocumentFileLocation {
+                access_hash: doc.access_hash ^ 1,
+                ..doc.clone()
+            };
+            let as_photo = types::InputPhotoFileLocation {
+                id: doc.id,
+                access_hash: doc.access_hash,
+                file_reference: doc.file_reference.clone(),
+                thumb_size: "m".into(),
+            };
+            let no_thumb = types::InputDocumentFileLocation {
+                thumb_size: "w".into(),
+                ..doc
+            };
+            for (location, error) in [
+                (
+                    enums::InputFileLocation::from(forged),
+                    "FILE_REFERENCE_INVALID",
+                ),
+                (wrong_hash.into(), "FILE_ID_INVALID"),
+                (as_photo.into(), "FILE_ID_INVALID"),
+                (no_thumb.into(), "LOCATION_INVALID"),
+                (
+                    enums::InputFileLocation::InputTakeoutFileLocation,
+                    "LOCATION_INVALID",
+                ),
+            ] {
+                assert_error(alice.get_file(&location, 0, 4096).await, 400, error);
+            }
+        })
+        .await;
 
         // With a TTL, references age out by themselves.
         let mut short = fixture();
         short.file_reference_ttl_secs = Some(1);
-        let env = start(short).await;
-        let alice = Client::alice(&env).await;
-        let old = location(&alice.message(&env, 5).await, "");
-        tokio::time::sleep(Duration::from_millis(2100)).await;
-        assert_error(
-            alice.get_file(&old, 0, 4096).await,
-            400,
-            "FILE_REFERENCE_EXPIRED",
-        );
-        let fresh = location(&alice.message(&env, 5).await, "");
-        alice.get_file(&fresh, 0, 4096).await.unwrap();
-        env.server.shutdown().await;
+        as_alice(short, async |env, alice| {
+            let old = alice.location(env, 5, "").await;
+            tokio::time::sleep(Duration::from_millis(2100)).await;
+            assert_error(
+                alice.get_file(&old, 0, 4096).await,
+                400,
+                "FILE_REFERENCE_EXPIRED",
+            );
+            let fresh = alice.location(env, 5, "").await;
+            alice.get_file(&fresh, 0, 4096).await.unwrap();
+        })
+        .await;
     })
     .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn file_hashes_cover_128_kib_chunks_eight_at_a_time() {
-    timed(async {
-        let env = start(fixture()).await;
-        let alice = Client::alice(&env).await;
-        let pdf = location(&alice.message(&env, 5).await, "");
+    with_alice(async |env, alice| {
+        let pdf = alice.location(env, 5, "").await;
         let data = alice.download(&pdf, MIB).await;
         let mut covered = 0u64;
         while covered < data.len() as u64 {
-            let answer = hashes(
-                alice
-                    .rpc(&functions::upload::GetFileHashes {
-                        location: pdf.clone(),
-                        offset: covered as i64,
-                    })
-                    .await
-                    .unwrap(),
-            );
+            let answer = alice.file_hashes(&pdf, covered as i64).await.unwrap();
             assert!(!answer.is_empty() && answer.len() <= 8);
             for hash in answer {
                 assert_eq!(hash.offset as u64, covered);
@@ -626,38 +602,51 @@ async fn file_hashes_cover_128_kib_chunks_eight_at_a_time() {
             }
         }
         // A mid-chunk offset starts at its chunk; the end has none.
-        let mid = hashes(
-            alice
-                .rpc(&functions::upload::GetFileHashes {
-                    location: pdf.clone(),
-                    offset: (128 << 10) + 5,
-                })
-                .await
-                .unwrap(),
-        );
+        let mid = alice.file_hashes(&pdf, (128 << 10) + 5).await.unwrap();
         assert_eq!(mid[0].offset, 128 << 10);
         assert_eq!(mid.len(), 8);
-        let end = alice
-            .rpc(&functions::upload::GetFileHashes {
-                location: pdf.clone(),
-                offset: 2_500_000,
-            })
-            .await
-            .unwrap();
+        let end = alice.file_hashes(&pdf, 2_500_000).await.unwrap();
         assert!(end.is_empty());
-        assert_error(
-            alice
-                .rpc(&functions::upload::GetFileHashes {
-                    location: pdf,
-                    offset: -1,
-                })
-                .await,
-            400,
-            "OFFSET_INVALID",
-        );
-        env.server.shutdown().await;
+        assert_error(alice.file_hashes(&pdf, -1).await, 400, "OFFSET_INVALID");
     })
     .await;
+}
+
+/// `upload.getCdnFile` for part `offset..offset + limit` of `redirect`'s file.
+fn get_cdn_file(
+    redirect: &types::upload::FileCdnRedirect,
+    offset: u64,
+    limit: u64,
+) -> functions::upload::GetCdnFile {
+    functions::upload::GetCdnFile {
+        file_token: redirect.file_token.clone(),
+        offset: offset as i64,
+        limit: limit as i32,
+    }
+}
+
+/// Part `offset..offset + limit` of `redirect`'s file from the CDN, decrypted.
+async fn cdn_part(
+    cdn: &Client,
+    redirect: &types::upload::FileCdnRedirect,
+    offset: u64,
+    limit: u64,
+) -> Vec<u8> {
+    let answer = cdn
+        .rpc(&get_cdn_file(redirect, offset, limit))
+        .await
+        .unwrap();
+    let enums::upload::CdnFile::CdnFile(part) = answer else {
+        panic!("{answer:?}")
+    };
+    let mut part = part.bytes;
+    decrypt_cdn_part(
+        &redirect.encryption_key,
+        &redirect.encryption_iv,
+        offset,
+        &mut part,
+    );
+    part
 }
 
 fn decrypt_cdn_part(key: &[u8], iv: &[u8], offset: u64, part: &mut [u8]) {
@@ -669,10 +658,8 @@ fn decrypt_cdn_part(key: &[u8], iv: &[u8], offset: u64, part: &mut [u8]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cdn_redirects_encrypted_parts_hashes_corruption_and_reupload() {
-    timed(async {
-        let env = start(fixture()).await;
-        let alice = Client::alice(&env).await;
-        let doc = location(&alice.message(&env, 10).await, "");
+    with_alice(async |env, alice| {
+        let doc = alice.location(env, 10, "").await;
         // Without cdn_supported the main DC serves it itself.
         let direct = alice.get_file(&doc, 0, MIB).await.unwrap();
         let key = FileKey::document(CDN_DOC);
@@ -715,11 +702,11 @@ async fn cdn_redirects_encrypted_parts_hashes_corruption_and_reupload() {
         let cdn_rsa = RsaPublicKey::from_pem(&cdn_key.public_key).unwrap();
         assert_ne!(cdn_rsa.fingerprint(), env.key.fingerprint());
         // No login on the CDN: a fresh key is enough.
-        let cdn = Client::connect_with(&env, CDN_DC, cdn_rsa, None).await;
-        let get_cdn = |offset: u64, limit: u64| functions::upload::GetCdnFile {
+        let cdn = Client::connect_with(env, CDN_DC, cdn_rsa, None).await;
+        let get_cdn = |offset: u64, limit: u64| get_cdn_file(&redirect, offset, limit);
+        let reupload = |request_token: Vec<u8>| functions::upload::ReuploadCdnFile {
             file_token: redirect.file_token.clone(),
-            offset: offset as i64,
-            limit: limit as i32,
+            request_token,
         };
 
         let mut hashes_known = hashes(redirect.file_hashes.clone());
@@ -728,17 +715,7 @@ async fn cdn_redirects_encrypted_parts_hashes_corruption_and_reupload() {
         let mut refetched = 0;
         while (data.len() as u64) < CDN_DOC_SIZE {
             let offset = data.len() as u64;
-            let answer = cdn.rpc(&get_cdn(offset, MIB)).await.unwrap();
-            let enums::upload::CdnFile::CdnFile(part) = answer else {
-                panic!("{answer:?}")
-            };
-            let mut part = part.bytes;
-            decrypt_cdn_part(
-                &redirect.encryption_key,
-                &redirect.encryption_iv,
-                offset,
-                &mut part,
-            );
+            let part = cdn_part(&cdn, &redirect, offset, MIB).await;
             if !hashes_known.iter().any(|h| h.offset as u64 == offset) {
                 hashes_known.extend(hashes(
                     alice
@@ -783,45 +760,22 @@ async fn cdn_redirects_encrypted_parts_hashes_corruption_and_reupload() {
             panic!("{answer:?}")
         };
         assert_error(
-            alice
-                .rpc(&functions::upload::ReuploadCdnFile {
-                    file_token: redirect.file_token.clone(),
-                    request_token: vec![9; 8],
-                })
-                .await,
+            alice.rpc(&reupload(vec![9; 8])).await,
             400,
             "REQUEST_TOKEN_INVALID",
         );
         let rehashed = hashes(
             alice
-                .rpc(&functions::upload::ReuploadCdnFile {
-                    file_token: redirect.file_token.clone(),
-                    request_token: needed.request_token.clone(),
-                })
+                .rpc(&reupload(needed.request_token.clone()))
                 .await
                 .unwrap(),
         );
         assert_eq!(rehashed[0].offset, 0);
-        let answer = cdn.rpc(&get_cdn(0, 4096)).await.unwrap();
-        let enums::upload::CdnFile::CdnFile(part) = answer else {
-            panic!("{answer:?}")
-        };
-        let mut part = part.bytes;
-        decrypt_cdn_part(
-            &redirect.encryption_key,
-            &redirect.encryption_iv,
-            0,
-            &mut part,
-        );
+        let part = cdn_part(&cdn, &redirect, 0, 4096).await;
         assert_eq!(part, media::bytes(7, &key, 0, 4096));
         // The token is good once.
         assert_error(
-            alice
-                .rpc(&functions::upload::ReuploadCdnFile {
-                    file_token: redirect.file_token.clone(),
-                    request_token: needed.request_token,
-                })
-                .await,
+            alice.rpc(&reupload(needed.request_token)).await,
             400,
             "REQUEST_TOKEN_INVALID",
         );
@@ -851,17 +805,14 @@ async fn cdn_redirects_encrypted_parts_hashes_corruption_and_reupload() {
             panic!("{answer:?}")
         };
         assert!(past_end.bytes.is_empty());
-        env.server.shutdown().await;
     })
     .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offsets_past_4_gib_and_empty_files() {
-    timed(async {
-        let env = start(fixture()).await;
-        let alice = Client::alice(&env).await;
-        let huge = location(&alice.message(&env, 11).await, "");
+    with_alice(async |env, alice| {
+        let huge = alice.location(env, 11, "").await;
         let key = FileKey::document(HUGE_DOC);
         let offset = (4 << 30) + MIB;
         let part = alice.get_file(&huge, offset, MIB).await.unwrap();
@@ -870,40 +821,23 @@ async fn offsets_past_4_gib_and_empty_files() {
         let tail = alice.get_file(&huge, last, MIB).await.unwrap();
         assert_eq!(tail.len(), 4097);
         assert_eq!(tail, media::bytes(7, &key, last, 4097));
-        let near_end = hashes(
-            alice
-                .rpc(&functions::upload::GetFileHashes {
-                    location: huge,
-                    offset: last as i64,
-                })
-                .await
-                .unwrap(),
-        );
+        let near_end = alice.file_hashes(&huge, last as i64).await.unwrap();
         assert_eq!(near_end.len(), 1);
         assert_eq!((near_end[0].offset as u64, near_end[0].limit), (last, 4097));
         assert_eq!(near_end[0].hash, sha256(&tail).to_vec());
 
-        let empty = location(&alice.message(&env, 12).await, "");
+        let empty = alice.location(env, 12, "").await;
         assert!(alice.get_file(&empty, 0, MIB).await.unwrap().is_empty());
-        let none = alice
-            .rpc(&functions::upload::GetFileHashes {
-                location: empty,
-                offset: 0,
-            })
-            .await
-            .unwrap();
+        let none = alice.file_hashes(&empty, 0).await.unwrap();
         assert!(none.is_empty());
-        env.server.shutdown().await;
     })
     .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn file_requests_hit_flood_and_premium_limits() {
-    timed(async {
-        let env = start(fixture()).await;
-        let alice = Client::alice(&env).await;
-        let pdf = location(&alice.message(&env, 5).await, "");
+    with_alice(async |env, alice| {
+        let pdf = alice.location(env, 5, "").await;
         let rule = |max_calls, per_seconds| FloodRule {
             method: "upload.getFile".into(),
             max_calls,
@@ -913,47 +847,26 @@ async fn file_requests_hit_flood_and_premium_limits() {
         env.world.flood().set_rules(vec![rule(2, 30)]);
         alice.get_file(&pdf, 0, 4096).await.unwrap();
         alice.get_file(&pdf, 4096, 4096).await.unwrap();
-        let error = alice.get_file(&pdf, 8192, 4096).await.unwrap_err();
-        assert_eq!(error.code, 420);
-        let wait: u32 = error
-            .message
-            .strip_prefix("FLOOD_WAIT_")
-            .unwrap()
-            .parse()
-            .unwrap();
-        assert!((1..=30).contains(&wait), "{wait}");
+        assert_flood_wait(alice.get_file(&pdf, 8192, 4096).await, "FLOOD_WAIT_", 30);
         // Other methods are not limited by it.
-        alice
-            .rpc(&functions::upload::GetFileHashes {
-                location: pdf.clone(),
-                offset: 0,
-            })
-            .await
-            .unwrap();
+        alice.file_hashes(&pdf, 0).await.unwrap();
 
         env.world.flood().set_rules(Vec::new());
         env.world.flood().set_premium_rules(vec![rule(1, 20)]);
         alice.get_file(&pdf, 0, 4096).await.unwrap();
-        let error = alice.get_file(&pdf, 4096, 4096).await.unwrap_err();
-        assert_eq!(error.code, 420);
-        let wait: u32 = error
-            .message
-            .strip_prefix("FLOOD_PREMIUM_WAIT_")
-            .unwrap()
-            .parse()
-            .unwrap();
-        assert!((1..=20).contains(&wait), "{wait}");
-        env.server.shutdown().await;
+        assert_flood_wait(
+            alice.get_file(&pdf, 4096, 4096).await,
+            "FLOOD_PREMIUM_WAIT_",
+            20,
+        );
     })
     .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleted_messages_are_gone_and_so_are_their_files() {
-    timed(async {
-        let env = start(fixture()).await;
-        let alice = Client::alice(&env).await;
-        let pdf = location(&alice.message(&env, 5).await, "");
+    with_alice(async |env, alice| {
+        let pdf = alice.location(env, 5, "").await;
         alice.get_file(&pdf, 0, 4096).await.unwrap();
         assert!(env.world.delete_message(CHANNEL, 5));
         assert!(!env.world.delete_message(CHANNEL, 999));
@@ -963,13 +876,12 @@ async fn deleted_messages_are_gone_and_so_are_their_files() {
             "FILE_REFERENCE_INVALID",
         );
         assert!(matches!(
-            alice.message(&env, 5).await,
+            alice.message(env, 5).await,
             enums::Message::Empty(_)
         ));
         // Other files are untouched.
-        let photo = location(&alice.message(&env, 2).await, "m");
+        let photo = alice.location(env, 2, "m").await;
         alice.get_file(&photo, 0, 4096).await.unwrap();
-        env.server.shutdown().await;
     })
     .await;
 }

@@ -12,32 +12,29 @@
 )]
 
 use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use localdc::world::fixture::FloodRule;
 use localdc::world::{FileKey, Fixture, World};
-use localdc::{Config, Registry, RunningServer, Server};
-use mtcrypto::RsaPublicKey;
+use localdc::{Config, RunningServer};
 use tgclient::download::{
-    DownloadEvent, DownloadJob, DownloadOptions, FileFailure, FileOutcome, MessageSource, download,
+    DownloadEvent, DownloadJob, DownloadOptions, FileFailure, FileOutcome, download,
 };
 use tgclient::media::{MediaFile, MediaKind};
-use tgclient::{Client, ClientConfig, DcAddress, ServerConfig, SessionStore};
+use tgclient::{Client, SessionStore};
 use tl_types::api::enums;
 use tokio::sync::mpsc;
+
+mod common;
 
 const MIB: u64 = 1 << 20;
 const CHANNEL: i64 = 601;
 const BIG: u64 = (4 << 30) + 5000;
 
 fn fixture() -> Fixture {
-    let doc = |id: i64, dc: i32, size: u64, name: &str, cdn: bool| {
-        serde_json::json!({ "type": "document", "id": id, "dc": dc, "size": size,
-            "mime_type": "application/octet-stream", "cdn": cdn,
-            "attributes": [ { "type": "file_name", "file_name": name } ] })
-    };
+    let doc = common::document;
     let messages = serde_json::json!([
         { "id": 1, "date": 1_700_000_100, "text": "home", "media": doc(90001, 2, 3 * MIB + MIB / 2, "home.bin", false) },
         { "id": 2, "date": 1_700_000_200, "text": "elsewhere", "media": doc(90002, 4, 2 * MIB, "exact.bin", false) },
@@ -49,14 +46,7 @@ fn fixture() -> Fixture {
         { "id": 6, "date": 1_700_000_600, "text": "big", "media": doc(90006, 3, BIG, "big.bin", false) },
         { "id": 7, "date": 1_700_000_700, "text": "doomed", "media": doc(90007, 2, 6 * MIB, "doomed.bin", false) }
     ]);
-    let json = serde_json::json!({
-        "seed": 99,
-        "users": [ { "id": 1001, "first_name": "Alice", "username": "alice", "phone": "15550001" } ],
-        "accounts": [ { "phone": "15550001", "user_id": 1001, "code": "12345", "home_dc": 2 } ],
-        "chats": [ { "id": CHANNEL, "kind": "channel", "title": "Files", "username": "files",
-                     "creator": 1001, "members": [1001], "date": 1_700_000_000, "messages": messages } ]
-    });
-    Fixture::from_json(&json.to_string()).unwrap()
+    common::files_channel(99, CHANNEL, &messages)
 }
 
 struct Env {
@@ -73,27 +63,15 @@ impl Env {
     async fn start(flood_rules: Vec<FloodRule>) -> Env {
         let world = Arc::new(World::from_fixture(fixture()).unwrap());
         world.flood().set_rules(flood_rules);
-        let mut registry = Registry::with_defaults();
-        localdc::world::register(&mut registry, Arc::clone(&world));
         let config = Config {
             cdn_dcs: vec![201],
             ..Config::default()
         };
-        let server = Server::start_with(config, registry).await.unwrap();
-        let key = RsaPublicKey::from_pem(server.public_key_pem()).unwrap();
-        let dcs = (1..=5)
-            .map(|id| {
-                let addr = server.addr(id).unwrap();
-                DcAddress::new(id, addr.ip(), addr.port())
-            })
-            .collect();
+        let server = common::serve(config, &world, |_| {}).await;
         let dir = tempfile::tempdir().unwrap();
         let session = dir.path().join("s.session");
-        let server_config = ServerConfig::custom(dcs, vec![key]);
-        let client = open_client(&session, server_config.clone());
-        let request = client.request_login_code("15550001").await.unwrap();
-        client.sign_in(&request, "12345").await.unwrap();
-        let peer = client.resolve_str("@files").await.unwrap().peer;
+        let client = common::open_client(&session, common::server_config(&server));
+        let peer = common::open_files_channel(&client).await;
         let messages = client.history(peer.clone()).collect().await.unwrap();
         Env {
             server,
@@ -120,15 +98,7 @@ impl Env {
         let path = self
             .out()
             .join(media.file_name.clone().unwrap_or(format!("{msg_id}.jpg")));
-        DownloadJob {
-            key: path.display().to_string(),
-            media,
-            path,
-            source: Some(MessageSource {
-                peer: self.peer.clone(),
-                msg_id,
-            }),
-        }
+        common::download_job(&self.peer, msg_id, media, path)
     }
 
     fn out(&self) -> PathBuf {
@@ -140,21 +110,34 @@ impl Env {
         self.world.file_sha256(&key).unwrap()
     }
 
+    /// Downloads `job` alone with the default options; it arrives verified.
+    async fn download_verified(&self, job: &DownloadJob) {
+        let outcomes = download(
+            &self.client,
+            vec![job.clone()],
+            DownloadOptions::default(),
+            None,
+        )
+        .await
+        .unwrap();
+        assert_done(self, job, &outcomes[0]);
+    }
+
+    /// Every DC answers `delay` late.
+    fn delay_answers(&self, delay: Duration) {
+        for dc in 1..=5 {
+            self.server
+                .dc(dc)
+                .unwrap()
+                .faults()
+                .set_response_delay(delay);
+        }
+    }
+
     fn served(&self, media: &MediaFile) -> u64 {
         let key = FileKey::sized(media.id.id, &media.id.thumb);
         self.world.served_bytes(&key)
     }
-}
-
-fn open_client(session: &Path, server: ServerConfig) -> Client {
-    let mut config = ClientConfig::new(4, "0123456789abcdef").with_server(server);
-    config.request_timeout = Duration::from_secs(30);
-    Client::new(config, SessionStore::open(session).unwrap()).unwrap()
-}
-
-fn file_sha256(path: &Path) -> [u8; 32] {
-    use sha2::Digest;
-    sha2::Sha256::digest(std::fs::read(path).unwrap()).into()
 }
 
 fn assert_done(env: &Env, job: &DownloadJob, outcome: &FileOutcome) {
@@ -163,7 +146,12 @@ fn assert_done(env: &Env, job: &DownloadJob, outcome: &FileOutcome) {
     };
     let expected = env.expected_sha256(&job.media);
     assert_eq!(*sha256, expected, "{}", job.path.display());
-    assert_eq!(file_sha256(&job.path), expected, "{}", job.path.display());
+    assert_eq!(
+        common::file_sha256(&job.path),
+        expected,
+        "{}",
+        job.path.display()
+    );
     assert!(!tgclient::download::part_path(&job.path).exists());
 }
 
@@ -260,15 +248,7 @@ async fn flood_waits_on_file_requests_are_waited_out() {
     let env = Env::start(vec![rule]).await;
     let job = env.job(7);
     let started = Instant::now();
-    let outcomes = download(
-        &env.client,
-        vec![job.clone()],
-        DownloadOptions::default(),
-        None,
-    )
-    .await
-    .unwrap();
-    assert_done(&env, &job, &outcomes[0]);
+    env.download_verified(&job).await;
     // Six parts at three per two seconds: at least one full window was waited out.
     assert!(
         started.elapsed() >= Duration::from_secs(2),
@@ -287,13 +267,7 @@ async fn an_interrupted_run_resumes_with_only_the_missing_parts() {
         ..DownloadOptions::default()
     };
     // Slow answers, so the run is still going when it is stopped.
-    for dc in 1..=5 {
-        env.server
-            .dc(dc)
-            .unwrap()
-            .faults()
-            .set_response_delay(Duration::from_millis(150));
-    }
+    env.delay_answers(Duration::from_millis(150));
     let (events, mut seen) = mpsc::unbounded_channel();
     let run = tokio::spawn({
         let client = env.client.clone();
@@ -323,15 +297,7 @@ async fn an_interrupted_run_resumes_with_only_the_missing_parts() {
     drop(client);
 
     // A new process: the session file says which ranges are on disk.
-    let server_config = ServerConfig::custom(
-        (1..=5)
-            .map(|id| {
-                let addr = server.addr(id).unwrap();
-                DcAddress::new(id, addr.ip(), addr.port())
-            })
-            .collect(),
-        vec![RsaPublicKey::from_pem(server.public_key_pem()).unwrap()],
-    );
+    let server_config = common::server_config(&server);
     // The cancelled run's tasks let go of the session as they wind down (a killed
     // process's lock goes with the process).
     let mut opened = None;
@@ -342,8 +308,7 @@ async fn an_interrupted_run_resumes_with_only_the_missing_parts() {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let mut config = ClientConfig::new(4, "0123456789abcdef").with_server(server_config);
-    config.request_timeout = Duration::from_secs(30);
+    let config = common::client_config(server_config);
     let client = Client::new(config, opened.expect("the session is released")).unwrap();
     let saved = client
         .with_store(|s| s.download_state(&job.key))
@@ -362,7 +327,7 @@ async fn an_interrupted_run_resumes_with_only_the_missing_parts() {
     assert_eq!(fetched, job.media.size - kept);
     let key = FileKey::document(job.media.id.id);
     assert_eq!(world.served_bytes(&key), job.media.size - kept);
-    assert_eq!(file_sha256(&job.path), expected);
+    assert_eq!(common::file_sha256(&job.path), expected);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -413,17 +378,7 @@ async fn a_dc_refusing_connections_for_a_while_is_waited_for() {
         tokio::time::sleep(Duration::from_millis(1500)).await;
         faults.set_refuse_connections(false);
     };
-    let (outcomes, ()) = tokio::join!(
-        download(
-            &env.client,
-            vec![job.clone()],
-            DownloadOptions::default(),
-            None,
-        ),
-        lift
-    );
-    let outcomes = outcomes.unwrap();
-    assert_done(&env, &job, &outcomes[0]);
+    tokio::join!(env.download_verified(&job), lift);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -447,13 +402,7 @@ async fn a_new_part_file_never_inherits_the_ranges_of_a_renamed_one() {
         .unwrap();
 
     // The next run starts the file again (a new, empty `.part`) and is killed at once.
-    for dc in 1..=5 {
-        env.server
-            .dc(dc)
-            .unwrap()
-            .faults()
-            .set_response_delay(Duration::from_millis(500));
-    }
+    env.delay_answers(Duration::from_millis(500));
     let (events, mut seen) = mpsc::unbounded_channel();
     let options = DownloadOptions {
         commit_interval: Duration::from_hours(1),
@@ -469,22 +418,8 @@ async fn a_new_part_file_never_inherits_the_ranges_of_a_renamed_one() {
     ) {}
     run.abort();
     let _ = run.await;
-    for dc in 1..=5 {
-        env.server
-            .dc(dc)
-            .unwrap()
-            .faults()
-            .set_response_delay(Duration::ZERO);
-    }
+    env.delay_answers(Duration::ZERO);
 
     // The run after that must not take the new `.part`'s zeros for the recorded ranges.
-    let outcomes = download(
-        &env.client,
-        vec![job.clone()],
-        DownloadOptions::default(),
-        None,
-    )
-    .await
-    .unwrap();
-    assert_done(&env, &job, &outcomes[0]);
+    env.download_verified(&job).await;
 }

@@ -27,15 +27,14 @@ use std::time::{Duration, Instant};
 
 use localdc::rpc::HostileMutator;
 use localdc::world::{FileKey, Fixture, World};
-use localdc::{Config, Registry, RunningServer, Server};
-use mtcrypto::RsaPublicKey;
+use localdc::{Config, RunningServer};
 use rand::{Rng, SeedableRng};
-use tgclient::download::{
-    DownloadJob, DownloadOptions, FileOutcome, MessageSource, download, part_path,
-};
+use tgclient::download::{DownloadJob, DownloadOptions, FileOutcome, download, part_path};
 use tgclient::media::MediaFile;
-use tgclient::{Client, ClientConfig, DcAddress, ServerConfig, SessionStore};
+use tgclient::{Client, ServerConfig, SessionStore};
 use tl_types::api::enums;
+
+mod common;
 
 // ---- process-wide peak of live heap bytes --------------------------------------------------
 
@@ -109,11 +108,7 @@ const CHANNEL: i64 = 701;
 const TEXT_MESSAGES: i32 = 230;
 
 fn fixture() -> Fixture {
-    let doc = |id: i64, dc: i32, size: u64, name: &str, cdn: bool| {
-        serde_json::json!({ "type": "document", "id": id, "dc": dc, "size": size,
-            "mime_type": "application/octet-stream", "cdn": cdn,
-            "attributes": [ { "type": "file_name", "file_name": name } ] })
-    };
+    let doc = common::document;
     let mut messages: Vec<serde_json::Value> = (1..=TEXT_MESSAGES)
         .map(|id| {
             let text = if id % 10 == 0 {
@@ -134,15 +129,7 @@ fn fixture() -> Fixture {
         messages.push(serde_json::json!({ "id": id, "date": 1_700_000_000 + id,
             "text": "needle file", "media": media }));
     }
-    let json = serde_json::json!({
-        "seed": 5,
-        "users": [ { "id": 1001, "first_name": "Alice", "username": "alice", "phone": "15550001" } ],
-        "accounts": [ { "phone": "15550001", "user_id": 1001, "code": "12345", "home_dc": 2 } ],
-        "chats": [ { "id": CHANNEL, "kind": "channel", "title": "Files", "username": "files",
-                     "creator": 1001, "members": [1001], "date": 1_700_000_000,
-                     "messages": messages } ]
-    });
-    Fixture::from_json(&json.to_string()).unwrap()
+    common::files_channel(5, CHANNEL, &serde_json::Value::Array(messages))
 }
 
 struct Env {
@@ -157,7 +144,7 @@ struct Env {
 }
 
 fn open_client(path: &Path, server: ServerConfig) -> Client {
-    let mut config = ClientConfig::new(4, "0123456789abcdef").with_server(server);
+    let mut config = common::client_config(server);
     config.request_timeout = Duration::from_secs(5);
     Client::new(config, SessionStore::open(path).unwrap()).unwrap()
 }
@@ -177,9 +164,6 @@ fn copy_session(from: &Path, to: &Path) -> PathBuf {
 
 async fn setup() -> Env {
     let world = Arc::new(World::from_fixture(fixture()).unwrap());
-    let mut registry = Registry::with_defaults();
-    localdc::world::register(&mut registry, Arc::clone(&world));
-    let registry_hook = Arc::clone(registry.mutator());
     let config = Config {
         cdn_dcs: vec![201],
         // Every case opens new sessions on one auth key per DC (and makes a new CDN key);
@@ -187,20 +171,16 @@ async fn setup() -> Env {
         limits: localdc::Limits::default(),
         ..Config::default()
     };
-    let server = Server::start_with(config, registry).await.unwrap();
-    let key = RsaPublicKey::from_pem(server.public_key_pem()).unwrap();
-    let dcs = (1..=5)
-        .map(|id| {
-            let addr = server.addr(id).unwrap();
-            DcAddress::new(id, addr.ip(), addr.port())
-        })
-        .collect();
-    let server_config = ServerConfig::custom(dcs, vec![key]);
+    let mut registry_hook = None;
+    let server = common::serve(config, &world, |registry| {
+        registry_hook = Some(Arc::clone(registry.mutator()));
+    })
+    .await;
+    let registry_hook = registry_hook.unwrap();
+    let server_config = common::server_config(&server);
     let session = tempfile::tempdir().unwrap();
     let client = open_client(&session.path().join(SESSION), server_config.clone());
-    let request = client.request_login_code("15550001").await.unwrap();
-    client.sign_in(&request, "12345").await.unwrap();
-    let peer = client.resolve_str("@files").await.unwrap().peer;
+    let peer = common::open_files_channel(&client).await;
     let ids: Vec<i32> = (1..=3).map(|i| TEXT_MESSAGES + i).collect();
     let messages = client.messages_by_id(&peer, &ids).await.unwrap();
     let media: Vec<(i32, MediaFile)> = messages
@@ -237,7 +217,7 @@ async fn setup() -> Env {
             ),
             "{outcome:?}"
         );
-        assert_eq!(file_sha256(&job.path), env.expected(&job.media));
+        assert_eq!(common::file_sha256(&job.path), env.expected(&job.media));
     }
     client.close().await.unwrap();
     drop(client);
@@ -261,15 +241,7 @@ impl Env {
             .iter()
             .map(|(msg_id, media)| {
                 let path = out.join(media.file_name.clone().unwrap());
-                DownloadJob {
-                    key: path.display().to_string(),
-                    media: media.clone(),
-                    path,
-                    source: Some(MessageSource {
-                        peer: self.peer.clone(),
-                        msg_id: *msg_id,
-                    }),
-                }
+                common::download_job(&self.peer, *msg_id, media.clone(), path)
             })
             .collect()
     }
@@ -279,11 +251,6 @@ impl Env {
             .file_sha256(&FileKey::sized(media.id.id, &media.id.thumb))
             .unwrap()
     }
-}
-
-fn file_sha256(path: &Path) -> [u8; 32] {
-    use sha2::Digest;
-    sha2::Sha256::digest(std::fs::read(path).unwrap()).into()
 }
 
 // ---- one case ------------------------------------------------------------------------------
@@ -373,7 +340,7 @@ async fn run_case(env: &Env, case: u64) -> Seen {
         // Whatever the outcome: a file under its final name is the fixture's file.
         if job.path.exists() {
             assert_eq!(
-                file_sha256(&job.path),
+                common::file_sha256(&job.path),
                 expected,
                 "case {case} (rate {rate}): {} holds unverified bytes",
                 job.path.display()

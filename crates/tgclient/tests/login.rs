@@ -14,10 +14,11 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use localdc::world::{Fixture, World};
-use localdc::{Config, Registry, RequestContext, RunningServer, Server};
-use mtcrypto::RsaPublicKey;
-use tgclient::{Client, ClientConfig, DcAddress, LoginError, QrStatus, ServerConfig, SessionStore};
+use localdc::{Config, Registry, RequestContext, RunningServer};
+use tgclient::{Client, LoginError, QrStatus, ServerConfig, SessionStore};
 use tl_types::api::{enums, functions, types};
+
+mod common;
 
 const TEST_TIME: Duration = Duration::from_mins(2);
 
@@ -54,25 +55,13 @@ async fn start() -> Env {
 /// The server with its registry adjusted by `customize`.
 async fn start_customized(customize: impl FnOnce(&mut Registry)) -> Env {
     let world = Arc::new(World::from_fixture(Fixture::from_json(FIXTURE).unwrap()).unwrap());
-    let mut registry = Registry::with_defaults();
-    localdc::world::register(&mut registry, world.clone());
-    customize(&mut registry);
-    let server = Server::start_with(Config::default(), registry)
-        .await
-        .unwrap();
-    let key = RsaPublicKey::from_pem(server.public_key_pem()).unwrap();
-    let dcs = (1..=5)
-        .map(|id| {
-            let addr = server.addr(id).unwrap();
-            DcAddress::new(id, addr.ip(), addr.port())
-        })
-        .collect();
+    let server = common::serve(Config::default(), &world, customize).await;
     let dir = tempfile::tempdir().unwrap();
     let session = dir.path().join("test.session");
     Env {
+        server_config: common::server_config(&server),
         server,
         world,
-        server_config: ServerConfig::custom(dcs, vec![key]),
         _dir: dir,
         session,
     }
@@ -80,10 +69,7 @@ async fn start_customized(customize: impl FnOnce(&mut Registry)) -> Env {
 
 impl Env {
     fn client(&self) -> Client {
-        let mut config =
-            ClientConfig::new(4, "0123456789abcdef").with_server(self.server_config.clone());
-        config.request_timeout = Duration::from_secs(30);
-        Client::new(config, SessionStore::open(&self.session).unwrap()).unwrap()
+        common::open_client(&self.session, self.server_config.clone())
     }
 }
 
@@ -98,6 +84,18 @@ async fn me(client: &Client) -> Result<i64, tgclient::ClientError> {
         Some(enums::User::User(user)) => Ok(user.id),
         other => panic!("unexpected {other:?}"),
     }
+}
+
+/// Runs `test` with a new server and a client of it, then closes both.
+async fn with_client(test: impl AsyncFnOnce(&Env, &Client)) {
+    timed(Box::pin(async {
+        let env = start().await;
+        let client = env.client();
+        test(&env, &client).await;
+        client.close().await.unwrap();
+        env.server.shutdown().await;
+    }))
+    .await;
 }
 
 async fn timed<F: std::future::Future<Output = ()>>(f: F) {
@@ -165,9 +163,7 @@ async fn code_login_then_reuse_the_session_then_log_out() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn password_login_on_another_dc_follows_the_migration() {
-    timed(Box::pin(async {
-        let env = start().await;
-        let client = env.client();
+    with_client(async |_, client| {
         assert_eq!(client.home_dc(), 2);
         let request = client.request_login_code("15550002").await.unwrap();
         assert_eq!(client.home_dc(), 4, "PHONE_MIGRATE_4 moved the home DC");
@@ -184,42 +180,28 @@ async fn password_login_on_another_dc_follows_the_migration() {
         let user = client.check_password("hunter2").await.unwrap();
         assert_eq!(user.id, 1002);
         assert_eq!(client.with_store(|s| s.home_dc()).unwrap(), Some(4));
-        assert!(
-            client
-                .with_store(|s| s.dc_auth(4))
-                .unwrap()
-                .unwrap()
-                .authorized
-        );
-        assert_eq!(me(&client).await.unwrap(), 1002);
-        client.close().await.unwrap();
-        env.server.shutdown().await;
-    }))
+        assert!(common::authorized_on(client, 4));
+        assert_eq!(me(client).await.unwrap(), 1002);
+    })
     .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bot_login_and_a_wrong_token() {
-    timed(Box::pin(async {
-        let env = start().await;
-        let client = env.client();
+    with_client(async |_, client| {
         let wrong = client.bot_sign_in("2001:nope").await.unwrap_err();
         assert!(matches!(wrong, LoginError::InvalidBotToken(_)), "{wrong}");
         let user = client.bot_sign_in("2001:demo-token").await.unwrap();
         assert!(user.bot);
         assert_eq!(user.id, 2001);
-        assert_eq!(me(&client).await.unwrap(), 2001);
-        client.close().await.unwrap();
-        env.server.shutdown().await;
-    }))
+        assert_eq!(me(client).await.unwrap(), 2001);
+    })
     .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn qr_login_accepted_for_an_account_on_another_dc() {
-    timed(Box::pin(async {
-        let env = start().await;
-        let client = env.client();
+    with_client(async |env, client| {
         let mut qr = client.qr_login(Vec::new()).await.unwrap();
         assert!(qr.url().starts_with("tg://login?token="));
         assert!(!format!("{qr:?}").contains("token"));
@@ -256,10 +238,8 @@ async fn qr_login_accepted_for_an_account_on_another_dc() {
             3,
             "auth.loginTokenMigrateTo moved the home DC"
         );
-        assert_eq!(me(&client).await.unwrap(), 1003);
-        client.close().await.unwrap();
-        env.server.shutdown().await;
-    }))
+        assert_eq!(me(client).await.unwrap(), 1003);
+    })
     .await;
 }
 
@@ -274,9 +254,7 @@ fn approve_all(world: &World, user: i64) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn qr_login_of_a_password_account_continues_with_2fa() {
-    timed(Box::pin(async {
-        let env = start().await;
-        let client = env.client();
+    with_client(async |env, client| {
         assert_eq!(client.home_dc(), 2);
         let mut qr = client.qr_login(Vec::new()).await.unwrap();
         qr.poll_interval = Some(Duration::from_millis(100));
@@ -304,10 +282,8 @@ async fn qr_login_of_a_password_account_continues_with_2fa() {
         );
         let user = client.check_password("hunter2").await.unwrap();
         assert_eq!(user.id, 1002);
-        assert_eq!(me(&client).await.unwrap(), 1002);
-        client.close().await.unwrap();
-        env.server.shutdown().await;
-    }))
+        assert_eq!(me(client).await.unwrap(), 1002);
+    })
     .await;
 }
 
@@ -361,9 +337,7 @@ async fn expired_qr_token_is_replaced_by_a_fresh_one() {
 /// token is accepted: then no polling is needed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn qr_login_completes_on_the_pushed_update_without_polling() {
-    timed(Box::pin(async {
-        let env = start().await;
-        let client = env.client();
+    with_client(async |env, client| {
         let mut qr = client.qr_login(Vec::new()).await.unwrap();
         assert_eq!(qr.poll_interval, None);
         let started = Instant::now();
@@ -384,10 +358,8 @@ async fn qr_login_completes_on_the_pushed_update_without_polling() {
         };
         assert_eq!(user.id, 1001);
         assert!(started.elapsed() < Duration::from_secs(3));
-        assert_eq!(me(&client).await.unwrap(), 1001);
-        client.close().await.unwrap();
-        env.server.shutdown().await;
-    }))
+        assert_eq!(me(client).await.unwrap(), 1001);
+    })
     .await;
 }
 

@@ -14,27 +14,19 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use localdc::world::fixture::{ChatKind, FloodRule, MediaSpec, MessageSpec};
+use localdc::world::fixture::{ChatKind, ChatSpec, FloodRule, MediaSpec, MessageSpec};
 use localdc::world::generate::{self, GenOptions};
-use localdc::world::{Fixture, World};
-use localdc::{Config, Handler, HandlerFuture, Registry, RequestContext, RunningServer, Server};
-use mtcrypto::RsaPublicKey;
-use tgclient::{
-    Client, ClientConfig, DcAddress, PeerKind, ResolveError, ServerConfig, SessionStore,
-};
+use localdc::{Handler, HandlerFuture, Registry, RequestContext};
+use tgclient::{PeerKind, ResolveError};
 use tl_types::Identifiable;
 use tl_types::api::{enums, functions};
+
+mod common;
+use common::Env;
 
 /// Generated chats: 1 is a public channel (`@chat1`), 2 a private supergroup
 /// (`+invite2`), 3 a basic group (`@chat3`), with 4,000 messages each.
 const MESSAGES: usize = 12_000;
-
-struct Env {
-    server: RunningServer,
-    fixture: Fixture,
-    client: Client,
-    _dir: tempfile::TempDir,
-}
 
 /// Generated worlds: `messages` spread over `chats` chats.
 fn world(messages: usize, chats: usize) -> GenOptions {
@@ -60,35 +52,33 @@ async fn start_with(
 ) -> Env {
     let mut fixture = generate::generate(&options);
     fixture.flood = flood;
-    let world = Arc::new(World::from_fixture(fixture.clone()).unwrap());
-    let mut registry = Registry::with_defaults();
-    localdc::world::register(&mut registry, Arc::clone(&world));
-    customize(&mut registry);
-    let server = Server::start_with(Config::default(), registry)
-        .await
-        .unwrap();
-    let key = RsaPublicKey::from_pem(server.public_key_pem()).unwrap();
-    let dcs = (1..=5)
-        .map(|id| {
-            let addr = server.addr(id).unwrap();
-            DcAddress::new(id, addr.ip(), addr.port())
-        })
-        .collect();
-    let dir = tempfile::tempdir().unwrap();
-    let mut config =
-        ClientConfig::new(4, "0123456789abcdef").with_server(ServerConfig::custom(dcs, vec![key]));
-    config.request_timeout = Duration::from_secs(30);
-    let store = SessionStore::open(dir.path().join("s.session")).unwrap();
-    let client = Client::new(config, store).unwrap();
-    let (phone, user_id, code, _) = generate::ACCOUNTS[0];
-    let request = client.request_login_code(phone).await.unwrap();
-    assert_eq!(client.sign_in(&request, code).await.unwrap().id, user_id);
-    Env {
-        server,
-        fixture,
-        client,
-        _dir: dir,
-    }
+    common::start_logged_in(fixture, customize).await
+}
+
+/// `start_with`, recording every `messages.getHistory` call; the log.
+async fn start_recording_history(
+    options: GenOptions,
+    flood: Vec<FloodRule>,
+) -> (Env, Arc<Mutex<Vec<Received>>>) {
+    let mut log = None;
+    let env = start_with(options, flood, |registry| {
+        log = Some(record(
+            registry,
+            functions::messages::GetHistory::CONSTRUCTOR_ID,
+        ));
+    })
+    .await;
+    (env, log.unwrap())
+}
+
+/// Runs `test` against the default world (`start`), then closes the client and the server.
+async fn with_default_world(test: impl AsyncFnOnce(&Env)) {
+    timed(Box::pin(async {
+        let env = start().await;
+        test(&env).await;
+        env.finish().await;
+    }))
+    .await;
 }
 
 /// One call the server received: when, and the error it answered.
@@ -132,13 +122,8 @@ fn sorted(log: &Mutex<Vec<Received>>) -> Vec<Received> {
 }
 
 impl Env {
-    fn chat(&self, id: i64) -> &localdc::world::fixture::ChatSpec {
+    fn chat(&self, id: i64) -> &ChatSpec {
         self.fixture.chats.iter().find(|c| c.id == id).unwrap()
-    }
-
-    async fn finish(self) {
-        self.client.close().await.unwrap();
-        self.server.shutdown().await;
     }
 }
 
@@ -166,22 +151,36 @@ fn ids(messages: &[enums::Message]) -> Vec<i32> {
     messages.iter().map(|m| key(m).1).collect()
 }
 
+/// A search of `peer` for `query` in messages of every kind.
+fn search_text(env: &Env, peer: &enums::InputPeer, query: &str) -> tgclient::Messages {
+    env.client.search(
+        peer.clone(),
+        query,
+        enums::MessagesFilter::InputMessagesFilterEmpty,
+    )
+}
+
 /// Telegram's word-prefix matching, as the fixture is searched.
 fn text_matches(query: &str, text: &str) -> bool {
     text.split(|c: char| !c.is_alphanumeric())
         .any(|w| w.to_lowercase().starts_with(query))
 }
 
-fn newest_first(messages: &[&MessageSpec]) -> Vec<i32> {
-    let mut ids: Vec<i32> = messages.iter().map(|m| m.id).collect();
+/// The ids of `chat`'s messages that `keep` selects, newest first.
+fn newest_first(chat: &ChatSpec, keep: impl Fn(&MessageSpec) -> bool) -> Vec<i32> {
+    let mut ids: Vec<i32> = chat
+        .messages
+        .iter()
+        .filter(|m| keep(m))
+        .map(|m| m.id)
+        .collect();
     ids.sort_unstable_by(|a, b| b.cmp(a));
     ids
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn usernames_ids_and_links_resolve_and_are_cached() {
-    timed(Box::pin(async {
-        let env = start().await;
+    with_default_world(async |env| {
         let client = &env.client;
         let channel = client.resolve_str("@chat1").await.unwrap();
         let enums::InputPeer::Channel(input) = &channel.peer else {
@@ -250,22 +249,20 @@ async fn usernames_ids_and_links_resolve_and_are_cached() {
             let error = client.resolve_str(input).await.unwrap_err();
             assert!(format!("{error:?}").starts_with(want), "{input}: {error:?}");
         }
-        env.finish().await;
-    }))
+    })
     .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn history_returns_every_message_once_newest_first() {
-    timed(Box::pin(async {
-        let env = start().await;
+    with_default_world(async |env| {
         for (name, id) in [("@chat1", 1), ("@chat3", 3)] {
             let peer = env.client.resolve_str(name).await.unwrap().peer;
             let chat = env.chat(id);
             assert!(chat.messages.len() >= 3_000, "{}", chat.messages.len());
             let started = std::time::Instant::now();
             let got = env.client.history(peer.clone()).collect().await.unwrap();
-            let want = newest_first(&chat.messages.iter().collect::<Vec<_>>());
+            let want = newest_first(chat, |_| true);
             assert_eq!(ids(&got), want, "{name}");
             eprintln!("{name}: {} messages in {:?}", got.len(), started.elapsed());
 
@@ -273,34 +270,19 @@ async fn history_returns_every_message_once_newest_first() {
             let limited = env.client.history(peer).limit(250).collect().await.unwrap();
             assert_eq!(ids(&limited), want[..250].to_vec());
         }
-        env.finish().await;
-    }))
+    })
     .await;
 }
 
 /// The ids of `chat`'s messages sent within `lo..=hi`, newest first.
-fn dated(chat: &localdc::world::fixture::ChatSpec, lo: i32, hi: i32) -> Vec<i32> {
-    newest_first(
-        &chat
-            .messages
-            .iter()
-            .filter(|m| (lo..=hi).contains(&m.date))
-            .collect::<Vec<_>>(),
-    )
+fn dated(chat: &ChatSpec, lo: i32, hi: i32) -> Vec<i32> {
+    newest_first(chat, |m| (lo..=hi).contains(&m.date))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_messages_once_each_and_date_bounds_are_exact() {
     timed(Box::pin(async {
-        let mut log = None;
-        let env = start_with(world(10_000, 1), Vec::new(), |registry| {
-            log = Some(record(
-                registry,
-                functions::messages::GetHistory::CONSTRUCTOR_ID,
-            ));
-        })
-        .await;
-        let log = log.unwrap();
+        let (env, log) = start_recording_history(world(10_000, 1), Vec::new()).await;
         let peer = env.client.resolve_str("@chat1").await.unwrap().peer;
         let chat = env.chat(1);
         assert_eq!(chat.messages.len(), 10_000);
@@ -345,40 +327,22 @@ async fn ten_thousand_messages_once_each_and_date_bounds_are_exact() {
         assert_eq!(exact.len(), 1);
 
         // Searches pass the bounds to the server.
-        let searched = env
-            .client
-            .search(
-                peer.clone(),
-                "",
-                enums::MessagesFilter::InputMessagesFilterEmpty,
-            )
+        let searched = search_text(&env, &peer, "")
             .min_date(min)
             .max_date(max)
             .collect()
             .await
             .unwrap();
         assert_eq!(ids(&searched), want);
-        let needles = env
-            .client
-            .search(
-                peer.clone(),
-                generate::NEEDLE,
-                enums::MessagesFilter::InputMessagesFilterEmpty,
-            )
+        let needles = search_text(&env, &peer, generate::NEEDLE)
             .offset_date(offset)
             .min_date(min)
             .collect()
             .await
             .unwrap();
-        let want_needles: Vec<i32> = newest_first(
-            &chat
-                .messages
-                .iter()
-                .filter(|m| {
-                    (min..offset).contains(&m.date) && text_matches(generate::NEEDLE, &m.text)
-                })
-                .collect::<Vec<_>>(),
-        );
+        let want_needles = newest_first(chat, |m| {
+            (min..offset).contains(&m.date) && text_matches(generate::NEEDLE, &m.text)
+        });
         assert!(!want_needles.is_empty());
         assert_eq!(ids(&needles), want_needles);
         env.finish().await;
@@ -388,29 +352,18 @@ async fn ten_thousand_messages_once_each_and_date_bounds_are_exact() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn search_by_text_and_by_media_filter_matches_the_fixture() {
-    timed(Box::pin(async {
-        let env = start().await;
+    with_default_world(async |env| {
         let peer = env.client.resolve_str("t.me/+invite2").await.unwrap().peer;
         let chat = env.chat(2);
         assert_eq!(chat.kind, ChatKind::Supergroup);
 
-        let got = env
-            .client
-            .search(
-                peer.clone(),
-                generate::NEEDLE,
-                enums::MessagesFilter::InputMessagesFilterEmpty,
-            )
+        let got = search_text(env, &peer, generate::NEEDLE)
             .collect()
             .await
             .unwrap();
-        let want: Vec<&MessageSpec> = chat
-            .messages
-            .iter()
-            .filter(|m| text_matches(generate::NEEDLE, &m.text))
-            .collect();
+        let want = newest_first(chat, |m| text_matches(generate::NEEDLE, &m.text));
         assert!(!want.is_empty());
-        assert_eq!(ids(&got), newest_first(&want));
+        assert_eq!(ids(&got), want);
 
         let photos = env
             .client
@@ -422,13 +375,9 @@ async fn search_by_text_and_by_media_filter_matches_the_fixture() {
             .collect()
             .await
             .unwrap();
-        let want: Vec<&MessageSpec> = chat
-            .messages
-            .iter()
-            .filter(|m| matches!(m.media, Some(MediaSpec::Photo(_))))
-            .collect();
+        let want = newest_first(chat, |m| matches!(m.media, Some(MediaSpec::Photo(_))));
         assert!(want.len() > 100, "several pages: {}", want.len());
-        assert_eq!(ids(&photos), newest_first(&want));
+        assert_eq!(ids(&photos), want);
 
         // One member's messages: the users came with the answers above, so the id resolves.
         let author = chat.messages.iter().rev().find_map(|m| m.from).unwrap();
@@ -438,24 +387,14 @@ async fn search_by_text_and_by_media_filter_matches_the_fixture() {
             .await
             .unwrap()
             .peer;
-        let by_author: Vec<&MessageSpec> = chat
-            .messages
-            .iter()
-            .filter(|m| m.from == Some(author))
-            .collect();
+        let by_author = newest_first(chat, |m| m.from == Some(author));
         assert!(by_author.len() > 100, "several pages: {}", by_author.len());
-        let searched = env
-            .client
-            .search(
-                peer.clone(),
-                "",
-                enums::MessagesFilter::InputMessagesFilterEmpty,
-            )
+        let searched = search_text(env, &peer, "")
             .from_user(user.clone())
             .collect()
             .await
             .unwrap();
-        assert_eq!(ids(&searched), newest_first(&by_author));
+        assert_eq!(ids(&searched), by_author);
         let history = env
             .client
             .history(peer.clone())
@@ -463,17 +402,15 @@ async fn search_by_text_and_by_media_filter_matches_the_fixture() {
             .collect()
             .await
             .unwrap();
-        assert_eq!(ids(&history), newest_first(&by_author));
-        env.finish().await;
-    }))
+        assert_eq!(ids(&history), by_author);
+    })
     .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn global_search_pages_across_chats_without_duplicates() {
-    timed(Box::pin(async {
-        let env = start().await;
-        let marked = |chat: &localdc::world::fixture::ChatSpec| match chat.kind {
+    with_default_world(async |env| {
+        let marked = |chat: &ChatSpec| match chat.kind {
             ChatKind::Group => -chat.id,
             _ => -(1_000_000_000_000 + chat.id),
         };
@@ -563,8 +500,7 @@ async fn global_search_pages_across_chats_without_duplicates() {
             &before,
             &expected(&|m| m.date < hi && matches!(m.media, Some(MediaSpec::Photo(_)))),
         );
-        env.finish().await;
-    }))
+    })
     .await;
 }
 
@@ -572,8 +508,7 @@ async fn global_search_pages_across_chats_without_duplicates() {
 async fn history_waits_out_flood_limits_exactly_without_stalling_other_calls() {
     timed(Box::pin(async {
         // 15 pages a second: the 40 pages of a 4,000-message chat need at least two waits.
-        let mut log = None;
-        let env = start_with(
+        let (env, log) = start_recording_history(
             world(MESSAGES, 3),
             vec![FloodRule {
                 method: "messages.getHistory".into(),
@@ -581,17 +516,10 @@ async fn history_waits_out_flood_limits_exactly_without_stalling_other_calls() {
                 per_seconds: 1,
                 user_id: None,
             }],
-            |registry| {
-                log = Some(record(
-                    registry,
-                    functions::messages::GetHistory::CONSTRUCTOR_ID,
-                ));
-            },
         )
         .await;
-        let log = log.unwrap();
         let peer = env.client.resolve_str("@chat1").await.unwrap().peer;
-        let want = newest_first(&env.chat(1).messages.iter().collect::<Vec<_>>());
+        let want = newest_first(env.chat(1), |_| true);
         let started = Instant::now();
         let history = {
             let client = env.client.clone();

@@ -21,6 +21,8 @@ use tgclient::{
 use tl_types::api::{enums, functions, types};
 use tl_types::{Identifiable, LAYER, Serialize};
 
+mod common;
+
 const FIXTURE: &str = r#"{
   "users": [ { "id": 2001, "first_name": "Bot", "username": "bot", "bot": true } ],
   "accounts": [],
@@ -102,15 +104,7 @@ async fn init_connection_file_migrate_exported_login_and_flood_waits() {
         let server = Server::start_with(Config::default(), registry)
             .await
             .unwrap();
-        let key = RsaPublicKey::from_pem(server.public_key_pem()).unwrap();
-        let dcs = (1..=5)
-            .map(|id| {
-                let addr = server.addr(id).unwrap();
-                DcAddress::new(id, addr.ip(), addr.port())
-            })
-            .collect();
-        let mut config =
-            ClientConfig::new(4, "hash").with_server(ServerConfig::custom(dcs, vec![key]));
+        let mut config = ClientConfig::new(4, "hash").with_server(common::server_config(&server));
         config.request_timeout = Duration::from_secs(30);
         let client = Client::new(config.clone(), SessionStore::in_memory().unwrap()).unwrap();
         client.bot_sign_in("2001:t").await.unwrap();
@@ -125,13 +119,7 @@ async fn init_connection_file_migrate_exported_login_and_flood_waits() {
         }
         assert_eq!(exports.load(Ordering::SeqCst), 1);
         assert_eq!(imports.load(Ordering::SeqCst), 1);
-        assert!(
-            client
-                .with_store(|s| s.dc_auth(4))
-                .unwrap()
-                .unwrap()
-                .authorized
-        );
+        assert!(common::authorized_on(&client, 4));
         assert_eq!(
             client.home_dc(),
             2,
@@ -269,4 +257,48 @@ async fn connect_fails_within(config: ClientConfig, limit: Duration) {
         "{error}"
     );
     assert!(started.elapsed() < limit, "{:?}", started.elapsed());
+}
+
+/// A `bad_msg_notification` storm longer than the session's resends: the session gives the
+/// request up, and the call is sent again after a pause until the storm is over; a storm
+/// without end ends in a typed error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_outlasts_a_bad_msg_storm_longer_than_the_session_resends() {
+    tokio::time::timeout(Duration::from_mins(2), async {
+        let server = Server::start(Config::default()).await.unwrap();
+        let key = RsaPublicKey::from_pem(server.public_key_pem()).unwrap();
+        let addr = server.addr(2).unwrap();
+        let dcs = vec![DcAddress::new(2, addr.ip(), addr.port())];
+        let mut config =
+            ClientConfig::new(4, "hash").with_server(ServerConfig::custom(dcs, vec![key]));
+        config.request_timeout = Duration::from_secs(30);
+        let client = Client::new(config, SessionStore::in_memory().unwrap()).unwrap();
+        client.invoke(&functions::help::GetConfig {}).await.unwrap();
+        let faults = server.dc(2).unwrap().faults();
+
+        // Twice the session's resends, and some.
+        faults.bad_msg_storm(2 * u64::from(mtproto::session::MAX_RESENDS) + 3);
+        client.invoke(&functions::help::GetConfig {}).await.unwrap();
+
+        faults.bad_msg_storm(u64::MAX);
+        let error = client
+            .invoke(&functions::help::GetConfig {})
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                error,
+                ClientError::Invoke {
+                    dc: 2,
+                    source: mtnet::InvokeError::Rejected(_)
+                }
+            ),
+            "{error}"
+        );
+        faults.bad_msg_storm(0);
+        client.close().await.unwrap();
+        server.shutdown().await;
+    })
+    .await
+    .expect("test timed out");
 }

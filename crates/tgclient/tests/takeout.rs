@@ -13,23 +13,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use localdc::world::generate::{self, GenOptions};
-use localdc::world::{Fixture, World};
-use localdc::{
-    Config, Handler, HandlerFuture, Registry, RequestContext, RpcError, RunningServer, Server,
-};
-use mtcrypto::RsaPublicKey;
-use tgclient::{
-    Client, ClientConfig, ClientError, DcAddress, ServerConfig, SessionStore, TakeoutOptions,
-};
+use localdc::{Handler, HandlerFuture, Registry, RequestContext, RpcError};
+use tgclient::{ClientError, TakeoutOptions};
 use tl_types::Identifiable;
 use tl_types::api::{enums, functions};
 
-struct Env {
-    server: RunningServer,
-    fixture: Fixture,
-    client: Client,
-    _dir: tempfile::TempDir,
-}
+mod common;
+use common::Env;
 
 /// A 600-message public channel (`@chat1`), the client logged in as its creator.
 async fn start(customize: impl FnOnce(&mut Registry)) -> Env {
@@ -40,35 +30,7 @@ async fn start(customize: impl FnOnce(&mut Registry)) -> Env {
         seed: 7,
         dcs: 2,
     });
-    let world = Arc::new(World::from_fixture(fixture.clone()).unwrap());
-    let mut registry = Registry::with_defaults();
-    localdc::world::register(&mut registry, world);
-    customize(&mut registry);
-    let server = Server::start_with(Config::default(), registry)
-        .await
-        .unwrap();
-    let key = RsaPublicKey::from_pem(server.public_key_pem()).unwrap();
-    let dcs = (1..=5)
-        .map(|id| {
-            let addr = server.addr(id).unwrap();
-            DcAddress::new(id, addr.ip(), addr.port())
-        })
-        .collect();
-    let dir = tempfile::tempdir().unwrap();
-    let mut config =
-        ClientConfig::new(4, "0123456789abcdef").with_server(ServerConfig::custom(dcs, vec![key]));
-    config.request_timeout = Duration::from_secs(30);
-    let store = SessionStore::open(dir.path().join("s.session")).unwrap();
-    let client = Client::new(config, store).unwrap();
-    let (phone, user_id, code, _) = generate::ACCOUNTS[0];
-    let request = client.request_login_code(phone).await.unwrap();
-    assert_eq!(client.sign_in(&request, code).await.unwrap().id, user_id);
-    Env {
-        server,
-        fixture,
-        client,
-        _dir: dir,
-    }
+    common::start_logged_in(fixture, customize).await
 }
 
 /// Records the takeout id of every call of the handler it wraps.
@@ -158,8 +120,7 @@ async fn history_runs_inside_the_takeout_until_it_is_finished() {
             Some("TAKEOUT_INVALID"),
             "{error}"
         );
-        env.client.close().await.unwrap();
-        env.server.shutdown().await;
+        env.finish().await;
     }))
     .await;
 }
@@ -190,8 +151,7 @@ async fn takeout_init_delay_is_a_typed_error_at_once() {
         );
         assert!(error.to_string().contains("86400s"), "{error}");
         assert!(started.elapsed() < Duration::from_secs(5), "it waited");
-        env.client.close().await.unwrap();
-        env.server.shutdown().await;
+        env.finish().await;
     }))
     .await;
 }
