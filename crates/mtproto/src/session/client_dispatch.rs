@@ -25,6 +25,14 @@ use super::seen::Seen;
 use super::service::{self, Service};
 use super::time::UnixTime;
 
+/// Whether a message refused with `bad_msg_notification` code `code` may be accepted when
+/// sent again (with a new msg_id, seq_no, session or salt): true for every code but the
+/// ones this session cannot fix. A request refused with such a code after
+/// [`MAX_RESENDS`] tries may still go through later, as a new call.
+pub fn resending_helps(code: i32) -> bool {
+    matches!(code, 16 | 17 | 18 | 19 | 20 | 32 | 33 | 34 | 35 | 48 | 64)
+}
+
 /// Service messages of our own waiting to be sent, at most.
 const MAX_SERVICE_QUEUE: usize = 1024;
 
@@ -158,7 +166,7 @@ impl ClientSession {
                 self.resend(bad.bad_msg_id, bad.error_code, events);
             }
             32 | 33 => self.start_new_session(),
-            18 | 19 | 20 | 34 | 35 | 48 | 64 => {
+            code if resending_helps(code) => {
                 self.resend(bad.bad_msg_id, bad.error_code, events);
             }
             code => {

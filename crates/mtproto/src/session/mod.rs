@@ -41,6 +41,7 @@ pub use client::{
     CLIENT_ACK_DELAY, CLIENT_ACK_THRESHOLD, ClientEvent, ClientSession, MAX_RESENDS, RequestId,
     RequestState, Transmit,
 };
+pub use client_dispatch::resending_helps;
 pub use error::SessionError;
 pub use msg_id::{MsgIdGenerator, MsgIdKind, msg_id_from_time, msg_id_secs};
 pub use rpc::RpcError;

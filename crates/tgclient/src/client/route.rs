@@ -1,5 +1,7 @@
 //! Where a call goes and what happens when the server sends it elsewhere.
 
+use std::time::Duration;
+
 use tl_types::api::{enums, functions};
 use tl_types::{Deserialize, Serialize};
 
@@ -7,6 +9,7 @@ use super::Client;
 use crate::error::ClientError;
 use crate::rpc_error::{MigrateKind, RpcAction, classify};
 use mtnet::InvokeError;
+use mtproto::session::resending_helps;
 
 /// Where a call is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,6 +24,11 @@ pub enum Route {
 
 /// Redirections one call may follow.
 const MAX_MIGRATIONS: u32 = 5;
+/// Times one call is sent again after its session gave it up on `bad_msg_notification`s
+/// that a later try may not meet (a storm, a salt or clock being sorted out).
+const MAX_REFUSED_RETRIES: u32 = 3;
+/// The wait before the first of those, doubling after each.
+const REFUSED_BACKOFF: Duration = Duration::from_millis(500);
 
 impl Client {
     /// The routing loop: sends `body` where `route` says and follows what the server says.
@@ -30,7 +38,7 @@ impl Client {
         body: Vec<u8>,
     ) -> Result<Vec<u8>, ClientError> {
         let policy = self.inner.config.flood;
-        let (mut migrations, mut waits, mut reconnects) = (0u32, 0u32, 0u32);
+        let (mut migrations, mut waits, mut reconnects, mut refusals) = (0u32, 0u32, 0u32, 0u32);
         loop {
             let dc = match route {
                 Route::Home => self.home_dc(),
@@ -86,6 +94,19 @@ impl Client {
                         self.with_store(|s| s.remove_dc_auth(dc))?;
                     }
                     self.drop_connection(dc).await;
+                }
+                InvokeError::Rejected(code)
+                    if resending_helps(code) && refusals < MAX_REFUSED_RETRIES =>
+                {
+                    let wait = REFUSED_BACKOFF * (1 << refusals);
+                    refusals += 1;
+                    tracing::info!(
+                        dc,
+                        code,
+                        ?wait,
+                        "the server kept refusing the call; trying again"
+                    );
+                    tokio::time::sleep(wait).await;
                 }
                 source => return Err(ClientError::Invoke { dc, source }),
             }
