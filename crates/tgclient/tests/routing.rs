@@ -218,13 +218,29 @@ async fn an_unreachable_dc_is_retried_within_the_patience_and_a_wrong_key_is_not
         reopen.await.unwrap();
         client.close().await.unwrap();
 
-        // Refused for longer than the patience: a connect error, soon after it.
+        // Refused for longer than the patience: a connect error, soon after it; the calls
+        // after it try once (they do not each wait out the patience) until the DC is back.
         faults.set_refuse_connections(true);
         until_refused(addr).await;
         let mut impatient = config.clone();
         impatient.connect_patience = Duration::from_secs(2);
-        connect_fails_within(impatient, Duration::from_secs(4)).await;
+        let client = connect_fails_within(impatient, Duration::from_secs(4)).await;
+        let again = Instant::now();
+        let error = client
+            .invoke(&functions::help::GetConfig {})
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, ClientError::Connect { dc: 2, .. }),
+            "{error}"
+        );
+        assert!(
+            again.elapsed() < Duration::from_millis(500),
+            "{:?}",
+            again.elapsed()
+        );
         faults.set_refuse_connections(false);
+        client.invoke(&functions::help::GetConfig {}).await.unwrap();
 
         // The wrong server key: the handshake fails, and is not repeated for 20 s.
         let other = mtcrypto::RsaPrivateKey::generate(&mut rand::rngs::OsRng).unwrap();
@@ -244,8 +260,8 @@ async fn until_refused(addr: std::net::SocketAddr) {
     }
 }
 
-/// A first call with `config` fails with a connect error to DC 2 within `limit`.
-async fn connect_fails_within(config: ClientConfig, limit: Duration) {
+/// A first call with `config` fails with a connect error to DC 2 within `limit`; the client.
+async fn connect_fails_within(config: ClientConfig, limit: Duration) -> Client {
     let client = Client::new(config, SessionStore::in_memory().unwrap()).unwrap();
     let started = Instant::now();
     let error = client
@@ -257,6 +273,7 @@ async fn connect_fails_within(config: ClientConfig, limit: Duration) {
         "{error}"
     );
     assert!(started.elapsed() < limit, "{:?}", started.elapsed());
+    client
 }
 
 /// A `bad_msg_notification` storm longer than the session's resends: the session gives the

@@ -3,8 +3,9 @@
 //! watched for `updateLoginToken`.
 
 use std::net::IpAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, PoisonError};
+use std::time::Duration;
 
 use mtnet::{InvokeError, NetError, Sender, SenderConfig};
 use tl_types::api::{enums, functions};
@@ -113,7 +114,12 @@ impl Client {
         let endpoints = config.server.connect.endpoints(addresses, wire_dc);
         let mut sender_config = SenderConfig::new(endpoints, wire_dc, rsa_keys);
         sender_config.request_timeout = config.request_timeout;
-        let give_up = tokio::time::Instant::now() + config.connect_patience;
+        let patience = if self.is_unreachable(dc_id) {
+            Duration::ZERO
+        } else {
+            config.connect_patience
+        };
+        let give_up = tokio::time::Instant::now() + patience;
         let mut attempt = 0;
         let (sender, updates) = loop {
             match Sender::start(sender_config.clone(), known.clone()).await {
@@ -121,6 +127,7 @@ impl Client {
                 Err(source) if is_transient(&source) => {
                     let delay = sender_config.backoff.delay(attempt, rand::random());
                     if tokio::time::Instant::now() + delay >= give_up {
+                        self.set_unreachable(dc_id, true);
                         return Err(ClientError::Connect { dc: dc_id, source });
                     }
                     tracing::warn!(dc = dc_id, %source, ?delay, "DC unreachable; retrying");
@@ -130,6 +137,7 @@ impl Client {
                 Err(source) => return Err(ClientError::Connect { dc: dc_id, source }),
             }
         };
+        self.set_unreachable(dc_id, false);
         let watcher = tokio::spawn(watch_updates(updates, self.clone_weak()));
         Ok(DcConnection {
             dc_id,
@@ -137,6 +145,27 @@ impl Client {
             initialized: AtomicBool::new(false),
             updates: watcher,
         })
+    }
+
+    fn is_unreachable(&self, dc_id: i32) -> bool {
+        self.inner
+            .unreachable
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(&dc_id)
+    }
+
+    fn set_unreachable(&self, dc_id: i32, unreachable: bool) {
+        let mut set = self
+            .inner
+            .unreachable
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if unreachable {
+            set.insert(dc_id);
+        } else {
+            set.remove(&dc_id);
+        }
     }
 
     fn clone_weak(&self) -> std::sync::Weak<super::Inner> {
@@ -292,7 +321,7 @@ async fn watch_updates(
 }
 
 /// Whether a failed connection attempt may succeed if repeated soon: the network or the
-/// peer was down, not a wrong key, secret or configuration.
+/// peer was down or busy (-429), not a wrong key, secret, DC or configuration.
 fn is_transient(error: &NetError) -> bool {
     matches!(
         error,
@@ -300,7 +329,7 @@ fn is_transient(error: &NetError) -> bool {
             | NetError::Timeout { .. }
             | NetError::Closed
             | NetError::UnexpectedEof { .. }
-            | NetError::Transport { .. }
+            | NetError::Transport { code: -429 }
             | NetError::WebSocket(_)
             | NetError::Socks(_)
             | NetError::Http(_)

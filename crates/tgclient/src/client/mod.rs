@@ -4,7 +4,7 @@
 mod connection;
 mod route;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -35,6 +35,10 @@ struct Inner {
     connections: Mutex<HashMap<i32, Slot<Option<Arc<DcConnection>>>>>,
     /// One lock per DC serializing export/import of the authorization.
     exports: Mutex<HashMap<i32, Slot<()>>>,
+    /// DCs whose last connection attempt used up `connect_patience`: until one connects
+    /// again, each attempt is a single try, so calls queued behind a dead DC fail in turn
+    /// instead of each waiting out the patience.
+    unreachable: Mutex<HashSet<i32>>,
     /// Whether the DC list was fetched on this run.
     bootstrapped: AtomicBool,
     /// Signalled when the server pushes `updateLoginToken` (QR login).
@@ -52,6 +56,7 @@ impl Client {
                 home_dc: AtomicI32::new(home),
                 connections: Mutex::new(HashMap::new()),
                 exports: Mutex::new(HashMap::new()),
+                unreachable: Mutex::new(HashSet::new()),
                 bootstrapped: AtomicBool::new(false),
                 login_token: Notify::new(),
             }),
