@@ -191,12 +191,8 @@ async fn init_connection_file_migrate_exported_login_and_flood_waits() {
 async fn an_unreachable_dc_is_retried_within_the_patience_and_a_wrong_key_is_not() {
     tokio::time::timeout(Duration::from_mins(2), async {
         let server = Server::start(Config::default()).await.unwrap();
-        let key = RsaPublicKey::from_pem(server.public_key_pem()).unwrap();
         let addr = server.addr(2).unwrap();
-        let dcs = vec![DcAddress::new(2, addr.ip(), addr.port())];
-        let mut config =
-            ClientConfig::new(4, "hash").with_server(ServerConfig::custom(dcs.clone(), vec![key]));
-        config.request_timeout = Duration::from_secs(30);
+        let mut config = dc2_only(&server);
         config.connect_patience = Duration::from_secs(20);
         let dc2 = server.dc(2).unwrap().clone();
         let faults = dc2.faults();
@@ -245,12 +241,20 @@ async fn an_unreachable_dc_is_retried_within_the_patience_and_a_wrong_key_is_not
         // The wrong server key: the handshake fails, and is not repeated for 20 s.
         let other = mtcrypto::RsaPrivateKey::generate(&mut rand::rngs::OsRng).unwrap();
         let mut wrong = config;
-        wrong.server = ServerConfig::custom(dcs, vec![other.public_key().clone()]);
+        wrong.server.rsa_keys = vec![other.public_key().clone()];
         connect_fails_within(wrong, Duration::from_secs(5)).await;
         server.shutdown().await;
     })
     .await
     .expect("test timed out");
+}
+
+/// A client configuration that knows DC 2 of `server` only.
+fn dc2_only(server: &localdc::RunningServer) -> ClientConfig {
+    let key = RsaPublicKey::from_pem(server.public_key_pem()).unwrap();
+    let addr = server.addr(2).unwrap();
+    let dcs = vec![DcAddress::new(2, addr.ip(), addr.port())];
+    common::client_config(ServerConfig::custom(dcs, vec![key]))
 }
 
 /// Waits until the listener has closed its socket (the fault acts asynchronously).
@@ -283,13 +287,7 @@ async fn connect_fails_within(config: ClientConfig, limit: Duration) -> Client {
 async fn a_call_outlasts_a_bad_msg_storm_longer_than_the_session_resends() {
     tokio::time::timeout(Duration::from_mins(2), async {
         let server = Server::start(Config::default()).await.unwrap();
-        let key = RsaPublicKey::from_pem(server.public_key_pem()).unwrap();
-        let addr = server.addr(2).unwrap();
-        let dcs = vec![DcAddress::new(2, addr.ip(), addr.port())];
-        let mut config =
-            ClientConfig::new(4, "hash").with_server(ServerConfig::custom(dcs, vec![key]));
-        config.request_timeout = Duration::from_secs(30);
-        let client = Client::new(config, SessionStore::in_memory().unwrap()).unwrap();
+        let client = Client::new(dc2_only(&server), SessionStore::in_memory().unwrap()).unwrap();
         client.invoke(&functions::help::GetConfig {}).await.unwrap();
         let faults = server.dc(2).unwrap().faults();
 
