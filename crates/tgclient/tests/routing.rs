@@ -120,6 +120,17 @@ async fn init_connection_file_migrate_exported_login_and_flood_waits() {
         assert_eq!(exports.load(Ordering::SeqCst), 1);
         assert_eq!(imports.load(Ordering::SeqCst), 1);
         assert!(common::authorized_on(&client, 4));
+
+        // DC 4 drops the imported login (AUTH_KEY_UNREGISTERED there): imported again, once.
+        let dc4_keys = server.dc(4).unwrap().keys().key_ids();
+        world.forget_key_logins(4, &dc4_keys);
+        let enums::NearestDc::NearestDc(nearest) = client
+            .invoke(&functions::help::GetNearestDc {})
+            .await
+            .unwrap();
+        assert_eq!(nearest.this_dc, 4);
+        assert_eq!(exports.load(Ordering::SeqCst), 2);
+        assert_eq!(imports.load(Ordering::SeqCst), 2);
         assert_eq!(
             client.home_dc(),
             2,

@@ -39,6 +39,7 @@ impl Client {
     ) -> Result<Vec<u8>, ClientError> {
         let policy = self.inner.config.flood;
         let (mut migrations, mut waits, mut reconnects, mut refusals) = (0u32, 0u32, 0u32, 0u32);
+        let mut relogins = 0u32;
         loop {
             let dc = match route {
                 Route::Home => self.home_dc(),
@@ -53,6 +54,19 @@ impl Client {
                 Err(error) => error,
             };
             match error {
+                // The DC dropped the login imported there (or a key made beside ours took
+                // its place): import it again, once.
+                InvokeError::Rpc(rpc)
+                    if is_lost_login(&rpc)
+                        && route == Route::Dc(dc)
+                        && dc != self.home_dc()
+                        && self.is_logged_in()
+                        && relogins == 0 =>
+                {
+                    relogins += 1;
+                    tracing::info!(dc, %rpc, "the login on this DC was lost; importing it again");
+                    self.with_store(|s| s.set_dc_authorized(dc, false))?;
+                }
                 InvokeError::Rpc(rpc) => match classify(&rpc) {
                     RpcAction::Migrate { kind, dc: target } => {
                         migrations += 1;
@@ -148,4 +162,12 @@ impl Client {
         tracing::debug!(dc = dc_id, "login exported");
         Ok(())
     }
+}
+
+/// Whether `rpc` says the key is not (or no longer) logged in on the DC.
+fn is_lost_login(rpc: &mtproto::session::RpcError) -> bool {
+    matches!(
+        rpc.message.as_str(),
+        "AUTH_KEY_UNREGISTERED" | "SESSION_REVOKED"
+    )
 }
