@@ -230,9 +230,9 @@ async fn an_unreachable_dc_is_retried_within_the_patience_and_a_wrong_key_is_not
         faults.set_refuse_connections(true);
         until_refused(addr).await;
         let mut impatient = config.clone();
-        impatient.connect_patience = Duration::from_secs(2);
-        let client = connect_fails_within(impatient, Duration::from_secs(4)).await;
-        call_fails_to_connect_within(&client, Duration::from_millis(500)).await;
+        impatient.connect_patience = Duration::from_secs(5);
+        let client = connect_fails_within(impatient, Duration::from_secs(8)).await;
+        call_fails_to_connect_within(&client, Duration::from_secs(2)).await;
         faults.set_refuse_connections(false);
         client.invoke(&functions::help::GetConfig {}).await.unwrap();
 
