@@ -48,6 +48,14 @@ pub fn split_value(message: &str) -> Option<(&str, u32)> {
     Some((name, value.parse().ok()?))
 }
 
+/// Whether `error` says the key is not (or no longer) logged in on the DC that answered.
+pub fn is_lost_login(error: &RpcError) -> bool {
+    matches!(
+        error.message.as_str(),
+        "AUTH_KEY_UNREGISTERED" | "SESSION_REVOKED"
+    )
+}
+
 /// Classifies `error`.
 pub fn classify(error: &RpcError) -> RpcAction {
     let Some((name, value)) = split_value(&error.message) else {

@@ -7,7 +7,7 @@ use tl_types::{Deserialize, Serialize};
 
 use super::Client;
 use crate::error::ClientError;
-use crate::rpc_error::{MigrateKind, RpcAction, classify};
+use crate::rpc_error::{MigrateKind, RpcAction, classify, is_lost_login};
 use mtnet::InvokeError;
 use mtproto::session::resending_helps;
 
@@ -45,7 +45,7 @@ impl Client {
                 Route::Home => self.home_dc(),
                 Route::Dc(dc) | Route::Bare(dc) => dc,
             };
-            if route == Route::Dc(dc) && dc != self.home_dc() && self.is_logged_in() {
+            if self.uses_imported_login(route, dc) {
                 self.export_authorization(dc).await?;
             }
             let connection = self.connection(dc).await?;
@@ -58,9 +58,7 @@ impl Client {
                 // its place): import it again, once.
                 InvokeError::Rpc(rpc)
                     if is_lost_login(&rpc)
-                        && route == Route::Dc(dc)
-                        && dc != self.home_dc()
-                        && self.is_logged_in()
+                        && self.uses_imported_login(route, dc)
                         && relogins == 0 =>
                 {
                     relogins += 1;
@@ -127,6 +125,12 @@ impl Client {
         }
     }
 
+    /// Whether a call on `route`, now going to `dc`, rides on the login imported there
+    /// (a DC named for the call, not the home DC, while logged in).
+    fn uses_imported_login(&self, route: Route, dc: i32) -> bool {
+        route == Route::Dc(dc) && dc != self.home_dc() && self.is_logged_in()
+    }
+
     /// Makes the login usable on `dc_id`: `auth.exportAuthorization` on the home DC, then
     /// `auth.importAuthorization` there. Done once per DC and remembered in the session.
     pub async fn export_authorization(&self, dc_id: i32) -> Result<(), ClientError> {
@@ -162,12 +166,4 @@ impl Client {
         tracing::debug!(dc = dc_id, "login exported");
         Ok(())
     }
-}
-
-/// Whether `rpc` says the key is not (or no longer) logged in on the DC.
-fn is_lost_login(rpc: &mtproto::session::RpcError) -> bool {
-    matches!(
-        rpc.message.as_str(),
-        "AUTH_KEY_UNREGISTERED" | "SESSION_REVOKED"
-    )
 }

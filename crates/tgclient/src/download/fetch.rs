@@ -16,7 +16,7 @@ use super::engine::{FileTask, Run};
 use super::error::{DownloadError, FileFailure};
 use crate::error::ClientError;
 use crate::media::MediaFile;
-use crate::rpc_error::{MigrateKind, RpcAction, classify};
+use crate::rpc_error::{MigrateKind, RpcAction, classify, is_lost_login};
 
 /// The largest part Telegram serves, and the unit parts are aligned to.
 pub const PART_SIZE: u32 = 1 << 20;
@@ -160,7 +160,7 @@ pub(crate) async fn fetch_part(
                         }
                         refresh(run, file, generation).await?;
                     }
-                    "AUTH_KEY_UNREGISTERED" | "SESSION_REVOKED" if dc != run.client.home_dc() => {
+                    _ if is_lost_login(&rpc) && dc != run.client.home_dc() => {
                         // The DC dropped our imported login: import it again.
                         tracing::info!(dc, "login on the file DC lost; importing it again");
                         run.client
