@@ -35,8 +35,8 @@ struct Inner {
     rules: Vec<FloodRule>,
     /// Rules answering `FLOOD_PREMIUM_WAIT_X`; counted after `rules` (index `rules.len() + i`).
     premium: Vec<FloodRule>,
-    /// Call times per (rule index, caller), oldest first; only callers with a call still
-    /// in the window have an entry.
+    /// Call times per (rule index, caller), oldest first; callers with no call left in the
+    /// window lose their entry at the next sweep.
     calls: HashMap<(usize, Caller), VecDeque<Instant>>,
     /// When idle entries were last dropped from `calls`.
     last_sweep: Option<Instant>,
@@ -176,8 +176,9 @@ impl Flood {
         let mut premium_wait = false;
         for (index, rule) in &applicable {
             let window = window(rule);
-            let key = (*index, caller);
-            let (counted, oldest) = match calls.get_mut(&key) {
+            // A counter left empty here goes at the next sweep: removing it now would only
+            // make an accepted call insert it again.
+            let (counted, oldest) = match calls.get_mut(&(*index, caller)) {
                 Some(times) => {
                     while times
                         .front()
@@ -185,11 +186,7 @@ impl Flood {
                     {
                         times.pop_front();
                     }
-                    let counted = (times.len(), times.front().copied());
-                    if times.is_empty() {
-                        calls.remove(&key);
-                    }
-                    counted
+                    (times.len(), times.front().copied())
                 }
                 None => (0, None),
             };
