@@ -284,10 +284,11 @@ fn drive(
     let mut next_kill = kills.next();
     let mut failures_in_row = 0;
     for attempt in 0u64.. {
-        let mut child = client.download(attempt)?;
-        if settings.verbose && client.proxy_link(attempt).is_some() {
+        let proxy = client.proxy_link(attempt);
+        if settings.verbose && proxy.is_some() {
             eprintln!("chaos: attempt {attempt} goes through the MTProxy front");
         }
+        let mut child = client.download(attempt, proxy)?;
         let started = Instant::now();
         let mut progress = (Instant::now(), 0u64);
         let status = loop {
@@ -505,7 +506,8 @@ impl Client {
         ))
     }
 
-    fn download(&self, attempt: u64) -> Result<Child> {
+    /// Starts attempt `attempt` of the download, through `proxy` (a `--proxy` link) if any.
+    fn download(&self, attempt: u64, proxy: Option<String>) -> Result<Child> {
         let out = self.dir.join("out");
         let out = out.to_str().context("the output path is not UTF-8")?;
         let stdout = File::create(self.dir.join(format!("attempt-{attempt}.out")))?;
@@ -517,7 +519,7 @@ impl Client {
             out.to_owned(),
             "--json".to_owned(),
         ];
-        if let Some(link) = self.proxy_link(attempt) {
+        if let Some(link) = proxy {
             args.extend(["--proxy".to_owned(), link]);
         }
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
