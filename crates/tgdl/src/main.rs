@@ -3,7 +3,6 @@
 // The print macros panic when the write fails: see `tgdl::output`.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -19,7 +18,7 @@ fn main() -> ExitCode {
         Err(error) => {
             // Not `eprintln!`: it panics when stderr cannot be written (a file on a full
             // disk), turning a clean failure into a crash.
-            let _ = writeln!(std::io::stderr(), "{}", tgdl::errors::report(&error));
+            tgdl::output::note(tgdl::errors::report(&error));
             ExitCode::FAILURE
         }
     }

@@ -36,9 +36,10 @@ pub async fn run(client: &Client, global: &GlobalArgs, args: &LoginArgs) -> Resu
     }
     // The variable only stands in for --bot-token: a login method named on the command
     // line wins over one left in the environment.
-    let from_env = (args.phone.is_none() && !args.qr)
-        .then(|| std::env::var(BOT_TOKEN_VAR).ok().map(Secret::from))
-        .flatten();
+    let from_env = std::env::var(BOT_TOKEN_VAR)
+        .ok()
+        .filter(|_| args.phone.is_none() && !args.qr)
+        .map(Secret::from);
     let me = if let Some(token) = args.bot_token.as_ref().or(from_env.as_ref()) {
         let token = bot_token(token).await?;
         client
