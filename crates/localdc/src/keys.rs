@@ -316,16 +316,7 @@ impl KeyEntry {
             .map(|slot| (slot.last_used, Arc::clone(&slot.session)))
             .collect();
         by_use.sort_by_key(|(last_used, _)| std::cmp::Reverse(*last_used));
-        let mut left = self.max_held;
-        let mut shed = 0;
-        for (_, session) in by_use {
-            let mut session = lock(&session);
-            let held = session.held_bytes();
-            if held > left {
-                shed += session.shed(left);
-            }
-            left = left.saturating_sub(session.held_bytes());
-        }
+        let shed = shed_beyond(self.max_held, by_use.into_iter().map(|(_, s)| s));
         if shed > 0 {
             tracing::debug!(key_id = %format_args!("{:#018x}", self.id()), bytes = shed,
                 "key over its budget: old sessions forgot answers");
@@ -542,15 +533,10 @@ impl KeyStore {
         }
         // The most recently detached keep their answers first.
         idle.sort_by_key(|(since, _)| std::cmp::Reverse(*since));
-        let mut left = self.bounds.detached_per_dc;
-        let mut shed = 0;
-        for (_, session) in idle {
-            let mut session = lock(&session);
-            if session.held_bytes() > left {
-                shed += session.shed(left);
-            }
-            left = left.saturating_sub(session.held_bytes());
-        }
+        let shed = shed_beyond(
+            self.bounds.detached_per_dc,
+            idle.into_iter().map(|(_, s)| s),
+        );
         if !gone.is_empty() {
             let mut detached = lock(&self.detached);
             for (id, weak) in &gone {
@@ -814,6 +800,22 @@ impl KeyStore {
 /// holder panicked (every change is a single assignment or map operation).
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Lets `sessions`, the ones to keep their answers first, hold `budget` bytes together:
+/// the first keep what they hold while it fits, the rest forget what is past it. Returns
+/// the bytes forgotten.
+fn shed_beyond(budget: usize, sessions: impl IntoIterator<Item = SharedSession>) -> usize {
+    let mut left = budget;
+    let mut shed = 0;
+    for session in sessions {
+        let mut session = lock(&session);
+        if session.held_bytes() > left {
+            shed += session.shed(left);
+        }
+        left = left.saturating_sub(session.held_bytes());
+    }
+    shed
 }
 
 #[cfg(test)]
