@@ -11,6 +11,7 @@
 //! reset <dcs>                           Faults::reset_all (RST)
 //! rotate-salt <dcs>                     Faults::rotate_salt
 //! storm <dcs> <n>                       Faults::bad_msg_storm
+//! spurious-404 <dcs> <n>                 Faults::spurious_key_errors
 //! skew <dcs> <seconds>                  Faults::set_clock_skew (negative: behind)
 //! forget-keys <dcs>                     Faults::forget_keys
 //! block <dcs> tcp|websocket|http|all none|refuse|blackhole    Faults::set_block
@@ -123,6 +124,10 @@ impl Control {
             "storm" => {
                 let n = number::<u64>(arg(1)?)?;
                 self.each(arg(0)?, |f| f.bad_msg_storm(n))?;
+            }
+            "spurious-404" => {
+                let n = number::<u64>(arg(1)?)?;
+                self.each(arg(0)?, |f| f.spurious_key_errors(n))?;
             }
             "skew" => {
                 let secs = number::<i64>(arg(1)?)?;
@@ -259,6 +264,7 @@ impl Control {
 fn clear(faults: &Faults) {
     faults.set_stall(false);
     faults.bad_msg_storm(0);
+    faults.spurious_key_errors(0);
     faults.set_clock_skew(0);
     for class in TransportClass::ALL {
         faults.set_block(class, Block::None);

@@ -161,6 +161,8 @@ pub struct Faults {
     storm_left: AtomicU64,
     /// Packets refused by storms so far (picks the code).
     storm_count: AtomicU64,
+    /// Encrypted client packets still to be answered with a -404 that forgets nothing.
+    spurious_404_left: AtomicU64,
     /// Seconds added to the server's clock.
     skew_secs: AtomicI64,
     /// Bumped whenever the clock is set back.
@@ -188,6 +190,7 @@ impl Faults {
             reset: watch::Sender::new(0),
             storm_left: AtomicU64::new(0),
             storm_count: AtomicU64::new(0),
+            spurious_404_left: AtomicU64::new(0),
             skew_secs: AtomicI64::new(0),
             clock_generation: AtomicU64::new(0),
             blocks: std::array::from_fn(|_| AtomicU8::new(0)),
@@ -298,6 +301,24 @@ impl Faults {
     /// twice. Zero ends a storm. (mtproto's client gives a request up after 5 refusals.)
     pub fn bad_msg_storm(&self, n: u64) {
         self.storm_left.store(n, Ordering::Relaxed);
+    }
+
+    /// The next `n` encrypted client packets are answered with transport error -404 and
+    /// the connection closed, although the key is known and kept: what a server does when a
+    /// connection broke mid-packet (it cannot open it, and says so as for an unknown key) or
+    /// its front lost track of the key for a moment. A client must not take one such -404
+    /// as the end of its key (and of the login the key carries). Zero ends it.
+    pub fn spurious_key_errors(&self, n: u64) {
+        self.spurious_404_left.store(n, Ordering::Relaxed);
+    }
+
+    /// Takes one spurious -404, if any is left.
+    pub(crate) fn take_spurious_404(&self) -> bool {
+        self.spurious_404_left
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+                left.checked_sub(1)
+            })
+            .is_ok()
     }
 
     /// Packets the current storm still refuses.

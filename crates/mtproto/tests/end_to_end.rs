@@ -373,7 +373,9 @@ fn exchange(
                         counts.updates += 1;
                     }
                     ClientEvent::NewSession { .. } => {}
-                    rejected @ ClientEvent::Rejected { .. } => panic!("unexpected {rejected:?}"),
+                    other @ (ClientEvent::Rejected { .. } | ClientEvent::Uncertain { .. }) => {
+                        panic!("unexpected {other:?}")
+                    }
                 }
             }
         }

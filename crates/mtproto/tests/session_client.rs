@@ -16,8 +16,8 @@ use mtcrypto::kdf::Direction;
 use mtproto::encrypted::{MessageHeader, decrypt, encrypt};
 use mtproto::session::container::{is_container, read_container};
 use mtproto::session::{
-    ClientEvent, ClientSession, RequestState, SaltSchedule, ServerEvent, ServerSession,
-    SessionError, UnixTime, msg_id_from_time, open_client_packet,
+    ClientEvent, ClientSession, Delivery, RequestState, STATE_ANSWER_TIMEOUT, SaltSchedule,
+    ServerEvent, ServerSession, SessionError, UnixTime, msg_id_from_time, open_client_packet,
 };
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
@@ -421,6 +421,160 @@ fn new_session_created_resends_what_the_server_never_saw() {
         pair.client.pending_acks(),
         1,
         "new_session_created is acknowledged"
+    );
+}
+
+/// Servers differ on what `first_msg_id` names when the packet that opened the session was a
+/// container: the container (an independent server did this) or its first message (localdc's
+/// default). Neither means that the container's own requests went unseen.
+#[test]
+fn new_session_created_naming_a_container_resends_nothing_it_carried() {
+    for names_container in [true, false] {
+        let mut pair = Pair::new(70);
+        let first = pair.client.push_request(call(1)).unwrap();
+        let second = pair.client.push_request(call(2)).unwrap();
+        let packets = pair.client_transmit(pair.now);
+        assert_eq!(packets.len(), 1);
+        let (header, inner) = open_client(&pair.key, &packets[0]);
+        assert_eq!(inner.len(), 2, "both requests in one container");
+        let first_msg_id = if names_container {
+            header.msg_id
+        } else {
+            inner.iter().map(|(id, _)| *id).min().unwrap()
+        };
+        let created = types::NewSessionCreated {
+            first_msg_id,
+            unique_id: 1,
+            server_salt: 5,
+        };
+        let forged = pair.forge(1, &created.to_bytes());
+        pair.feed_client(vec![forged], pair.now);
+        for id in [first, second] {
+            assert!(
+                matches!(
+                    pair.client.request_state(id),
+                    Some(RequestState::Sent { .. })
+                ),
+                "names_container={names_container}: {id:?} must not go again"
+            );
+        }
+        let packets = pair.client_transmit(pair.now);
+        let again = constructors(&pair.key, Direction::ClientToServer, &packets);
+        assert!(
+            !again.contains(&API_CALL),
+            "names_container={names_container}: resent {again:x?}"
+        );
+    }
+}
+
+/// Sends an at-most-once call, lets `deliver` decide whether the server gets it, reconnects,
+/// and returns what the client sends next (constructors) with the server's events.
+fn reconnect_with_an_at_most_once_call(pair: &mut Pair, deliver: bool) -> Vec<u32> {
+    let id = pair
+        .client
+        .push_request_with(call(9), Delivery::AtMostOnce)
+        .unwrap();
+    let packets = pair.client_transmit(pair.now);
+    if deliver {
+        let events = pair.feed_server(packets);
+        assert_eq!(
+            events
+                .iter()
+                .filter(|e| matches!(e, ServerEvent::Request { .. }))
+                .count(),
+            1
+        );
+    }
+    pair.client.requeue_unanswered(pair.now);
+    assert!(matches!(
+        pair.client.request_state(id),
+        Some(RequestState::Sent { .. })
+    ));
+    let packets = pair.client_transmit(pair.now);
+    let sent = constructors(&pair.key, Direction::ClientToServer, &packets);
+    assert!(!sent.contains(&API_CALL), "sent again blindly: {sent:x?}");
+    assert!(sent.contains(&types::MsgsStateReq::CONSTRUCTOR_ID));
+    let requests = pair.feed_server(packets);
+    assert!(
+        requests
+            .iter()
+            .all(|e| !matches!(e, ServerEvent::Request { .. }))
+    );
+    pair.down(pair.now);
+    let packets = pair.client_transmit(pair.now);
+    constructors(&pair.key, Direction::ClientToServer, &packets)
+}
+
+#[test]
+fn an_at_most_once_call_the_server_has_is_not_sent_again_after_a_reconnect() {
+    let mut pair = Pair::new(71);
+    let next = reconnect_with_an_at_most_once_call(&mut pair, true);
+    assert!(!next.contains(&API_CALL), "{next:x?}");
+    assert_eq!(
+        pair.client.pending_requests(),
+        1,
+        "still waiting for its answer"
+    );
+}
+
+#[test]
+fn an_at_most_once_call_the_server_never_got_goes_again_once() {
+    let mut pair = Pair::new(72);
+    let next = reconnect_with_an_at_most_once_call(&mut pair, false);
+    assert_eq!(
+        next.iter().filter(|c| **c == API_CALL).count(),
+        1,
+        "{next:x?}"
+    );
+}
+
+#[test]
+fn an_at_most_once_call_without_a_state_answer_ends_uncertain() {
+    let mut pair = Pair::new(73);
+    let id = pair
+        .client
+        .push_request_with(call(3), Delivery::AtMostOnce)
+        .unwrap();
+    let idempotent = pair.client.push_request(call(4)).unwrap();
+    drop(pair.client_transmit(pair.now));
+    pair.client.requeue_unanswered(pair.now);
+    assert_eq!(
+        pair.client.request_state(idempotent),
+        Some(RequestState::Queued)
+    );
+    drop(pair.client_transmit(pair.now));
+    let deadline = pair.client.poll_timeout().unwrap();
+    assert_eq!(deadline, pair.now + STATE_ANSWER_TIMEOUT);
+    assert!(pair.client.handle_timeout(pair.now).is_empty());
+    assert_eq!(
+        pair.client.handle_timeout(deadline),
+        vec![ClientEvent::Uncertain { id }]
+    );
+    assert_eq!(pair.client.request_state(id), None);
+}
+
+#[test]
+fn a_new_session_after_bad_seq_no_gives_up_at_most_once_calls_it_cannot_ask_about() {
+    let mut pair = Pair::new(74);
+    let once = pair
+        .client
+        .push_request_with(call(5), Delivery::AtMostOnce)
+        .unwrap();
+    drop(pair.client_transmit(pair.now));
+    let refused = pair.client.push_request(call(6)).unwrap();
+    let packets = pair.client_transmit(pair.now);
+    let (header, _) = open_client(&pair.key, &packets[0]);
+    let bad = types::BadMsgNotification {
+        bad_msg_id: header.msg_id,
+        bad_msg_seqno: header.seq_no,
+        error_code: 33,
+    };
+    let forged = pair.forge(2, &bad.to_bytes());
+    let events = pair.feed_client(vec![forged], pair.now);
+    assert_eq!(events, vec![ClientEvent::Uncertain { id: once }]);
+    assert_eq!(
+        pair.client.request_state(refused),
+        Some(RequestState::Queued)
     );
 }
 

@@ -262,6 +262,7 @@ impl Client {
                 ClientEvent::Rejected { id, error_code } => {
                     panic!("request {id:?} rejected with {error_code}")
                 }
+                ClientEvent::Uncertain { id } => panic!("request {id:?} uncertain"),
             }
         }
     }
@@ -398,7 +399,7 @@ fn ten_thousand_requests_over_a_hostile_session() {
         }
         if round == LOSE_UPLINK_ROUND {
             // Lost on the way; the client reconnects and sends again.
-            client.session.requeue_unanswered();
+            client.session.requeue_unanswered(client_now);
         } else {
             for packet in uplink {
                 server.receive(packet, server_now);
@@ -423,7 +424,7 @@ fn ten_thousand_requests_over_a_hostile_session() {
             for session in server.sessions.values_mut() {
                 session.requeue_unacknowledged();
             }
-            client.session.requeue_unanswered();
+            client.session.requeue_unanswered(client_now);
         } else {
             for packet in downlink {
                 client.receive(packet, client_now);

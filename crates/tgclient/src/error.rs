@@ -39,12 +39,22 @@ pub enum ClientError {
         source: NetError,
     },
     /// The request failed below the API (timeout, lost connection, malformed answer).
-    #[error("request to DC {dc} failed: {source}")]
+    #[error("{method}: request to DC {dc} failed: {source}")]
     Invoke {
         /// The DC.
         dc: i32,
+        /// The TL name of the request (`upload.getFile`).
+        method: &'static str,
         /// Why.
         source: InvokeError,
+    },
+    /// The answer to a request did not parse as its result type.
+    #[error("{method}: malformed answer: {source}")]
+    Answer {
+        /// The TL name of the request.
+        method: &'static str,
+        /// Why it did not parse.
+        source: tl_types::Error,
     },
     /// Redirections went in circles.
     #[error("too many DC migrations for one request (last: DC {0})")]
@@ -55,6 +65,13 @@ pub enum ClientError {
     /// The client needs a login for this.
     #[error("not logged in")]
     NotLoggedIn,
+    /// The server no longer accepts the session's login (it said so twice); the session
+    /// dropped it and is now logged out.
+    #[error("the server no longer accepts this session's login ({reason}); it was removed")]
+    LoginLost {
+        /// What the server said.
+        reason: String,
+    },
     /// Telegram will not start a takeout session yet (`TAKEOUT_INIT_DELAY_X`): the user
     /// must confirm the export in another Telegram app, or wait this long and try again.
     #[error(

@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use tl_types::api::{enums, functions};
-use tl_types::{Blob, Deserialize, RemoteCall, Serialize};
+use tl_types::{Blob, RemoteCall, Serialize};
 
 use crate::client::{Client, Route};
 use crate::error::ClientError;
@@ -104,8 +104,8 @@ impl Client {
             .to_bytes(),
             None => request.to_bytes(),
         };
-        let answer = self.invoke_bytes(route, body).await?;
-        Ok(<R::Return as Deserialize>::from_bytes(&answer)?)
+        let answer = self.invoke_bytes(route, R::TL_NAME, body).await?;
+        super::client::decode_answer::<R>(&answer)
     }
 }
 

@@ -308,7 +308,8 @@ async fn a_call_outlasts_a_bad_msg_storm_longer_than_the_session_resends() {
                 error,
                 ClientError::Invoke {
                     dc: 2,
-                    source: mtnet::InvokeError::Rejected(_)
+                    source: mtnet::InvokeError::Rejected(_),
+                    ..
                 }
             ),
             "{error}"
@@ -316,6 +317,65 @@ async fn a_call_outlasts_a_bad_msg_storm_longer_than_the_session_resends() {
         faults.bad_msg_storm(0);
         client.close().await.unwrap();
         server.shutdown().await;
+    })
+    .await
+    .expect("test timed out");
+}
+
+/// One -404 (a server that could not open a packet of a broken connection, or lost track
+/// of the key for a moment) does not cost the login: the client reconnects and the key
+/// stays. A key the server really forgot ends the login once and consistently: the call
+/// fails with `LoginLost`, the session is logged out, and `verify_login` agrees.
+/// (Before the fix, one -404 replaced the logged-in key with a fresh unauthorised one
+/// while the session still named its user: "run tgdl login" / "already logged in".)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_minus_404_keeps_the_login_and_a_forgotten_key_logs_out_consistently() {
+    tokio::time::timeout(Duration::from_mins(2), async {
+        let options = localdc::world::generate::GenOptions {
+            messages: 20,
+            chats: 2,
+            media_bytes: 0,
+            seed: 404,
+            dcs: 2,
+        };
+        let env =
+            common::start_logged_in(localdc::world::generate::generate(&options), |_| {}).await;
+        let client = &env.client;
+        let home = client.home_dc();
+        let key_of = |client: &Client| {
+            client
+                .with_store(|s| s.dc_auth(home))
+                .unwrap()
+                .map(|auth| auth.auth.auth_key.key_id())
+        };
+        let key = key_of(client).expect("a key");
+        let faults = env.server.dc(home).unwrap().faults();
+
+        faults.spurious_key_errors(1);
+        client
+            .invoke(&functions::updates::GetState {})
+            .await
+            .unwrap();
+        assert_eq!(
+            key_of(client),
+            Some(key),
+            "one -404 must not replace the key"
+        );
+        assert!(client.is_logged_in());
+        assert!(client.verify_login().await.unwrap().is_some());
+
+        faults.forget_keys();
+        let error = client
+            .invoke(&functions::updates::GetState {})
+            .await
+            .unwrap_err();
+        assert!(matches!(error, ClientError::LoginLost { .. }), "{error}");
+        assert!(
+            !client.is_logged_in(),
+            "the session must agree with the server"
+        );
+        assert!(client.verify_login().await.unwrap().is_none());
+        env.finish().await;
     })
     .await
     .expect("test timed out");

@@ -30,6 +30,9 @@ const INACCESSIBLE: [&str; 6] = [
 pub fn client_error(error: ClientError) -> anyhow::Error {
     let advice = match &error {
         ClientError::NotLoggedIn => Some(NOT_LOGGED_IN.to_owned()),
+        ClientError::LoginLost { .. } => {
+            Some("this session is logged out now; run `tgdl login`".to_owned())
+        }
         ClientError::FloodWait { wait, .. } => Some(format!(
             "Telegram limits this request: it asks to wait {} s, longer than tgdl waits by \
              itself; try again later",

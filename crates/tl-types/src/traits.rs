@@ -49,7 +49,7 @@ pub trait BareDeserialize: Sized {
 }
 
 /// An RPC function: what it is sent as, and what the server answers.
-pub trait RemoteCall: Serialize {
+pub trait RemoteCall: Serialize + Identifiable {
     type Return: Deserialize;
 }
 

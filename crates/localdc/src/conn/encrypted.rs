@@ -31,6 +31,11 @@ impl Connection {
             self.send(Outbound::TransportError(KEY_NOT_FOUND)).await?;
             return Err(End::UnknownKey(key_id));
         };
+        if self.dc.faults.take_spurious_404() {
+            tracing::debug!(key_id, "spurious -404 (fault)");
+            self.send(Outbound::TransportError(KEY_NOT_FOUND)).await?;
+            return Err(End::BadPacket("spurious -404 (fault)".to_owned()));
+        }
         let opened = match open_client_packet(key.auth_key(), &mut packet.payload) {
             Ok(opened) => opened,
             Err(error) => {

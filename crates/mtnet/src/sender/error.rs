@@ -16,9 +16,16 @@ pub enum InvokeError {
     /// No answer within the caller's limit. The request may still have been executed.
     #[error("no answer within {0:?}")]
     Timeout(Duration),
-    /// The server does not know our auth key (transport error -404): make a new one.
+    /// The server does not know our auth key: it said so (transport error -404) on two
+    /// connections in a row with nothing decrypted in between. A new key is needed.
     #[error("the server does not know this auth key (-404): a new key is needed")]
     AuthKeyUnknown,
+    /// A request that may run at most once was sent, the connection broke, and the server
+    /// did not say whether it has it: it was not sent again.
+    #[error(
+        "the connection broke after the request was sent and the server did not say whether          it ran; it was not sent again, so that it runs at most once"
+    )]
+    Uncertain,
     /// The server kept refusing the message (`bad_msg_notification` with this code).
     #[error("the server refused the message (bad_msg_notification {0})")]
     Rejected(i32),

@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use mtproto::handshake::ClientHandshake;
-use mtproto::session::ClientSession;
+use mtproto::session::{ClientSession, Delivery};
 use tl_types::{Deserialize, RemoteCall};
 use tokio::sync::{mpsc, oneshot};
 
@@ -134,10 +134,27 @@ impl Sender {
         body: Vec<u8>,
         timeout: Duration,
     ) -> Result<Vec<u8>, InvokeError> {
+        self.invoke_raw_with(body, timeout, Delivery::Idempotent)
+            .await
+    }
+
+    /// [`invoke_raw`](Self::invoke_raw) for a request that must not run twice when the
+    /// connection breaks under it ([`Delivery::AtMostOnce`]): it may then end in
+    /// [`InvokeError::Uncertain`].
+    pub async fn invoke_raw_with(
+        &self,
+        body: Vec<u8>,
+        timeout: Duration,
+        delivery: Delivery,
+    ) -> Result<Vec<u8>, InvokeError> {
         let (reply, answer) = oneshot::channel();
         let call = async {
             self.commands
-                .send(Command::Invoke { body, reply })
+                .send(Command::Invoke {
+                    body,
+                    delivery,
+                    reply,
+                })
                 .await
                 .map_err(|_| self.stopped())?;
             answer.await.map_err(|_| self.stopped())?

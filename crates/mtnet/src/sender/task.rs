@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use mtproto::session::{ClientEvent, ClientSession, RequestId, UnixTime};
+use mtproto::session::{ClientEvent, ClientSession, Delivery, RequestId, UnixTime};
 use rand::Rng;
 use rand::rngs::StdRng;
 use tl_types::Serialize;
@@ -23,11 +23,20 @@ use crate::framed::{Incoming, PacketWriter};
 
 /// The transport error a server sends for an auth key it does not know.
 const AUTH_KEY_UNKNOWN: i32 = -404;
+/// How many connections in a row must end in -404, with nothing decrypted on any of them,
+/// before the key counts as forgotten. One -404 is not enough: servers send it for other
+/// troubles too (a connection that broke mid-packet, a front that lost its state), and
+/// dropping a key drops the login it carries.
+const KEY_UNKNOWN_CONFIRMATIONS: u32 = 2;
 
 pub(super) type Reply = oneshot::Sender<Result<Vec<u8>, InvokeError>>;
 
 pub(super) enum Command {
-    Invoke { body: Vec<u8>, reply: Reply },
+    Invoke {
+        body: Vec<u8>,
+        delivery: Delivery,
+        reply: Reply,
+    },
     Shutdown,
 }
 
@@ -37,7 +46,7 @@ enum Exit {
     Shutdown,
     /// The connection broke or stalled: reconnect and resend.
     Broken(NetError),
-    /// The server forgot our key: nothing on this key can succeed any more.
+    /// The server answered -404: it may have forgotten our key.
     AuthKeyUnknown,
 }
 
@@ -64,6 +73,8 @@ pub(super) struct Task {
     /// the session is flushed, and be renewed when a long poll ran out.
     http_poll_due: bool,
     last_http_poll: Instant,
+    /// Connections in a row that ended in -404 with no packet decrypted.
+    key_unknown_reports: u32,
     rng: StdRng,
 }
 
@@ -86,6 +97,7 @@ impl Task {
             ping: None,
             http_poll_due: true,
             last_http_poll: Instant::now(),
+            key_unknown_reports: 0,
             rng,
         }
     }
@@ -106,13 +118,23 @@ impl Task {
             match exit {
                 Exit::Shutdown => break,
                 Exit::AuthKeyUnknown => {
-                    tracing::warn!("the server does not know our auth key; stopping");
-                    self.update_status(|s| {
-                        s.auth = None;
-                        s.key_lost = true;
-                    });
-                    self.fail_all(|| InvokeError::AuthKeyUnknown);
-                    return;
+                    self.key_unknown_reports += 1;
+                    if self.key_unknown_reports >= KEY_UNKNOWN_CONFIRMATIONS {
+                        tracing::warn!(
+                            reports = self.key_unknown_reports,
+                            "the server does not know our auth key; stopping"
+                        );
+                        self.update_status(|s| {
+                            s.auth = None;
+                            s.key_lost = true;
+                        });
+                        self.fail_all(|| InvokeError::AuthKeyUnknown);
+                        return;
+                    }
+                    tracing::info!(
+                        pending = self.pending.len(),
+                        "the server answered -404 (auth key unknown); reconnecting to make sure"
+                    );
                 }
                 Exit::Broken(error) => {
                     tracing::info!(%error, pending = self.pending.len(), "connection lost, reconnecting");
@@ -127,8 +149,9 @@ impl Task {
                 Some(next) => connection = next,
                 None => break,
             }
-            // Same key and session on the new connection: everything unanswered goes again.
-            self.session.requeue_unanswered();
+            // Same key and session on the new connection: everything unanswered goes again
+            // (or is asked about, when it must not run twice).
+            self.session.requeue_unanswered(now());
             self.ping = None;
         }
         self.fail_all(|| InvokeError::Stopped);
@@ -145,6 +168,9 @@ impl Task {
             .is_some_and(Endpoint::is_http);
         self.http_poll_due = http;
         loop {
+            for event in self.session.handle_timeout(now()) {
+                self.dispatch(event);
+            }
             if http {
                 self.keep_http_poll_open();
             }
@@ -160,7 +186,9 @@ impl Task {
             }
             tokio::select! {
                 command = self.commands.recv() => match command {
-                    Some(Command::Invoke { body, reply }) => self.queue(body, reply),
+                    Some(Command::Invoke { body, delivery, reply }) => {
+                        self.queue(body, delivery, reply);
+                    }
                     Some(Command::Shutdown) | None => return Exit::Shutdown,
                 },
                 incoming = connection.incoming.recv() => match incoming {
@@ -197,9 +225,9 @@ impl Task {
         }
     }
 
-    fn queue(&mut self, body: Vec<u8>, reply: Reply) {
+    fn queue(&mut self, body: Vec<u8>, delivery: Delivery, reply: Reply) {
         self.http_poll_due = true;
-        match self.session.push_request(body) {
+        match self.session.push_request_with(body, delivery) {
             Ok(id) => {
                 self.pending.insert(id, reply);
             }
@@ -223,7 +251,13 @@ impl Task {
             Incoming::Packet(mut packet) | Incoming::PacketWithQuickAck(mut packet) => {
                 self.http_poll_due = true;
                 match self.session.handle_packet(&mut packet, now()) {
-                    Ok(events) => events.into_iter().for_each(|e| self.dispatch(e)),
+                    Ok(events) => {
+                        // The server decrypted our messages and we its: it knows the key.
+                        self.key_unknown_reports = 0;
+                        for event in events {
+                            self.dispatch(event);
+                        }
+                    }
                     // A packet the session refuses (tampered, replayed) changes nothing.
                     Err(error) => tracing::warn!(%error, "dropped a packet from the server"),
                 }
@@ -252,6 +286,11 @@ impl Task {
                     self.ping = None;
                 } else if let Some(reply) = self.pending.remove(&id) {
                     let _ = reply.send(Err(InvokeError::Rejected(error_code)));
+                }
+            }
+            ClientEvent::Uncertain { id } => {
+                if let Some(reply) = self.pending.remove(&id) {
+                    let _ = reply.send(Err(InvokeError::Uncertain));
                 }
             }
             ClientEvent::Update(body) => {
@@ -324,7 +363,9 @@ impl Task {
             tokio::select! {
                 () = tokio::time::sleep(wait) => {}
                 command = self.commands.recv() => match command {
-                    Some(Command::Invoke { body, reply }) => self.queue(body, reply),
+                    Some(Command::Invoke { body, delivery, reply }) => {
+                        self.queue(body, delivery, reply);
+                    }
                     Some(Command::Shutdown) | None => return None,
                 },
             }

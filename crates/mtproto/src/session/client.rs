@@ -42,10 +42,27 @@ const SENT_MEMORY: usize = 1024;
 const QUICK_ACK_MEMORY: usize = 256;
 /// Requests looked at past ones that do not fit in the current packet.
 const MAX_SKIPPED: usize = 64;
+/// How long an at-most-once request waits for the server to say (`msgs_state_info`) whether
+/// it has it, before it is given up as [`ClientEvent::Uncertain`].
+pub const STATE_ANSWER_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// A request pushed into a [`ClientSession`]; its answer comes back with the same id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RequestId(u64);
+
+/// What may be done with a request when the session cannot tell whether the server has it
+/// (the connection broke after it was sent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Delivery {
+    /// Sent again with a new msg_id: running it twice does no harm (reads, file parts).
+    #[default]
+    Idempotent,
+    /// Never sent again unless the server said it does not have it: the server is asked
+    /// (`msgs_state_req`), and without a clear answer the request ends as
+    /// [`ClientEvent::Uncertain`]. For requests with effects (`auth.sendCode`,
+    /// `auth.signIn`, `auth.importAuthorization`, ...).
+    AtMostOnce,
+}
 
 /// Where a request stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +91,10 @@ pub enum ClientEvent {
     /// The server kept refusing a request with `bad_msg_notification` `error_code`
     /// (after [`MAX_RESENDS`] resends, or at once for a code no resend can fix).
     Rejected { id: RequestId, error_code: i32 },
+    /// An [`Delivery::AtMostOnce`] request was sent, the connection or session broke, and
+    /// the server did not say whether it has it: it was not sent again, so it ran once or
+    /// not at all.
+    Uncertain { id: RequestId },
 }
 
 /// One packet to send, with the quick-ack token the server would answer with.
@@ -90,6 +111,8 @@ pub struct Transmit {
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Sent {
     pub(super) msg_id: i64,
+    /// The msg_id of the message that carried it: its container's, or its own.
+    pub(super) carrier: i64,
     /// The server said it has it.
     pub(super) acked: bool,
 }
@@ -108,6 +131,10 @@ pub(super) struct Request {
     pub(super) alone: bool,
     /// Sent by the session itself: its answer is not reported.
     pub(super) silent: bool,
+    pub(super) delivery: Delivery,
+    /// When the server was asked whether it has the last copy (after a reconnect), while
+    /// no answer came.
+    pub(super) state_asked: Option<UnixTime>,
 }
 
 /// The client side of one MTProto session over one auth key.
@@ -212,8 +239,22 @@ impl ClientSession {
     /// makes it smaller. Refused when it is not a whole number of words or is too large for
     /// any packet, as it could never be sent.
     pub fn push_request(&mut self, body: Vec<u8>) -> Result<RequestId, SessionError> {
+        self.push_request_with(body, Delivery::Idempotent)
+    }
+
+    /// [`push_request`](Self::push_request) with a say in what happens when the session
+    /// cannot tell whether the server has it.
+    pub fn push_request_with(
+        &mut self,
+        body: Vec<u8>,
+        delivery: Delivery,
+    ) -> Result<RequestId, SessionError> {
         check_body(&body)?;
-        Ok(self.enqueue(body, false))
+        let id = self.enqueue(body, false);
+        if let Some(request) = self.requests.get_mut(&id) {
+            request.delivery = delivery;
+        }
+        Ok(id)
     }
 
     pub(super) fn enqueue(&mut self, body: Vec<u8>, silent: bool) -> RequestId {
@@ -231,6 +272,8 @@ impl ClientSession {
                 resends: 0,
                 alone: false,
                 silent,
+                delivery: Delivery::Idempotent,
+                state_asked: None,
             },
         );
         self.queue.push_back(id);
@@ -258,6 +301,7 @@ impl ClientSession {
             Some(Sent {
                 msg_id,
                 acked: true,
+                ..
             }) => RequestState::Acknowledged { msg_id },
             Some(Sent { msg_id, .. }) => RequestState::Sent { msg_id },
         })
@@ -273,18 +317,55 @@ impl ClientSession {
         self.pending_acks.len()
     }
 
-    /// After a reconnect: every request sent and not answered goes out again, with a new
-    /// msg_id (an answer to an earlier copy is still taken).
-    pub fn requeue_unanswered(&mut self) {
-        let mut sent: Vec<(i64, RequestId)> = self
+    /// After a reconnect (same key and session): every request sent and not answered goes
+    /// out again with a new msg_id (an answer to an earlier copy is still taken), except
+    /// [`Delivery::AtMostOnce`] ones: the server is asked whether it has those
+    /// (`msgs_state_req`), and they go again only if it says it does not.
+    pub fn requeue_unanswered(&mut self, now: UnixTime) {
+        let mut sent: Vec<(i64, RequestId, Delivery)> = self
             .requests
             .iter()
-            .filter_map(|(id, r)| r.sent.map(|sent| (sent.msg_id, *id)))
+            .filter_map(|(id, r)| r.sent.map(|sent| (sent.msg_id, *id, r.delivery)))
             .collect();
-        sent.sort_unstable();
-        for (_, id) in sent.into_iter().rev() {
-            self.requeue(id);
+        sent.sort_unstable_by_key(|(msg_id, ..)| *msg_id);
+        let mut ask = Vec::new();
+        for (msg_id, id, delivery) in sent.into_iter().rev() {
+            match delivery {
+                Delivery::Idempotent => self.requeue(id),
+                Delivery::AtMostOnce => {
+                    if let Some(request) = self.requests.get_mut(&id) {
+                        request.state_asked = Some(now);
+                    }
+                    ask.push(msg_id);
+                }
+            }
         }
+        ask.reverse();
+        for chunk in ask.chunks(MAX_IDS) {
+            let query = types::MsgsStateReq {
+                msg_ids: chunk.to_vec(),
+            };
+            self.push_service(query.to_bytes());
+        }
+    }
+
+    /// Gives up the [`Delivery::AtMostOnce`] requests whose state the server did not tell
+    /// within [`STATE_ANSWER_TIMEOUT`]: they end as [`ClientEvent::Uncertain`].
+    pub fn handle_timeout(&mut self, now: UnixTime) -> Vec<ClientEvent> {
+        let expired: Vec<RequestId> = self
+            .requests
+            .iter()
+            .filter(|(_, r)| {
+                r.state_asked
+                    .is_some_and(|asked| now.saturating_since(asked) >= STATE_ANSWER_TIMEOUT)
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        let mut events = Vec::new();
+        for id in expired {
+            self.give_up_uncertain(id, &mut events);
+        }
+        events
     }
 
     /// Sends the pending acknowledgments with the next packet even if nothing else goes.
@@ -312,16 +393,43 @@ impl ClientSession {
         self.push_service(body);
     }
 
-    /// Starts a new session id at the next transmit; every unanswered request goes again.
-    pub fn start_new_session(&mut self) {
-        self.requeue_unanswered();
+    /// Starts a new session id at the next transmit. Every unanswered request goes again in
+    /// it, except [`Delivery::AtMostOnce`] ones not in `refused` (which the server turned
+    /// away unseen): the old session cannot be asked about them any more, so they end as
+    /// [`ClientEvent::Uncertain`].
+    pub(super) fn start_new_session(
+        &mut self,
+        refused: &[RequestId],
+        events: &mut Vec<ClientEvent>,
+    ) {
+        let sent: Vec<(RequestId, Delivery)> = self
+            .requests
+            .iter()
+            .filter(|(_, r)| r.sent.is_some())
+            .map(|(id, r)| (*id, r.delivery))
+            .collect();
+        for (id, delivery) in sent {
+            if delivery == Delivery::AtMostOnce && !refused.contains(&id) {
+                self.give_up_uncertain(id, events);
+            } else {
+                self.requeue(id);
+            }
+        }
         self.new_session_pending = true;
     }
 
     /// When [`poll_transmit`](Self::poll_transmit) has something to send without new input
-    /// (acknowledgments that waited long enough).
+    /// (acknowledgments that waited long enough), or [`handle_timeout`](Self::handle_timeout)
+    /// has a request to give up.
     pub fn poll_timeout(&self) -> Option<UnixTime> {
-        self.acks_since.map(|since| since + CLIENT_ACK_DELAY)
+        let acks = self.acks_since.map(|since| since + CLIENT_ACK_DELAY);
+        let states = self
+            .requests
+            .values()
+            .filter_map(|r| r.state_asked)
+            .min()
+            .map(|asked| asked + STATE_ANSWER_TIMEOUT);
+        acks.into_iter().chain(states).min()
     }
 
     /// The quick-ack token of a sent packet came back: its requests reached the server.
@@ -435,7 +543,7 @@ impl ClientSession {
             remember(&mut self.sent_service, stamp.msg_id, body);
         }
         for (id, stamp) in chosen.iter().zip(stamps) {
-            self.mark_sent(*id, stamp.msg_id);
+            self.mark_sent(*id, stamp.msg_id, sealed.container.unwrap_or(stamp.msg_id));
         }
         if let Some(container) = sealed.container {
             let inner = sealed.stamps.iter().map(|s| s.msg_id).collect();
@@ -518,7 +626,17 @@ impl ClientSession {
         if let Some(request) = self.requests.get_mut(&id)
             && request.sent.take().is_some()
         {
+            request.state_asked = None;
             self.queue.push_front(id);
+        }
+    }
+
+    /// Ends a request whose fate the server did not tell, without sending it again.
+    pub(super) fn give_up_uncertain(&mut self, id: RequestId, events: &mut Vec<ClientEvent>) {
+        if let Some(request) = self.forget(id)
+            && !request.silent
+        {
+            events.push(ClientEvent::Uncertain { id });
         }
     }
 
@@ -564,12 +682,13 @@ impl ClientSession {
         chosen
     }
 
-    fn mark_sent(&mut self, id: RequestId, msg_id: i64) {
+    fn mark_sent(&mut self, id: RequestId, msg_id: i64, carrier: i64) {
         let Some(request) = self.requests.get_mut(&id) else {
             return;
         };
         request.sent = Some(Sent {
             msg_id,
+            carrier,
             acked: false,
         });
         request.aliases.push(msg_id);

@@ -94,10 +94,15 @@ impl ClientSession {
             Service::NewSession(created) => {
                 self.salt = created.server_salt;
                 // The server never saw what we sent before `first_msg_id` in this session.
+                // Servers differ on whether that id names the first message of the packet
+                // that opened the session or the packet itself (its container, whose id is
+                // above its messages'): a request counts as unseen only when the message
+                // that carried it is older, which is right under both readings. Comparing
+                // the request's own id sent the requests of that first container twice.
                 let lost: Vec<_> = self
                     .requests
                     .iter()
-                    .filter(|(_, r)| r.sent.is_some_and(|s| s.msg_id < created.first_msg_id))
+                    .filter(|(_, r)| r.sent.is_some_and(|s| s.carrier < created.first_msg_id))
                     .map(|(id, _)| *id)
                     .collect();
                 for id in lost {
@@ -138,6 +143,7 @@ impl ClientSession {
                     }
                 }
             }
+            Service::StateInfo(info) => self.learn_states(&info, events),
             // Handled above, statuses we never asked for, and client-to-server messages a
             // server has no business sending.
             Service::RpcResult { .. }
@@ -165,7 +171,10 @@ impl ClientSession {
                 self.ids.correct_from_msg_id(notification_msg_id, now);
                 self.resend(bad.bad_msg_id, bad.error_code, events);
             }
-            32 | 33 => self.start_new_session(),
+            32 | 33 => {
+                let refused = self.requests_in(bad.bad_msg_id);
+                self.start_new_session(&refused, events);
+            }
             code if resending_helps(code) => {
                 self.resend(bad.bad_msg_id, bad.error_code, events);
             }
@@ -286,6 +295,39 @@ impl ClientSession {
             && let Some(sent) = request.sent.as_mut()
         {
             sent.acked = true;
+        }
+    }
+
+    /// The server's answer to our `msgs_state_req` about at-most-once requests: one it does
+    /// not have (2, 3) goes again; one it has (4) waits for its answer; for anything else
+    /// (1: forgotten, or a status that makes no sense) nobody can tell, so it is given up.
+    fn learn_states(&mut self, info: &types::MsgsStateInfo, events: &mut Vec<ClientEvent>) {
+        let Some(query) = self.sent_service.get(&info.req_msg_id) else {
+            return;
+        };
+        let Ok(query) = types::MsgsStateReq::from_bytes(query) else {
+            return;
+        };
+        for (msg_id, status) in query.msg_ids.iter().zip(&info.info) {
+            let Some(id) = self.current_request(*msg_id) else {
+                continue;
+            };
+            if self
+                .requests
+                .get(&id)
+                .is_none_or(|r| r.state_asked.is_none())
+            {
+                continue;
+            }
+            match status & 7 {
+                2 | 3 => self.requeue(id),
+                4 => {
+                    if let Some(request) = self.requests.get_mut(&id) {
+                        request.state_asked = None;
+                    }
+                }
+                _ => self.give_up_uncertain(id, events),
+            }
         }
     }
 

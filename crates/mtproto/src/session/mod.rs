@@ -38,8 +38,8 @@ mod service;
 mod time;
 
 pub use client::{
-    CLIENT_ACK_DELAY, CLIENT_ACK_THRESHOLD, ClientEvent, ClientSession, MAX_RESENDS, RequestId,
-    RequestState, Transmit,
+    CLIENT_ACK_DELAY, CLIENT_ACK_THRESHOLD, ClientEvent, ClientSession, Delivery, MAX_RESENDS,
+    RequestId, RequestState, STATE_ANSWER_TIMEOUT, Transmit,
 };
 pub use client_dispatch::resending_helps;
 pub use error::SessionError;

@@ -116,6 +116,7 @@ impl ServerSession {
             | Service::FutureSalts(_)
             | Service::DetailedInfo(_)
             | Service::NewDetailedInfo(_)
+            | Service::StateInfo(_)
             | Service::Info => {}
         }
         if message.seq_no & 1 == 1 && !answered {

@@ -24,7 +24,9 @@ pub(crate) enum Service<'a> {
     NewDetailedInfo(types::MsgNewDetailedInfo),
     StateReq(Vec<i64>),
     ResendReq(Vec<i64>),
-    /// `msgs_state_info`, `msgs_all_info`: answers to questions we do not ask.
+    /// `msgs_state_info`: the answer to a `msgs_state_req`.
+    StateInfo(types::MsgsStateInfo),
+    /// `msgs_all_info`: an answer to a question we do not ask.
     Info,
     Ping(functions::Ping),
     PingDelayDisconnect(functions::PingDelayDisconnect),
@@ -70,7 +72,10 @@ pub(crate) fn parse(body: &[u8]) -> Result<Service<'_>, tl_types::Error> {
         types::MsgResendReq::CONSTRUCTOR_ID => {
             Service::ResendReq(types::MsgResendReq::from_bytes(body)?.msg_ids)
         }
-        types::MsgsStateInfo::CONSTRUCTOR_ID | types::MsgsAllInfo::CONSTRUCTOR_ID => Service::Info,
+        types::MsgsStateInfo::CONSTRUCTOR_ID => {
+            Service::StateInfo(types::MsgsStateInfo::from_bytes(body)?)
+        }
+        types::MsgsAllInfo::CONSTRUCTOR_ID => Service::Info,
         functions::Ping::CONSTRUCTOR_ID => Service::Ping(functions::Ping::from_bytes(body)?),
         functions::PingDelayDisconnect::CONSTRUCTOR_ID => {
             Service::PingDelayDisconnect(functions::PingDelayDisconnect::from_bytes(body)?)

@@ -8,8 +8,9 @@ use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 use mtnet::{InvokeError, NetError, Sender, SenderConfig};
+use mtproto::session::Delivery;
 use tl_types::api::{enums, functions};
-use tl_types::{Blob, Deserialize, LAYER, Serialize};
+use tl_types::{Blob, Deserialize, Identifiable, LAYER, Serialize};
 use tokio::sync::mpsc;
 
 use super::Client;
@@ -49,7 +50,7 @@ impl Client {
             );
             connection.close().await;
             *guard = None;
-            self.with_store(|s| s.remove_dc_auth(dc_id))?;
+            self.forget_key(dc_id)?;
         }
         let connection = Arc::new(self.open_connection(dc_id).await?);
         *guard = Some(connection.clone());
@@ -197,19 +198,30 @@ impl Client {
         Ok(chosen)
     }
 
-    /// Sends `body` on `connection`, wrapped in `invokeWithLayer(initConnection)` until one
-    /// such call has succeeded there.
+    /// Sends `body`, a request that may run twice (reads, file parts), on `connection`.
     pub(crate) async fn call(
         &self,
         connection: &DcConnection,
         body: Vec<u8>,
     ) -> Result<Vec<u8>, InvokeError> {
+        self.call_with(connection, body, Delivery::Idempotent).await
+    }
+
+    /// Sends `body` on `connection`, wrapped in `invokeWithLayer(initConnection)` until one
+    /// such call has succeeded there.
+    pub(crate) async fn call_with(
+        &self,
+        connection: &DcConnection,
+        body: Vec<u8>,
+        delivery: Delivery,
+    ) -> Result<Vec<u8>, InvokeError> {
         let timeout = self.inner.config.request_timeout;
+        let sender = &connection.sender;
         if connection.initialized.load(Ordering::Acquire) {
-            return connection.sender.invoke_raw(body, timeout).await;
+            return sender.invoke_raw_with(body, timeout, delivery).await;
         }
         let wrapped = self.init_connection(body).to_bytes();
-        let answer = connection.sender.invoke_raw(wrapped, timeout).await;
+        let answer = sender.invoke_raw_with(wrapped, timeout, delivery).await;
         if answer.is_ok() {
             connection.initialized.store(true, Ordering::Release);
         }
@@ -241,14 +253,17 @@ impl Client {
 
     /// Fetches `help.getConfig` on `connection` and stores its DC list.
     async fn bootstrap(&self, connection: &DcConnection) -> Result<(), ClientError> {
+        let request = functions::help::GetConfig {};
         let body = self
-            .call(connection, functions::help::GetConfig {}.to_bytes())
+            .call(connection, request.to_bytes())
             .await
             .map_err(|source| ClientError::Invoke {
                 dc: connection.dc_id,
+                method: functions::help::GetConfig::TL_NAME,
                 source,
             })?;
-        let enums::Config::Config(config) = enums::Config::from_bytes(&body)?;
+        let enums::Config::Config(config) =
+            super::decode_answer::<functions::help::GetConfig>(&body)?;
         let options = dc_addresses(&config.dc_options);
         if options.is_empty() {
             tracing::warn!("help.getConfig listed no usable DC address");

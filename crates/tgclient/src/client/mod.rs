@@ -85,6 +85,23 @@ impl Client {
         Ok(self.with_store(|s| s.self_user())?)
     }
 
+    /// The stored login, after asking the home DC whether it still accepts it
+    /// (`users.getUsers([inputUserSelf])`): `None` when there is none, or when the server
+    /// refused it (the session then forgets it, so the two agree).
+    pub async fn verify_login(&self) -> Result<Option<SelfUser>, ClientError> {
+        let Some(me) = self.self_user()? else {
+            return Ok(None);
+        };
+        let request = tl_types::api::functions::users::GetUsers {
+            id: vec![tl_types::api::enums::InputUser::InputUserSelf],
+        };
+        match self.invoke(&request).await {
+            Ok(_) => Ok(Some(me)),
+            Err(ClientError::LoginLost { .. }) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
     /// Whether the session holds a login.
     pub fn is_logged_in(&self) -> bool {
         matches!(self.self_user(), Ok(Some(_)))
@@ -123,8 +140,10 @@ impl Client {
         route: Route,
         request: &R,
     ) -> Result<R::Return, ClientError> {
-        let body = self.invoke_bytes(route, request.to_bytes()).await?;
-        Ok(<R::Return as tl_types::Deserialize>::from_bytes(&body)?)
+        let body = self
+            .invoke_bytes(route, R::TL_NAME, request.to_bytes())
+            .await?;
+        decode_answer::<R>(&body)
     }
 
     /// Saves what every connection learned (salts, clock offsets) to the session.
@@ -190,4 +209,12 @@ impl Client {
             .or_default()
             .clone()
     }
+}
+
+/// The answer to `R` as its result type; an error names the request.
+pub(crate) fn decode_answer<R: RemoteCall>(body: &[u8]) -> Result<R::Return, ClientError> {
+    <R::Return as tl_types::Deserialize>::from_bytes(body).map_err(|source| ClientError::Answer {
+        method: R::TL_NAME,
+        source,
+    })
 }

@@ -25,7 +25,9 @@ const QR_POLL: Duration = Duration::from_secs(1);
 
 /// Runs `tgdl login`.
 pub async fn run(client: &Client, global: &GlobalArgs, args: &LoginArgs) -> Result<()> {
-    if let Some(me) = client.self_user().map_err(errors::client_error)? {
+    // Asked of the server, not only the session: a login the server dropped must not be
+    // reported as "already logged in" while every other command says "not logged in".
+    if let Some(me) = client.verify_login().await.map_err(errors::client_error)? {
         return output::to_stdout(|out| {
             writeln!(
                 out,
