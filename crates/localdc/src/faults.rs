@@ -16,6 +16,7 @@ use mtproto::session::UnixTime;
 use tokio::sync::watch;
 
 use crate::keys::KeyStore;
+use crate::quirks::Quirks;
 use crate::transport::TransportInfo;
 use crate::wan::{Wan, WanSettings};
 
@@ -134,6 +135,9 @@ pub struct FaultSettings {
     /// WAN emulation: added RTT, bandwidth per connection and per account, random drops
     /// (see [`crate::wan`]). The default is the `lan` profile: nothing applied.
     pub wan: WanSettings,
+    /// Which reading of the spec each session follows where the docs allow several
+    /// (see [`crate::quirks`]); fixed for the life of the DC.
+    pub quirks: Quirks,
 }
 
 /// `u64::MAX` stands for "no limit" in the atomics.
@@ -171,6 +175,7 @@ pub struct Faults {
     blocks: [AtomicU8; 3],
     /// MTProxy-secret connections are refused while set.
     mtproxy_down: AtomicBool,
+    quirks: Quirks,
     /// The DC's keys, for the salt and key knobs (attached when the DC starts).
     keys: OnceLock<Arc<KeyStore>>,
 }
@@ -195,6 +200,7 @@ impl Faults {
             clock_generation: AtomicU64::new(0),
             blocks: std::array::from_fn(|_| AtomicU8::new(0)),
             mtproxy_down: AtomicBool::new(false),
+            quirks: settings.quirks,
             keys: OnceLock::new(),
         };
         faults.apply(settings);
@@ -218,7 +224,13 @@ impl Faults {
             refuse_connections: *self.refuse.borrow(),
             response_delay: self.response_delay(),
             wan: self.wan.settings(),
+            quirks: self.quirks,
         }
+    }
+
+    /// The readings of the spec this DC's sessions follow.
+    pub fn quirks(&self) -> &Quirks {
+        &self.quirks
     }
 
     /// See [`FaultSettings::drop_after_bytes`].
@@ -469,11 +481,17 @@ mod tests {
             refuse_connections: true,
             response_delay: Duration::from_millis(250),
             wan: crate::wan::WanProfile::Mobile.settings(),
+            quirks: Quirks::seeded(3),
         };
         let faults = Faults::new(&settings);
         assert_eq!(faults.settings(), settings);
         faults.apply(&FaultSettings::default());
-        assert_eq!(faults.settings(), FaultSettings::default());
+        // The quirks are the DC's for life: applying settings leaves them.
+        let expected = FaultSettings {
+            quirks: Quirks::seeded(3),
+            ..FaultSettings::default()
+        };
+        assert_eq!(faults.settings(), expected);
     }
 
     #[test]

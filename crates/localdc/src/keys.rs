@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
+use crate::quirks::Quirks;
 use mtcrypto::{AuthKey, RngCore};
 use mtproto::session::{DEFAULT_SALT_PERIOD, SaltSchedule, ServerSession, UnixTime};
 use rand::SeedableRng;
@@ -249,18 +250,20 @@ impl KeyEntry {
     /// The session `session_id`, created when new (then `true`). Past the per-key limit the
     /// least recently used session is dropped.
     pub fn session(&self, session_id: i64, rng: &mut impl RngCore) -> (SharedSession, bool) {
-        let (session, created, _) = self.session_in(session_id, rng, 0);
+        let (session, created, _) = self.session_in(session_id, rng, 0, &Quirks::default());
         (session, created)
     }
 
     /// Like [`KeyEntry::session`], also telling the clock generation the session was made
     /// under (`clock` for a new one): a session's msg_ids never go back, so after the
     /// server's clock was set back the old sessions cannot show the new time.
+    /// A new session follows the readings `quirks` picks for it.
     pub fn session_in(
         &self,
         session_id: i64,
         rng: &mut impl RngCore,
         clock: u64,
+        quirks: &Quirks,
     ) -> (SharedSession, bool, u64) {
         let mut dropped = Vec::new();
         let found = {
@@ -283,11 +286,11 @@ impl KeyEntry {
                     sessions.map.remove(&oldest);
                     dropped.push(oldest);
                 }
-                let session = Arc::new(Mutex::new(ServerSession::new(
-                    self.key.clone(),
-                    session_id,
-                    rng,
-                )));
+                let reopened = !sessions.map.is_empty() || !dropped.is_empty();
+                let readings = quirks.session(self.id(), session_id, reopened);
+                let session = Arc::new(Mutex::new(
+                    ServerSession::new(self.key.clone(), session_id, rng).with_quirks(readings),
+                ));
                 sessions.map.insert(
                     session_id,
                     SessionSlot {

@@ -26,6 +26,7 @@ pub mod faults;
 pub mod keys;
 mod listener;
 mod mtproxy;
+pub mod quirks;
 mod ready;
 pub mod rpc;
 mod server;

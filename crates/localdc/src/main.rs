@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
+use localdc::quirks::Quirks;
 use localdc::wan::{DropRate, WanProfile, WanSettings};
 use localdc::{Config, FaultSettings, Server};
 use mtcrypto::RsaPrivateKey;
@@ -73,6 +74,10 @@ struct Args {
     /// WAN: seed of the random drops (same seed, same run).
     #[arg(long, value_name = "N", default_value_t = 0)]
     wan_seed: u64,
+    /// Follow every reading of the spec the docs allow, one per session, picked by this seed
+    /// (overrides the fixture's `quirks`; see QUIRKS.md).
+    #[arg(long, value_name = "SEED")]
+    quirks: Option<u64>,
     /// Also act as an MTProxy on every DC port with this secret (32 hex digits; `dd` + 32
     /// for padded intermediate only; `ee` + 32 + hex of a domain for fake TLS). Repeatable.
     #[arg(long = "mtproxy-secret", value_name = "HEX")]
@@ -137,6 +142,11 @@ async fn run(args: Args) -> Result<()> {
             refuse_connections: false,
             response_delay: Duration::from_millis(args.response_delay_ms),
             wan: wan_settings(&args),
+            quirks: args
+                .quirks
+                .or_else(|| world.as_ref().and_then(|w| w.store().quirks))
+                .map(Quirks::seeded)
+                .unwrap_or_default(),
         },
         mtproxy_secrets: args.mtproxy_secrets,
         state_dir: args.state_dir.clone(),

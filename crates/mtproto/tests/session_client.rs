@@ -16,8 +16,9 @@ use mtcrypto::kdf::Direction;
 use mtproto::encrypted::{MessageHeader, decrypt, encrypt};
 use mtproto::session::container::{is_container, read_container};
 use mtproto::session::{
-    ClientEvent, ClientSession, Delivery, RequestState, STATE_ANSWER_TIMEOUT, SaltSchedule,
-    ServerEvent, ServerSession, SessionError, UnixTime, msg_id_from_time, open_client_packet,
+    AckTiming, ClientEvent, ClientSession, Delivery, FirstMsgId, NewSessionNotice, RequestState,
+    STATE_ANSWER_TIMEOUT, SaltSchedule, ServerEvent, ServerQuirks, ServerSession, SessionError,
+    UnixTime, msg_id_from_time, open_client_packet,
 };
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
@@ -821,4 +822,111 @@ fn updates_are_delivered_and_acknowledged() {
     assert_eq!(acks.len(), 1);
     pair.feed_server(acks);
     assert_eq!(pair.server.unacknowledged(), 0);
+}
+
+/// Every combination of the server's readings: a batch of requests (half of them
+/// at-most-once) sent in one container, a reconnect before any answer (twice: once with the
+/// packet lost, once delivered), then answers. No at-most-once request runs twice, and each
+/// request is answered once; one may end `Uncertain` instead only when the server does not
+/// answer `msgs_state_req`.
+#[test]
+fn every_server_reading_runs_each_request_once() {
+    let mut combos = Vec::new();
+    for first_msg_id in [FirstMsgId::FirstMessage, FirstMsgId::Container] {
+        for new_session in [
+            NewSessionNotice::First,
+            NewSessionNotice::AfterFirstAnswer,
+            NewSessionNotice::Never,
+        ] {
+            for acks in [AckTiming::Prompt, AckTiming::Late, AckTiming::Batched] {
+                for answers_alone in [false, true] {
+                    for ignore_state_requests in [false, true] {
+                        combos.push(ServerQuirks {
+                            first_msg_id,
+                            new_session,
+                            acks,
+                            answers_alone,
+                            ignore_state_requests,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    for (seed, quirks) in combos.into_iter().enumerate() {
+        for lose_first_packet in [false, true] {
+            let mut pair = Pair::new(1000 + seed as u64);
+            pair.server =
+                ServerSession::new(pair.key.clone(), pair.client.session_id(), &mut pair.rng)
+                    .with_quirks(quirks);
+            let ids: Vec<_> = (0..6)
+                .map(|n| {
+                    let delivery = if n % 2 == 0 {
+                        Delivery::AtMostOnce
+                    } else {
+                        Delivery::Idempotent
+                    };
+                    pair.client.push_request_with(call(n), delivery).unwrap()
+                })
+                .collect();
+            let mut executed = std::collections::HashMap::<Vec<u8>, u32>::new();
+            let mut run = |pair: &mut Pair, events: Vec<ServerEvent>| {
+                for event in &events {
+                    if let ServerEvent::Request { body, .. } = event {
+                        *executed.entry(body.clone()).or_default() += 1;
+                    }
+                }
+                pair.echo(&events);
+            };
+            let first = pair.client_transmit(pair.now);
+            if !lose_first_packet {
+                let events = pair.feed_server(first);
+                run(&mut pair, events);
+            }
+            // The connection breaks before anything comes back.
+            pair.client.requeue_unanswered(pair.now);
+            let mut answered = 0;
+            let mut uncertain = Vec::new();
+            for _ in 0..30 {
+                let events = pair.up(pair.now);
+                run(&mut pair, events);
+                for event in pair.down(pair.now) {
+                    match event {
+                        ClientEvent::Response { result: Ok(_), .. } => answered += 1,
+                        ClientEvent::Uncertain { id } => uncertain.push(id),
+                        _ => {}
+                    }
+                }
+                pair.now = pair.now + Duration::from_secs(1);
+                uncertain.extend(pair.client.handle_timeout(pair.now).into_iter().map(|e| {
+                    let ClientEvent::Uncertain { id } = e else {
+                        panic!("{e:?}")
+                    };
+                    id
+                }));
+            }
+            let context = format!("{quirks:?} lost={lose_first_packet}");
+            // Idempotent requests may run again after the reconnect; the others never.
+            for n in (0..6).step_by(2) {
+                assert!(
+                    executed.get(&call(n)).copied().unwrap_or(0) <= 1,
+                    "{context}: request {n} ran twice"
+                );
+            }
+            assert_eq!(answered + uncertain.len(), ids.len(), "{context}");
+            // Without a state answer, or when the server forgot the old ids and never says
+            // it began a new session, nobody can tell: the only safe end is `Uncertain`.
+            let unknowable = quirks.ignore_state_requests
+                || (lose_first_packet && quirks.new_session == NewSessionNotice::Never);
+            if !unknowable {
+                assert!(uncertain.is_empty(), "{context}: {uncertain:?}");
+            }
+            assert!(
+                uncertain
+                    .iter()
+                    .all(|id| ids.iter().position(|i| i == id).unwrap() % 2 == 0),
+                "{context}: only at-most-once requests may end uncertain"
+            );
+        }
+    }
 }

@@ -61,13 +61,20 @@ struct Env {
 
 impl Env {
     async fn start(flood_rules: Vec<FloodRule>) -> Env {
+        Self::start_with(flood_rules, |_| {}).await
+    }
+
+    async fn start_with(
+        flood_rules: Vec<FloodRule>,
+        customize: impl FnOnce(&mut localdc::Registry),
+    ) -> Env {
         let world = Arc::new(World::from_fixture(fixture()).unwrap());
         world.flood().set_rules(flood_rules);
         let config = Config {
             cdn_dcs: vec![201],
             ..Config::default()
         };
-        let server = common::serve(config, &world, |_| {}).await;
+        let server = common::serve(config, &world, customize).await;
         let dir = tempfile::tempdir().unwrap();
         let session = dir.path().join("s.session");
         let client = common::open_client(&session, common::server_config(&server));
@@ -422,4 +429,62 @@ async fn a_new_part_file_never_inherits_the_ranges_of_a_renamed_one() {
 
     // The run after that must not take the new `.part`'s zeros for the recorded ranges.
     env.download_verified(&job).await;
+}
+
+/// A server without `upload.getFileHashes` (`500 NOT_IMPLEMENTED`, as an independent server
+/// answered): a file from its own DC is finished without them, each byte fetched once, and
+/// the outcome says the hashes were unavailable; a CDN file still requires its own
+/// (`upload.getCdnFileHashes`, which this server has). Before the fix every part was
+/// fetched again three times and every file failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_without_file_hashes_finishes_direct_files_on_mtproto_integrity() {
+    use tl_types::Identifiable;
+    let env = Env::start_with(Vec::new(), |registry| {
+        registry.register_sync(
+            tl_types::api::functions::upload::GetFileHashes::CONSTRUCTOR_ID,
+            "upload.getFileHashes",
+            |_, _| Err(localdc::RpcError::new(500, "NOT_IMPLEMENTED")),
+        );
+    })
+    .await;
+    let jobs = vec![env.job(1), env.job(4)];
+    env.world.reset_served();
+    let outcomes = download(&env.client, jobs.clone(), DownloadOptions::default(), None)
+        .await
+        .unwrap();
+    let direct = &jobs[0];
+    let FileOutcome::Done {
+        fetched,
+        server_hashes,
+        ..
+    } = &outcomes[0]
+    else {
+        panic!("{:?}", outcomes[0]);
+    };
+    assert_eq!(
+        *server_hashes,
+        tgclient::download::ServerHashes::Unavailable
+    );
+    assert_eq!(*fetched, direct.media.size);
+    let key = FileKey::document(direct.media.id.id);
+    assert_eq!(
+        env.world.served_bytes(&key),
+        direct.media.size,
+        "fetched twice"
+    );
+    assert_eq!(
+        common::file_sha256(&direct.path),
+        env.expected_sha256(&direct.media)
+    );
+    assert!(
+        matches!(
+            outcomes[1],
+            FileOutcome::Done {
+                server_hashes: tgclient::download::ServerHashes::Checked,
+                ..
+            }
+        ),
+        "{:?}",
+        outcomes[1]
+    );
 }

@@ -211,7 +211,7 @@ async fn setup() -> Env {
             matches!(
                 outcome,
                 FileOutcome::Done {
-                    server_hashes: true,
+                    server_hashes: tgclient::download::ServerHashes::Checked,
                     ..
                 }
             ),

@@ -21,6 +21,11 @@ pub struct ManifestEntry<'a> {
     pub sha256: Option<String>,
     /// `downloaded`, `already_downloaded`, `failed` or `not_run`.
     pub status: &'static str,
+    /// For a file downloaded now: `checked` (every part against the server's hashes),
+    /// `unavailable` (the server could not give them; finished on MTProto's own integrity)
+    /// or `off` (`--no-server-hashes`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_hashes: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }

@@ -95,8 +95,12 @@ impl Connection {
         if let Some(bound) = self.sessions.get(&(key.id(), session_id)) {
             return bound.clone();
         }
-        let (session, created, clock) =
-            key.session_in(session_id, &mut self.rng, self.dc.faults.clock_generation());
+        let (session, created, clock) = key.session_in(
+            session_id,
+            &mut self.rng,
+            self.dc.faults.clock_generation(),
+            self.dc.faults.quirks(),
+        );
         // Over HTTP every request may come on another connection: nothing is resent for it.
         if !created && self.http.is_none() {
             lock(&session).requeue_unacknowledged();

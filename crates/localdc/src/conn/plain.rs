@@ -44,7 +44,10 @@ impl Connection {
                     outcome.auth_key,
                     now,
                     outcome.expires_in,
-                    Some(outcome.server_salt),
+                    // A quirk: the handshake's salt refused, so the first message meets
+                    // bad_server_salt (servers may change salts whenever they like).
+                    (!self.dc.faults.quirks().refuses_initial_salt(key_id))
+                        .then_some(outcome.server_salt),
                     &mut self.rng,
                 );
                 if stored.is_none() {

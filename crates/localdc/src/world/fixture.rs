@@ -63,6 +63,10 @@ pub struct Fixture {
     /// Keys access hashes, file references and the media byte streams.
     #[serde(default)]
     pub seed: u64,
+    /// With a value, the server follows every reading of the spec the docs allow, one per
+    /// session, picked by this seed (see localdc's `QUIRKS.md`); `--quirks` overrides it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quirks: Option<u64>,
     /// Every user, including the accounts' and bots' own.
     #[serde(default)]
     pub users: Vec<UserSpec>,

@@ -163,6 +163,8 @@ impl Paged for MessageSpec {
 #[derive(Debug, Clone, Default)]
 pub struct Store {
     pub seed: u64,
+    /// The fixture's quirks seed (see [`crate::quirks`]), for the server to use.
+    pub quirks: Option<u64>,
     pub users: BTreeMap<i64, UserSpec>,
     pub usernames: HashMap<String, Named>,
     pub accounts: HashMap<String, AccountSpec>,
@@ -207,6 +209,7 @@ impl Store {
     pub fn build(fixture: Fixture) -> Result<Self, WorldError> {
         let mut store = Store {
             seed: fixture.seed,
+            quirks: fixture.quirks,
             flood: fixture.flood,
             qr_auto_accept: fixture.qr_auto_accept,
             code_ttl_secs: fixture.code_ttl_secs.unwrap_or(300),

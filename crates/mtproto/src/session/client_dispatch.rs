@@ -299,8 +299,10 @@ impl ClientSession {
     }
 
     /// The server's answer to our `msgs_state_req` about at-most-once requests: one it does
-    /// not have (2, 3) goes again; one it has (4) waits for its answer; for anything else
-    /// (1: forgotten, or a status that makes no sense) nobody can tell, so it is given up.
+    /// not have (2, 3) goes again; one it has (4) waits for its answer; for 1 (nothing known:
+    /// too old, or from before the server's session began) it waits on, as a
+    /// `new_session_created` that comes later may still say the server never saw it, and
+    /// the timeout gives it up; a status that makes no sense gives it up at once.
     fn learn_states(&mut self, info: &types::MsgsStateInfo, events: &mut Vec<ClientEvent>) {
         let Some(query) = self.sent_service.get(&info.req_msg_id) else {
             return;
@@ -326,6 +328,7 @@ impl ClientSession {
                         request.state_asked = None;
                     }
                 }
+                1 => {}
                 _ => self.give_up_uncertain(id, events),
             }
         }

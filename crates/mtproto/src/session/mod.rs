@@ -34,6 +34,7 @@ mod seq_no;
 mod server;
 mod server_checks;
 mod server_dispatch;
+mod server_quirks;
 mod service;
 mod time;
 
@@ -51,4 +52,5 @@ pub use server::{
     SERVER_ACK_DELAY, SERVER_ACK_THRESHOLD, ServerEvent, ServerSession, open_client_packet,
 };
 pub use server_checks::{MAX_MSG_ID_FUTURE, MAX_MSG_ID_PAST};
+pub use server_quirks::{AckTiming, FirstMsgId, NewSessionNotice, ServerQuirks};
 pub use time::UnixTime;

@@ -16,6 +16,7 @@ use super::rpc::{RpcError, write_rpc_result};
 use super::salt_schedule::SaltSchedule;
 use super::seen::SeenIds;
 use super::seq_no::SeqNo;
+use super::server_quirks::ServerQuirks;
 use super::service::{self, MAX_IDS};
 use super::time::UnixTime;
 use crate::encrypted::{Decrypted, decrypt};
@@ -128,6 +129,9 @@ pub struct ServerSession {
     unacked_bytes: usize,
     /// Client request msg_id -> msg_id of our stored answer.
     pub(super) answers: HashMap<i64, i64>,
+    pub(super) quirks: ServerQuirks,
+    /// `new_session_created`, held back until the first answer ([`NewSessionNotice::AfterFirstAnswer`]).
+    pub(super) held_notice: Option<Outgoing>,
 }
 
 impl std::fmt::Debug for ServerSession {
@@ -162,7 +166,16 @@ impl ServerSession {
             unacked: BTreeMap::new(),
             unacked_bytes: 0,
             answers: HashMap::new(),
+            quirks: ServerQuirks::default(),
+            held_notice: None,
         }
+    }
+
+    /// Follows `quirks` from now on.
+    #[must_use]
+    pub fn with_quirks(mut self, quirks: ServerQuirks) -> Self {
+        self.quirks = quirks;
+        self
     }
 
     /// The session this serves.
@@ -230,6 +243,9 @@ impl ServerSession {
             answers: Some(req_msg_id),
             fixed: None,
         });
+        if let Some(notice) = self.held_notice.take() {
+            self.normal.push_back(notice);
+        }
         Ok(())
     }
 
@@ -315,7 +331,8 @@ impl ServerSession {
 
     /// When [`poll_transmit`](Self::poll_transmit) has something to send without new input.
     pub fn poll_timeout(&self) -> Option<UnixTime> {
-        self.acks_since.map(|since| since + SERVER_ACK_DELAY)
+        let (_, delay, _) = self.quirks.acks.rule();
+        self.acks_since.map(|since| since + delay)
     }
 
     /// The next packet to send, if anything is due. Small service replies (pongs,
@@ -328,23 +345,26 @@ impl ServerSession {
         rng: &mut impl RngCore,
     ) -> Option<Vec<u8>> {
         let has_content = self.has_pending_output();
+        let (threshold, delay, ride_along) = self.quirks.acks.rule();
         let acks_due = !self.pending_acks.is_empty()
-            && (has_content
+            && ((has_content && ride_along)
                 || self.flush_acks
-                || self.pending_acks.len() >= SERVER_ACK_THRESHOLD
+                || self.pending_acks.len() >= threshold
                 || self
                     .acks_since
-                    .is_some_and(|since| now.saturating_since(since) >= SERVER_ACK_DELAY));
+                    .is_some_and(|since| now.saturating_since(since) >= delay));
         if !has_content && !acks_due {
             return None;
         }
 
         let mut budget = Budget::new();
         let mut plan: Vec<Outgoing> = Vec::new();
-        take_fitting(&mut self.urgent, &mut budget, &mut plan);
+        // With `answers_alone`, one message a packet: the rest waits for the next call.
+        let alone = self.quirks.answers_alone;
+        take_from(&mut self.urgent, &mut budget, &mut plan, alone);
         let mut acked = 0;
         let mut ack_at = None;
-        if acks_due {
+        if acks_due && (!alone || plan.is_empty()) {
             let count = self.pending_acks.len().min(MAX_IDS);
             let ack = service::ack_body(self.pending_acks.get(..count).unwrap_or_default());
             if budget.take(ack.len()) {
@@ -353,7 +373,7 @@ impl ServerSession {
                 acked = count;
             }
         }
-        take_fitting(&mut self.normal, &mut budget, &mut plan);
+        take_from(&mut self.normal, &mut budget, &mut plan, alone);
         if plan.is_empty() {
             return None;
         }
@@ -465,6 +485,23 @@ impl ServerSession {
 
 /// Moves from `queue` to `plan` what fits in `budget`, in order, stepping over a few
 /// messages that do not fit (they stay at the front).
+/// [`take_fitting`], or with `alone` the first message of `queue` if `plan` is empty.
+fn take_from(
+    queue: &mut VecDeque<Outgoing>,
+    budget: &mut Budget,
+    plan: &mut Vec<Outgoing>,
+    alone: bool,
+) {
+    if !alone {
+        take_fitting(queue, budget, plan);
+    } else if plan.is_empty()
+        && let Some(out) = queue.pop_front()
+    {
+        budget.take_alone(out.body.len());
+        plan.push(out);
+    }
+}
+
 fn take_fitting(queue: &mut VecDeque<Outgoing>, budget: &mut Budget, plan: &mut Vec<Outgoing>) {
     let mut skipped = Vec::new();
     while !budget.is_full() && skipped.len() < MAX_SKIPPED {

@@ -29,6 +29,7 @@ use super::salt_schedule::SaltSchedule;
 use super::seen::Seen;
 use super::seq_no::{Relatedness, classify};
 use super::server::{Outgoing, ServerEvent, ServerSession};
+use super::server_quirks::{FirstMsgId, NewSessionNotice};
 use super::service;
 use super::time::UnixTime;
 use crate::encrypted::MessageHeader;
@@ -123,22 +124,31 @@ impl ServerSession {
 
         let mut events = Vec::new();
         if !self.created
-            && let Some(first_msg_id) = accepted.iter().map(|(m, _)| m.msg_id).min()
+            && let Some(first_message) = accepted.iter().map(|(m, _)| m.msg_id).min()
         {
             self.created = true;
+            let first_msg_id = match self.quirks.first_msg_id {
+                FirstMsgId::Container if is_container => outer,
+                _ => first_message,
+            };
             let created = types::NewSessionCreated {
                 first_msg_id,
                 unique_id: self.unique_id,
                 server_salt: salts.current(now),
             };
-            // Sent on the server's own initiative, ahead of everything else.
-            self.urgent.push_front(Outgoing {
+            let notice = Outgoing {
                 body: created.to_bytes(),
                 content_related: true,
                 kind: MsgIdKind::ServerInitiated,
                 answers: None,
                 fixed: None,
-            });
+            };
+            match self.quirks.new_session {
+                // Sent on the server's own initiative, ahead of everything else.
+                NewSessionNotice::First => self.urgent.push_front(notice),
+                NewSessionNotice::AfterFirstAnswer => self.held_notice = Some(notice),
+                NewSessionNotice::Never => {}
+            }
             events.push(ServerEvent::SessionCreated { first_msg_id });
         }
         for (message, parsed) in accepted {

@@ -66,6 +66,7 @@ impl ServerSession {
                 });
                 answered = true;
             }
+            Service::StateReq(_) if self.quirks.ignore_state_requests => {}
             Service::StateReq(ids) => {
                 let info = types::MsgsStateInfo {
                     req_msg_id: msg_id,

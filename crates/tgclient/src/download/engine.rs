@@ -102,7 +102,7 @@ pub enum FileOutcome {
         /// Bytes fetched on this run (less than the size when resumed).
         fetched: u64,
         /// Whether the server's hashes were checked too (not only the size).
-        server_hashes: bool,
+        server_hashes: ServerHashes,
     },
     /// Already downloaded and verified by an earlier run.
     AlreadyDone { sha256: [u8; 32] },
@@ -110,6 +110,29 @@ pub enum FileOutcome {
     Failed(FileFailure),
     /// Not attempted: the run stopped first.
     NotRun,
+}
+
+/// Whether a finished file's parts were checked against the server's hashes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerHashes {
+    /// Every part was (for CDN files always: their bytes are not MTProto-authenticated).
+    Checked,
+    /// The server refused or could not give them after a few tries; the file (from its own
+    /// DC, whose bytes MTProto's msg_key authenticates) was finished on its size alone.
+    Unavailable,
+    /// Turned off by the caller (`verify_server_hashes: false`).
+    Off,
+}
+
+impl ServerHashes {
+    /// As the manifest writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServerHashes::Checked => "checked",
+            ServerHashes::Unavailable => "unavailable",
+            ServerHashes::Off => "off",
+        }
+    }
 }
 
 /// Progress, as it happens.
@@ -220,6 +243,16 @@ impl FileTask {
 
     fn wants_hashes(&self, run: &Run) -> bool {
         run.verify_server_hashes() && !self.no_hashes.load(Ordering::Acquire)
+    }
+
+    fn server_hashes(&self, run: &Run) -> ServerHashes {
+        if self.cdn().is_some() || self.wants_hashes(run) {
+            ServerHashes::Checked
+        } else if run.verify_server_hashes() {
+            ServerHashes::Unavailable
+        } else {
+            ServerHashes::Off
+        }
     }
 
     pub(crate) fn cdn(&self) -> Option<Arc<CdnFile>> {
@@ -475,22 +508,18 @@ async fn run_part(run: Arc<Run>, task: Arc<FileTask>, offset: u64, permit: Owned
                 got,
             });
         }
-        // Bytes that cannot be checked now are fetched again, like bytes that fail.
+        // Bytes whose hashes cannot be had now are kept, not fetched again: MTProto's
+        // msg_key already authenticates what the file's own DC sent (and CDN bytes were
+        // checked against the CDN's hashes on arrival). Only the hashes are asked again,
+        // and a server that cannot give them after a few tries gets the file finished
+        // without them (the outcome says so).
         let hashes = match hashes {
             Ok(Some(hashes)) => hashes,
             Ok(None) => break part,
-            Err(why) => {
-                refetches += 1;
-                tracing::warn!(
-                    offset,
-                    why,
-                    "part cannot be checked against the server's hashes"
-                );
-                if refetches > PART_REFETCHES {
-                    return task.fail(FileFailure::Verification(why));
-                }
-                continue;
-            }
+            Err(why) => match retry_hashes(&run, &task, offset, why).await {
+                Some(hashes) => hashes,
+                None => break part,
+            },
         };
         let checked = tokio::task::spawn_blocking(move || {
             let mismatch = part
@@ -521,6 +550,38 @@ async fn run_part(run: Arc<Run>, task: Arc<FileTask>, offset: u64, permit: Owned
         index: task.index,
         bytes: got,
     });
+}
+
+/// Hash requests one part of a direct-DC file makes before the file goes on without them.
+const HASH_TRIES: u32 = 3;
+/// The pause before asking again, doubling.
+const HASH_RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Asks the server's hashes of the part at `offset` again, after `why` (the first try's
+/// failure); `None` when they cannot be had, and the file is then marked as finished
+/// without them.
+async fn retry_hashes(
+    run: &Run,
+    task: &FileTask,
+    offset: u64,
+    mut why: String,
+) -> Option<Vec<super::verify::RangeHash>> {
+    for attempt in 1..HASH_TRIES {
+        tracing::debug!(offset, why, attempt, "asking the server's hashes again");
+        tokio::time::sleep(HASH_RETRY_PAUSE * (1 << (attempt - 1))).await;
+        match part_hashes(run, task, offset).await {
+            Ok(Some(hashes)) => return Some(hashes),
+            Ok(None) => return None,
+            Err(again) => why = again,
+        }
+    }
+    tracing::warn!(
+        path = %task.job.path.display(),
+        why,
+        "the server's hashes cannot be had; finishing the file on MTProto's own integrity"
+    );
+    task.hashes_unavailable();
+    None
 }
 
 impl FileTask {
@@ -579,6 +640,6 @@ async fn complete(run: &Arc<Run>, task: &Arc<FileTask>) -> FileOutcome {
     FileOutcome::Done {
         sha256,
         fetched: task.fetched.load(Ordering::Relaxed),
-        server_hashes: task.wants_hashes(run) || task.cdn().is_some(),
+        server_hashes: task.server_hashes(run),
     }
 }

@@ -30,7 +30,7 @@ mod ranges;
 mod verify;
 
 pub use engine::{
-    DownloadEvent, DownloadJob, DownloadOptions, FileOutcome, MessageSource, download,
+    DownloadEvent, DownloadJob, DownloadOptions, FileOutcome, MessageSource, ServerHashes, download,
 };
 pub use error::{DownloadError, FileFailure};
 pub use fetch::PART_SIZE;

@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use tgclient::Client;
-use tgclient::download::{DownloadError, DownloadJob, DownloadOptions, FileOutcome, download};
+use tgclient::download::{
+    DownloadError, DownloadJob, DownloadOptions, FileFailure, FileOutcome, download,
+};
 use tgclient::links::{self, PeerRef};
 use tgclient::media::MediaFile;
 use tl_types::api::enums;
@@ -400,6 +402,10 @@ impl Summary {
         outcome: &FileOutcome,
         manifest: &mut Manifest,
     ) -> Result<()> {
+        let server_hashes = match outcome {
+            FileOutcome::Done { server_hashes, .. } => Some(server_hashes.as_str()),
+            _ => None,
+        };
         let (status, sha256, error) = match outcome {
             FileOutcome::Done {
                 sha256, fetched, ..
@@ -414,8 +420,17 @@ impl Summary {
             }
             FileOutcome::Failed(failure) => {
                 self.failed += 1;
-                self.failures.push(format!("{}: {failure}", plan.shown));
-                ("failed", None, Some(failure.to_string()))
+                let error = match failure {
+                    // The bytes disagree with the server's own hashes: only a user who knows
+                    // the hashes are wrong should skip them.
+                    FileFailure::Verification(_) => format!(
+                        "{failure} (if this server's hashes are known to be wrong, \
+                         --no-server-hashes downloads files from their own DC without them)"
+                    ),
+                    _ => failure.to_string(),
+                };
+                self.failures.push(format!("{}: {error}", plan.shown));
+                ("failed", None, Some(error))
             }
             FileOutcome::NotRun => {
                 self.not_run += 1;
@@ -429,6 +444,7 @@ impl Summary {
             size: plan.job.media.size,
             sha256,
             status,
+            server_hashes,
             error,
         })
     }

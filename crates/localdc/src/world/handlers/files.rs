@@ -25,6 +25,7 @@ use tl_types::{Deserialize, Identifiable, RemoteCall, Serialize, wire};
 
 use super::{Call, Need, error, guard};
 use crate::RpcError;
+use crate::quirks::FileHashes;
 use crate::rpc::{Registry, RequestContext, RpcResult, errors};
 use crate::world::World;
 use crate::world::live::{ServedRange, cdn_file_token, parse_cdn_file_token};
@@ -257,6 +258,10 @@ fn redirect(
 }
 
 fn get_file_hashes(call: &Call<'_>, req: GetFileHashes) -> Result<Vec<enums::FileHash>, RpcError> {
+    // A quirk: a server without the method (an independent server answered so).
+    if call.ctx.dc.faults().quirks().file_hashes(call.ctx.key.id()) == FileHashes::Unimplemented {
+        return Err(error(500, "NOT_IMPLEMENTED"));
+    }
     let file = locate(call.world, call.ctx, &req.location)?;
     let offset = u64::try_from(req.offset).map_err(|_| error(400, "OFFSET_INVALID"))?;
     Ok(hashes_at(call.world, &file.key, file.info.size, offset))

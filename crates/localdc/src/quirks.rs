@@ -1,0 +1,131 @@
+//! Where Telegram's documentation allows more than one behaviour, localdc can follow each of
+//! them: with a quirks seed, every session (or key, for what belongs to the key) gets one
+//! reading, picked by hashing the seed with its ids, so that one run meets them all and a
+//! failing case comes back with the same seed. Without a seed, localdc behaves as deployed
+//! servers do as far as real clients show. `QUIRKS.md` lists each reading, where it comes
+//! from and which test covers it.
+
+use mtproto::session::{AckTiming, FirstMsgId, NewSessionNotice, ServerQuirks};
+
+/// How `upload.getFileHashes` is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileHashes {
+    /// Answered.
+    Present,
+    /// `500 NOT_IMPLEMENTED` (a server without the method).
+    Unimplemented,
+}
+
+/// The quirks seed of a DC: `None` for the deployed behaviour.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Quirks {
+    seed: Option<u64>,
+}
+
+impl Quirks {
+    /// Every reading picked by `seed`.
+    pub fn seeded(seed: u64) -> Self {
+        Self { seed: Some(seed) }
+    }
+
+    /// The seed, if any.
+    pub fn seed(&self) -> Option<u64> {
+        self.seed
+    }
+
+    /// The readings of session `session_id` of key `key_id`; `reopened` when the key had
+    /// sessions before (a client that reconnected with a new session id).
+    pub fn session(&self, key_id: u64, session_id: i64, reopened: bool) -> ServerQuirks {
+        let Some(seed) = self.seed else {
+            return ServerQuirks::default();
+        };
+        let pick = |what: u64, n: u64| mix(&[seed, what, key_id, session_id as u64]) % n;
+        let new_session = match pick(2, 3) {
+            0 => NewSessionNotice::First,
+            1 => NewSessionNotice::AfterFirstAnswer,
+            // Only a reopened session goes without the notice: the first one of a key is
+            // always announced, as the docs and every server do.
+            _ if reopened => NewSessionNotice::Never,
+            _ => NewSessionNotice::First,
+        };
+        ServerQuirks {
+            first_msg_id: if pick(1, 2) == 0 {
+                FirstMsgId::FirstMessage
+            } else {
+                FirstMsgId::Container
+            },
+            new_session,
+            acks: match pick(3, 3) {
+                0 => AckTiming::Prompt,
+                1 => AckTiming::Late,
+                _ => AckTiming::Batched,
+            },
+            answers_alone: pick(4, 2) == 1,
+            ignore_state_requests: pick(5, 4) == 0,
+        }
+    }
+
+    /// Whether the first message of key `key_id` under the handshake's salt is refused
+    /// with `bad_server_salt` (the docs let a server change salts at any time).
+    pub fn refuses_initial_salt(&self, key_id: u64) -> bool {
+        self.seed
+            .is_some_and(|seed| mix(&[seed, 6, key_id]) % 2 == 1)
+    }
+
+    /// How `upload.getFileHashes` is served to key `key_id`.
+    pub fn file_hashes(&self, key_id: u64) -> FileHashes {
+        match self.seed.map(|seed| mix(&[seed, 8, key_id]) % 3) {
+            None | Some(0 | 1) => FileHashes::Present,
+            Some(_) => FileHashes::Unimplemented,
+        }
+    }
+}
+
+/// A well-spread hash of `parts` (splitmix64 steps).
+fn mix(parts: &[u64]) -> u64 {
+    parts.iter().fold(0x9e37_79b9_7f4a_7c15, |acc: u64, part| {
+        let mut z = acc ^ part.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    #[test]
+    fn without_a_seed_everything_is_the_default() {
+        let quirks = Quirks::default();
+        assert_eq!(quirks.session(1, 2, true), ServerQuirks::default());
+        assert!(!quirks.refuses_initial_salt(1));
+        assert_eq!(quirks.file_hashes(1), FileHashes::Present);
+    }
+
+    #[test]
+    fn a_seed_spreads_every_reading_over_sessions_and_is_repeatable() {
+        let quirks = Quirks::seeded(42);
+        let sessions: Vec<ServerQuirks> = (0..400).map(|s| quirks.session(7, s, true)).collect();
+        let distinct = |f: &dyn Fn(&ServerQuirks) -> String| {
+            sessions.iter().map(f).collect::<HashSet<_>>().len()
+        };
+        assert_eq!(distinct(&|q| format!("{:?}", q.first_msg_id)), 2);
+        assert_eq!(distinct(&|q| format!("{:?}", q.new_session)), 3);
+        assert_eq!(distinct(&|q| format!("{:?}", q.acks)), 3);
+        assert_eq!(distinct(&|q| format!("{}", q.answers_alone)), 2);
+        assert_eq!(distinct(&|q| format!("{}", q.ignore_state_requests)), 2);
+        assert!(
+            (0..400).all(|s| quirks.session(7, s, false).new_session != NewSessionNotice::Never)
+        );
+        assert_eq!(sessions[5], Quirks::seeded(42).session(7, 5, true));
+        let hashes: HashSet<_> = (0..60)
+            .map(|k| format!("{:?}", quirks.file_hashes(k)))
+            .collect();
+        assert_eq!(hashes.len(), 2);
+        assert!((0..60).any(|k| quirks.refuses_initial_salt(k)));
+        assert!((0..60).any(|k| !quirks.refuses_initial_salt(k)));
+    }
+}
