@@ -176,6 +176,8 @@ pub struct Faults {
     /// MTProxy-secret connections are refused while set.
     mtproxy_down: AtomicBool,
     quirks: Quirks,
+    /// `http_wait`s refused by the quirk so far.
+    refused_http_waits: AtomicU64,
     /// The DC's keys, for the salt and key knobs (attached when the DC starts).
     keys: OnceLock<Arc<KeyStore>>,
 }
@@ -201,6 +203,7 @@ impl Faults {
             blocks: std::array::from_fn(|_| AtomicU8::new(0)),
             mtproxy_down: AtomicBool::new(false),
             quirks: settings.quirks,
+            refused_http_waits: AtomicU64::new(0),
             keys: OnceLock::new(),
         };
         faults.apply(settings);
@@ -231,6 +234,16 @@ impl Faults {
     /// The readings of the spec this DC's sessions follow.
     pub fn quirks(&self) -> &Quirks {
         &self.quirks
+    }
+
+    /// How many `http_wait`s the DC refused (see [`Quirks::refuses_http_wait`]): what a
+    /// client polling a server that does not hold requests costs it.
+    pub fn refused_http_waits(&self) -> u64 {
+        self.refused_http_waits.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn count_refused_http_wait(&self) {
+        self.refused_http_waits.fetch_add(1, Ordering::Relaxed);
     }
 
     /// See [`FaultSettings::drop_after_bytes`].

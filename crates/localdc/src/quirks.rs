@@ -20,12 +20,24 @@ pub enum FileHashes {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Quirks {
     seed: Option<u64>,
+    /// Every session refuses `http_wait`, whatever the seed says (for a test aimed at it).
+    always_refuse_http_wait: bool,
 }
 
 impl Quirks {
     /// Every reading picked by `seed`.
     pub fn seeded(seed: u64) -> Self {
-        Self { seed: Some(seed) }
+        Self {
+            seed: Some(seed),
+            ..Self::default()
+        }
+    }
+
+    /// These readings, with `http_wait` refused by every session.
+    #[must_use]
+    pub fn refusing_http_wait(mut self) -> Self {
+        self.always_refuse_http_wait = true;
+        self
     }
 
     /// The seed, if any.
@@ -72,6 +84,15 @@ impl Quirks {
             .is_some_and(|seed| mix(&[seed, 6, key_id]) % 2 == 1)
     }
 
+    /// Whether `http_wait` is refused in this session: answered at once with an error
+    /// instead of holding the HTTP request.
+    pub fn refuses_http_wait(&self, key_id: u64, session_id: i64) -> bool {
+        self.always_refuse_http_wait
+            || self
+                .seed
+                .is_some_and(|seed| mix(&[seed, 7, key_id, session_id as u64]).is_multiple_of(3))
+    }
+
     /// How `upload.getFileHashes` is served to key `key_id`.
     pub fn file_hashes(&self, key_id: u64) -> FileHashes {
         match self.seed.map(|seed| mix(&[seed, 8, key_id]) % 3) {
@@ -103,6 +124,7 @@ mod tests {
         assert_eq!(quirks.session(1, 2, true), ServerQuirks::default());
         assert!(!quirks.refuses_initial_salt(1));
         assert_eq!(quirks.file_hashes(1), FileHashes::Present);
+        assert!(!quirks.refuses_http_wait(1, 2));
     }
 
     #[test]

@@ -22,6 +22,7 @@ mod error;
 pub mod framed;
 pub mod handshake;
 pub mod http;
+mod log_limit;
 mod msg_id;
 pub mod mtproxy;
 pub mod prefixed;

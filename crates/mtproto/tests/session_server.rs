@@ -423,6 +423,7 @@ fn service_questions_are_answered() {
     assert_eq!(
         rig.send(wait, 6, &http_wait.to_bytes()),
         vec![ServerEvent::HttpWait {
+            msg_id: wait,
             max_delay: 1,
             wait_after: 2,
             max_wait: 3

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mtproto::encrypted::Decrypted;
-use mtproto::session::{ServerEvent, UnixTime, open_client_packet};
+use mtproto::session::{RpcError, ServerEvent, UnixTime, open_client_packet};
 use tl_types::Serialize;
 use tl_types::mtproto::{enums, types};
 
@@ -154,11 +154,25 @@ impl Connection {
                 tracing::debug!(msg_id, "request dropped by the client");
                 Ok(())
             }
+            // A quirk: a server that does not take `http_wait` answers it at once with an
+            // error (as an independent server did), and the HTTP request is not held.
+            ServerEvent::HttpWait { msg_id, .. }
+                if self
+                    .dc
+                    .faults
+                    .quirks()
+                    .refuses_http_wait(bound.key.id(), lock(&bound.session).session_id()) =>
+            {
+                self.dc.faults.count_refused_http_wait();
+                respond(bound, msg_id, Err(RpcError::new(400, "METHOD_INVALID")));
+                Ok(())
+            }
             // Only an HTTP request can be held; streams ignore it.
             ServerEvent::HttpWait {
                 max_delay,
                 wait_after,
                 max_wait,
+                ..
             } => {
                 self.http_wait(max_delay, wait_after, max_wait);
                 Ok(())

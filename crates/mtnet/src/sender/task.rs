@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use mtproto::session::{ClientEvent, ClientSession, Delivery, RequestId, UnixTime};
+use mtproto::session::{ClientEvent, ClientSession, Delivery, RequestId, SessionError, UnixTime};
 use rand::Rng;
 use rand::rngs::StdRng;
 use tl_types::Serialize;
@@ -20,6 +20,7 @@ use crate::NetError;
 use crate::clock::unix_time as now;
 use crate::connect::Endpoint;
 use crate::framed::{Incoming, PacketWriter};
+use crate::log_limit::WarnLimit;
 
 /// The transport error a server sends for an auth key it does not know.
 const AUTH_KEY_UNKNOWN: i32 = -404;
@@ -54,6 +55,13 @@ enum Exit {
 /// the HTTP carrier's response timeout.
 const HTTP_MAX_WAIT_MS: i32 = 25_000;
 const HTTP_POLL_LIFETIME: Duration = Duration::from_secs(25);
+/// A long poll that came back with nothing for us (a server that does not hold requests,
+/// or answers `http_wait` with an error) is renewed after this pause, doubling each time
+/// up to [`HTTP_BACKOFF_BUSY`] while calls wait for answers and [`HTTP_BACKOFF_IDLE`]
+/// otherwise; anything useful received resets it.
+const HTTP_BACKOFF_MIN: Duration = Duration::from_millis(25);
+const HTTP_BACKOFF_BUSY: Duration = Duration::from_secs(1);
+const HTTP_BACKOFF_IDLE: Duration = Duration::from_secs(10);
 
 /// A ping on its way, to tell a live connection from a stalled one.
 struct Ping {
@@ -73,6 +81,11 @@ pub(super) struct Task {
     /// the session is flushed, and be renewed when a long poll ran out.
     http_poll_due: bool,
     last_http_poll: Instant,
+    /// No new long poll before this (see [`HTTP_BACKOFF_MIN`]).
+    next_http_poll: Instant,
+    http_backoff: Duration,
+    dropped_packets: WarnLimit,
+    dropped_updates: WarnLimit,
     /// Connections in a row that ended in -404 with no packet decrypted.
     key_unknown_reports: u32,
     rng: StdRng,
@@ -97,6 +110,10 @@ impl Task {
             ping: None,
             http_poll_due: true,
             last_http_poll: Instant::now(),
+            next_http_poll: Instant::now(),
+            http_backoff: Duration::ZERO,
+            dropped_packets: WarnLimit::new(),
+            dropped_updates: WarnLimit::new(),
             key_unknown_reports: 0,
             rng,
         }
@@ -183,6 +200,9 @@ impl Task {
                 .map_or_else(|| Instant::now() + Duration::from_hours(1), instant_of);
             if http {
                 wake = wake.min(self.last_http_poll + HTTP_POLL_LIFETIME);
+                if self.http_poll_due {
+                    wake = wake.min(self.next_http_poll);
+                }
             }
             tokio::select! {
                 command = self.commands.recv() => match command {
@@ -214,11 +234,39 @@ impl Task {
         }
     }
 
+    /// Over HTTP: a packet that brought nothing for a call or the application (a long poll
+    /// the server did not hold) delays the next long poll, more each time; a useful one
+    /// lets it go at once.
+    fn pace_http_polls(&mut self, events: &[ClientEvent]) {
+        let useful = events.iter().any(|event| {
+            matches!(
+                event,
+                ClientEvent::Response { .. }
+                    | ClientEvent::Update(_)
+                    | ClientEvent::Rejected { .. }
+                    | ClientEvent::Uncertain { .. }
+            )
+        });
+        if useful {
+            self.http_backoff = Duration::ZERO;
+            self.next_http_poll = Instant::now();
+            return;
+        }
+        let cap = if self.pending.is_empty() {
+            HTTP_BACKOFF_IDLE
+        } else {
+            HTTP_BACKOFF_BUSY
+        };
+        self.http_backoff = (self.http_backoff * 2).clamp(HTTP_BACKOFF_MIN, cap);
+        self.next_http_poll = Instant::now() + self.http_backoff;
+    }
+
     /// Sends an `http_wait` with the next packet when something was queued or received, or
     /// when the last long poll has run out.
     fn keep_http_poll_open(&mut self) {
         let expired = self.last_http_poll.elapsed() >= HTTP_POLL_LIFETIME;
-        if self.http_poll_due || expired {
+        let due = self.http_poll_due && Instant::now() >= self.next_http_poll;
+        if due || expired {
             self.session.push_http_wait(0, 0, HTTP_MAX_WAIT_MS);
             self.last_http_poll = Instant::now();
             self.http_poll_due = false;
@@ -226,7 +274,9 @@ impl Task {
     }
 
     fn queue(&mut self, body: Vec<u8>, delivery: Delivery, reply: Reply) {
+        // The request goes out now, and an `http_wait` rides along.
         self.http_poll_due = true;
+        self.next_http_poll = Instant::now();
         match self.session.push_request_with(body, delivery) {
             Ok(id) => {
                 self.pending.insert(id, reply);
@@ -241,6 +291,14 @@ impl Task {
     async fn transmit(&mut self, writer: &mut PacketWriter) -> Result<(), NetError> {
         let now = now();
         while let Some(transmit) = self.session.poll_transmit(now, &mut self.rng) {
+            tracing::trace!(
+                container = ?transmit.container,
+                msg_ids = ?transmit.msg_ids,
+                resent = transmit.resent,
+                acks = transmit.acks,
+                bytes = transmit.packet.len(),
+                "sent"
+            );
             writer.send(&transmit.packet).await?;
         }
         Ok(())
@@ -254,12 +312,22 @@ impl Task {
                     Ok(events) => {
                         // The server decrypted our messages and we its: it knows the key.
                         self.key_unknown_reports = 0;
+                        self.pace_http_polls(&events);
                         for event in events {
+                            tracing::trace!(?event, "received");
                             self.dispatch(event);
                         }
                     }
+                    // A packet seen before: the server resending what we may have missed.
+                    Err(error @ SessionError::Duplicate { .. }) => {
+                        tracing::debug!(%error, "dropped a packet from the server");
+                    }
                     // A packet the session refuses (tampered, replayed) changes nothing.
-                    Err(error) => tracing::warn!(%error, "dropped a packet from the server"),
+                    Err(error) => {
+                        if let Some(suppressed) = self.dropped_packets.allow() {
+                            tracing::warn!(%error, suppressed, "dropped a packet from the server");
+                        }
+                    }
                 }
                 None
             }
@@ -294,8 +362,13 @@ impl Task {
                 }
             }
             ClientEvent::Update(body) => {
-                if self.updates.try_send(body).is_err() {
-                    tracing::warn!("update dropped: the application is not taking updates");
+                if self.updates.try_send(body).is_err()
+                    && let Some(suppressed) = self.dropped_updates.allow()
+                {
+                    tracing::warn!(
+                        suppressed,
+                        "update dropped: the application is not taking updates"
+                    );
                 }
             }
             ClientEvent::NewSession { .. } => {

@@ -102,6 +102,14 @@ pub enum ClientEvent {
 pub struct Transmit {
     /// The encrypted message, ready for the transport's framing.
     pub packet: Vec<u8>,
+    /// The msg_ids of the messages in it (for protocol traces).
+    pub msg_ids: Vec<i64>,
+    /// The container's msg_id when they went in one.
+    pub container: Option<i64>,
+    /// Requests in it that went before under another msg_id.
+    pub resent: usize,
+    /// Acknowledgments in it.
+    pub acks: usize,
     /// What the server answers with when the transport asks for a quick ack; see
     /// [`ClientSession::handle_quick_ack`].
     pub quick_ack: u32,
@@ -549,6 +557,10 @@ impl ClientSession {
             let inner = sealed.stamps.iter().map(|s| s.msg_id).collect();
             remember(&mut self.containers, container, inner);
         }
+        let resent = chosen
+            .iter()
+            .filter(|id| self.requests.get(id).is_some_and(|r| r.aliases.len() > 1))
+            .count();
         let reported: Vec<RequestId> = chosen
             .into_iter()
             .filter(|id| self.requests.get(id).is_some_and(|r| !r.silent))
@@ -561,6 +573,10 @@ impl ClientSession {
         }
         Some(Transmit {
             packet: sealed.packet,
+            msg_ids: sealed.stamps.iter().map(|s| s.msg_id).collect(),
+            container: sealed.container,
+            resent,
+            acks: acked,
             quick_ack: sealed.quick_ack,
         })
     }

@@ -50,8 +50,9 @@ pub enum ServerEvent {
     /// `ping_delay_disconnect`: close the connection if no other ping comes within `delay`
     /// (each such ping replaces the previous deadline; a zero delay cancels it).
     DisconnectAfter { delay: Duration },
-    /// `http_wait`: how the HTTP transport may hold its answer.
+    /// `http_wait` (message `msg_id`): how the HTTP transport may hold its answer.
     HttpWait {
+        msg_id: i64,
         max_delay: i32,
         wait_after: i32,
         max_wait: i32,

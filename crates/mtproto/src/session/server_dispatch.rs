@@ -103,6 +103,7 @@ impl ServerSession {
                 answered = true;
             }
             Service::HttpWait(wait) => events.push(ServerEvent::HttpWait {
+                msg_id,
                 max_delay: wait.max_delay,
                 wait_after: wait.wait_after,
                 max_wait: wait.max_wait,
