@@ -66,3 +66,63 @@ impl Handler for Downgrading {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tl_types::Serialize;
+    use tl_types::api::{enums, types};
+
+    use super::*;
+
+    #[test]
+    fn only_older_layers_are_transcoded() {
+        assert_eq!(old_layer(tl_types::LAYER), None);
+        // Newer than any pinned: answered in the newest, as is.
+        assert_eq!(old_layer(tl_types::LAYER + 40), None);
+        assert_eq!(old_layer(198), Some(198));
+        // Not pinned: the nearest older; older than all: the oldest.
+        assert_eq!(old_layer(215), Some(214));
+        assert_eq!(old_layer(100), Some(198));
+    }
+
+    #[test]
+    fn a_push_198_cannot_read_is_not_sent_and_one_it_can_is_rewritten() {
+        let unknown: enums::Update = types::UpdateStarGiftAuctionState {
+            gift_id: 1,
+            state: enums::StarGiftAuctionState::NotModified,
+        }
+        .into();
+        let short: enums::Updates = types::UpdateShort {
+            update: unknown,
+            date: 5,
+        }
+        .into();
+        assert_eq!(downgrade_push(short.to_bytes(), 198), None);
+
+        let deleted: enums::Update = types::UpdateDeleteMessages {
+            messages: vec![3],
+            pts: 10,
+            pts_count: 1,
+        }
+        .into();
+        let known: enums::Updates = types::UpdateShort {
+            update: deleted,
+            date: 5,
+        }
+        .into();
+        // updateShort and updateDeleteMessages have the same ids in 198: same bytes.
+        assert_eq!(
+            downgrade_push(known.to_bytes(), 198),
+            Some(known.to_bytes())
+        );
+    }
+
+    #[test]
+    fn a_request_that_does_not_parse_in_its_layer_is_a_fetch_error() {
+        assert_eq!(upgrade(&[1, 2, 3], 198), Err(errors::fetch_error()));
+        assert_eq!(
+            upgrade(&0xdead_beef_u32.to_le_bytes(), 198),
+            Err(errors::fetch_error())
+        );
+    }
+}
