@@ -20,9 +20,17 @@ fn main() {
         println!("cargo::rerun-if-changed={}", path.display());
         let source = fs::read_to_string(&path).unwrap_or_else(|e| fail(&path, &e));
         let schema = tl_gen::parse(&comment_builtins(&source)).unwrap_or_else(|e| fail(&path, &e));
-        let Some(layer) = schema.layer else {
+        let Some(layer) = schema.layer.or_else(|| layer_of_file(&path)) else {
             fail(&path, &"no `// LAYER N` line");
         };
+        if let Some(named) = layer_of_file(&path)
+            && named != layer
+        {
+            fail(
+                &path,
+                &format!("the file is named for layer {named} but says {layer}"),
+            );
+        }
         if layers.iter().any(|(l, _)| *l == layer) {
             fail(&path, &format!("layer {layer} is pinned twice"));
         }
@@ -34,8 +42,9 @@ fn main() {
     }
 }
 
-/// Some copies (grammers') declare the built-in types, `vector`'s with syntax the parser
-/// refuses; the tables know them natively, so they become comments (lines kept in place).
+/// Some copies declare the built-in types (grammers': `vector` with syntax the parser
+/// refuses; TDLib's `telegram_api.tl`: `int ? = Int;` and other id-less lines). The tables
+/// know them natively, so they become comments (lines kept in place for error positions).
 fn comment_builtins(source: &str) -> String {
     const BUILTINS: [&str; 6] = [
         "boolFalse#",
@@ -47,13 +56,28 @@ fn comment_builtins(source: &str) -> String {
     ];
     let mut out = String::with_capacity(source.len() + 64);
     for line in source.lines() {
-        if BUILTINS.iter().any(|b| line.starts_with(b)) {
+        let first = line.split_whitespace().next().unwrap_or_default();
+        let idless = !first.is_empty()
+            && !first.starts_with("//")
+            && !first.starts_with("---")
+            && !first.contains('#')
+            && line.contains('=');
+        if idless || BUILTINS.iter().any(|b| line.starts_with(b)) {
             out.push_str("// ");
         }
         out.push_str(line);
         out.push('\n');
     }
     out
+}
+
+/// `schema/api-N.tl` -> N, for copies without a `// LAYER N` line (TDLib's).
+fn layer_of_file(path: &Path) -> Option<i32> {
+    path.file_stem()?
+        .to_str()?
+        .strip_prefix("api-")?
+        .parse()
+        .ok()
 }
 
 fn fail(path: &Path, error: &dyn std::fmt::Display) -> ! {
