@@ -68,7 +68,7 @@ pub(crate) fn prepare(
     // A client of an older layer: its request read in its layer, its answer written in it.
     let declared = invocation
         .layer
-        .or(key.state().layer)
+        .or_else(|| key.state().layer)
         .unwrap_or(tl_types::LAYER);
     let old_layer = layers::old_layer(declared);
     let upgraded;
