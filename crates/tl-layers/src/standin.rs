@@ -66,3 +66,52 @@ fn empty_constructor(target: &'static Schema, ty: &str) -> Option<&'static Combi
         .find(|comb| comb.name.ends_with("Empty"))
         .copied()
 }
+
+/// Fields whose type became an object between layers, by the object's constructor: the old
+/// layer's value is this one field of it (`user.stories_max_id` was an `int`, now a
+/// `recentStory` with `max_id`; `account.updateColor`'s `color` became a `peerColor`).
+const WRAPPED: [(&str, &str, &str); 2] = [
+    ("RecentStory", "recentStory", "max_id"),
+    ("PeerColor", "peerColor", "color"),
+];
+
+/// `Bool` fields that became a type: which constructor means `true` and which `false`
+/// (`private` of paid reactions: anonymous or not).
+const AS_BOOL: [(&str, &str, &str); 1] = [(
+    "PaidReactionPrivacy",
+    "paidReactionPrivacyAnonymous",
+    "paidReactionPrivacyDefault",
+)];
+
+/// The field that stands for an object of constructor `name` where a layer has a plain value.
+pub fn unwrapped_field(name: &str) -> Option<&'static str> {
+    WRAPPED
+        .iter()
+        .find(|(_, constructor, _)| *constructor == name)
+        .map(|(_, _, field)| *field)
+}
+
+/// The constructor of type `ty` that wraps a plain value, and the field it goes in.
+pub fn wrapper(target: &'static Schema, ty: &str) -> Option<(&'static Combinator, &'static str)> {
+    let (_, constructor, field) = WRAPPED.iter().find(|(t, _, _)| *t == ty)?;
+    Some((target.by_name(constructor)?, *field))
+}
+
+/// The `Bool` an object of constructor `name` stands for.
+pub fn as_bool(name: &str) -> Option<bool> {
+    AS_BOOL.iter().find_map(|(_, yes, no)| {
+        if *yes == name {
+            Some(true)
+        } else if *no == name {
+            Some(false)
+        } else {
+            None
+        }
+    })
+}
+
+/// The constructor of type `ty` that stands for `value`.
+pub fn from_bool(target: &'static Schema, ty: &str, value: bool) -> Option<&'static Combinator> {
+    let (_, yes, no) = AS_BOOL.iter().find(|(t, _, _)| *t == ty)?;
+    target.by_name(if value { yes } else { no })
+}

@@ -90,6 +90,39 @@ impl Writer {
                     return Ok(None);
                 }
             }
+            // A plain value that became an object between layers, and back.
+            (Ty::Bool, Value::Object(object)) => match standin::as_bool(object.combinator.name) {
+                Some(value) => return self.convert(&Value::Bool(value), ty, depth + 1),
+                None => return Ok(None),
+            },
+            (_, Value::Object(object)) => {
+                let inner = standin::unwrapped_field(object.combinator.name)
+                    .and_then(|field| object.field(field));
+                return match inner {
+                    Some(inner) => self.convert(inner, ty, depth + 1),
+                    None => Ok(None),
+                };
+            }
+            (Ty::Boxed(type_name), Value::Bool(value)) => {
+                let Some(target) = standin::from_bool(self.target, type_name, *value) else {
+                    return Ok(None);
+                };
+                out.extend_from_slice(&target.id.to_le_bytes());
+                self.zero_fields(target, &mut out, depth)?;
+            }
+            (Ty::Boxed(type_name), plain) => {
+                let Some((target, field)) = standin::wrapper(self.target, type_name) else {
+                    return Ok(None);
+                };
+                let wrapped = Object {
+                    combinator: target,
+                    fields: vec![(field, Some(plain.clone()))],
+                };
+                out.extend_from_slice(&target.id.to_le_bytes());
+                if !self.fields(&wrapped, target, &mut out, depth)? {
+                    return Ok(None);
+                }
+            }
             // The value changed type between layers in a way nothing carries over.
             _ => return Ok(None),
         }

@@ -589,3 +589,57 @@ fn a_flag_bit_shared_with_a_missing_field_stays_clear() {
     assert!(read.field("live_photo").is_none());
     tl_types::api::enums::MessageMedia::deserialize(&mut Reader::new(&data)).unwrap();
 }
+
+#[test]
+fn fields_that_became_objects_carry_their_value_both_ways() {
+    // user.stories_max_id: an int in 198, a recentStory in 229.
+    let user = obj(
+        NEW,
+        "user",
+        vec![
+            ("id", Value::Long(1)),
+            (
+                "stories_max_id",
+                obj(NEW, "recentStory", vec![("max_id", Value::Int(55))]),
+            ),
+        ],
+    );
+    let old = downgrade_object(&wire(&user, "User", NEW), OLD)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        read_back(&old, OLD).field("stories_max_id"),
+        Some(&Value::Int(55))
+    );
+
+    // account.updateColor's color: an int in 198, a peerColor in 229.
+    let update_color = obj(OLD, "account.updateColor", vec![("color", Value::Int(3))]);
+    let request = tl_layers::write(&update_color, Ty::AnyObject, OLD)
+        .unwrap()
+        .unwrap();
+    let call = read_back(&upgrade_request(&request, OLD).unwrap(), NEW);
+    let Some(Value::Object(color)) = call.field("color") else {
+        panic!("no color: {call:?}")
+    };
+    assert_eq!(color.combinator.name, "peerColor");
+    assert_eq!(color.field("color"), Some(&Value::Int(3)));
+
+    // messages.togglePaidReactionPrivacy's private: a Bool in 198, a type in 229.
+    let toggle = obj(
+        OLD,
+        "messages.togglePaidReactionPrivacy",
+        vec![
+            ("peer", obj(OLD, "inputPeerSelf", vec![])),
+            ("msg_id", Value::Int(4)),
+            ("private", Value::Bool(true)),
+        ],
+    );
+    let request = tl_layers::write(&toggle, Ty::AnyObject, OLD)
+        .unwrap()
+        .unwrap();
+    let call = read_back(&upgrade_request(&request, OLD).unwrap(), NEW);
+    let Some(Value::Object(privacy)) = call.field("private") else {
+        panic!("no privacy: {call:?}")
+    };
+    assert_eq!(privacy.combinator.name, "paidReactionPrivacyAnonymous");
+}
