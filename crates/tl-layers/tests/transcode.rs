@@ -643,3 +643,28 @@ fn fields_that_became_objects_carry_their_value_both_ways() {
     };
     assert_eq!(privacy.combinator.name, "paidReactionPrivacyAnonymous");
 }
+
+fn gzip_packed(inner: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(inner).unwrap();
+    let packed = encoder.finish().unwrap();
+    let mut out = 0x3072_cfa1_u32.to_le_bytes().to_vec();
+    // The packed bytes written as TL bytes (textPlain's one field), after gzip_packed's id.
+    let field = obj(NEW, "textPlain", vec![("text", Value::Bytes(packed))]);
+    out.extend_from_slice(&wire(&field, "RichText", NEW)[4..]);
+    out
+}
+
+#[test]
+fn gzip_packed_is_unpacked_and_bounded() {
+    let data = wire(&user_229(), "User", NEW);
+    let plain = downgrade_object(&data, OLD).unwrap().unwrap();
+    assert_eq!(
+        downgrade_object(&gzip_packed(&data), OLD).unwrap().unwrap(),
+        plain
+    );
+    // 24 MiB of zeros: more than a gzip_packed may hold.
+    let bomb = gzip_packed(&vec![0; 24 << 20]);
+    assert_eq!(downgrade_object(&bomb, OLD), Err(tl_layers::Error::BadGzip));
+}
