@@ -108,8 +108,10 @@ impl SessionPush {
         (self.key_id, self.session_id)
     }
 
-    /// Queues `updates` (a boxed `Updates` object) for the session; whether it was queued
-    /// (the session still exists and the object is not too large).
+    /// Queues `updates` (a boxed `Updates` object) for the session, written in the layer
+    /// of its key; whether it was queued (the session still exists and the object is not
+    /// too large). An update the key's older layer cannot express at all is left out, as
+    /// Telegram does, and counts as queued.
     pub fn push(&self, updates: Vec<u8>) -> bool {
         let Some(session) = self.session.upgrade() else {
             return false;
