@@ -8,7 +8,8 @@
 //! which answers it in layer 198 (`tl_layers`): it logs in with a minted session, reads its
 //! dialogs and history and downloads every file of the demo world (photos, a video on
 //! another DC, a PDF, music on a third DC, a voice note, a sticker), each checked against
-//! the world's SHA-256. And GramJS (198) beside Telethon (229) on one localdc at once.
+//! the world's SHA-256; it logs in by QR code, which needs the `updateLoginToken` localdc
+//! pushes (in layer 198); and GramJS (198) runs beside Telethon (229) on one localdc.
 //! Needs Node.js and npm (`scripts/setup-node-tests.sh` installs them and GramJS).
 
 use std::path::{Path, PathBuf};
@@ -215,5 +216,34 @@ async fn gramjs_198_and_telethon_229_download_from_one_localdc_at_once() {
         );
     }
     assert!(telethon_out.contains("all downloads ok"), "{telethon_out}");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gramjs_198_logs_in_by_qr_code_through_a_pushed_update() {
+    let (world, server) = demo_server().await;
+    let scratch = Scratch::new("gramjs-qr", &server);
+    let gramjs = node::gramjs_dir().await;
+    // Alice (home DC 2) scans; the fresh client starts on DC 1, so it must migrate.
+    let alice = mint_session(&server, &world, "15550001", None).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/gramjs_qr.js");
+    let mut command = Command::new("node");
+    command
+        .arg(&script)
+        .arg(&gramjs)
+        .arg(scratch.pem())
+        .arg(server.fingerprint().to_string())
+        .arg(&alice.string_session)
+        .arg(alice.dc.to_string())
+        .arg(alice.addr.ip().to_string())
+        .arg(dc_ports(&server))
+        .arg("1");
+    let stdout = run(command, "GramJS QR").await;
+    // The fresh client only moves on once the pushed updateLoginToken (written in layer
+    // 198) reached it: its script gives up before GramJS would export the token again.
+    assert!(stdout.contains("qr user 1001"), "{stdout}");
+    assert!(stdout.contains("qr me 1001"), "{stdout}");
+    assert!(stdout.contains("qr dc 2"), "{stdout}");
+    assert!(stdout.contains("gramjs qr: done"), "{stdout}");
     server.shutdown().await;
 }
