@@ -5,6 +5,7 @@ pub mod ast;
 pub mod codegen;
 mod error;
 pub mod id;
+pub mod layer_tables;
 pub mod names;
 mod parser;
 pub mod samples;

@@ -66,6 +66,8 @@ pub struct SessionPush {
     key_id: u64,
     session_id: i64,
     wake: Wake,
+    /// The auth key, whose recorded layer says how pushed updates are written.
+    key: Weak<KeyEntry>,
 }
 
 impl std::fmt::Debug for SessionPush {
@@ -91,7 +93,14 @@ impl SessionPush {
             key_id,
             session_id,
             wake,
+            key: Weak::new(),
         }
+    }
+
+    /// The same session, its updates written in the layer recorded on `key`.
+    pub(crate) fn for_key(mut self, key: &Arc<KeyEntry>) -> Self {
+        self.key = Arc::downgrade(key);
+        self
     }
 
     /// The session's (auth_key_id, session_id).
@@ -99,11 +108,22 @@ impl SessionPush {
         (self.key_id, self.session_id)
     }
 
-    /// Queues `updates` (a boxed `Updates` object) for the session; whether it was queued
-    /// (the session still exists and the object is not too large).
+    /// Queues `updates` (a boxed `Updates` object) for the session, written in the layer
+    /// of its key; whether it was queued (the session still exists and the object is not
+    /// too large). An update the key's older layer cannot express at all is left out, as
+    /// Telegram does, and counts as queued.
     pub fn push(&self, updates: Vec<u8>) -> bool {
         let Some(session) = self.session.upgrade() else {
             return false;
+        };
+        let layer = self.key.upgrade().and_then(|key| key.state().layer);
+        let updates = match layer.and_then(super::layers::old_layer) {
+            Some(layer) => match super::layers::downgrade_push(updates, layer) {
+                Some(updates) => updates,
+                // Nothing the client's layer can read: not sent, as Telegram does.
+                None => return true,
+            },
+            None => updates,
         };
         if let Err(error) = lock(&session).push_update(updates) {
             tracing::warn!(%error, "update cannot be sent");

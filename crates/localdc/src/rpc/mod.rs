@@ -4,6 +4,7 @@
 mod context;
 pub mod errors;
 mod help;
+mod layers;
 pub mod mutate;
 mod registry;
 mod service;
@@ -64,6 +65,23 @@ pub(crate) fn prepare(
             }
         });
     }
+    // A client of an older layer: its request read in its layer, its answer written in it.
+    let declared = invocation
+        .layer
+        .or_else(|| key.state().layer)
+        .unwrap_or(tl_types::LAYER);
+    let old_layer = layers::old_layer(declared);
+    let upgraded;
+    let inner = match old_layer {
+        Some(layer) => match layers::upgrade(inner, layer) {
+            Ok(body) => {
+                upgraded = body;
+                upgraded.as_slice()
+            }
+            Err(error) => return Prepared::Answered(Err(error)),
+        },
+        None => inner,
+    };
     let id = constructor_of(inner);
     let Some((name, handler)) = dc.registry.get(id) else {
         tracing::debug!(dc = dc.id, constructor = %format_args!("{id:#010x}"),
@@ -71,7 +89,15 @@ pub(crate) fn prepare(
         return Prepared::Answered(Err(errors::method_invalid()));
     };
     // Hostile-server mode: the answer goes through the armed mutator, after the handler.
-    let handler = dc.registry.mutator().wrap(id, inner, handler);
+    let mut handler = dc.registry.mutator().wrap(id, inner, handler);
+    if let Some(layer) = old_layer {
+        handler = Arc::new(layers::Downgrading {
+            inner: handler,
+            method: id,
+            layer,
+        });
+    }
+    let push = push.for_key(key);
     Prepared::Call {
         name,
         handler,
