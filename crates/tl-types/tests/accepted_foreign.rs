@@ -101,6 +101,28 @@ fn input_peer_user_from_message_is_read_as_input_user_from_message() {
 }
 
 #[test]
+fn input_peer_empty_is_read_as_input_user_empty() {
+    let sent = types::InputPeerEmpty {};
+    let (user, written) = read::<enums::InputUser>(&sent.to_bytes());
+    assert_eq!(user, enums::InputUser::Empty);
+    assert_eq!(written, types::InputUserEmpty {}.to_bytes());
+    // Inside a vector, as kurigram's send_story puts it.
+    let mut rule = types::InputPrivacyValueAllowUsers::CONSTRUCTOR_ID
+        .to_le_bytes()
+        .to_vec();
+    tl_types::wire::write_vector_header(&mut rule, 1, true);
+    sent.serialize(&mut rule);
+    let (rule, _) = read::<enums::InputPrivacyRule>(&rule);
+    assert_eq!(
+        rule,
+        types::InputPrivacyValueAllowUsers {
+            users: vec![enums::InputUser::Empty]
+        }
+        .into()
+    );
+}
+
+#[test]
 fn requests_carrying_input_peers_are_read() {
     // channels.getMessages as kurigram's get_messages sends it.
     let mut request = functions::channels::GetMessages::CONSTRUCTOR_ID
@@ -173,7 +195,7 @@ fn other_foreign_constructors_are_refused() {
         enums::InputUser::from_bytes(&channel),
         Err(refused(channel, "InputUser"))
     );
-    // A basic group is neither; inputPeerEmpty is not converted (no client relies on it).
+    // A basic group is neither; no client sends inputPeerEmpty for an InputChannel.
     let chat = types::InputPeerChat { chat_id: 1 }.to_bytes();
     assert_eq!(
         enums::InputChannel::from_bytes(&chat),
@@ -181,8 +203,8 @@ fn other_foreign_constructors_are_refused() {
     );
     let empty = types::InputPeerEmpty {}.to_bytes();
     assert_eq!(
-        enums::InputUser::from_bytes(&empty),
-        Err(refused(empty, "InputUser"))
+        enums::InputChannel::from_bytes(&empty),
+        Err(refused(empty, "InputChannel"))
     );
     // The conversion is one way: an InputChannel is no InputPeer.
     let input_channel = types::InputChannel {
