@@ -8,7 +8,7 @@
 //! `resolve_peer` returns wherever the schema wants an `InputChannel` or `InputUser`, as
 //! Telegram allows: localdc reads those requests as Telegram does (checked here over the
 //! wire), and kurigram 2.2.26, an unmodified real client, starting on a minted logged-in
-//! key, reads a channel's messages by id. Needs Python 3; the venv is made by
+//! key, reads a channel's messages by id and the channel itself. Needs Python 3; the venv is made by
 //! `scripts/setup-python-tests.sh` (PyPI access needed once).
 
 use std::path::Path;
@@ -266,6 +266,10 @@ async fn kurigram_reads_a_channels_messages_by_id() {
     assert_eq!(result["me"], json!(1001), "{result}");
     assert_eq!(result["users_me"], json!(1001), "{result}");
     assert_eq!(result["chat"], json!(marked), "{result}");
+    assert_eq!(result["title"], json!(news.title), "{result}");
+    let members = news.members.iter().chain([&news.creator]);
+    let members: std::collections::BTreeSet<&i64> = members.collect();
+    assert_eq!(result["members"], json!(members.len()), "{result}");
     assert_eq!(result["by_username"], Value::Array(expected.clone()));
     assert_eq!(result["by_id"], Value::Array(expected));
     server.shutdown().await;

@@ -6,8 +6,9 @@ where MESSAGE_IDS is comma-separated. Pyrogram keeps Telegram's DC addresses in 
 session storage: the script points that storage at 127.0.0.1:PORT after it is loaded, which
 is configuration (like Telethon's set_dc), and leaves the client's code as it is.
 
-Prints one line `RESULT {json}`: who the client is, the channel's id, and the messages as
-get_messages answered them, asked by @username and then by the channel's numeric id."""
+Prints one line `RESULT {json}`: who the client is, the channel's id, title and member
+count (get_chat), and the messages as get_messages answered them, asked by @username and
+then by the channel's numeric id."""
 
 import asyncio
 import base64
@@ -69,10 +70,14 @@ async def main():
         by_id = await client.get_messages(chat_id, ids)
         # users.getUsers with resolve_peer("me"), an inputPeerSelf, as its InputUser.
         [me] = await client.get_users(["me"])
+        # channels.getFullChannel with the channel's inputPeerChannel.
+        chat = await client.get_chat(chat_id)
         result = {
             "me": client.me.id,
             "users_me": me.id,
             "chat": chat_id,
+            "title": chat.title,
+            "members": chat.members_count,
             "by_username": [message_row(m) for m in by_name],
             "by_id": [message_row(m) for m in by_id],
         }
