@@ -2,9 +2,10 @@
 # Creates (or reuses) the Python virtual environment the interop tests run real clients in:
 # Telethon 1.45.0 with cryptg 0.6.0, and the Pyrogram fork kurigram 2.2.26 (layer 229, like
 # the pinned schema) with TgCrypto 1.2.5, from PyPI. Idempotent: a venv that already has the
-# pinned versions is left as it is; one missing some gets them added. Safe to run concurrently (the test runner starts several
-# interop tests at once): one run builds the venv under a lock while the others wait, and
-# nobody uses a venv whose packages are still being installed.
+# pinned versions is left as it is; one missing some gets them added. Safe to run
+# concurrently (the test runner starts several interop tests at once): one run builds the
+# venv under a lock while the others wait, and nobody uses a venv whose packages are still
+# being installed.
 #
 # Usage: scripts/setup-python-tests.sh [VENV_DIR]   (default: target/py-venv)
 set -euo pipefail
@@ -51,4 +52,5 @@ if ! is_ready; then
     echo "setup-python-tests: $venv still lacks ${requirements[*]} after pip install" >&2
     exit 1
 fi
-"$venv/bin/python" -c 'import telethon, cryptg, pyrogram, tgcrypto; print("setup-python-tests: telethon", telethon.__version__, "and kurigram", pyrogram.__version__, "ready")'
+"$venv/bin/python" -c 'import telethon, cryptg, pyrogram, tgcrypto
+print("setup-python-tests: telethon", telethon.__version__, "and kurigram", pyrogram.__version__, "ready")'

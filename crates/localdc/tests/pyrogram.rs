@@ -8,8 +8,8 @@
 //! `resolve_peer` returns wherever the schema wants an `InputChannel` or `InputUser`, as
 //! Telegram allows: localdc reads those requests as Telegram does (checked here over the
 //! wire), and kurigram 2.2.26, an unmodified real client, starting on a minted logged-in
-//! key, reads a channel's messages by id and the channel itself. Needs Python 3; the venv is made by
-//! `scripts/setup-python-tests.sh` (PyPI access needed once).
+//! key, reads a channel's messages by id and the channel itself. Needs Python 3; the venv
+//! is made by `scripts/setup-python-tests.sh` (PyPI access needed once).
 
 use std::path::Path;
 use std::process::Stdio;
