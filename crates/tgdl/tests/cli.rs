@@ -918,7 +918,7 @@ fn a_phone_number_without_an_account_is_told_to_sign_up_in_an_app() {
 }
 
 #[test]
-fn refused_bot_logins_say_which_refusal_and_why() {
+fn refused_logins_say_which_refusal_and_why() {
     let mut fixture = Fixture::from_json(FIXTURE).unwrap();
     fixture.revoked_bot_tokens = vec!["2001:revoked-token".into()];
     fixture.apps = vec![AppSpec {
@@ -960,6 +960,20 @@ fn refused_bot_logins_say_which_refusal_and_why() {
         );
         assert!(run.stderr.contains(cause), "{token}: {}", run.stderr);
         assert!(!run.stderr.contains(token), "the token is not shown");
+    }
+    // An app Telegram does not know is refused whichever way the login goes.
+    let other_app = ("4", "fedcba9876543210");
+    for args in [&["login", "--phone", "15550001"][..], &["login", "--qr"]] {
+        let command = env.tgdl_command_as("app", args, other_app);
+        let run = run_with_limit(command, "12345\n").failed();
+        assert!(
+            run.stderr.contains(
+                "error: login failed: Telegram does not accept this api_id/api_hash pair"
+            ),
+            "{args:?}: {}",
+            run.stderr
+        );
+        assert!(run.stderr.contains("API_ID_INVALID"), "{}", run.stderr);
     }
     // The registered app with the current token logs in.
     let bot = env
