@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Creates (or reuses) the Python virtual environment the interop tests run real clients in:
-# Telethon 1.45.0 with cryptg 0.6.0, from PyPI. Idempotent: a venv that already has the
-# pinned versions is left as it is. Safe to run concurrently (the test runner starts several
-# interop tests at once): one run builds the venv under a lock while the others wait, and
-# nobody uses a venv whose packages are still being installed.
+# Telethon 1.45.0 with cryptg 0.6.0, and the Pyrogram fork kurigram 2.2.26 (layer 229, like
+# the pinned schema) with TgCrypto 1.2.5, from PyPI. Idempotent: a venv that already has the
+# pinned versions is left as it is; one missing some gets them added. Safe to run
+# concurrently (the test runner starts several interop tests at once): one run builds the
+# venv under a lock while the others wait, and nobody uses a venv whose packages are still
+# being installed.
 #
 # Usage: scripts/setup-python-tests.sh [VENV_DIR]   (default: target/py-venv)
 set -euo pipefail
@@ -11,7 +13,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${1:-$root/target/py-venv}"
 python="${PYTHON:-python3}"
-requirements=(telethon==1.45.0 cryptg==0.6.0)
+requirements=(telethon==1.45.0 cryptg==0.6.0 kurigram==2.2.26 tgcrypto==1.2.5)
 
 if ! command -v "$python" >/dev/null 2>&1; then
     echo "setup-python-tests: $python not found; install Python 3 (with venv and pip)" >&2
@@ -30,6 +32,8 @@ is_ready() {
 import importlib.metadata as m
 assert m.version("telethon") == "1.45.0"
 assert m.version("cryptg") == "0.6.0"
+assert m.version("kurigram") == "2.2.26"
+assert m.version("tgcrypto") == "1.2.5"
 PY
 }
 
@@ -48,4 +52,5 @@ if ! is_ready; then
     echo "setup-python-tests: $venv still lacks ${requirements[*]} after pip install" >&2
     exit 1
 fi
-"$venv/bin/python" -c 'import telethon, cryptg; print("setup-python-tests: telethon", telethon.__version__, "ready")'
+"$venv/bin/python" -c 'import telethon, cryptg, pyrogram, tgcrypto
+print("setup-python-tests: telethon", telethon.__version__, "and kurigram", pyrogram.__version__, "ready")'

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use localdc::world::fixture::{
-    ChatKind, ChatSpec, FloodRule, MediaSpec, MessageSpec, PrivateChatSpec,
+    AppSpec, ChatKind, ChatSpec, FloodRule, MediaSpec, MessageSpec, PrivateChatSpec,
 };
 use localdc::world::generate::{self, GenOptions};
 use localdc::world::{Fixture, World, mint_session};
@@ -180,11 +180,23 @@ async fn code_login_logout_and_errors() {
             400,
             "PHONE_NUMBER_INVALID",
         );
+        // A number with no account is texted a code; the right one asks for a sign-up.
+        let sent = client.rpc(&send_code("15559999")).await.unwrap();
+        let enums::auth::SentCode::SentCode(sent) = sent else {
+            panic!("{sent:?}")
+        };
+        assert!(matches!(sent.r#type, enums::auth::SentCodeType::Sms(_)));
+        let unknown = |code: &str| sign_in("15559999", &sent.phone_code_hash, code);
         assert_error(
-            client.rpc(&send_code("15559999")).await,
+            client.rpc(&unknown("00000")).await,
             400,
-            "PHONE_NUMBER_UNOCCUPIED",
+            "PHONE_CODE_INVALID",
         );
+        assert!(matches!(
+            client.rpc(&unknown("12345")).await.unwrap(),
+            enums::auth::Authorization::SignUpRequired(_)
+        ));
+        assert_error(client.rpc(&get_self()).await, 401, "AUTH_KEY_UNREGISTERED");
         let hash = code_hash(&client, "+1 555 0001").await;
         assert_error(
             client.rpc(&sign_in("15550001", &hash, "00000")).await,
@@ -346,7 +358,13 @@ async fn migration_2fa_and_authorization_transfer() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bot_login() {
     tokio::time::timeout(TEST_TIME, async {
-        let env = start(demo()).await;
+        let mut fixture = demo();
+        fixture.revoked_bot_tokens = vec!["2001:revoked-token".into()];
+        fixture.apps = vec![AppSpec {
+            api_id: 4,
+            api_hash: "x".into(),
+        }];
+        let env = start(fixture).await;
         let import = |token: &str| functions::auth::ImportBotAuthorization {
             flags: 0,
             api_id: 4,
@@ -355,6 +373,16 @@ async fn bot_login() {
         };
         let dc1 = Client::connect(&env, 1, None).await;
         assert_error(dc1.rpc(&import("nope")).await, 400, "ACCESS_TOKEN_INVALID");
+        assert_error(
+            dc1.rpc(&import("2001:revoked-token")).await,
+            400,
+            "ACCESS_TOKEN_EXPIRED",
+        );
+        let other_app = functions::auth::ImportBotAuthorization {
+            api_hash: "y".into(),
+            ..import("2001:demo-token")
+        };
+        assert_error(dc1.rpc(&other_app).await, 400, "API_ID_INVALID");
         assert_error(
             dc1.rpc(&import("2001:demo-token")).await,
             303,
@@ -1356,11 +1384,8 @@ async fn network_migrate_comes_before_phone_and_user_migrate() {
             303,
             "PHONE_MIGRATE_2",
         );
-        assert_error(
-            dc3.rpc(&send_code("15559999")).await,
-            400,
-            "PHONE_NUMBER_UNOCCUPIED",
-        );
+        // A number with no account is served by the network's DC.
+        code_hash(&dc3, "15559999").await;
         assert_error(
             dc3.rpc(&bot("2001:demo-token")).await,
             303,

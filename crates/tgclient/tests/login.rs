@@ -37,6 +37,7 @@ const FIXTURE: &str = r#"{
     { "phone": "15550003", "user_id": 1003, "code": "33333", "home_dc": 3 }
   ],
   "bots": [ { "token": "2001:demo-token", "user_id": 2001, "home_dc": 2 } ],
+  "revoked_bot_tokens": [ "2001:revoked-token" ],
   "chats": []
 }"#;
 
@@ -195,6 +196,39 @@ async fn bot_login_and_a_wrong_token() {
         assert!(user.bot);
         assert_eq!(user.id, 2001);
         assert_eq!(me(client).await.unwrap(), 2001);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_bot_token_is_told_from_a_wrong_one() {
+    with_client(async |_, client| {
+        let revoked = client.bot_sign_in("2001:revoked-token").await.unwrap_err();
+        assert!(
+            matches!(revoked, LoginError::RevokedBotToken(ref m) if m == "ACCESS_TOKEN_EXPIRED"),
+            "{revoked}"
+        );
+        let wrong = client.bot_sign_in("2001:nope").await.unwrap_err();
+        assert!(
+            matches!(wrong, LoginError::InvalidBotToken(ref m) if m == "ACCESS_TOKEN_INVALID"),
+            "{wrong}"
+        );
+        assert!(me(client).await.is_err(), "no login after refusals");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_number_without_an_account_must_sign_up_first() {
+    with_client(async |_, client| {
+        let request = client.request_login_code("+1 555 0099").await.unwrap();
+        assert_eq!(request.kind, tgclient::CodeKind::Sms);
+        let wrong = client.sign_in(&request, "00000").await.unwrap_err();
+        assert!(matches!(wrong, LoginError::InvalidCode(_)), "{wrong}");
+        // The fixture's default code for numbers with no account.
+        let unknown = client.sign_in(&request, "12345").await.unwrap_err();
+        assert!(matches!(unknown, LoginError::SignUpRequired), "{unknown}");
+        assert!(me(client).await.is_err(), "no login without an account");
     })
     .await;
 }

@@ -65,7 +65,27 @@ pub fn login_error(error: LoginError) -> anyhow::Error {
         LoginError::CodeExpired(_) => "login failed: the code expired; run `tgdl login` again",
         LoginError::WrongPassword(_) => "login failed: the 2FA password is wrong",
         LoginError::InvalidPhone(_) => "login failed: Telegram refused the phone number",
-        LoginError::InvalidBotToken(_) => "login failed: Telegram refused the bot token",
+        LoginError::SignUpRequired => {
+            "login failed: this phone number has no Telegram account; sign it up in an \
+             official Telegram app first (tgdl does not create accounts), then run \
+             `tgdl login` again"
+        }
+        LoginError::InvalidBotToken(_) => {
+            "login failed: the bot token is wrong, no bot has it; copy it again from \
+             @BotFather (it looks like 123456789:AAE...)"
+        }
+        LoginError::RevokedBotToken(_) => {
+            "login failed: this bot token was revoked in @BotFather and no longer works; get \
+             the bot's current token there (/token)"
+        }
+        LoginError::AppRefused(message) if message == "API_ID_PUBLISHED_FLOOD" => {
+            "login failed: Telegram limits this api_id because it was published; register an \
+             app of your own at https://my.telegram.org/apps"
+        }
+        LoginError::AppRefused(_) => {
+            "login failed: Telegram does not accept this api_id/api_hash pair; copy both from \
+             https://my.telegram.org/apps (TGDL_API_ID/TGDL_API_HASH or config.toml)"
+        }
         LoginError::QrTimeout | LoginError::InvalidQrToken(_) => {
             "login failed: the QR code was not accepted; run `tgdl login --qr` again"
         }
@@ -152,6 +172,40 @@ mod tests {
              (PASSWORD_HASH_INVALID)"
         );
         assert!(report(&client_error(ClientError::NotLoggedIn)).contains("tgdl login"));
+    }
+
+    #[test]
+    fn login_refusals_say_what_to_do() {
+        let cases = [
+            (LoginError::SignUpRequired, "has no Telegram account"),
+            (LoginError::SignUpRequired, "official Telegram app"),
+            (
+                LoginError::InvalidBotToken("ACCESS_TOKEN_INVALID".into()),
+                "the bot token is wrong, no bot has it",
+            ),
+            (
+                LoginError::RevokedBotToken("ACCESS_TOKEN_EXPIRED".into()),
+                "was revoked in @BotFather",
+            ),
+            (
+                LoginError::AppRefused("API_ID_INVALID".into()),
+                "does not accept this api_id/api_hash pair",
+            ),
+            (
+                LoginError::AppRefused("API_ID_PUBLISHED_FLOOD".into()),
+                "because it was published",
+            ),
+        ];
+        for (error, advice) in cases {
+            let text = report(&login_error(error));
+            assert!(text.starts_with("error: login failed: "), "{text}");
+            assert!(text.contains(advice), "{advice:?} not in {text}");
+        }
+        // The server's own word stays in the report.
+        let revoked = report(&login_error(LoginError::RevokedBotToken(
+            "ACCESS_TOKEN_EXPIRED".into(),
+        )));
+        assert!(revoked.contains("caused by: the bot token was revoked (ACCESS_TOKEN_EXPIRED)"));
     }
 
     #[test]

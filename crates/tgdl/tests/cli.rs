@@ -17,7 +17,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use localdc::world::fixture::{AttributeSpec, ChatKind, ChatSpec, MediaSpec, MessageSpec};
+use localdc::world::fixture::{AppSpec, AttributeSpec, ChatKind, ChatSpec, MediaSpec, MessageSpec};
 use localdc::world::{Fixture, World};
 use localdc::{Config, Registry, RunningServer, Server};
 use serde_json::{Value, json};
@@ -88,7 +88,10 @@ impl Run {
 
 impl Env {
     fn start() -> Self {
-        let fixture = Fixture::from_json(FIXTURE).unwrap();
+        Self::start_with(Fixture::from_json(FIXTURE).unwrap())
+    }
+
+    fn start_with(fixture: Fixture) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -125,6 +128,11 @@ impl Env {
 
     /// The command of [`Env::tgdl`], for a test to change before running it.
     fn tgdl_command(&self, session: &str, args: &[&str]) -> Command {
+        self.tgdl_command_as(session, args, ("4", "0123456789abcdef"))
+    }
+
+    /// [`Env::tgdl_command`] with the app's `(api_id, api_hash)`.
+    fn tgdl_command_as(&self, session: &str, args: &[&str], app: (&str, &str)) -> Command {
         let session = self.session(session);
         let mut full = vec![
             "--server",
@@ -133,10 +141,7 @@ impl Env {
             session.to_str().unwrap(),
         ];
         full.extend_from_slice(args);
-        self.command(
-            &full,
-            &[("TGDL_API_ID", "4"), ("TGDL_API_HASH", "0123456789abcdef")],
-        )
+        self.command(&full, &[("TGDL_API_ID", app.0), ("TGDL_API_HASH", app.1)])
     }
 
     /// Runs tgdl with `args` only, HOME and the XDG dirs inside the test's directory.
@@ -889,4 +894,90 @@ fn credentials_profiles_and_usage_errors() {
 fn session_str(env: &Env, name: &str) -> String {
     let path: &Path = &env.session(name);
     path.to_str().unwrap().to_owned()
+}
+
+#[test]
+fn a_phone_number_without_an_account_is_told_to_sign_up_in_an_app() {
+    let env = Env::start();
+    // Telegram texts a code to a number with no account; the right code (the fixture's
+    // default for such numbers) answers auth.authorizationSignUpRequired.
+    let run = env
+        .tgdl("new", &["login", "--phone", "+1 555 0099"], "12345\n")
+        .failed();
+    assert!(run.stderr.contains("sent by SMS"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "error: login failed: this phone number has no Telegram account; sign it up in \
+             an official Telegram app first (tgdl does not create accounts)"
+        ),
+        "{}",
+        run.stderr
+    );
+    let after = env.tgdl("new", &["chats"], "").failed();
+    assert!(after.stderr.contains("not logged in"), "{}", after.stderr);
+}
+
+#[test]
+fn refused_logins_say_which_refusal_and_why() {
+    let mut fixture = Fixture::from_json(FIXTURE).unwrap();
+    fixture.revoked_bot_tokens = vec!["2001:revoked-token".into()];
+    fixture.apps = vec![AppSpec {
+        api_id: 4,
+        api_hash: "0123456789abcdef".into(),
+    }];
+    let env = Env::start_with(fixture);
+    let login = |token: &str, app: (&str, &str)| {
+        let command = env.tgdl_command_as("bot", &["login", "--bot-token", token], app);
+        run_with_limit(command, "").failed()
+    };
+    let app = ("4", "0123456789abcdef");
+    for (token, app, advice, cause) in [
+        (
+            "2001:wrong",
+            app,
+            "the bot token is wrong, no bot has it; copy it again from @BotFather",
+            "ACCESS_TOKEN_INVALID",
+        ),
+        (
+            "2001:revoked-token",
+            app,
+            "this bot token was revoked in @BotFather",
+            "ACCESS_TOKEN_EXPIRED",
+        ),
+        (
+            "2001:archive-token",
+            ("4", "fedcba9876543210"),
+            "Telegram does not accept this api_id/api_hash pair",
+            "API_ID_INVALID",
+        ),
+    ] {
+        let run = login(token, app);
+        assert!(
+            run.stderr
+                .contains(&format!("error: login failed: {advice}")),
+            "{token}: {}",
+            run.stderr
+        );
+        assert!(run.stderr.contains(cause), "{token}: {}", run.stderr);
+        assert!(!run.stderr.contains(token), "the token is not shown");
+    }
+    // An app Telegram does not know is refused whichever way the login goes.
+    let other_app = ("4", "fedcba9876543210");
+    for args in [&["login", "--phone", "15550001"][..], &["login", "--qr"]] {
+        let command = env.tgdl_command_as("app", args, other_app);
+        let run = run_with_limit(command, "12345\n").failed();
+        assert!(
+            run.stderr.contains(
+                "error: login failed: Telegram does not accept this api_id/api_hash pair"
+            ),
+            "{args:?}: {}",
+            run.stderr
+        );
+        assert!(run.stderr.contains("API_ID_INVALID"), "{}", run.stderr);
+    }
+    // The registered app with the current token logs in.
+    let bot = env
+        .tgdl("bot", &["login", "--bot-token", "2001:archive-token"], "")
+        .ok();
+    assert_eq!(bot.stdout.trim(), "logged in as @archive_bot (bot 2001)");
 }

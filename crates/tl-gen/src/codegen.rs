@@ -12,6 +12,34 @@ use thiserror::Error;
 use crate::ast::{Category, Definition, ParameterType, Schema, TypeRef};
 use crate::names;
 
+/// Constructors of another type that Telegram reads in place of a type's own, with the same
+/// fields: `(type, foreign constructor, the type's constructor it is read as)`. Telegram has
+/// accepted these for years and clients rely on it, so every generated reader accepts them
+/// too, converted to the schema's constructor (written back, they are the schema's).
+const ACCEPTED_FOREIGN: &[(&str, &str, &str)] = &[
+    // Pyrogram and its forks (kurigram) send what `resolve_peer` returns, an `InputPeer`,
+    // wherever an `InputChannel` goes: `channels.getMessages`, `channels.getFullChannel`,
+    // `channels.joinChannel`, ... (`methods/messages/get_messages.py`, `methods/chats/*`).
+    ("InputChannel", "inputPeerChannel", "inputChannel"),
+    (
+        "InputChannel",
+        "inputPeerChannelFromMessage",
+        "inputChannelFromMessage",
+    ),
+    // ... and wherever an `InputUser` goes: `users.getUsers`, `users.getFullUser`,
+    // `channels.inviteToChannel`, `bots.*` (`resolve_peer("me")` is `inputPeerSelf`).
+    ("InputUser", "inputPeerUser", "inputUser"),
+    ("InputUser", "inputPeerSelf", "inputUserSelf"),
+    (
+        "InputUser",
+        "inputPeerUserFromMessage",
+        "inputUserFromMessage",
+    ),
+    // kurigram's `send_story` sends `inputPrivacyValueAllowUsers{users: [inputPeerEmpty]}`
+    // for "close friends / selected users, nobody picked" (`methods/stories/send_story.py`).
+    ("InputUser", "inputPeerEmpty", "inputUserEmpty"),
+];
+
 /// How one schema becomes one Rust module.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -35,7 +63,7 @@ pub fn generate(schema: &Schema, config: &Config) -> Result<String, GenError> {
     let model = Model::new(schema, config)?;
     let mut out = String::new();
     model.emit_types(&mut out)?;
-    model.emit_enums(&mut out);
+    model.emit_enums(&mut out)?;
     model.emit_functions(&mut out)?;
     Ok(out)
 }
@@ -247,7 +275,7 @@ impl<'a> Model<'a> {
         Ok(())
     }
 
-    fn emit_enums(&self, out: &mut String) {
+    fn emit_enums(&self, out: &mut String) -> Result<(), GenError> {
         let mut by_namespace: Vec<(Vec<String>, Vec<usize>)> = Vec::new();
         for (index, (_, ctors)) in self.boxed_types.iter().enumerate() {
             let Some(first) = ctors.first() else { continue };
@@ -267,7 +295,8 @@ impl<'a> Model<'a> {
             }
             for index in indices {
                 if let Some((name, ctors)) = self.boxed_types.get(index) {
-                    self.emit_enum(out, name, ctors);
+                    let foreign = self.accepted_foreign(name, ctors)?;
+                    self.emit_enum(out, name, ctors, &foreign);
                 }
             }
             for _ in &namespace {
@@ -275,13 +304,71 @@ impl<'a> Model<'a> {
             }
         }
         out.push_str("}\n");
+        Ok(())
     }
 
-    fn emit_enum(&self, out: &mut String, full_name: &str, ctors: &[&Definition]) {
+    /// The [`ACCEPTED_FOREIGN`] constructors of type `full_name`, each with the index of the
+    /// type's own constructor it is read as. A table entry that does not fit the schema
+    /// (a name missing, fields that differ) is an error, so a schema update cannot silently
+    /// turn a conversion into a misreading.
+    pub fn accepted_foreign(
+        &self,
+        full_name: &str,
+        ctors: &[&'a Definition],
+    ) -> Result<Vec<(&'a Definition, usize)>, GenError> {
+        let mut accepted = Vec::new();
+        for (_, foreign_name, own_name) in ACCEPTED_FOREIGN
+            .iter()
+            .filter(|(ty, _, _)| *ty == full_name)
+        {
+            let line = ctors.first().map_or(0, |c| c.line);
+            let problem = |message: String| GenError { line, message };
+            let foreign = self.constructors.get(*foreign_name).ok_or_else(|| {
+                problem(format!(
+                    "`{foreign_name}`, accepted as `{full_name}`, is not in the schema"
+                ))
+            })?;
+            let own = ctors
+                .iter()
+                .position(|c| c.full_name() == *own_name)
+                .ok_or_else(|| problem(format!("`{full_name}` has no constructor `{own_name}`")))?;
+            let same_fields = ctors.get(own).is_some_and(|c| c.params == foreign.params);
+            if !same_fields {
+                return Err(problem(format!(
+                    "`{foreign_name}` cannot be read as `{own_name}`: their fields differ"
+                )));
+            }
+            if ctors.iter().any(|c| c.id == foreign.id) {
+                return Err(problem(format!(
+                    "`{foreign_name}` has the id of a `{full_name}` constructor"
+                )));
+            }
+            accepted.push((*foreign, own));
+        }
+        Ok(accepted)
+    }
+
+    fn emit_enum(
+        &self,
+        out: &mut String,
+        full_name: &str,
+        ctors: &[&Definition],
+        foreign: &[(&Definition, usize)],
+    ) {
         let Some(first) = ctors.first() else { return };
         let name = names::type_name(&first.ty.name);
         let variants = Self::variants(ctors);
         let _ = writeln!(out, "/// The boxed TL type `{full_name}`.");
+        for (ctor, own) in foreign {
+            if let Some(own) = ctors.get(*own) {
+                let _ = writeln!(
+                    out,
+                    "///\n/// Also reads `{}` (as `{}`), as Telegram does.",
+                    ctor.full_name(),
+                    own.full_name()
+                );
+            }
+        }
         out.push_str("#[derive(Debug, Clone, PartialEq)]\n");
         let _ = writeln!(out, "pub enum {name} {{");
         for (variant, ctor) in variants.iter().zip(ctors) {
@@ -339,6 +426,21 @@ impl<'a> Model<'a> {
         );
         for (variant, ctor) in variants.iter().zip(ctors) {
             if ctor.params.is_empty() {
+                let _ = writeln!(out, "            {:#010x} => Self::{variant},", ctor.id);
+            } else {
+                let _ = writeln!(
+                    out,
+                    "            {:#010x} => Self::{variant}(crate::deserialize_boxed(r)?),",
+                    ctor.id
+                );
+            }
+        }
+        for (ctor, own) in foreign {
+            let (Some(variant), Some(own)) = (variants.get(*own), ctors.get(*own)) else {
+                continue;
+            };
+            // Same fields as the type's own constructor: its bare reader reads them.
+            if own.params.is_empty() {
                 let _ = writeln!(out, "            {:#010x} => Self::{variant},", ctor.id);
             } else {
                 let _ = writeln!(
@@ -752,4 +854,104 @@ fn for_each_namespace<'d>(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+
+    const PEERS: &str = "\
+inputPeerEmpty#7f3b18ea = InputPeer;
+inputPeerSelf#7da07ec9 = InputPeer;
+inputPeerUser#dde8a54c user_id:long access_hash:long = InputPeer;
+inputPeerChannel#27bcbbfc channel_id:long access_hash:long = InputPeer;
+inputPeerUserFromMessage#a87b0a1c peer:InputPeer msg_id:int user_id:long = InputPeer;
+inputPeerChannelFromMessage#bd2a0840 peer:InputPeer msg_id:int channel_id:long = InputPeer;
+inputUserEmpty#b98886cf = InputUser;
+inputUserSelf#f7c1b13f = InputUser;
+inputUser#f21158c6 user_id:long access_hash:long = InputUser;
+inputUserFromMessage#1da448e2 peer:InputPeer msg_id:int user_id:long = InputUser;
+";
+    const CHANNELS: &str = "\
+inputChannelEmpty#ee8c1e86 = InputChannel;
+inputChannel#f35aec28 channel_id:long access_hash:long = InputChannel;
+inputChannelFromMessage#5b934f9d peer:InputPeer msg_id:int channel_id:long = InputChannel;
+";
+
+    fn generate_from(source: &str) -> Result<String, GenError> {
+        let schema = crate::parse(source).unwrap();
+        let config = Config {
+            module_path: "crate::api".into(),
+            strings_as_bytes: false,
+        };
+        generate(&schema, &config)
+    }
+
+    /// The text of the generated `Deserialize` impl of enum `name`.
+    fn deserializer<'c>(code: &'c str, name: &str) -> &'c str {
+        let enums = &code[code.find("pub mod enums {").unwrap()..];
+        let start = enums
+            .find(&format!("impl crate::Deserialize for {name} {{"))
+            .unwrap();
+        let rest = &enums[start..];
+        &rest[..rest.find("\nimpl From").unwrap()]
+    }
+
+    #[test]
+    fn foreign_constructors_are_read_as_the_types_own() {
+        let code = generate_from(&format!("{PEERS}{CHANNELS}")).unwrap();
+        let channel = deserializer(&code, "InputChannel");
+        assert!(
+            channel.contains("0x27bcbbfc => Self::InputChannel(crate::deserialize_boxed(r)?)"),
+            "{channel}"
+        );
+        assert!(
+            channel.contains("0xbd2a0840 => Self::FromMessage(crate::deserialize_boxed(r)?)"),
+            "{channel}"
+        );
+        let user = deserializer(&code, "InputUser");
+        assert!(
+            user.contains("0x7da07ec9 => Self::InputUserSelf,"),
+            "{user}"
+        );
+        assert!(
+            user.contains("0xdde8a54c => Self::InputUser(crate::deserialize_boxed(r)?)"),
+            "{user}"
+        );
+        assert!(
+            user.contains("0xa87b0a1c => Self::FromMessage(crate::deserialize_boxed(r)?)"),
+            "{user}"
+        );
+        assert!(user.contains("0x7f3b18ea => Self::Empty,"), "{user}");
+        // Nothing converts into InputPeer, and inputPeerEmpty stays out of InputChannel.
+        let peer = deserializer(&code, "InputPeer");
+        assert!(!peer.contains("0xf35aec28"), "{peer}");
+        assert!(!channel.contains("0x7f3b18ea"), "{channel}");
+    }
+
+    #[test]
+    fn a_schema_without_the_types_needs_no_conversion() {
+        let code = generate_from("boolFalse#bc799737 = Bool;\n").unwrap();
+        assert!(!code.contains("0x27bcbbfc"));
+    }
+
+    #[test]
+    fn a_conversion_that_no_longer_fits_the_schema_is_an_error() {
+        // inputChannel gained a field: reading inputPeerChannel as it would misread.
+        let changed = CHANNELS.replace(
+            "inputChannel#f35aec28 channel_id:long access_hash:long",
+            "inputChannel#f35aec28 channel_id:long access_hash:long extra:int",
+        );
+        let error = generate_from(&format!("{PEERS}{changed}")).unwrap_err();
+        assert!(error.message.contains("fields differ"), "{error}");
+        // The foreign constructor is gone from the schema.
+        let without = PEERS.replace(
+            "inputPeerChannel#27bcbbfc channel_id:long access_hash:long = InputPeer;\n",
+            "",
+        );
+        let error = generate_from(&format!("{without}{CHANNELS}")).unwrap_err();
+        assert!(error.message.contains("is not in the schema"), "{error}");
+    }
 }

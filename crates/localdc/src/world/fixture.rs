@@ -105,6 +105,26 @@ pub struct Fixture {
     /// for accounts without Premium) instead of `FLOOD_WAIT_X`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub flood_premium: Vec<FloodRule>,
+    /// The code `auth.signIn` accepts for a phone number with no account, before it answers
+    /// `auth.authorizationSignUpRequired` (default `12345`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signup_code: Option<String>,
+    /// Bot tokens revoked in @BotFather: logging in with one answers `ACCESS_TOKEN_EXPIRED`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub revoked_bot_tokens: Vec<String>,
+    /// The registered apps. When any are listed, `auth.sendCode`,
+    /// `auth.importBotAuthorization` and `auth.exportLoginToken` with another
+    /// `api_id`/`api_hash` pair answer `API_ID_INVALID`; when none are, every pair is good.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub apps: Vec<AppSpec>,
+}
+
+/// An app registered at my.telegram.org.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppSpec {
+    pub api_id: i32,
+    pub api_hash: String,
 }
 
 /// A private (1:1) chat as `user` sees it.

@@ -2,7 +2,7 @@
 //! tokens and invite hashes, messages sorted by id. Built once from a [`Fixture`] and
 //! checked on the way (unknown references and duplicates are refused).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use mtcrypto::hash::sha256_concat;
 
@@ -182,6 +182,11 @@ pub struct Store {
     pub network_dc: Option<i32>,
     /// Rate limits answering `420 FLOOD_PREMIUM_WAIT_X`.
     pub flood_premium: Vec<FloodRule>,
+    /// The code a phone number with no account is sent.
+    pub signup_code: String,
+    pub revoked_bot_tokens: HashSet<String>,
+    /// Registered apps: `api_id` to `api_hash` (empty: every app is good).
+    pub apps: HashMap<i32, String>,
     /// What changes about media while serving: file reference generations, deletions, CDN
     /// state, served-bytes accounting (shared, so message conversion sees fresh references).
     pub media: std::sync::Arc<super::live::MediaLive>,
@@ -215,6 +220,13 @@ impl Store {
             code_ttl_secs: fixture.code_ttl_secs.unwrap_or(300),
             network_dc: fixture.network_dc,
             flood_premium: fixture.flood_premium,
+            signup_code: fixture.signup_code.unwrap_or_else(|| "12345".into()),
+            revoked_bot_tokens: fixture.revoked_bot_tokens.into_iter().collect(),
+            apps: fixture
+                .apps
+                .into_iter()
+                .map(|app| (app.api_id, app.api_hash))
+                .collect(),
             media: std::sync::Arc::new(super::live::MediaLive::new(
                 fixture.file_reference_ttl_secs,
             )),

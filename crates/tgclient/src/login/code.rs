@@ -72,15 +72,14 @@ impl Client {
             }
             .into(),
         };
-        let sent = self
-            .invoke(&request)
-            .await
-            .map_err(|error| match error.rpc() {
-                Some(rpc) if rpc.message.starts_with("PHONE_NUMBER_") => {
-                    LoginError::InvalidPhone(rpc.message.clone())
-                }
-                _ => LoginError::Client(error),
-            })?;
+        let sent = self.invoke(&request).await.map_err(|error| {
+            error
+                .rpc()
+                .and_then(|rpc| {
+                    super::error::app_refusal(rpc).or_else(|| phone_refusal(&rpc.message))
+                })
+                .unwrap_or(LoginError::Client(error))
+        })?;
         match sent {
             enums::auth::SentCode::SentCode(sent) => {
                 let (kind, length) = code_kind(&sent.r#type);
@@ -127,10 +126,21 @@ impl Client {
             },
             "PHONE_CODE_EXPIRED" => LoginError::CodeExpired(message),
             _ if message.starts_with("PHONE_CODE_") => LoginError::InvalidCode(message),
-            _ if message.starts_with("PHONE_NUMBER_") => LoginError::InvalidPhone(message),
             _ if rpc_error::is(rpc, "SIGN_UP_REQUIRED") => LoginError::SignUpRequired,
-            _ => LoginError::Client(error),
+            _ => phone_refusal(&message).unwrap_or(LoginError::Client(error)),
         }
+    }
+}
+
+/// The login error for a `PHONE_NUMBER_*` refusal. `PHONE_NUMBER_UNOCCUPIED` is how layers
+/// before `auth.authorizationSignUpRequired` said that the number has no account.
+fn phone_refusal(message: &str) -> Option<LoginError> {
+    if message == "PHONE_NUMBER_UNOCCUPIED" {
+        Some(LoginError::SignUpRequired)
+    } else {
+        message
+            .starts_with("PHONE_NUMBER_")
+            .then(|| LoginError::InvalidPhone(message.to_owned()))
     }
 }
 
@@ -142,5 +152,23 @@ fn code_kind(kind: &enums::auth::SentCodeType) -> (CodeKind, Option<i32>) {
         T::Call(t) => (CodeKind::Call, Some(t.length)),
         T::FlashCall(_) | T::MissedCall(_) => (CodeKind::Call2, None),
         _ => (CodeKind::Other, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn old_layers_unoccupied_number_means_sign_up_required() {
+        assert!(matches!(
+            phone_refusal("PHONE_NUMBER_UNOCCUPIED"),
+            Some(LoginError::SignUpRequired)
+        ));
+        assert!(matches!(
+            phone_refusal("PHONE_NUMBER_BANNED"),
+            Some(LoginError::InvalidPhone(m)) if m == "PHONE_NUMBER_BANNED"
+        ));
+        assert!(phone_refusal("PHONE_CODE_INVALID").is_none());
     }
 }

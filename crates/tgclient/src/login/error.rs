@@ -1,6 +1,9 @@
 //! Why a login step failed.
 
+use mtproto::session::RpcError;
+
 use crate::error::ClientError;
+use crate::rpc_error;
 
 /// An error of a login step. Wrong codes and passwords carry the server's message.
 #[derive(Debug, thiserror::Error)]
@@ -27,12 +30,20 @@ pub enum LoginError {
     /// A password was given but the account has none.
     #[error("the account has no password")]
     NoPassword,
-    /// The phone number has no account; tgdl does not create accounts.
+    /// The phone number has no account (`auth.authorizationSignUpRequired`, or
+    /// `PHONE_NUMBER_UNOCCUPIED` in old layers); this client does not create accounts.
     #[error("no Telegram account uses this phone number (sign up in an official app first)")]
     SignUpRequired,
-    /// The bot token was refused.
-    #[error("the bot token was refused ({0})")]
+    /// No bot has this token (`ACCESS_TOKEN_INVALID`).
+    #[error("no bot has this token ({0})")]
     InvalidBotToken(String),
+    /// The bot's token was revoked in @BotFather and replaced (`ACCESS_TOKEN_EXPIRED`).
+    #[error("the bot token was revoked ({0})")]
+    RevokedBotToken(String),
+    /// Telegram refused the app's `api_id`/`api_hash` (`API_ID_INVALID`: not a registered
+    /// pair; `API_ID_PUBLISHED_FLOOD`: the pair was published and is limited).
+    #[error("the api_id/api_hash pair was refused ({0})")]
+    AppRefused(String),
     /// The QR login token was refused or expired.
     #[error("the QR login token was refused ({0})")]
     InvalidQrToken(String),
@@ -53,5 +64,22 @@ pub enum LoginError {
 impl From<crate::store::StoreError> for LoginError {
     fn from(error: crate::store::StoreError) -> Self {
         LoginError::Client(ClientError::Store(error))
+    }
+}
+
+/// The login error for an RPC error refusing the app itself, which any login method may get.
+pub(crate) fn app_refusal(rpc: &RpcError) -> Option<LoginError> {
+    (rpc_error::is(rpc, "API_ID_INVALID") || rpc_error::is(rpc, "API_ID_PUBLISHED_FLOOD"))
+        .then(|| LoginError::AppRefused(rpc.message.clone()))
+}
+
+/// The login error for a refused `auth.importBotAuthorization`.
+pub(crate) fn bot_refusal(rpc: &RpcError) -> Option<LoginError> {
+    if rpc_error::is(rpc, "ACCESS_TOKEN_INVALID") {
+        Some(LoginError::InvalidBotToken(rpc.message.clone()))
+    } else if rpc_error::is(rpc, "ACCESS_TOKEN_EXPIRED") {
+        Some(LoginError::RevokedBotToken(rpc.message.clone()))
+    } else {
+        app_refusal(rpc)
     }
 }

@@ -13,7 +13,6 @@ pub use qr::{QrLogin, QrStatus};
 
 use crate::client::Client;
 use crate::error::ClientError;
-use crate::rpc_error;
 use crate::store::{PeerKind, PeerRecord, SelfUser, SessionStore};
 
 impl Client {
@@ -25,18 +24,12 @@ impl Client {
             api_hash: self.config().api_hash.clone(),
             bot_auth_token: token.to_owned(),
         };
-        let authorization = self
-            .invoke(&request)
-            .await
-            .map_err(|error| match error.rpc() {
-                Some(rpc)
-                    if rpc_error::is(rpc, "ACCESS_TOKEN_INVALID")
-                        || rpc_error::is(rpc, "ACCESS_TOKEN_EXPIRED") =>
-                {
-                    LoginError::InvalidBotToken(rpc.message.clone())
-                }
-                _ => LoginError::Client(error),
-            })?;
+        let authorization = self.invoke(&request).await.map_err(|failure| {
+            failure
+                .rpc()
+                .and_then(error::bot_refusal)
+                .unwrap_or(LoginError::Client(failure))
+        })?;
         self.finish_login(authorization)
     }
 

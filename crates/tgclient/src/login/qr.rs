@@ -183,7 +183,8 @@ impl Client {
             {
                 LoginError::InvalidQrToken(rpc.message.clone())
             }
-            _ => LoginError::Client(error),
+            Some(rpc) => super::error::app_refusal(rpc).unwrap_or(LoginError::Client(error)),
+            None => LoginError::Client(error),
         }
     }
 }

@@ -130,39 +130,63 @@ pub(super) fn network_migrate(call: &Call<'_>, home: Option<i32>) -> Result<(), 
     }
 }
 
+/// With registered apps in the fixture, `api_id`/`api_hash` must be one of them, as
+/// Telegram wants an app registered at my.telegram.org.
+pub(super) fn check_app(call: &Call<'_>, api_id: i32, api_hash: &str) -> Result<(), RpcError> {
+    let apps = &call.world.store.apps;
+    if apps.is_empty() || apps.get(&api_id).is_some_and(|hash| hash == api_hash) {
+        Ok(())
+    } else {
+        Err(error(400, "API_ID_INVALID"))
+    }
+}
+
+/// The account of `phone`, served by this DC; `None` for a valid number with no account,
+/// which Telegram serves on the DC nearest the client (a code is sent so that it can sign
+/// up).
 fn account_for<'a>(
     call: &'a Call<'_>,
     phone: &str,
-) -> Result<&'a crate::world::fixture::AccountSpec, RpcError> {
+) -> Result<Option<&'a crate::world::fixture::AccountSpec>, RpcError> {
     let phone = phone_key(phone);
     if phone.len() < 5 || phone.len() > 15 {
         return Err(error(400, "PHONE_NUMBER_INVALID"));
     }
     let account = call.world.store.accounts.get(&phone);
     network_migrate(call, account.map(|a| a.home_dc))?;
-    let account = account.ok_or_else(|| error(400, "PHONE_NUMBER_UNOCCUPIED"))?;
-    if account.home_dc != call.dc() {
+    if let Some(account) = account
+        && account.home_dc != call.dc()
+    {
         return Err(error(303, &format!("PHONE_MIGRATE_{}", account.home_dc)));
     }
     Ok(account)
 }
 
 fn send_code(call: &Call<'_>, req: SendCode) -> Result<enums::auth::SentCode, RpcError> {
+    check_app(call, req.api_id, &req.api_hash)?;
     let account = account_for(call, &req.phone_number)?;
     let hash = hex::encode(random_bytes().get(..8).unwrap_or_default());
     call.world.logins.code_sent(
         call.key,
         PendingCode {
-            phone: phone_key(&account.phone),
+            phone: phone_key(&req.phone_number),
             hash: hash.clone(),
             sent: Instant::now(),
         },
     );
-    Ok(types::auth::SentCode {
-        r#type: types::auth::SentCodeTypeApp {
+    let r#type = match account {
+        Some(account) => types::auth::SentCodeTypeApp {
             length: i32::try_from(account.code.len()).unwrap_or(5),
         }
         .into(),
+        // No account, so no app to send it to: Telegram texts it.
+        None => types::auth::SentCodeTypeSms {
+            length: i32::try_from(call.world.store.signup_code.len()).unwrap_or(5),
+        }
+        .into(),
+    };
+    Ok(types::auth::SentCode {
+        r#type,
         phone_code_hash: hash,
         next_type: None,
         timeout: None,
@@ -170,22 +194,32 @@ fn send_code(call: &Call<'_>, req: SendCode) -> Result<enums::auth::SentCode, Rp
     .into())
 }
 
+/// A right code logs an account in; for a number with no account Telegram answers
+/// `auth.authorizationSignUpRequired` (the client may then call `auth.signUp`).
 fn sign_in(call: &Call<'_>, req: SignIn) -> Result<enums::auth::Authorization, RpcError> {
     let account = account_for(call, &req.phone_number)?;
+    let phone = phone_key(&req.phone_number);
     let pending = call
         .world
         .logins
         .pending_code(call.key)
-        .filter(|p| p.phone == phone_key(&account.phone) && p.hash == req.phone_code_hash)
+        .filter(|p| p.phone == phone && p.hash == req.phone_code_hash)
         .ok_or_else(|| error(400, "PHONE_CODE_EXPIRED"))?;
     let ttl = u64::from(call.world.store.code_ttl_secs);
     if pending.sent.elapsed().as_secs() >= ttl {
         return Err(error(400, "PHONE_CODE_EXPIRED"));
     }
+    let expected = account.map_or(&call.world.store.signup_code, |a| &a.code);
     match req.phone_code.as_deref() {
         None | Some("") => Err(error(400, "PHONE_CODE_EMPTY")),
-        Some(code) if code != account.code => Err(error(400, "PHONE_CODE_INVALID")),
-        Some(_) => finish_login(call, account.user_id),
+        Some(code) if code != expected => Err(error(400, "PHONE_CODE_INVALID")),
+        Some(_) => match account {
+            Some(account) => finish_login(call, account.user_id),
+            None => Ok(types::auth::AuthorizationSignUpRequired {
+                terms_of_service: None,
+            }
+            .into()),
+        },
     }
 }
 
@@ -331,8 +365,17 @@ fn import_bot(
     call: &Call<'_>,
     req: ImportBotAuthorization,
 ) -> Result<enums::auth::Authorization, RpcError> {
+    check_app(call, req.api_id, &req.api_hash)?;
     let bot = call.world.store.bots.get(&req.bot_auth_token);
     network_migrate(call, bot.map(|b| b.home_dc))?;
+    if call
+        .world
+        .store
+        .revoked_bot_tokens
+        .contains(&req.bot_auth_token)
+    {
+        return Err(error(400, "ACCESS_TOKEN_EXPIRED"));
+    }
     let bot = bot.ok_or_else(|| error(400, "ACCESS_TOKEN_INVALID"))?;
     if bot.home_dc != call.dc() {
         return Err(error(303, &format!("USER_MIGRATE_{}", bot.home_dc)));

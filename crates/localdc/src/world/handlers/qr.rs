@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tl_types::api::functions::auth::{AcceptLoginToken, ExportLoginToken, ImportLoginToken};
 use tl_types::api::{enums, types};
 
-use super::login::{finish_login, network_migrate};
+use super::login::{check_app, finish_login, network_migrate};
 use super::{Call, Need, error, random_bytes, random_id, typed};
 use crate::RpcError;
 use crate::rpc::{Registry, unix_now};
@@ -40,7 +40,11 @@ fn redeem(call: &Call<'_>, token: Vec<u8>, user: i64) -> Result<enums::auth::Log
     Ok(types::auth::LoginTokenSuccess { authorization }.into())
 }
 
-fn export_token(call: &Call<'_>, _: ExportLoginToken) -> Result<enums::auth::LoginToken, RpcError> {
+fn export_token(
+    call: &Call<'_>,
+    req: ExportLoginToken,
+) -> Result<enums::auth::LoginToken, RpcError> {
+    check_app(call, req.api_id, &req.api_hash)?;
     if let Some((token, qr)) = call.world.logins.qr_of(call.key)
         && let Some(user) = qr.accepted_by
     {
