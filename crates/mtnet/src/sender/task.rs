@@ -314,7 +314,7 @@ impl Task {
                         self.key_unknown_reports = 0;
                         self.pace_http_polls(&events);
                         for event in events {
-                            tracing::trace!(?event, "received");
+                            trace_received(&event);
                             self.dispatch(event);
                         }
                     }
@@ -479,4 +479,21 @@ impl Task {
 /// The tokio instant at which the wall-clock time `at` arrives.
 fn instant_of(at: UnixTime) -> Instant {
     Instant::now() + at.saturating_since(now())
+}
+
+/// What an event was, at trace level: ids and sizes, never the bytes (answers carry login
+/// tokens, exported authorizations and file parts).
+fn trace_received(event: &ClientEvent) {
+    match event {
+        ClientEvent::Response { id, result } => match result {
+            Ok(body) => tracing::trace!(?id, bytes = body.len(), "answer"),
+            Err(error) => tracing::trace!(?id, %error, "answer"),
+        },
+        ClientEvent::Update(body) => tracing::trace!(bytes = body.len(), "update"),
+        ClientEvent::NewSession { first_msg_id, .. } => {
+            tracing::trace!(first_msg_id, "new_session_created");
+        }
+        ClientEvent::Rejected { id, error_code } => tracing::trace!(?id, error_code, "rejected"),
+        ClientEvent::Uncertain { id } => tracing::trace!(?id, "uncertain"),
+    }
 }

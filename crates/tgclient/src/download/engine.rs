@@ -19,7 +19,7 @@ use super::gates::FloodGates;
 use super::ledger::{FileState, Ledger};
 use super::part_file::PartFile;
 use super::pool::Pools;
-use super::verify::{file_sha256, first_mismatch, part_hashes};
+use super::verify::{HashTrouble, file_sha256, first_mismatch, part_hashes};
 use crate::Client;
 use crate::media::MediaFile;
 
@@ -512,14 +512,36 @@ async fn run_part(run: Arc<Run>, task: Arc<FileTask>, offset: u64, permit: Owned
         // msg_key already authenticates what the file's own DC sent (and CDN bytes were
         // checked against the CDN's hashes on arrival). Only the hashes are asked again,
         // and a server that cannot give them after a few tries gets the file finished
-        // without them (the outcome says so).
+        // without them (the outcome says so). Hashes that came but are unusable leave
+        // the part in doubt: it is fetched again, like a part that fails them.
         let hashes = match hashes {
             Ok(Some(hashes)) => hashes,
             Ok(None) => break part,
-            Err(why) => match retry_hashes(&run, &task, offset, why).await {
-                Some(hashes) => hashes,
-                None => break part,
-            },
+            Err(HashTrouble::Unavailable(why)) => {
+                match retry_hashes(&run, &task, offset, why).await {
+                    Ok(Some(hashes)) => hashes,
+                    Ok(None) => break part,
+                    Err(why) => {
+                        refetches += 1;
+                        if refetches > PART_REFETCHES {
+                            return task.fail(FileFailure::Verification(why));
+                        }
+                        continue;
+                    }
+                }
+            }
+            Err(HashTrouble::Unusable(why)) => {
+                refetches += 1;
+                tracing::warn!(
+                    offset,
+                    why,
+                    "part cannot be checked against the server's hashes"
+                );
+                if refetches > PART_REFETCHES {
+                    return task.fail(FileFailure::Verification(why));
+                }
+                continue;
+            }
         };
         let checked = tokio::task::spawn_blocking(move || {
             let mismatch = part
@@ -558,21 +580,21 @@ const HASH_TRIES: u32 = 3;
 const HASH_RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Asks the server's hashes of the part at `offset` again, after `why` (the first try's
-/// failure); `None` when they cannot be had, and the file is then marked as finished
-/// without them.
+/// failure): `Ok(None)` when they cannot be had, and the file is then marked as finished
+/// without them; `Err` when an answer came and was unusable.
 async fn retry_hashes(
     run: &Run,
     task: &FileTask,
     offset: u64,
     mut why: String,
-) -> Option<Vec<super::verify::RangeHash>> {
+) -> Result<Option<Vec<super::verify::RangeHash>>, String> {
     for attempt in 1..HASH_TRIES {
         tracing::debug!(offset, why, attempt, "asking the server's hashes again");
         tokio::time::sleep(HASH_RETRY_PAUSE * (1 << (attempt - 1))).await;
         match part_hashes(run, task, offset).await {
-            Ok(Some(hashes)) => return Some(hashes),
-            Ok(None) => return None,
-            Err(again) => why = again,
+            Ok(found) => return Ok(found),
+            Err(HashTrouble::Unavailable(again)) => why = again,
+            Err(HashTrouble::Unusable(bad)) => return Err(bad),
         }
     }
     tracing::warn!(
@@ -581,7 +603,7 @@ async fn retry_hashes(
         "the server's hashes cannot be had; finishing the file on MTProto's own integrity"
     );
     task.hashes_unavailable();
-    None
+    Ok(None)
 }
 
 impl FileTask {

@@ -38,16 +38,26 @@ impl RangeHash {
     }
 }
 
+/// Why the server's hashes of a part are not at hand.
+#[derive(Debug)]
+pub(crate) enum HashTrouble {
+    /// No answer came (an error such as `500 NOT_IMPLEMENTED`, a lost request): asking
+    /// again may help; the part's bytes are not in doubt.
+    Unavailable(String),
+    /// The server answered something unusable (malformed, not covering the part): the
+    /// part cannot be trusted and is fetched again.
+    Unusable(String),
+}
+
 /// The server's hashes covering the part at `offset`; `Ok(None)` when the server refuses
 /// hashes for this file (a well-formed `4xx` error: then the size and MTProto's own
-/// integrity are what the part rests on, and the file is not asked again); `Err` when no
-/// usable answer came this time (a malformed or empty answer, hashes that do not cover the
-/// part, a lost request), so the part cannot be trusted and must be fetched again.
+/// integrity are what the part rests on, and the file is not asked again).
 pub(crate) async fn part_hashes(
     run: &Run,
     task: &FileTask,
     offset: u64,
-) -> Result<Option<Vec<RangeHash>>, String> {
+) -> Result<Option<Vec<RangeHash>>, HashTrouble> {
+    use HashTrouble::{Unavailable, Unusable};
     let end = (offset + u64::from(PART_SIZE)).min(task.job.media.size);
     let mut hashes: Vec<RangeHash> = Vec::new();
     let mut at = offset;
@@ -57,29 +67,31 @@ pub(crate) async fn part_hashes(
     while at < end {
         answers += 1;
         if answers > MAX_HASH_ANSWERS {
-            return Err(format!(
+            return Err(Unusable(format!(
                 "the server's hashes come in pieces too small at {at}"
-            ));
+            )));
         }
         let dc = task.dc();
         let connection = run
             .pools
             .get_small(dc)
             .await
-            .map_err(|e| format!("no connection for server hashes: {e}"))?;
+            .map_err(|e| Unavailable(format!("no connection for server hashes: {e}")))?;
         let request = functions::upload::GetFileHashes {
             location: task.location().1,
             offset: at as i64,
         };
         let answer = match run.client.call(&connection, request.to_bytes()).await {
             Ok(body) => Vec::<enums::FileHash>::from_bytes(&body)
-                .map_err(|e| format!("malformed server hashes: {e}"))?,
+                .map_err(|e| Unusable(format!("malformed server hashes: {e}")))?,
             Err(mtnet::InvokeError::Rpc(rpc)) if is_refusal(&rpc) => {
                 tracing::debug!(dc, %rpc, "no server hashes for this file");
                 task.hashes_unavailable();
                 return Ok(None);
             }
-            Err(error) => return Err(format!("no server hashes this time: {error}")),
+            Err(error) => {
+                return Err(Unavailable(format!("no server hashes this time: {error}")));
+            }
         };
         let before = at;
         for hash in RangeHash::from_answer(answer) {
@@ -89,7 +101,9 @@ pub(crate) async fn part_hashes(
             }
         }
         if at == before {
-            return Err(format!("the server's hashes do not cover bytes from {at}"));
+            return Err(Unusable(format!(
+                "the server's hashes do not cover bytes from {at}"
+            )));
         }
     }
     Ok(Some(hashes))
