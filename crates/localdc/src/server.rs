@@ -84,7 +84,10 @@ impl Server {
         let registry = Arc::new(registry);
         let dh = DhParams::telegram();
 
-        let mtproxy = Arc::new(MtProxyFront::new(config.mtproxy_secrets.clone()));
+        let mtproxy = Arc::new(MtProxyFront::new(
+            config.mtproxy_secrets.clone(),
+            config.padding,
+        ));
         if !config.mtproxy_secrets.is_empty() {
             tracing::info!(
                 secrets = config.mtproxy_secrets.len(),
