@@ -118,7 +118,7 @@ impl Setup {
             .arg(CHAT)
             .arg(proxy.ip().to_string())
             .arg(proxy.port().to_string())
-            .arg(secret.to_hex().to_string())
+            .arg(&*secret.to_hex())
             .arg(codec)
             .arg(limit.as_secs().to_string())
             .args(self.expected(files))
