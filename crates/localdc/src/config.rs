@@ -34,7 +34,8 @@ pub struct Config {
     /// MTProxy secrets every DC port accepts besides clients without one: a client whose
     /// obfuscation header opens with one is served by the DC the header names. Plain
     /// secrets admit any obfuscated framing, `dd` ones padded intermediate only, `ee` ones a
-    /// fake-TLS handshake to their domain (digest and clock checked) and then any framing.
+    /// fake-TLS handshake to their domain (digest and clock checked) and then padded
+    /// intermediate, as the official MTProxy requires.
     pub mtproxy_secrets: Vec<ProxySecret>,
     /// How many random bytes padded intermediate (`dd`) appends to what the server sends:
     /// by default at most 3, as Telegram's servers and proxies do (clients such as Telethon

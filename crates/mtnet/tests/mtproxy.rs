@@ -112,7 +112,7 @@ async fn every_secret_form_carries_packets_both_ways() {
             (
                 fake_tls(TLS, DOMAIN),
                 TransportKind::Intermediate,
-                TransportKind::Intermediate,
+                TransportKind::PaddedIntermediate,
                 2,
             ),
             (

@@ -21,7 +21,7 @@ use crate::{DetectError, NetError};
 /// secret's domain, and be stamped within [`AcceptConfig::fake_tls_window`] of the server's
 /// clock; otherwise the connection is refused without an answer. Then the server's answer
 /// goes out, and the 64-byte obfuscation header read from the first records must open with
-/// the same secret. Any framing is accepted inside.
+/// the same secret, for padded intermediate (the only framing MTProxy accepts inside).
 pub(super) async fn open(
     mut tcp: TcpStream,
     mut received: Vec<u8>,
@@ -64,6 +64,18 @@ pub(super) async fn open(
         });
     }
     let accepted = Obfuscation::server(&header, &[*key])?;
+    // As the official MTProxy serving a domain: padded intermediate only inside TLS.
+    if let Some(required) = config
+        .secrets
+        .get(hello.secret_index)
+        .and_then(ProxySecret::required_transport)
+        && required != accepted.kind
+    {
+        return Err(DetectError::PaddingRequired {
+            kind: accepted.kind,
+        }
+        .into());
+    }
     let info = StreamInfo {
         kind: accepted.kind,
         obfuscated: true,
