@@ -15,8 +15,10 @@
 //! what Telegram's servers send (up to 3 bytes); with localdc padding its answers over the
 //! whole 0-15 range the documentation allows, the same `dd` run breaks.
 //!
-//! Telethon 1.45.0 has no fake TLS: given an `ee` secret it drops the domain and connects
-//! like a `dd`-less client, so `ee` is not covered here.
+//! Telethon 1.45.0 has no fake TLS: given an `ee` secret it drops the domain and sends a
+//! bare obfuscated header, which the official MTProxy serving a domain refuses ("Expected
+//! TLS-transport" in `net/net-tcp-rpc-ext-server.c`) as localdc does, so `ee` is not covered
+//! here.
 //!
 //! Needs Python 3; the venv is made by `scripts/setup-python-tests.sh` (PyPI access needed
 //! once).
