@@ -7,19 +7,19 @@
 //!    upgrade from a plain POST, and rejects other methods);
 //! 4. `16 03 01` or `16 03 03` and a record length up to 2^14: fake TLS (a TLS handshake
 //!    record, the ClientHello an MTProxy client sends; current clients send about 1.7 KB,
-//!    older ones 512 + 5 bytes). Obfuscated clients avoid only `16 03 01 02` (TDLib's
-//!    `ObfuscatedTransport::init`), so about one random header in 2^25 also matches and is
-//!    refused;
+//!    older ones 512 + 5 bytes). tgdl's obfuscated headers avoid all of these, but TDLib's
+//!    avoid only `16 03 01 02` (`ObfuscatedTransport::init`) and Telethon's none, so about
+//!    one of their headers in 2^25 also matches and that connection is refused;
 //! 5. bytes 4..8 zero: full, if the first word is a plausible first-packet length
 //!    (12 framing bytes up to the maximum, quick-ack bit ignored); otherwise no valid client;
 //! 6. anything else: obfuscated, once its 64-byte header is in.
 //!
-//! The rules never contradict a well-behaved client: an obfuscated header avoids all the
-//! prefixes above and has non-zero bytes 4..8, which a full stream's first sequence number
-//! (0) never has. Nor does a full stream hit rules 1-4: its lengths are multiples of 4 (so
-//! never start with `ef` or `16`), and every other tagged word read as a length is far above
-//! the default maximum. Detection only classifies; the codec or [`Obfuscation::server`] that takes
-//! over may still reject the stream.
+//! Apart from that, the rules never contradict a well-behaved client: an obfuscated header
+//! avoids the other prefixes above and has non-zero bytes 4..8, which a full stream's first
+//! sequence number (0) never has. Nor does a full stream hit rules 1-4: its lengths are
+//! multiples of 4 (so never start with `ef` or `16`), and every other tagged word read as a
+//! length is far above the default maximum. Detection only classifies; the codec or
+//! [`Obfuscation::server`] that takes over may still reject the stream.
 //!
 //! [`Obfuscation::server`]: super::Obfuscation::server
 
