@@ -83,8 +83,8 @@ struct Args {
     full_range_padding: bool,
     /// Also serve a CDN DC with this id (Telegram numbers them from 201), on port N+id:
     /// listed in help.getConfig with the cdn flag, its key in help.getCdnConfig, and in the
-    /// ready file under `cdn_dcs`. With a fixture, the world's CDN files are served through
-    /// it. Repeatable.
+    /// ready file under `cdn_dcs`. With a fixture, requests with `cdn_supported` for the
+    /// world's CDN files are redirected to the first one. Repeatable.
     #[arg(long = "cdn-dc", value_name = "ID", value_parser = clap::value_parser!(i32).range(1..=i64::from(i16::MAX)))]
     cdn_dcs: Vec<i32>,
     /// Keep the auth keys (with their salts), the RSA keys (unless --rsa-key is given), the
