@@ -150,11 +150,7 @@ async fn run(args: Args) -> Result<()> {
             wan: wan_settings(&args),
         },
         mtproxy_secrets: args.mtproxy_secrets,
-        padding: if args.full_range_padding {
-            PaddingStyle::FullRange
-        } else {
-            PaddingStyle::Deployed
-        },
+        padding: padding_style(&args),
         cdn_dcs: args.cdn_dcs.clone(),
         state_dir: args.state_dir.clone(),
         ..Config::default()
@@ -200,6 +196,15 @@ async fn run(args: Args) -> Result<()> {
     });
     server.wait().await;
     Ok(())
+}
+
+/// How padded intermediate pads answers: as Telegram does unless told otherwise.
+fn padding_style(args: &Args) -> PaddingStyle {
+    if args.full_range_padding {
+        PaddingStyle::FullRange
+    } else {
+        PaddingStyle::Deployed
+    }
 }
 
 /// CDN DC ids must differ from each other and from the main DCs' `1..=dcs`.
@@ -319,6 +324,14 @@ mod tests {
         assert!(wan_settings(&Args::try_parse_from(["localdc"]).unwrap()).is_lan());
         assert!(Args::try_parse_from(["localdc", "--profile", "dialup"]).is_err());
         assert!(Args::try_parse_from(["localdc", "--conn-rate", "fast"]).is_err());
+    }
+
+    #[test]
+    fn padding_is_deployed_unless_full_range_is_asked_for() {
+        let args = Args::try_parse_from(["localdc"]).unwrap();
+        assert_eq!(padding_style(&args), PaddingStyle::Deployed);
+        let args = Args::try_parse_from(["localdc", "--full-range-padding"]).unwrap();
+        assert_eq!(padding_style(&args), PaddingStyle::FullRange);
     }
 
     #[test]
