@@ -149,8 +149,8 @@ async fn run(args: Args) -> Result<()> {
             response_delay: Duration::from_millis(args.response_delay_ms),
             wan: wan_settings(&args),
         },
-        mtproxy_secrets: args.mtproxy_secrets,
         padding: padding_style(&args),
+        mtproxy_secrets: args.mtproxy_secrets,
         cdn_dcs: args.cdn_dcs.clone(),
         state_dir: args.state_dir.clone(),
         ..Config::default()
