@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mtcrypto::RsaPrivateKey;
-use mtproto::transport::ProxySecret;
+use mtproto::transport::{PaddingStyle, ProxySecret};
 
 use crate::faults::FaultSettings;
 
@@ -34,8 +34,14 @@ pub struct Config {
     /// MTProxy secrets every DC port accepts besides clients without one: a client whose
     /// obfuscation header opens with one is served by the DC the header names. Plain
     /// secrets admit any obfuscated framing, `dd` ones padded intermediate only, `ee` ones a
-    /// fake-TLS handshake to their domain (digest and clock checked) and then any framing.
+    /// fake-TLS handshake to their domain (digest and clock checked) and then padded
+    /// intermediate, as the official MTProxy requires.
     pub mtproxy_secrets: Vec<ProxySecret>,
+    /// How many random bytes padded intermediate (`dd`) appends to what the server sends:
+    /// by default at most 3, as Telegram's servers and proxies do (clients such as Telethon
+    /// strip only `len % 4`); [`PaddingStyle::FullRange`] uses all of the 0..=15 the
+    /// documentation allows. What clients send is accepted with up to 15 either way.
+    pub padding: PaddingStyle,
     /// CDN DCs served besides `1..=dcs` (Telegram numbers them from 201): each has its own
     /// port, is listed in `help.getConfig` with the `cdn` flag and serves `upload.getCdnFile`
     /// only. Empty by default.
@@ -61,6 +67,7 @@ impl Default for Config {
             faults: FaultSettings::default(),
             salt_period: Duration::from_mins(30),
             mtproxy_secrets: Vec::new(),
+            padding: PaddingStyle::Deployed,
             cdn_dcs: Vec::new(),
             cdn_rsa_key: None,
             state_dir: None,

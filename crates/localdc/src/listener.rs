@@ -104,6 +104,7 @@ fn admit(dc: &Arc<DcState>, refusals: &Arc<Semaphore>, stream: TcpStream, peer: 
                 limits.max_packet,
                 limits.handshake_timeout.min(Duration::from_secs(5)),
                 mtproxy.secrets(),
+                mtproxy.padding(),
             )
             .await;
             if let Ok((_, _, mut writer)) = accepted {

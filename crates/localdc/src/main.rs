@@ -12,7 +12,7 @@ use localdc::quirks::Quirks;
 use localdc::wan::{DropRate, WanProfile, WanSettings};
 use localdc::{Config, FaultSettings, Server};
 use mtcrypto::RsaPrivateKey;
-use mtproto::transport::ProxySecret;
+use mtproto::transport::{PaddingStyle, ProxySecret};
 use tracing_subscriber::EnvFilter;
 
 mod world_cli;
@@ -82,6 +82,16 @@ struct Args {
     /// for padded intermediate only; `ee` + 32 + hex of a domain for fake TLS). Repeatable.
     #[arg(long = "mtproxy-secret", value_name = "HEX")]
     mtproxy_secrets: Vec<ProxySecret>,
+    /// Pad padded intermediate (`dd`) answers with 0-15 random bytes, the whole range the
+    /// documentation allows, instead of the 0-3 Telegram's servers send.
+    #[arg(long)]
+    full_range_padding: bool,
+    /// Also serve a CDN DC with this id (Telegram numbers them from 201), on port N+id:
+    /// listed in help.getConfig with the cdn flag, its key in help.getCdnConfig, and in the
+    /// ready file under `cdn_dcs`. With a fixture, requests with `cdn_supported` for the
+    /// world's CDN files are redirected to the first one. Repeatable.
+    #[arg(long = "cdn-dc", value_name = "ID", value_parser = clap::value_parser!(i32).range(1..=i64::from(i16::MAX)))]
+    cdn_dcs: Vec<i32>,
     /// Keep the auth keys (with their salts), the RSA keys (unless --rsa-key is given), the
     /// ports and the world's logins in this directory: loaded at start, saved on every
     /// change, so that a restarted localdc serves its clients' keys as before.
@@ -127,6 +137,7 @@ async fn run(args: Args) -> Result<()> {
     if args.dcs == 0 {
         bail!("--dcs must be at least 1");
     }
+    check_cdn_dcs(&args.cdn_dcs, args.dcs)?;
     let rsa_key = match &args.rsa_key {
         Some(path) => Some(Arc::new(load_key(path)?)),
         None => None,
@@ -148,7 +159,9 @@ async fn run(args: Args) -> Result<()> {
                 .map(Quirks::seeded)
                 .unwrap_or_default(),
         },
+        padding: padding_style(&args),
         mtproxy_secrets: args.mtproxy_secrets,
+        cdn_dcs: args.cdn_dcs.clone(),
         state_dir: args.state_dir.clone(),
         ..Config::default()
     };
@@ -192,6 +205,28 @@ async fn run(args: Args) -> Result<()> {
         shutdown.shutdown();
     });
     server.wait().await;
+    Ok(())
+}
+
+/// How padded intermediate pads answers: as Telegram does unless told otherwise.
+fn padding_style(args: &Args) -> PaddingStyle {
+    if args.full_range_padding {
+        PaddingStyle::FullRange
+    } else {
+        PaddingStyle::Deployed
+    }
+}
+
+/// CDN DC ids must differ from each other and from the main DCs' `1..=dcs`.
+fn check_cdn_dcs(ids: &[i32], dcs: u8) -> Result<()> {
+    for (at, id) in ids.iter().enumerate() {
+        if *id <= i32::from(dcs) {
+            bail!("--cdn-dc {id} is one of the main DCs 1..={dcs}; CDN DCs are numbered from 201");
+        }
+        if ids.get(..at).is_some_and(|before| before.contains(id)) {
+            bail!("--cdn-dc {id} is given twice");
+        }
+    }
     Ok(())
 }
 
@@ -299,5 +334,24 @@ mod tests {
         assert!(wan_settings(&Args::try_parse_from(["localdc"]).unwrap()).is_lan());
         assert!(Args::try_parse_from(["localdc", "--profile", "dialup"]).is_err());
         assert!(Args::try_parse_from(["localdc", "--conn-rate", "fast"]).is_err());
+    }
+
+    #[test]
+    fn padding_is_deployed_unless_full_range_is_asked_for() {
+        let args = Args::try_parse_from(["localdc"]).unwrap();
+        assert_eq!(padding_style(&args), PaddingStyle::Deployed);
+        let args = Args::try_parse_from(["localdc", "--full-range-padding"]).unwrap();
+        assert_eq!(padding_style(&args), PaddingStyle::FullRange);
+    }
+
+    #[test]
+    fn cdn_dc_ids_are_checked() {
+        let args = Args::try_parse_from(["localdc", "--cdn-dc", "201", "--cdn-dc", "203"]).unwrap();
+        assert_eq!(args.cdn_dcs, [201, 203]);
+        assert!(check_cdn_dcs(&args.cdn_dcs, 5).is_ok());
+        assert!(check_cdn_dcs(&[5], 5).is_err());
+        assert!(check_cdn_dcs(&[201, 201], 5).is_err());
+        assert!(Args::try_parse_from(["localdc", "--cdn-dc", "0"]).is_err());
+        assert!(Args::try_parse_from(["localdc", "--cdn-dc", "40000"]).is_err());
     }
 }

@@ -11,7 +11,7 @@
 
 use std::sync::{Arc, OnceLock, Weak};
 
-use mtproto::transport::ProxySecret;
+use mtproto::transport::{PaddingStyle, ProxySecret};
 
 use crate::dc::DcState;
 use crate::transport::TransportInfo;
@@ -22,6 +22,9 @@ const TEST_DC_OFFSET: i32 = 10_000;
 /// The secrets every DC port accepts, and the DCs proxied clients are routed to.
 pub(crate) struct MtProxyFront {
     secrets: Vec<ProxySecret>,
+    /// How padded intermediate pads what every port sends; kept here because the front is
+    /// what every DC's accept reads, and `dd` secrets are where the padding matters most.
+    padding: PaddingStyle,
     /// Every DC, set once they all exist. Weak: the DCs own the front.
     dcs: OnceLock<Vec<Weak<DcState>>>,
 }
@@ -30,16 +33,18 @@ impl std::fmt::Debug for MtProxyFront {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MtProxyFront")
             .field("secrets", &self.secrets)
+            .field("padding", &self.padding)
             .finish_non_exhaustive()
     }
 }
 
 impl MtProxyFront {
     /// A front accepting `secrets` (none: MTProxy clients are refused like any unknown
-    /// header).
-    pub(crate) fn new(secrets: Vec<ProxySecret>) -> Self {
+    /// header), padding padded intermediate as `padding` says.
+    pub(crate) fn new(secrets: Vec<ProxySecret>, padding: PaddingStyle) -> Self {
         Self {
             secrets,
+            padding,
             dcs: OnceLock::new(),
         }
     }
@@ -47,6 +52,11 @@ impl MtProxyFront {
     /// The secrets, as mtnet's accept takes them.
     pub(crate) fn secrets(&self) -> &[ProxySecret] {
         &self.secrets
+    }
+
+    /// How padded intermediate pads what the server sends.
+    pub(crate) fn padding(&self) -> PaddingStyle {
+        self.padding
     }
 
     /// Records the DCs to route to, once all are built.

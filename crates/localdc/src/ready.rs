@@ -15,6 +15,11 @@ pub struct ReadyDc {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReadyInfo {
     pub dcs: Vec<ReadyDc>,
+    /// CDN DCs, if any are served. Clients find them through `help.getConfig` (flag `cdn`)
+    /// and their RSA key through `help.getCdnConfig`; listed here for tools that want to
+    /// reach one directly. Absent from the file when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cdn_dcs: Vec<ReadyDc>,
     /// The server's RSA public key, PKCS#1 PEM (`BEGIN RSA PUBLIC KEY`), the form Telethon's
     /// `rsa.add_key` takes.
     pub rsa_public_key_pem: String,
@@ -35,6 +40,9 @@ impl ReadyInfo {
         let mut text = String::new();
         for dc in &self.dcs {
             let _ = writeln!(text, "DC {} {}:{}", dc.id, dc.host, dc.port);
+        }
+        for dc in &self.cdn_dcs {
+            let _ = writeln!(text, "CDN DC {} {}:{}", dc.id, dc.host, dc.port);
         }
         let _ = writeln!(
             text,

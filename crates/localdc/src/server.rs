@@ -84,7 +84,10 @@ impl Server {
         let registry = Arc::new(registry);
         let dh = DhParams::telegram();
 
-        let mtproxy = Arc::new(MtProxyFront::new(config.mtproxy_secrets.clone()));
+        let mtproxy = Arc::new(MtProxyFront::new(
+            config.mtproxy_secrets.clone(),
+            config.padding,
+        ));
         if !config.mtproxy_secrets.is_empty() {
             tracing::info!(
                 secrets = config.mtproxy_secrets.len(),
@@ -320,18 +323,20 @@ impl RunningServer {
 
     /// What clients need to connect (the ready file's contents).
     pub fn ready_info(&self) -> ReadyInfo {
-        ReadyInfo {
-            // CDN DCs are found through help.getConfig and help.getCdnConfig.
-            dcs: self
-                .dcs
+        let listed = |cdn: bool| {
+            self.dcs
                 .iter()
-                .filter(|dc| !dc.state.is_cdn())
+                .filter(|dc| dc.state.is_cdn() == cdn)
                 .map(|dc| ReadyDc {
                     id: dc.id(),
                     host: dc.addr().ip().to_string(),
                     port: dc.addr().port(),
                 })
-                .collect(),
+                .collect()
+        };
+        ReadyInfo {
+            dcs: listed(false),
+            cdn_dcs: listed(true),
             rsa_public_key_pem: self.public_key_pem.clone(),
             rsa_fingerprint: self.fingerprint,
         }

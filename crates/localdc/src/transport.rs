@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use mtnet::http::{HttpServerConfig, RequestReader, ResponseWriter};
 use mtnet::{AcceptConfig, Accepted, CarrierKind, Incoming, NetError, StreamInfo};
-use mtproto::transport::{ProxySecret, TransportKind};
+use mtproto::transport::{PaddingStyle, ProxySecret, TransportKind};
 use rand::rngs::StdRng;
 use tokio::net::TcpStream;
 
@@ -139,18 +139,20 @@ enum WriterHalf {
 
 /// Detects the transport of `stream` and opens its packet stream, within `timeout`, with
 /// packets bounded by `max_packet`; MTProxy clients with one of `secrets` are accepted too
-/// (besides clients without a secret). A plain HTTP request (not a WebSocket upgrade) is
-/// MTProto over HTTP.
+/// (besides clients without a secret). Padded intermediate is padded as `padding` says. A
+/// plain HTTP request (not a WebSocket upgrade) is MTProto over HTTP.
 pub async fn accept(
     stream: TcpStream,
     max_packet: usize,
     timeout: Duration,
     secrets: &[ProxySecret],
+    padding: PaddingStyle,
 ) -> Result<(TransportInfo, PacketReader, PacketWriter), TransportError> {
     let config = AcceptConfig::default()
         .with_detect_timeout(timeout)
         .with_max_packet(max_packet)
-        .with_secrets(secrets.to_vec());
+        .with_secrets(secrets.to_vec())
+        .with_padding(padding);
     match mtnet::accept(stream, &config).await? {
         Accepted::Packets {
             reader,

@@ -4,13 +4,22 @@
     clippy::panic,
     clippy::indexing_slicing
 )]
-//! The `localdc` binary: ready file, saving and reloading the RSA key, errors.
+//! The `localdc` binary: ready file, saving and reloading the RSA key, a CDN DC, errors.
 
+mod common;
+
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
+use common::{Client, with_init};
 use localdc::ReadyInfo;
+use mtcrypto::RsaPublicKey;
+use mtproto::transport::TransportKind;
+use tl_types::api::functions::help::{GetCdnConfig, GetConfig};
+use tl_types::api::{enums, types};
+use tl_types::{Deserialize, Serialize};
 use tokio::io::AsyncReadExt;
 use tokio::process::{Child, Command};
 
@@ -103,6 +112,108 @@ async fn ready_file_and_a_saved_key_reused() {
     assert_eq!(again.rsa_fingerprint, info.rsa_fingerprint);
     second.kill().await.unwrap();
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A temporary directory for one test.
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("localdc-cli-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cdn_dc_from_the_command_line() {
+    let dir = temp_dir("cdn");
+    let ready = dir.join("ready.json");
+    let mut child = localdc()
+        .args(["--port-base", "0", "--dcs", "2", "--cdn-dc", "201"])
+        .arg("--ready-file")
+        .arg(&ready)
+        .spawn()
+        .unwrap();
+    let info = wait_ready(&mut child, &ready).await;
+    assert_eq!(
+        info.dcs.iter().map(|dc| dc.id).collect::<Vec<_>>(),
+        vec![1, 2]
+    );
+    assert_eq!(info.cdn_dcs.len(), 1);
+    let cdn = &info.cdn_dcs[0];
+    assert_eq!((cdn.id, cdn.host.as_str()), (201, "127.0.0.1"));
+    let addr = |dc: &localdc::ReadyDc| SocketAddr::new(dc.host.parse().unwrap(), dc.port);
+
+    tokio::time::timeout(WAIT, async {
+        let key = RsaPublicKey::from_pem(&info.rsa_public_key_pem).unwrap();
+        let (mut client, _) = Client::open(
+            addr(&info.dcs[1]),
+            &key,
+            2,
+            TransportKind::Intermediate,
+            true,
+        )
+        .await;
+        let bytes = client
+            .call(with_init(GetConfig {}.to_bytes()))
+            .await
+            .unwrap();
+        let enums::Config::Config(config) = enums::Config::from_bytes(&bytes).unwrap();
+        let listed: Vec<types::DcOption> = config
+            .dc_options
+            .into_iter()
+            .map(|enums::DcOption::DcOption(option)| *option)
+            .filter(|option| option.id == 201)
+            .collect();
+        assert!(!listed.is_empty(), "no DC 201 in help.getConfig");
+        assert!(
+            listed
+                .iter()
+                .all(|option| option.cdn && option.port == i32::from(cdn.port))
+        );
+
+        let bytes = client.call(GetCdnConfig {}.to_bytes()).await.unwrap();
+        let enums::CdnConfig::CdnConfig(cdn_config) = enums::CdnConfig::from_bytes(&bytes).unwrap();
+        let cdn_keys: Vec<types::CdnPublicKey> = cdn_config
+            .public_keys
+            .into_iter()
+            .map(|enums::CdnPublicKey::CdnPublicKey(key)| *key)
+            .collect();
+        assert_eq!(cdn_keys.len(), 1);
+        assert_eq!(cdn_keys[0].dc_id, 201);
+        // The CDN DC signs its handshakes with the key help.getCdnConfig gives.
+        let cdn_key = RsaPublicKey::from_pem(&cdn_keys[0].public_key).unwrap();
+        assert_ne!(cdn_key.fingerprint(), key.fingerprint());
+        Client::open(addr(cdn), &cdn_key, 201, TransportKind::Intermediate, true).await;
+    })
+    .await
+    .expect("CDN DC checks timed out");
+
+    child.kill().await.unwrap();
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .await
+        .unwrap();
+    assert!(
+        stdout.contains(&format!("CDN DC 201 127.0.0.1:{}", cdn.port)),
+        "{stdout}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+
+    // A CDN id among the main DCs is refused.
+    let output = tokio::time::timeout(
+        WAIT,
+        localdc()
+            .args(["--port-base", "0", "--dcs", "3", "--cdn-dc", "2"])
+            .output(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--cdn-dc 2"), "{stderr}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -22,7 +22,7 @@ use localdc::{Config, ReadyInfo, RunningServer, Server};
 use mtcrypto::RsaPublicKey;
 use mtnet::{Endpoint, NetError, Proxy};
 use mtproto::transport::fake_tls::{ClientHello, Progress, check_server_hello, server_hello_len};
-use mtproto::transport::{ProxySecret, TransportKind};
+use mtproto::transport::{PaddingStyle, ProxySecret, TransportKind};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use tl_types::api::functions::help::GetConfig;
@@ -45,6 +45,10 @@ fn fake_tls(key: [u8; 16]) -> ProxySecret {
 }
 
 async fn start() -> (RunningServer, RsaPublicKey) {
+    start_padding(PaddingStyle::default()).await
+}
+
+async fn start_padding(padding: PaddingStyle) -> (RunningServer, RsaPublicKey) {
     let config = Config {
         dcs: 3,
         mtproxy_secrets: vec![
@@ -52,6 +56,7 @@ async fn start() -> (RunningServer, RsaPublicKey) {
             ProxySecret::Padded(PADDED),
             fake_tls(TLS),
         ],
+        padding,
         ..Config::default()
     };
     let server = Server::start(config).await.unwrap();
@@ -222,6 +227,70 @@ async fn wrong_secrets_and_a_dd_secret_without_padding_refused() {
     .unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tgdls_client_reads_answers_padded_over_the_whole_range() {
+    tokio::time::timeout(TEST_TIME, async {
+        // Telegram pads at most 3 bytes, but the documentation allows 15: tgdl's client
+        // must cope with both, through dd and ee secrets.
+        let (server, key) = start_padding(PaddingStyle::FullRange).await;
+        let proxy = server.addr(1).unwrap();
+        for secret in [ProxySecret::Padded(PADDED), fake_tls(TLS)] {
+            let mut conn = via_proxy(proxy, secret, TransportKind::PaddedIntermediate, 2)
+                .await
+                .unwrap();
+            let keyed = conn.handshake(&key, 2).await;
+            let mut client = Client::new(conn, &keyed);
+            // Enough answers that every padding length 0..=15 almost surely occurs.
+            for _ in 0..40 {
+                assert_eq!(this_dc(&mut client).await, 2);
+            }
+        }
+        server.shutdown().await;
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inside_fake_tls_only_padded_intermediate_is_served() {
+    tokio::time::timeout(TEST_TIME, async {
+        let (server, key) = start().await;
+        let proxy = server.addr(1).unwrap();
+        let mut rng = StdRng::from_entropy();
+        // A correct TLS handshake, then a header asking for plain intermediate inside: the
+        // official MTProxy refuses that ("Expected random padding mode"), and so does localdc.
+        for kind in [
+            TransportKind::Intermediate,
+            TransportKind::PaddedIntermediate,
+        ] {
+            let tcp = TcpStream::connect(proxy).await.unwrap();
+            let stream = mtnet::mtproxy::client_handshake(tcp, &TLS, DOMAIN)
+                .await
+                .unwrap();
+            let framing =
+                mtnet::Framing::client_obfuscated(kind, 2, Some(&TLS), 1 << 20, &mut rng).unwrap();
+            let (reader, mut writer) = framing.split(stream);
+            writer.flush_preamble().await.unwrap();
+            let mut conn = Conn {
+                reader,
+                writer,
+                rng: StdRng::from_entropy(),
+            };
+            let outcome = tokio::time::timeout(STEP, conn.try_handshake(&key, 2))
+                .await
+                .expect("a refused client was left waiting");
+            assert_eq!(
+                outcome.is_ok(),
+                kind == TransportKind::PaddedIntermediate,
+                "{kind:?}"
+            );
+        }
+        server.shutdown().await;
+    })
+    .await
+    .unwrap();
+}
+
 /// Sends `hello` on a fresh connection to `addr` and returns what the server answered
 /// before closing (or, if it kept the connection open, what it had sent after 5 s).
 async fn answer_to(addr: SocketAddr, hello: &[u8]) -> Vec<u8> {
@@ -249,10 +318,16 @@ async fn tampered_and_stale_client_hellos_get_no_answer() {
         let proxy = server.addr(1).unwrap();
         let mut rng = StdRng::from_entropy();
 
-        // Control: a good hello gets an answer carrying the secret's digest.
+        // Control: a good hello gets an answer carrying the secret's digest, in the current
+        // clients' shape (about 1.7 KB) and in the older 517-byte one alike.
         let good = ClientHello::new(&TLS, DOMAIN, now(), &mut rng).unwrap();
+        assert!(good.bytes.len() > 1700);
         let answer = answer_to(proxy, &good.bytes).await;
         assert_eq!(check_server_hello(&answer, &TLS, &good.random), Ok(()));
+        let legacy = ClientHello::legacy(&TLS, DOMAIN, now(), &mut rng).unwrap();
+        assert_eq!(legacy.bytes.len(), 517);
+        let answer = answer_to(proxy, &legacy.bytes).await;
+        assert_eq!(check_server_hello(&answer, &TLS, &legacy.random), Ok(()));
 
         // One bit changed in the session id (covered by the digest), or in the digest.
         for at in [60, 20] {

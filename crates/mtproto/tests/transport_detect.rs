@@ -87,11 +87,24 @@ fn http_and_tls() {
     ];
     assert_detects(&hello, Detected::FakeTls);
     assert_eq!(detect(&hello[..3]), Detected::NeedMore { at_least: 4 });
-    // Another TLS record length is not the MTProxy hello; bytes 4..8 then decide.
-    assert_eq!(
-        detect(&[0x16, 0x03, 0x01, 0x00, 0x05, 0x01, 0x00, 0x00]),
-        Detected::NeedMore { at_least: 64 }
-    );
+    // Any ClientHello record up to TLS's 2^14 bytes: current clients send about 1.7 KB, and
+    // TLS 1.3 allows legacy record version 1.2 too.
+    for head in [
+        [0x16, 0x03, 0x01, 0x06, 0xc2],
+        [0x16, 0x03, 0x01, 0x00, 0x05],
+        [0x16, 0x03, 0x03, 0x02, 0x00],
+        [0x16, 0x03, 0x01, 0x40, 0x00],
+    ] {
+        assert_detects(&head, Detected::FakeTls);
+    }
+    // A record longer than TLS allows, or another record version, is no hello; bytes 4..8
+    // then decide.
+    for head in [
+        [0x16, 0x03, 0x01, 0x41, 0x05, 0x01, 0x00, 0x00],
+        [0x16, 0x03, 0x02, 0x02, 0x00, 0x01, 0x00, 0x00],
+    ] {
+        assert_eq!(detect(&head), Detected::NeedMore { at_least: 64 });
+    }
 }
 
 #[test]

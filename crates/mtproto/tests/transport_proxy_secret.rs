@@ -70,11 +70,15 @@ fn accessors() {
     let secret = fake_tls();
     assert_eq!(secret.key(), &KEY);
     assert_eq!(secret.domain(), Some("example.com"));
-    assert_eq!(secret.required_transport(), None);
+    assert_eq!(
+        secret.required_transport(),
+        Some(TransportKind::PaddedIntermediate)
+    );
     assert_eq!(
         ProxySecret::Padded(KEY).required_transport(),
         Some(TransportKind::PaddedIntermediate)
     );
+    assert_eq!(ProxySecret::Plain(KEY).required_transport(), None);
     assert_eq!(ProxySecret::Plain(KEY).domain(), None);
     assert_eq!(
         ProxySecret::from_bytes(&secret.to_bytes()).as_ref(),

@@ -115,6 +115,7 @@ pub(crate) async fn serve(
             dc.limits.max_packet,
             dc.limits.handshake_timeout,
             dc.mtproxy.secrets(),
+            dc.mtproxy.padding(),
         )
         .await;
         let (info, reader, mut writer) = match accepted {

@@ -1,7 +1,10 @@
 //! The fake-TLS branch of detection: an MTProxy `ee` client's ClientHello checked and
 //! answered, then the obfuscated stream opened from inside the TLS records.
 
-use mtproto::transport::fake_tls::{Progress, check_client_hello, client_hello_len, server_hello};
+use mtproto::transport::fake_tls::{
+    MAX_HELLO_PAYLOAD, Progress, RECORD_HEADER_LEN, check_client_hello, client_hello_len,
+    server_hello,
+};
 use mtproto::transport::{HEADER_LEN, Obfuscation, ProxySecret};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -18,7 +21,7 @@ use crate::{DetectError, NetError};
 /// secret's domain, and be stamped within [`AcceptConfig::fake_tls_window`] of the server's
 /// clock; otherwise the connection is refused without an answer. Then the server's answer
 /// goes out, and the 64-byte obfuscation header read from the first records must open with
-/// the same secret. Any framing is accepted inside.
+/// the same secret, for padded intermediate (the only framing MTProxy accepts inside).
 pub(super) async fn open(
     mut tcp: TcpStream,
     mut received: Vec<u8>,
@@ -31,11 +34,13 @@ pub(super) async fn open(
     if !served {
         return Err(DetectError::FakeTlsUnsupported.into());
     }
+    // A hello may be as long as a TLS record, past the usual detection limit.
+    let limit = config.max_head.max(RECORD_HEADER_LEN + MAX_HELLO_PAYLOAD);
     let len = loop {
         match client_hello_len(&received)? {
             Progress::Complete { len } => break len,
             Progress::NeedMore { .. } => {
-                sniff::read_more(&mut tcp, &mut received, config.max_head).await?;
+                sniff::read_more(&mut tcp, &mut received, limit).await?;
             }
         }
     };
@@ -59,6 +64,18 @@ pub(super) async fn open(
         });
     }
     let accepted = Obfuscation::server(&header, &[*key])?;
+    // As the official MTProxy serving a domain: padded intermediate only inside TLS.
+    if let Some(required) = config
+        .secrets
+        .get(hello.secret_index)
+        .and_then(ProxySecret::required_transport)
+        && required != accepted.kind
+    {
+        return Err(DetectError::PaddingRequired {
+            kind: accepted.kind,
+        }
+        .into());
+    }
     let info = StreamInfo {
         kind: accepted.kind,
         obfuscated: true,
@@ -66,8 +83,10 @@ pub(super) async fn open(
         dc_id: Some(accepted.dc_id),
         secret_index: Some(hello.secret_index),
     };
-    let framing =
-        Framing::server_obfuscated(accepted.kind, accepted.obfuscation, config.max_packet);
+    let framing = Framing::new(
+        config.codec(accepted.kind, false),
+        Some(accepted.obfuscation),
+    );
     let (reader, writer) = framing.split(stream);
     Ok(Accepted::Packets {
         reader,

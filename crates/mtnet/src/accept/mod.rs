@@ -23,8 +23,8 @@ mod websocket;
 use std::time::Duration;
 
 use mtproto::transport::{
-    self, DEFAULT_MAX_PACKET, Detected, HEADER_LEN, Obfuscation, ObfuscationError, ProxySecret,
-    TransportKind,
+    self, Codec, DEFAULT_MAX_PACKET, Detected, HEADER_LEN, Obfuscation, ObfuscationError,
+    PaddingStyle, ProxySecret, TransportKind,
 };
 use tokio::net::TcpStream;
 
@@ -61,6 +61,9 @@ pub struct AcceptConfig {
     pub websocket_path: String,
     /// Largest packet accepted in either direction.
     pub max_packet: usize,
+    /// How padded intermediate pads what the server sends (by default as Telegram's servers
+    /// do, at most 3 bytes).
+    pub padding: PaddingStyle,
 }
 
 impl Default for AcceptConfig {
@@ -73,6 +76,7 @@ impl Default for AcceptConfig {
             fake_tls_window: DEFAULT_FAKE_TLS_WINDOW,
             websocket_path: DEFAULT_PATH.to_owned(),
             max_packet: DEFAULT_MAX_PACKET,
+            padding: PaddingStyle::default(),
         }
     }
 }
@@ -104,6 +108,26 @@ impl AcceptConfig {
     pub fn with_max_packet(mut self, max_packet: usize) -> Self {
         self.max_packet = max_packet;
         self
+    }
+
+    /// Sets how padded intermediate pads what the server sends.
+    #[must_use]
+    pub fn with_padding(mut self, padding: PaddingStyle) -> Self {
+        self.padding = padding;
+        self
+    }
+
+    /// The server codec for `kind`: a plain stream still carries its init tag, an
+    /// obfuscated one has it inside the header.
+    fn codec(&self, kind: TransportKind, tagged: bool) -> Codec {
+        let codec = Codec::server(kind)
+            .with_max_packet(self.max_packet)
+            .with_padding(self.padding);
+        if tagged {
+            codec
+        } else {
+            codec.without_init_tag()
+        }
     }
 }
 
@@ -245,7 +269,7 @@ fn framing_for(
     };
     // The init tag is still in `received`: the server codec checks and skips it.
     Ok((
-        Framing::server(kind, config.max_packet).with_initial(received),
+        Framing::new(config.codec(kind, true), None).with_initial(received),
         info,
     ))
 }
@@ -268,9 +292,11 @@ fn obfuscated_framing(
         dc_id: Some(accepted.dc_id),
         secret_index: accepted.secret_index,
     };
-    let framing =
-        Framing::server_obfuscated(accepted.kind, accepted.obfuscation, config.max_packet)
-            .with_initial(rest.to_vec());
+    let framing = Framing::new(
+        config.codec(accepted.kind, false),
+        Some(accepted.obfuscation),
+    )
+    .with_initial(rest.to_vec());
     Ok((framing, info))
 }
 

@@ -13,7 +13,7 @@
 //! - `ee` + 16 bytes + domain: first a fake TLS handshake posing as TLS 1.3 to that domain
 //!   ([`client_handshake`], facts in [`mtproto::transport::fake_tls`]), then the obfuscated
 //!   stream inside TLS application-data records ([`FakeTlsStream`]), the header at the start
-//!   of the first.
+//!   of the first; padded intermediate again, as TDLib uses and MTProxy requires there.
 //!
 //! Set up with [`Proxy::MtProxy`](crate::Proxy::MtProxy) on an [`Endpoint`] and opened by
 //! [`connect`](crate::connect()); the server side is [`accept`](crate::accept()) with secrets
@@ -35,7 +35,7 @@ use crate::framed::{Framing, PacketReader, PacketWriter};
 use crate::rng::secure_rng;
 
 /// The framing used through a proxy with `secret` when `requested` is asked for: padded
-/// intermediate for `dd` secrets, `requested` otherwise.
+/// intermediate for `dd` and `ee` secrets, `requested` otherwise.
 pub fn transport_for(secret: &ProxySecret, requested: TransportKind) -> TransportKind {
     secret.required_transport().unwrap_or(requested)
 }

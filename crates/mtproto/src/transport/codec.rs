@@ -4,7 +4,7 @@ use rand_core::RngCore;
 
 use super::full::Seqs;
 use super::intermediate::Padding;
-use super::{CodecError, Decoded, Role, TransportKind, abridged, full, intermediate};
+use super::{CodecError, Decoded, PaddingStyle, Role, TransportKind, abridged, full, intermediate};
 
 /// Default largest payload a codec accepts: 16 MiB plus room for MTProto's own envelope.
 /// Longer length prefixes are rejected as soon as they are read, before any buffering.
@@ -25,11 +25,16 @@ pub struct Codec {
     expect_tag: bool,
     /// Packet counters; only the full transport uses them.
     seqs: Seqs,
+    /// How much padded intermediate pads what this end sends.
+    padding: PaddingStyle,
 }
 
 impl Codec {
     /// A codec for a plain stream: the client sends the kind's init tag before its first
     /// packet and the server checks and skips it.
+    ///
+    /// Padded intermediate pads as each side does in practice (see [`PaddingStyle`]): a
+    /// client with up to 15 bytes, as TDLib does, a server with up to 3, as Telegram does.
     pub fn new(kind: TransportKind, role: Role) -> Self {
         let has_tag = !kind.init_tag().is_empty();
         Self {
@@ -39,6 +44,10 @@ impl Codec {
             send_tag: has_tag && role == Role::Client,
             expect_tag: has_tag && role == Role::Server,
             seqs: Seqs::default(),
+            padding: match role {
+                Role::Client => PaddingStyle::FullRange,
+                Role::Server => PaddingStyle::Deployed,
+            },
         }
     }
 
@@ -66,6 +75,19 @@ impl Codec {
     pub fn with_max_packet(mut self, max_packet: usize) -> Self {
         self.max_packet = max_packet;
         self
+    }
+
+    /// Sets how padded intermediate pads the packets this end sends (other kinds do not
+    /// pad). Decoding is unaffected: up to 15 bytes of padding are always accepted.
+    #[must_use]
+    pub fn with_padding(mut self, padding: PaddingStyle) -> Self {
+        self.padding = padding;
+        self
+    }
+
+    /// How padded intermediate pads what this end sends.
+    pub fn padding(&self) -> PaddingStyle {
+        self.padding
     }
 
     /// The transport kind.
@@ -194,7 +216,7 @@ impl Codec {
                 intermediate::write_packet(payload, quick_ack_request, &Padding::none(), out);
             }
             TransportKind::PaddedIntermediate => {
-                let padding = Padding::random(rng);
+                let padding = Padding::random(rng, self.padding);
                 intermediate::write_packet(payload, quick_ack_request, &padding, out);
             }
             TransportKind::Full => {

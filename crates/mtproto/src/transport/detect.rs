@@ -5,23 +5,26 @@
 //! 2. first word `ee ee ee ee` / `dd dd dd dd`: intermediate / padded intermediate;
 //! 3. first word `POST`, `GET `, `HEAD` or `OPTI`: HTTP (the caller tells a WebSocket
 //!    upgrade from a plain POST, and rejects other methods);
-//! 4. first word `16 03 01 02`: fake TLS (a TLS 1.0 handshake record of 512 bytes, the
-//!    ClientHello an MTProxy client sends; three bytes alone would also match about one
-//!    obfuscated header in 16 million);
+//! 4. `16 03 01` or `16 03 03` and a record length up to 2^14: fake TLS (a TLS handshake
+//!    record, the ClientHello an MTProxy client sends; current clients send about 1.7 KB,
+//!    older ones 512 + 5 bytes). tgdl's obfuscated headers avoid all of these, but TDLib's
+//!    avoid only `16 03 01 02` (`ObfuscatedTransport::init`) and Telethon's none, so about
+//!    one of their headers in 2^25 also matches and that connection is refused;
 //! 5. bytes 4..8 zero: full, if the first word is a plausible first-packet length
 //!    (12 framing bytes up to the maximum, quick-ack bit ignored); otherwise no valid client;
 //! 6. anything else: obfuscated, once its 64-byte header is in.
 //!
-//! The rules never contradict a well-behaved client: an obfuscated header avoids all the
-//! prefixes above and has non-zero bytes 4..8, which a full stream's first sequence number
-//! (0) never has. Nor does a full stream hit rules 1-4: its lengths are multiples of 4 (so
-//! never end in `ef`), and every tagged word read as a length is far above the default
-//! maximum. Detection only classifies; the codec or [`Obfuscation::server`] that takes
-//! over may still reject the stream.
+//! Apart from that, the rules never contradict a well-behaved client: an obfuscated header
+//! avoids the other prefixes above and has non-zero bytes 4..8, which a full stream's first
+//! sequence number (0) never has. Nor does a full stream hit rules 1-4: its lengths are
+//! multiples of 4 (so never start with `ef` or `16`), and every other tagged word read as a
+//! length is far above the default maximum. Detection only classifies; the codec or
+//! [`Obfuscation::server`] that takes over may still reject the stream.
 //!
 //! [`Obfuscation::server`]: super::Obfuscation::server
 
 use super::DEFAULT_MAX_PACKET;
+use super::fake_tls::is_hello_record_start;
 use super::obfuscation::HEADER_LEN;
 use super::wire::u32_le_at;
 
@@ -52,15 +55,17 @@ pub enum Detected {
 }
 
 /// First words that decide the protocol on their own.
-const TAGGED: [([u8; 4], Detected); 7] = [
+const TAGGED: [([u8; 4], Detected); 6] = [
     ([0xee; 4], Detected::Intermediate),
     ([0xdd; 4], Detected::PaddedIntermediate),
     (*b"POST", Detected::Http),
     (*b"GET ", Detected::Http),
     (*b"HEAD", Detected::Http),
     (*b"OPTI", Detected::Http),
-    ([0x16, 0x03, 0x01, 0x02], Detected::FakeTls),
 ];
+/// Highest first byte of a ClientHello record's length: TLS bounds a plaintext record by
+/// 2^14 bytes.
+const MAX_HELLO_LEN_HIGH: u8 = 0x40;
 
 /// Classifies a stream from its first bytes, with full-transport lengths bounded by
 /// [`DEFAULT_MAX_PACKET`]. See the module documentation for the rules.
@@ -86,6 +91,18 @@ pub fn detect_with_max(input: &[u8], max_packet: usize) -> Detected {
             };
         }
     }
+    if is_hello_record_start(head) || (head.len() < 3 && [0x16, 0x03].starts_with(head)) {
+        return match head.get(3) {
+            Some(&high) if high <= MAX_HELLO_LEN_HIGH => Detected::FakeTls,
+            Some(_) => fall_through(input, max_packet),
+            None => Detected::NeedMore { at_least: 4 },
+        };
+    }
+    fall_through(input, max_packet)
+}
+
+/// Rules 5 and 6.
+fn fall_through(input: &[u8], max_packet: usize) -> Detected {
     // Bytes 4..8 split the rest: zero for full (seq 0), never zero for obfuscated.
     if input.iter().skip(4).take(4).all(|&b| b == 0) {
         if input.len() < 8 {

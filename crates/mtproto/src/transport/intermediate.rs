@@ -1,5 +1,6 @@
 //! Intermediate framing (a 4-byte little-endian length before each packet) and its padded
-//! variant (the sender appends 0..=15 random bytes, counted in the length).
+//! variant (the sender appends random bytes, counted in the length: up to 15 as the transport
+//! documentation allows, or up to 3 as deployed servers do; see [`PaddingStyle`]).
 //!
 //! The top bit of the length word is a quick-ack request from the client; from the server a
 //! word with the top bit set is itself the quick-ack token, with nothing after it.
@@ -8,6 +9,37 @@ use rand_core::RngCore;
 
 use super::wire::{error_code, need, u32_le_at};
 use super::{CodecError, Decoded, Frame, Role};
+
+/// How many random bytes a padded-intermediate sender appends to each packet.
+///
+/// Receivers must accept up to 15, since that is what the transport documentation allows and
+/// what clients send: TDLib's `IntermediateTransport::write_prepare_inplace`
+/// (`td/mtproto/TcpTransport.cpp`) appends `secure_uint32() % 16` bytes. Telegram's side
+/// pads less: the official MTProxy (github TelegramMessenger/MTProxy) appends
+/// `lrand48_j() & 3` bytes to what it sends a padded client (`tcp_rpc_write_packet_compact`
+/// in `net/net-tcp-rpc-common.c`, under flag `RPC_F_PAD`) and cuts what it reads down to a
+/// multiple of 4 (`tcp_rpcs_compact_parse_execute` in `net/net-tcp-rpc-ext-server.c`).
+/// Clients written against that, such as Telethon's `RandomizedIntermediatePacketCodec`,
+/// strip only `len % 4` bytes and break on longer padding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum PaddingStyle {
+    /// 0..=3 bytes, as Telegram's servers and proxies send.
+    #[default]
+    Deployed,
+    /// 0..=15 bytes, the whole range the documentation allows (and what TDLib sends as a
+    /// client).
+    FullRange,
+}
+
+impl PaddingStyle {
+    /// The most bytes this style appends.
+    pub fn max_len(self) -> usize {
+        match self {
+            PaddingStyle::Deployed => 3,
+            PaddingStyle::FullRange => MAX_PADDING,
+        }
+    }
+}
 
 /// Top bit of the length word.
 const TOP_BIT: u32 = 0x8000_0000;
@@ -64,7 +96,7 @@ pub(crate) fn decode(
     })
 }
 
-/// Random padding for one padded-intermediate packet: 0..=15 random bytes.
+/// Random padding for one padded-intermediate packet: up to [`MAX_PADDING`] random bytes.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Padding {
     bytes: [u8; MAX_PADDING],
@@ -77,14 +109,15 @@ impl Padding {
         Self::default()
     }
 
-    /// A random length and random bytes, from one call to the random source.
-    pub(crate) fn random<R: RngCore + ?Sized>(rng: &mut R) -> Self {
+    /// A random length within `style`'s range and random bytes, from one call to the random
+    /// source.
+    pub(crate) fn random<R: RngCore + ?Sized>(rng: &mut R, style: PaddingStyle) -> Self {
         let mut random = [0u8; 1 + MAX_PADDING];
         rng.fill_bytes(&mut random);
         let [len, bytes @ ..] = random;
         Self {
             bytes,
-            len: usize::from(len) % (MAX_PADDING + 1),
+            len: usize::from(len) % (style.max_len() + 1),
         }
     }
 
@@ -121,22 +154,34 @@ mod tests {
     use rand_chacha::ChaCha8Rng;
     use rand_core::SeedableRng;
 
-    #[test]
-    fn padding_stays_within_bounds_and_varies() {
+    /// Which padding lengths 500 packets of `style` carry.
+    fn lengths_seen(style: PaddingStyle) -> [bool; MAX_PADDING + 1] {
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let mut seen = [false; MAX_PADDING + 1];
         for _ in 0..500 {
             let mut out = Vec::new();
-            write_packet(&[7; 8], false, &Padding::random(&mut rng), &mut out);
+            write_packet(&[7; 8], false, &Padding::random(&mut rng, style), &mut out);
             let len = u32_le_at(&out, 0).unwrap() as usize;
             assert_eq!(out.len(), 4 + len);
             assert_eq!(&out[4..12], &[7; 8]);
             seen[len - 8] = true;
         }
+        seen
+    }
+
+    #[test]
+    fn full_range_padding_takes_every_length_up_to_15() {
         assert!(
-            seen.iter().all(|s| *s),
+            lengths_seen(PaddingStyle::FullRange).iter().all(|s| *s),
             "every padding length 0..=15 occurs"
         );
+    }
+
+    #[test]
+    fn deployed_padding_takes_every_length_up_to_3_and_no_more() {
+        let seen = lengths_seen(PaddingStyle::Deployed);
+        assert_eq!(seen[..4], [true; 4], "every padding length 0..=3 occurs");
+        assert_eq!(seen[4..], [false; MAX_PADDING - 3], "nothing longer");
     }
 
     #[test]

@@ -7,7 +7,8 @@ pub enum TransportKind {
     Abridged,
     /// A 4-byte length before each packet; tag `ee ee ee ee`.
     Intermediate,
-    /// Intermediate with 0..=15 random bytes appended to each packet; tag `dd dd dd dd`.
+    /// Intermediate with random bytes appended to each packet (up to 15; see
+    /// [`PaddingStyle`](super::PaddingStyle)); tag `dd dd dd dd`.
     PaddedIntermediate,
     /// Length, sequence number and CRC32 around each packet; no tag, cannot be obfuscated.
     Full,

@@ -27,6 +27,7 @@ pub use codec::{Codec, DEFAULT_MAX_PACKET};
 pub use detect::{Detected, detect, detect_with_max};
 pub use error::CodecError;
 pub use frame::{Decoded, Frame};
+pub use intermediate::PaddingStyle;
 pub use kind::{Role, TransportKind};
 pub use obfuscation::{Accepted, HEADER_LEN, Obfuscation, ObfuscationError};
 pub use proxy_secret::{ProxySecret, SecretError};

@@ -172,7 +172,12 @@ fn random_header<R: RngCore + ?Sized>(rng: &mut R) -> Result<[u8; HEADER_LEN], O
 fn acceptable(header: &[u8; HEADER_LEN]) -> bool {
     let first: [u8; 4] = array_at(header, 0);
     let second: [u8; 4] = array_at(header, 4);
-    first[0] != 0xef && !FORBIDDEN_FIRST_WORDS.contains(&first) && second != [0; 4]
+    // TDLib avoids only `16 03 01 02`, the 517-byte hello's start; detection now takes any
+    // ClientHello record start for fake TLS, so those are avoided as a whole.
+    first[0] != 0xef
+        && !FORBIDDEN_FIRST_WORDS.contains(&first)
+        && !super::fake_tls::is_hello_record_start(&first)
+        && second != [0; 4]
 }
 
 /// The client-to-server and server-to-client streams for `header`.
@@ -227,6 +232,10 @@ mod tests {
         for word in FORBIDDEN_FIRST_WORDS {
             header[..4].copy_from_slice(&word);
             assert!(!acceptable(&header), "{word:?}");
+        }
+        for tls in [[0x16, 0x03, 0x01, 0x06], [0x16, 0x03, 0x03, 0x7f]] {
+            header[..4].copy_from_slice(&tls);
+            assert!(!acceptable(&header), "{tls:?}");
         }
         header[..4].copy_from_slice(&[1; 4]);
         header[4..8].copy_from_slice(&[0; 4]);

@@ -133,11 +133,15 @@ impl ProxySecret {
         }
     }
 
-    /// The transport the proxy insists on, if any: padded intermediate for `dd` secrets.
+    /// The transport the proxy insists on, if any: padded intermediate for `dd` and `ee`
+    /// secrets. Clients use it with every secret longer than 16 bytes (TDLib:
+    /// `ProxySecret::use_random_padding` in `td/mtproto/ProxySecret.h`), and the official
+    /// MTProxy serving a fake-TLS domain refuses any other tag inside TLS ("Expected random
+    /// padding mode", `net/net-tcp-rpc-ext-server.c`).
     pub fn required_transport(&self) -> Option<TransportKind> {
         match self {
-            Self::Padded(_) => Some(TransportKind::PaddedIntermediate),
-            Self::Plain(_) | Self::FakeTls { .. } => None,
+            Self::Padded(_) | Self::FakeTls { .. } => Some(TransportKind::PaddedIntermediate),
+            Self::Plain(_) => None,
         }
     }
 

@@ -65,6 +65,12 @@ impl<'a> Cursor<'a> {
         Ok(*taken)
     }
 
+    /// The bytes of the next `u8`-length-prefixed block.
+    pub(super) fn bytes8(&mut self, reason: &'static str) -> Result<&'a [u8], FakeTlsError> {
+        let len = usize::from(self.u8(reason)?);
+        self.take(len, reason)
+    }
+
     /// The bytes of the next `u16`-length-prefixed block.
     pub(super) fn bytes16(&mut self, reason: &'static str) -> Result<&'a [u8], FakeTlsError> {
         let len = usize::from(self.u16(reason)?);

@@ -8,22 +8,21 @@
 //!
 //! # The exchange, as Telegram's clients and the official MTProxy do it
 //!
-//! 1. **ClientHello.** One handshake record of exactly [`CLIENT_HELLO_LEN`] (517) bytes,
-//!    starting `16 03 01 02 00` (handshake record, legacy version TLS 1.0, 512 bytes) and
-//!    `01 00 01 fc 03 03` (ClientHello of 508 bytes, legacy version TLS 1.2). Its body is
-//!    shaped like a browser's TLS 1.3 hello: a 32-byte random at offset 11, a 32-byte random
-//!    session id, GREASE and the usual cipher suites, and extensions including server_name
-//!    (the secret's domain), supported_groups, key_share (a GREASE share and a 32-byte
-//!    x25519-sized key), supported_versions (GREASE, TLS 1.3, TLS 1.2), two GREASE
-//!    extensions, and a final padding extension that brings the record to 517 bytes.
+//! 1. **ClientHello.** One handshake record (`16 03 01` + a big-endian length), shaped like
+//!    a browser's TLS 1.3 hello: a 32-byte random at offset 11, a 32-byte random session
+//!    id, GREASE and the usual cipher suites, and extensions including server_name (the
+//!    secret's domain). Current clients send about 1.7 KB, with a post-quantum key share
+//!    (see [`ClientHello::new`]); older ones sent exactly 517 bytes, filled up by a padding
+//!    extension ([`ClientHello::legacy`]). The proxy accepts any well-formed TLS 1.3 hello
+//!    ([`check_client_hello`]).
 //! 2. **Client digest.** The random field is HMAC-SHA256(key = the secret's 16-byte key,
-//!    message = the whole 517-byte record with the random field zeroed), and its last 4 bytes
+//!    message = the whole record with the random field zeroed), and its last 4 bytes
 //!    are then XORed with the client's unix time as a little-endian `u32`. The proxy
 //!    recomputes the HMAC, compares the first 28 bytes, and XORs the last 4 to recover the
 //!    client's clock, which must be close to its own (a replayed hello soon goes stale).
 //! 3. **Server answer.** Three records in one write: a ServerHello (`16 03 03 00 7a`,
 //!    handshake `02 00 00 76`, version `03 03`, a 32-byte random at offset 11, the client's
-//!    session id echoed, cipher suite TLS_AES_128_GCM_SHA256, and the key_share (x25519,
+//!    session id echoed, the client's first TLS 1.3 cipher suite, and the key_share (x25519,
 //!    32 random bytes) and supported_versions (TLS 1.3) extensions, in either order), a
 //!    ChangeCipherSpec record (`14 03 03 00 01 01`), and an application-data record of random
 //!    bytes standing in for the encrypted certificate. The ServerHello random is
@@ -35,22 +34,22 @@
 //!    Records carry at most [`MAX_SEND_PAYLOAD`] bytes when sent and are accepted up to
 //!    [`MAX_RECORD_PAYLOAD`] (TLS 1.3's limit on a ciphertext record).
 //!
-//! Telegram Desktop additionally shuffles the middle extensions (as current browsers do) and
-//! makes the key share a valid curve point; this builder shuffles too, but its key share is
-//! 32 random bytes with the top bit clear.
+//! Like TDLib, the builder shuffles the extensions between the two GREASE ones for every
+//! hello and makes its key shares look valid (an X25519 point, reduced ML-KEM coefficients).
 
 mod client_hello;
 mod cursor;
 mod digest;
 mod error;
+mod hello_check;
+mod key_share;
 mod record;
 mod server_hello;
 
-pub use client_hello::{
-    AcceptedHello, CLIENT_HELLO_LEN, ClientHello, MAX_DOMAIN_LEN, check_client_hello,
-    client_hello_len,
-};
+pub use client_hello::{ClientHello, MAX_DOMAIN_LEN, PADDED_HELLO_LEN};
 pub use error::FakeTlsError;
+pub(crate) use hello_check::is_hello_record_start;
+pub use hello_check::{AcceptedHello, MAX_HELLO_PAYLOAD, check_client_hello, client_hello_len};
 pub use record::{
     CHANGE_CIPHER_SPEC, ContentType, MAX_RECORD_PAYLOAD, MAX_SEND_PAYLOAD, RECORD_HEADER_LEN,
     RecordHeader, application_data_header, parse_record_header,

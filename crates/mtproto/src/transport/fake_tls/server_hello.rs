@@ -2,8 +2,8 @@
 
 use rand_core::RngCore;
 
-use super::client_hello::AcceptedHello;
 use super::digest::{ct_eq, hmac_sha256};
+use super::hello_check::AcceptedHello;
 use super::record::{
     CHANGE_CIPHER_SPEC, MAX_RECORD_PAYLOAD, RECORD_HEADER_LEN, application_data_header,
 };
@@ -15,8 +15,8 @@ use crate::transport::wire::array_at;
 const PREFIX: [u8; RANDOM_AT] = [
     0x16, 0x03, 0x03, 0x00, 0x7a, 0x02, 0x00, 0x00, 0x76, 0x03, 0x03,
 ];
-/// Cipher suite TLS_AES_128_GCM_SHA256, no compression, 46 bytes of extensions.
-const SUITE_AND_EXTENSIONS_LEN: [u8; 5] = [0x13, 0x01, 0x00, 0x00, 0x2e];
+/// No compression, 46 bytes of extensions (after the cipher suite).
+const COMPRESSION_AND_EXTENSIONS_LEN: [u8; 3] = [0x00, 0x00, 0x2e];
 /// key_share header: 36 bytes, group x25519, 32-byte key.
 const KEY_SHARE_HEAD: [u8; 8] = [0x00, 0x33, 0x00, 0x24, 0x00, 0x1d, 0x00, 0x20];
 /// supported_versions: TLS 1.3.
@@ -30,7 +30,8 @@ const MIN_SERVER_HELLO: usize = RANDOM_AT + RANDOM_LEN - RECORD_HEADER_LEN;
 /// What the answer is called in errors.
 const WHAT: &str = "server answer";
 
-/// The proxy's answer to `hello` under the matching secret's `key`: ServerHello,
+/// The proxy's answer to `hello` under the matching secret's `key`: ServerHello (picking
+/// the client's first TLS 1.3 cipher suite, as the official MTProxy does),
 /// ChangeCipherSpec and a random application-data record, with the ServerHello random set
 /// to the digest the client checks.
 pub fn server_hello<R: RngCore + ?Sized>(
@@ -46,7 +47,8 @@ pub fn server_hello<R: RngCore + ?Sized>(
     out.extend_from_slice(&[0; RANDOM_LEN]);
     out.push(SESSION_ID_LEN as u8);
     out.extend_from_slice(&hello.session_id);
-    out.extend_from_slice(&SUITE_AND_EXTENSIONS_LEN);
+    out.extend_from_slice(&hello.cipher_suite.to_be_bytes());
+    out.extend_from_slice(&COMPRESSION_AND_EXTENSIONS_LEN);
     let mut key_share = [0u8; KEY_SHARE_HEAD.len() + 32];
     rng.fill_bytes(&mut key_share);
     for (dst, src) in key_share.iter_mut().zip(KEY_SHARE_HEAD) {
