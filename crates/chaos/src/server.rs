@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use anyhow::{Context, Result, anyhow};
+use localdc::rpc::CallCounts;
 use localdc::world::World;
 use localdc::{Config, FaultSettings, Registry, RunningServer, Server};
 use mtcrypto::RsaPrivateKey;
@@ -40,6 +41,8 @@ pub struct Local {
     runtime: Arc<tokio::runtime::Runtime>,
     world: Arc<World>,
     config: Config,
+    /// Requests executed per method, across restarts.
+    calls: Arc<CallCounts>,
     server: Mutex<Option<RunningServer>>,
     ready: PathBuf,
 }
@@ -73,7 +76,9 @@ impl Local {
                 state_dir: Some(state_dir.clone()),
                 ..Config::default()
             };
-            match runtime.block_on(Server::start_with(config.clone(), registry(&world))) {
+            let calls = Arc::new(CallCounts::default());
+            let registry = registry(&world, &calls);
+            match runtime.block_on(Server::start_with(config.clone(), registry)) {
                 Ok(server) => {
                     attach(&server, &world)?;
                     std::fs::write(&ready, server.ready_info().to_json())
@@ -82,6 +87,7 @@ impl Local {
                         runtime,
                         world,
                         config,
+                        calls,
                         server: Mutex::new(Some(server)),
                         ready: ready.clone(),
                     });
@@ -97,6 +103,11 @@ impl Local {
 
     pub fn world(&self) -> &Arc<World> {
         &self.world
+    }
+
+    /// How many times each method ran, across restarts.
+    pub fn calls(&self) -> &CallCounts {
+        &self.calls
     }
 
     pub fn ready_file(&self) -> &Path {
@@ -135,7 +146,7 @@ impl Local {
         for _ in 0..50 {
             match self.runtime.block_on(Server::start_with(
                 self.config.clone(),
-                registry(&self.world),
+                registry(&self.world, &self.calls),
             )) {
                 Ok(server) => {
                     attach(&server, &self.world)?;
@@ -166,8 +177,8 @@ impl Drop for Local {
     }
 }
 
-fn registry(world: &Arc<World>) -> Registry {
-    let mut registry = Registry::with_defaults();
+fn registry(world: &Arc<World>, calls: &Arc<CallCounts>) -> Registry {
+    let mut registry = Registry::with_defaults().counting_into(Arc::clone(calls));
     localdc::world::register(&mut registry, Arc::clone(world));
     registry
 }

@@ -22,6 +22,10 @@ pub struct Quirks {
     seed: Option<u64>,
     /// Every session refuses `http_wait`, whatever the seed says (for a test aimed at it).
     always_refuse_http_wait: bool,
+    /// Every session follows these readings, whatever the seed says.
+    pinned: Option<ServerQuirks>,
+    /// `upload.getFileHashes` is always served, whatever the seed says.
+    keep_file_hashes: bool,
 }
 
 impl Quirks {
@@ -31,6 +35,22 @@ impl Quirks {
             seed: Some(seed),
             ..Self::default()
         }
+    }
+
+    /// These readings, with every session following `session` (for a test aimed at one).
+    #[must_use]
+    pub fn pinning(mut self, session: ServerQuirks) -> Self {
+        self.pinned = Some(session);
+        self
+    }
+
+    /// These readings, with `upload.getFileHashes` always served: for a hostile server that
+    /// also corrupts file bytes, since no client can tell bytes a server lied about once the
+    /// server has no hashes to check them against.
+    #[must_use]
+    pub fn keeping_file_hashes(mut self) -> Self {
+        self.keep_file_hashes = true;
+        self
     }
 
     /// These readings, with `http_wait` refused by every session.
@@ -48,6 +68,9 @@ impl Quirks {
     /// The readings of session `session_id` of key `key_id`; `reopened` when the key had
     /// sessions before (a client that reconnected with a new session id).
     pub fn session(&self, key_id: u64, session_id: i64, reopened: bool) -> ServerQuirks {
+        if let Some(pinned) = self.pinned {
+            return pinned;
+        }
         let Some(seed) = self.seed else {
             return ServerQuirks::default();
         };
@@ -93,9 +116,16 @@ impl Quirks {
                 .is_some_and(|seed| mix(&[seed, 7, key_id, session_id as u64]).is_multiple_of(3))
     }
 
+    /// Whether padded intermediate answers carry 0-15 bytes of padding (the spec's range)
+    /// instead of the 0-3 deployed servers send; one choice for the whole server.
+    pub fn pads_full_range(&self) -> bool {
+        self.seed.is_some_and(|seed| mix(&[seed, 9]) % 2 == 1)
+    }
+
     /// How `upload.getFileHashes` is served to key `key_id`.
     pub fn file_hashes(&self, key_id: u64) -> FileHashes {
         match self.seed.map(|seed| mix(&[seed, 8, key_id]) % 3) {
+            _ if self.keep_file_hashes => FileHashes::Present,
             None | Some(0 | 1) => FileHashes::Present,
             Some(_) => FileHashes::Unimplemented,
         }
@@ -125,6 +155,7 @@ mod tests {
         assert!(!quirks.refuses_initial_salt(1));
         assert_eq!(quirks.file_hashes(1), FileHashes::Present);
         assert!(!quirks.refuses_http_wait(1, 2));
+        assert!(!quirks.pads_full_range());
     }
 
     #[test]

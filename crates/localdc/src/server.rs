@@ -84,10 +84,12 @@ impl Server {
         let registry = Arc::new(registry);
         let dh = DhParams::telegram();
 
-        let mtproxy = Arc::new(MtProxyFront::new(
-            config.mtproxy_secrets.clone(),
-            config.padding,
-        ));
+        let padding = if config.faults.quirks.pads_full_range() {
+            mtproto::transport::PaddingStyle::FullRange
+        } else {
+            config.padding
+        };
+        let mtproxy = Arc::new(MtProxyFront::new(config.mtproxy_secrets.clone(), padding));
         if !config.mtproxy_secrets.is_empty() {
             tracing::info!(
                 secrets = config.mtproxy_secrets.len(),

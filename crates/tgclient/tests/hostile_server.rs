@@ -164,13 +164,22 @@ fn copy_session(from: &Path, to: &Path) -> PathBuf {
 
 async fn setup() -> Env {
     let world = Arc::new(World::from_fixture(fixture()).unwrap());
-    let config = Config {
+    let mut config = Config {
         cdn_dcs: vec![201],
         // Every case opens new sessions on one auth key per DC (and makes a new CDN key);
         // what the sessions left unacknowledged is bounded by the default limits.
         limits: localdc::Limits::default(),
         ..Config::default()
     };
+    // Every reading of the spec the docs allow, one per session (HOSTILE_QUIRKS picks the
+    // seed): the client must come through all of them and the hostile answers together.
+    // All but a DC without getFileHashes: bytes a server lies about cannot be caught
+    // without its hashes (that reading has its own test, in download.rs).
+    let quirks = std::env::var("HOSTILE_QUIRKS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(11);
+    config.faults.quirks = localdc::quirks::Quirks::seeded(quirks).keeping_file_hashes();
     let mut registry_hook = None;
     let server = common::serve(config, &world, |registry| {
         registry_hook = Some(Arc::clone(registry.mutator()));

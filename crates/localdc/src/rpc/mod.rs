@@ -15,7 +15,7 @@ use std::sync::Arc;
 pub use context::{RequestContext, SessionPush, unix_now};
 pub use help::config;
 pub use mutate::{HostileMutator, Mutator, MutatorHook};
-pub use registry::{Handler, HandlerFuture, Registry, RpcResult};
+pub use registry::{CallCounts, Handler, HandlerFuture, Registry, RpcResult};
 pub use wrappers::{Invocation, MAX_WRAPPERS, constructor_of, unwrap};
 
 use crate::dc::DcState;
@@ -88,6 +88,7 @@ pub(crate) fn prepare(
             "no handler: INPUT_METHOD_INVALID");
         return Prepared::Answered(Err(errors::method_invalid()));
     };
+    dc.registry.calls().count(id);
     // Hostile-server mode: the answer goes through the armed mutator, after the handler.
     let mut handler = dc.registry.mutator().wrap(id, inner, handler);
     if let Some(layer) = old_layer {

@@ -59,6 +59,32 @@ pub struct Registry {
     handlers: HashMap<u32, Entry>,
     /// The hostile-server hook, shared by every clone of this registry (so by every DC).
     mutator: Arc<MutatorHook>,
+    /// Requests handed to a handler, by method, on every DC (shared like the mutator).
+    calls: Arc<CallCounts>,
+}
+
+/// How many requests of each method were executed: what tests check to see that no
+/// request ran twice.
+#[derive(Debug, Default)]
+pub struct CallCounts(std::sync::Mutex<HashMap<u32, u64>>);
+
+impl CallCounts {
+    /// Executions of the method with constructor `id` so far.
+    pub fn of(&self, id: u32) -> u64 {
+        let counts = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        counts.get(&id).copied().unwrap_or(0)
+    }
+
+    pub(crate) fn count(&self, id: u32) {
+        let mut counts = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *counts.entry(id).or_default() += 1;
+    }
 }
 
 #[derive(Clone)]
@@ -74,6 +100,7 @@ impl fmt::Debug for Registry {
         f.debug_struct("Registry")
             .field("methods", &names)
             .field("mutator", &self.mutator)
+            .field("calls", &self.calls)
             .finish()
     }
 }
@@ -144,6 +171,18 @@ impl Registry {
         self.handlers
             .get(&id)
             .map(|entry| (entry.name, Arc::clone(&entry.handler)))
+    }
+
+    /// The per-method execution counters of every DC served with this registry.
+    pub fn calls(&self) -> &Arc<CallCounts> {
+        &self.calls
+    }
+
+    /// Counts into `calls` (e.g. counters kept across restarts of a server).
+    #[must_use]
+    pub fn counting_into(mut self, calls: Arc<CallCounts>) -> Self {
+        self.calls = calls;
+        self
     }
 
     /// Whether `id` has a handler.
