@@ -1,4 +1,5 @@
-//! The Python venv the Telethon interop tests run in, shared by those test binaries.
+//! The Python venv the interop tests run in (Telethon and kurigram, a Pyrogram fork), shared
+//! by those test binaries.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -12,7 +13,7 @@ fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The venv's python with the pinned Telethon installed. Always goes through the setup
+/// The venv's python with the pinned clients installed. Always goes through the setup
 /// script: it holds a lock while building, so a test never sees a venv whose packages are
 /// still being installed by a test running beside it. Fails loudly, never skips.
 pub async fn python() -> PathBuf {
