@@ -15,7 +15,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Client, now, with_init};
+use common::{Client, now, send_code, with_init};
 use localdc::quirks::Quirks;
 use localdc::world::World;
 use localdc::world::generate::{self, GenOptions};
@@ -23,29 +23,8 @@ use localdc::{Config, Registry, Server};
 use mtcrypto::RsaPublicKey;
 use mtproto::session::{ClientEvent, FirstMsgId, NewSessionNotice, ServerQuirks};
 use mtproto::transport::TransportKind;
-use tl_types::api::{functions, types};
+use tl_types::api::functions;
 use tl_types::{Identifiable, Serialize};
-
-fn send_code(phone: &str) -> Vec<u8> {
-    functions::auth::SendCode {
-        phone_number: phone.into(),
-        api_id: 4,
-        api_hash: "x".into(),
-        settings: types::CodeSettings {
-            allow_flashcall: false,
-            current_number: false,
-            allow_app_hash: false,
-            allow_missed_call: false,
-            allow_firebase: false,
-            unknown_number: false,
-            logout_tokens: None,
-            token: None,
-            app_sandbox: None,
-        }
-        .into(),
-    }
-    .to_bytes()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_login_code_is_sent_once_whatever_first_msg_id_names() {
@@ -84,7 +63,7 @@ async fn a_login_code_is_sent_once_whatever_first_msg_id_names() {
                 // Both queued before the first packet: they travel in one container.
                 let code = client
                     .session
-                    .push_request(with_init(send_code(phone)))
+                    .push_request(with_init(send_code(phone).to_bytes()))
                     .unwrap();
                 let config_call = client
                     .session

@@ -13,6 +13,9 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::send_code;
 use localdc::world::fixture::{
     AppSpec, ChatKind, ChatSpec, FloodRule, MediaSpec, MessageSpec, PrivateChatSpec,
 };
@@ -112,26 +115,6 @@ impl Client {
 fn assert_error<T: std::fmt::Debug>(result: Result<T, RpcError>, code: i32, message: &str) {
     let error = result.expect_err(message);
     assert_eq!((error.code, error.message.as_str()), (code, message));
-}
-
-fn send_code(phone: &str) -> functions::auth::SendCode {
-    functions::auth::SendCode {
-        phone_number: phone.into(),
-        api_id: 4,
-        api_hash: "x".into(),
-        settings: types::CodeSettings {
-            allow_flashcall: false,
-            current_number: false,
-            allow_app_hash: false,
-            allow_missed_call: false,
-            allow_firebase: false,
-            unknown_number: false,
-            logout_tokens: None,
-            token: None,
-            app_sandbox: None,
-        }
-        .into(),
-    }
 }
 
 fn sign_in(phone: &str, hash: &str, code: &str) -> functions::auth::SignIn {

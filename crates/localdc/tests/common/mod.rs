@@ -200,3 +200,25 @@ pub fn with_init(query: Vec<u8>) -> Vec<u8> {
     }
     .to_bytes()
 }
+
+/// `auth.sendCode` for `phone` as the test clients send it (api_id 4, no code options).
+pub fn send_code(phone: &str) -> tl_types::api::functions::auth::SendCode {
+    use tl_types::api::{functions, types};
+    functions::auth::SendCode {
+        phone_number: phone.into(),
+        api_id: 4,
+        api_hash: "x".into(),
+        settings: types::CodeSettings {
+            allow_flashcall: false,
+            current_number: false,
+            allow_app_hash: false,
+            allow_missed_call: false,
+            allow_firebase: false,
+            unknown_number: false,
+            logout_tokens: None,
+            token: None,
+            app_sandbox: None,
+        }
+        .into(),
+    }
+}
