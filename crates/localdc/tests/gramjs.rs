@@ -22,6 +22,7 @@ use localdc::{Config, Registry, RunningServer, Server};
 use tokio::process::Command;
 
 mod node;
+mod setup;
 mod venv;
 
 const SCRIPT_TIME: Duration = Duration::from_mins(2);

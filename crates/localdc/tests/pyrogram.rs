@@ -26,6 +26,7 @@ use tl_types::api::{enums, functions, types};
 use tl_types::{Blob, Deserialize, Identifiable, LAYER, Serialize};
 use tokio::process::Command;
 
+mod setup;
 mod venv;
 
 /// The whole script, venv setup excluded, ends within this.

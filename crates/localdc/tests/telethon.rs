@@ -21,6 +21,7 @@ use localdc::{Config, Registry, Server};
 use serde_json::{Value, json};
 use tokio::process::Command;
 
+mod setup;
 mod venv;
 
 /// The whole test, venv setup included, ends within this.

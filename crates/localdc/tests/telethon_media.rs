@@ -19,6 +19,7 @@ use localdc::world::{FileKey, Fixture, World, mint_session};
 use localdc::{Config, Registry, Server};
 use tokio::process::Command;
 
+mod setup;
 mod venv;
 
 const SCRIPT_TIME: Duration = Duration::from_mins(2);

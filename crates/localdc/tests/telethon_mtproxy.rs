@@ -33,6 +33,7 @@ use localdc::{Config, Registry, RunningServer, Server};
 use mtproto::transport::{PaddingStyle, ProxySecret};
 use tokio::process::Command;
 
+mod setup;
 mod venv;
 
 /// The Python script's own limit for a run that should succeed; this side waits a little
