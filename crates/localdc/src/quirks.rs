@@ -12,9 +12,14 @@ use mtproto::session::{AckTiming, FirstMsgId, NewSessionNotice, ServerQuirks};
 pub enum FileHashes {
     /// Answered.
     Present,
+    /// Answered after [`SLOW_FILE_HASHES`].
+    Slow,
     /// `500 NOT_IMPLEMENTED` (a server without the method).
     Unimplemented,
 }
+
+/// How long a slow `upload.getFileHashes` takes.
+pub const SLOW_FILE_HASHES: std::time::Duration = std::time::Duration::from_millis(800);
 
 /// The quirks seed of a DC: `None` for the deployed behaviour.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -107,6 +112,13 @@ impl Quirks {
             .is_some_and(|seed| mix(&[seed, 6, key_id]) % 2 == 1)
     }
 
+    /// Whether the transport's quick acks are answered for key `key_id` (the docs let a
+    /// server skip them; a client must not wait for one).
+    pub fn gives_quick_acks(&self, key_id: u64) -> bool {
+        self.seed
+            .is_none_or(|seed| mix(&[seed, 10, key_id]).is_multiple_of(2))
+    }
+
     /// Whether `http_wait` is refused in this session: answered at once with an error
     /// instead of holding the HTTP request.
     pub fn refuses_http_wait(&self, key_id: u64, session_id: i64) -> bool {
@@ -125,8 +137,9 @@ impl Quirks {
     /// How `upload.getFileHashes` is served to key `key_id`.
     pub fn file_hashes(&self, key_id: u64) -> FileHashes {
         match self.seed.map(|seed| mix(&[seed, 8, key_id]) % 3) {
+            None | Some(0) => FileHashes::Present,
+            Some(1) => FileHashes::Slow,
             _ if self.keep_file_hashes => FileHashes::Present,
-            None | Some(0 | 1) => FileHashes::Present,
             Some(_) => FileHashes::Unimplemented,
         }
     }
@@ -156,6 +169,7 @@ mod tests {
         assert_eq!(quirks.file_hashes(1), FileHashes::Present);
         assert!(!quirks.refuses_http_wait(1, 2));
         assert!(!quirks.pads_full_range());
+        assert!(quirks.gives_quick_acks(1));
     }
 
     #[test]
@@ -177,8 +191,9 @@ mod tests {
         let hashes: HashSet<_> = (0..60)
             .map(|k| format!("{:?}", quirks.file_hashes(k)))
             .collect();
-        assert_eq!(hashes.len(), 2);
+        assert_eq!(hashes.len(), 3);
         assert!((0..60).any(|k| quirks.refuses_initial_salt(k)));
+        assert!((0..60).any(|k| !quirks.gives_quick_acks(k)));
         assert!((0..60).any(|k| !quirks.refuses_initial_salt(k)));
     }
 }

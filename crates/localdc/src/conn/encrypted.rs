@@ -45,7 +45,10 @@ impl Connection {
                 return Err(End::BadPacket(error.to_string()));
             }
         };
-        let quick_ack = packet.quick_ack_requested.then_some(opened.quick_ack);
+        // A quirk: quick acks are the server's to give; some keys get none.
+        let quick_ack = (packet.quick_ack_requested
+            && self.dc.faults.quirks().gives_quick_acks(key_id))
+        .then_some(opened.quick_ack);
         let bound = self.bind(&key, opened.header.session_id);
         self.http_bind(&bound);
         let now = self.dc.faults.now();

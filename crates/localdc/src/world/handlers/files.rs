@@ -25,7 +25,7 @@ use tl_types::{Deserialize, Identifiable, RemoteCall, Serialize, wire};
 
 use super::{Call, Need, error, guard};
 use crate::RpcError;
-use crate::quirks::FileHashes;
+use crate::quirks::{FileHashes, SLOW_FILE_HASHES};
 use crate::rpc::{Registry, RequestContext, RpcResult, errors};
 use crate::world::World;
 use crate::world::live::{ServedRange, cdn_file_token, parse_cdn_file_token};
@@ -39,8 +39,26 @@ pub(super) fn register(registry: &mut Registry, world: &Arc<World>) {
         move |ctx, body| get_file(&shared, ctx, body),
     );
     main_dc(registry, world, get_file_hashes);
+    slow_for_some_keys(registry, GetFileHashes::CONSTRUCTOR_ID);
     main_dc(registry, world, reupload_cdn_file);
     main_dc(registry, world, get_cdn_file_hashes);
+}
+
+/// A quirk: the method `id` answers after [`SLOW_FILE_HASHES`] for the keys the quirks
+/// seed makes slow (the handler runs on its own task, so the connection goes on).
+fn slow_for_some_keys(registry: &mut Registry, id: u32) {
+    let Some((name, inner)) = registry.get(id) else {
+        return;
+    };
+    registry.register_async(id, name, move |ctx: RequestContext, body| {
+        let inner = Arc::clone(&inner);
+        async move {
+            if ctx.dc.faults().quirks().file_hashes(ctx.key.id()) == FileHashes::Slow {
+                tokio::time::sleep(SLOW_FILE_HASHES).await;
+            }
+            inner.call(ctx, body).await
+        }
+    });
 }
 
 /// Registers a quick method of the main DCs: refused on a CDN DC, then the guard (login).
