@@ -380,3 +380,35 @@ async fn one_minus_404_keeps_the_login_and_a_forgotten_key_logs_out_consistently
     .await
     .expect("test timed out");
 }
+
+/// An answer that does not parse names the request it answered, so that a user (and a
+/// bug report) can tell which call a server got wrong.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_answer_names_its_request() {
+    tokio::time::timeout(Duration::from_mins(1), async {
+        let mut registry = Registry::with_defaults();
+        registry.register_sync(
+            functions::help::GetNearestDc::CONSTRUCTOR_ID,
+            "help.getNearestDc",
+            |_, _| Ok(vec![0x0d, 0xf0, 0xad, 0xba]),
+        );
+        let server = Server::start_with(Config::default(), registry)
+            .await
+            .unwrap();
+        let client = Client::new(dc2_only(&server), SessionStore::in_memory().unwrap()).unwrap();
+        let error = client
+            .invoke(&functions::help::GetNearestDc {})
+            .await
+            .unwrap_err();
+        let text = error.to_string();
+        assert!(
+            text.starts_with("help.getNearestDc: malformed answer: ")
+                && text.contains("0xbaadf00d"),
+            "{text}"
+        );
+        client.close().await.unwrap();
+        server.shutdown().await;
+    })
+    .await
+    .expect("test timed out");
+}
