@@ -646,9 +646,21 @@ fn logins_and_a_download_at_trace_level_print_no_secret() {
         .flat_map(|run| run.stdout.iter().chain(&run.stderr).copied())
         .collect();
     let text = String::from_utf8_lossy(&all);
-    for expected in ["DEBUG", "INFO", "logged in"] {
+    // -vvv adds protocol traces (every packet's msg_ids, container, acks) that -vv keeps
+    // out.
+    for expected in ["DEBUG", "INFO", "TRACE", "msg_ids=", "logged in"] {
         assert!(text.contains(expected), "no {expected} in the output");
     }
+    let session = env.session("alice");
+    let debug = env
+        .run(
+            &["-vv", "--session", session.to_str().unwrap(), "chats"],
+            "",
+        )
+        .ok();
+    let debug_text = String::from_utf8_lossy(&debug.stderr);
+    assert!(debug_text.contains("DEBUG"), "{debug_text}");
+    assert!(!debug_text.contains("msg_ids="), "-vv printed traces");
 
     let mut secrets = vec![
         Secret::text("alice's login code", ALICE_CODE),
