@@ -23,9 +23,10 @@ use mtcrypto::{AuthKey, RsaPublicKey};
 use mtnet::{AuthState, Endpoint, InvokeError, Sender, SenderConfig};
 use serde_json::{Value, json};
 use tl_types::api::{enums, functions, types};
-use tl_types::{Blob, Deserialize, Identifiable, LAYER, Serialize};
+use tl_types::{Deserialize, Identifiable, Serialize};
 use tokio::process::Command;
 
+mod common;
 mod setup;
 mod venv;
 
@@ -62,23 +63,9 @@ async fn connect(server: &RunningServer, minted: &MintedSession) -> Sender {
         time_offset: 0,
     };
     let (sender, _updates) = Sender::start(config, Some(auth)).await.unwrap();
-    let init = functions::InvokeWithLayer {
-        layer: LAYER,
-        query: functions::InitConnection {
-            api_id: 4,
-            device_model: "test".into(),
-            system_version: "linux".into(),
-            app_version: "0.1".into(),
-            system_lang_code: "en".into(),
-            lang_pack: String::new(),
-            lang_code: "en".into(),
-            proxy: None,
-            params: None,
-            query: Blob(functions::help::GetConfig {}.to_bytes()),
-        },
-    };
+    let init = common::with_init(functions::help::GetConfig {}.to_bytes());
     sender
-        .invoke_raw(init.to_bytes(), Duration::from_secs(30))
+        .invoke_raw(init, Duration::from_secs(30))
         .await
         .unwrap();
     sender

@@ -25,7 +25,7 @@ use localdc::{Config, Registry, RpcError, RunningServer, Server};
 use mtcrypto::{AuthKey, RsaPublicKey};
 use mtnet::{AuthState, Endpoint, InvokeError, Sender, SenderConfig};
 use tl_types::api::{enums, functions, types};
-use tl_types::{Blob, Deserialize, LAYER, RemoteCall, Serialize};
+use tl_types::{Blob, Deserialize, RemoteCall, Serialize};
 
 const TEST_TIME: Duration = Duration::from_mins(3);
 
@@ -62,23 +62,9 @@ impl Client {
         let mut config = SenderConfig::new(vec![endpoint], dc, vec![env.key.clone()]);
         config.request_timeout = Duration::from_mins(1);
         let (sender, updates) = Sender::start(config, auth).await.unwrap();
-        let init = functions::InvokeWithLayer {
-            layer: LAYER,
-            query: functions::InitConnection {
-                api_id: 4,
-                device_model: "test".into(),
-                system_version: "linux".into(),
-                app_version: "0.1".into(),
-                system_lang_code: "en".into(),
-                lang_pack: String::new(),
-                lang_code: "en".into(),
-                proxy: None,
-                params: None,
-                query: Blob(functions::help::GetConfig {}.to_bytes()),
-            },
-        };
+        let init = common::with_init(functions::help::GetConfig {}.to_bytes());
         sender
-            .invoke_raw(init.to_bytes(), Duration::from_secs(30))
+            .invoke_raw(init, Duration::from_secs(30))
             .await
             .unwrap();
         Self { sender, updates }
