@@ -15,8 +15,13 @@ pub enum ClientError {
     #[error(transparent)]
     Store(#[from] StoreError),
     /// The server answered with an error the client does not handle by itself.
-    #[error("Telegram answered {0}")]
-    Rpc(RpcError),
+    #[error("{method}: Telegram answered {error}")]
+    Rpc {
+        /// The TL name of the request (`auth.signIn`).
+        method: &'static str,
+        /// What the server said.
+        error: RpcError,
+    },
     /// The server asked to wait longer than the flood policy allows.
     #[error(
         "Telegram asks to wait {wait:?} before repeating this request (the limit is {limit:?})"
@@ -91,7 +96,7 @@ impl ClientError {
     /// The RPC error, if the server answered with one.
     pub fn rpc(&self) -> Option<&RpcError> {
         match self {
-            ClientError::Rpc(error) => Some(error),
+            ClientError::Rpc { error, .. } => Some(error),
             _ => None,
         }
     }

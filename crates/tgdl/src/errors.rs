@@ -44,10 +44,14 @@ pub fn client_error(error: ClientError) -> anyhow::Error {
         ClientError::Invoke { dc, .. } => Some(format!(
             "Telegram (DC {dc}) did not answer properly; try again"
         )),
-        ClientError::Rpc(rpc) if LOGGED_OUT.iter().any(|name| rpc_error::is(rpc, name)) => {
+        ClientError::Rpc { error: rpc, .. }
+            if LOGGED_OUT.iter().any(|name| rpc_error::is(rpc, name)) =>
+        {
             Some("the login of this session is no longer valid; run `tgdl login`".to_owned())
         }
-        ClientError::Rpc(rpc) if INACCESSIBLE.iter().any(|name| rpc_error::is(rpc, name)) => {
+        ClientError::Rpc { error: rpc, .. }
+            if INACCESSIBLE.iter().any(|name| rpc_error::is(rpc, name)) =>
+        {
             Some("the chat does not exist or this account cannot read it".to_owned())
         }
         _ => None,

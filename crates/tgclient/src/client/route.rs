@@ -124,7 +124,9 @@ impl Client {
                         tracing::info!(dc, ?wait, "flood wait");
                         tokio::time::sleep(wait).await;
                     }
-                    RpcAction::Fail => return Err(ClientError::Rpc(rpc)),
+                    RpcAction::Fail => {
+                        return Err(ClientError::Rpc { method, error: rpc });
+                    }
                 },
                 // The key was forgotten (the sender made sure), or the connection task
                 // ended: one fresh start. A forgotten home key takes the login with it.

@@ -275,7 +275,7 @@ async fn check_chunks(
                     .invoke_on_dc(file.dc(), &request)
                     .await
                     .map_err(|e| match e {
-                        ClientError::Rpc(rpc) => {
+                        ClientError::Rpc { error: rpc, .. } => {
                             PartError::File(FileFailure::Refused(format!("no CDN hashes: {rpc}")))
                         }
                         other => PartError::Fatal(DownloadError::Client(other)),

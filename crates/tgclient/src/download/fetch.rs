@@ -233,7 +233,9 @@ fn backoff(attempt: u32) -> Duration {
 
 fn fatal_or_file(error: ClientError) -> PartError {
     match error {
-        ClientError::Rpc(rpc) => PartError::File(FileFailure::Refused(rpc.to_string())),
+        ClientError::Rpc { error: rpc, .. } => {
+            PartError::File(FileFailure::Refused(rpc.to_string()))
+        }
         ClientError::FloodWait { wait, .. } => PartError::File(FileFailure::FloodWait(wait)),
         other => PartError::Fatal(DownloadError::Client(other)),
     }
@@ -253,7 +255,9 @@ async fn refresh(run: &Run, file: &FileTask, seen: u64) -> Result<(), PartError>
         .messages_by_id(&source.peer, &[source.msg_id])
         .await
         .map_err(|e| match e {
-            ClientError::Rpc(rpc) => PartError::File(FileFailure::NoAccess(rpc.to_string())),
+            ClientError::Rpc { error: rpc, .. } => {
+                PartError::File(FileFailure::NoAccess(rpc.to_string()))
+            }
             other => PartError::Fatal(DownloadError::Client(other)),
         })?;
     let fresh = answer

@@ -41,15 +41,8 @@ impl Client {
             Err(error) if error.rpc().is_some_and(|rpc| rpc.code == 401) => {
                 tracing::debug!(%error, "already logged out on the server");
             }
-            Err(error) => {
-                return Err(ClientError::Rpc(match error.rpc() {
-                    Some(rpc) => rpc.clone(),
-                    None => {
-                        // Not an answer from the server: keep the session as it is.
-                        return outcome.map(|_| ());
-                    }
-                }));
-            }
+            // Refused, or not answered: keep the session as it is.
+            Err(_) => return outcome.map(|_| ()),
             Ok(_) => {}
         }
         self.disconnect_all().await;
