@@ -381,16 +381,21 @@ async fn one_minus_404_keeps_the_login_and_a_forgotten_key_logs_out_consistently
     .expect("test timed out");
 }
 
-/// An answer that does not parse names the request it answered, so that a user (and a
-/// bug report) can tell which call a server got wrong.
+/// An answer that does not parse, and an error, name the request they answered, so that a
+/// user (and a bug report) can tell which call a server got wrong.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_malformed_answer_names_its_request() {
+async fn malformed_answers_and_errors_name_their_request() {
     tokio::time::timeout(Duration::from_mins(1), async {
         let mut registry = Registry::with_defaults();
         registry.register_sync(
             functions::help::GetNearestDc::CONSTRUCTOR_ID,
             "help.getNearestDc",
             |_, _| Ok(vec![0x0d, 0xf0, 0xad, 0xba]),
+        );
+        registry.register_sync(
+            functions::help::GetCdnConfig::CONSTRUCTOR_ID,
+            "help.getCdnConfig",
+            |_, _| Err(RpcError::new(400, "TEST_REFUSED")),
         );
         let server = Server::start_with(Config::default(), registry)
             .await
@@ -405,6 +410,14 @@ async fn a_malformed_answer_names_its_request() {
             text.starts_with("help.getNearestDc: malformed answer: ")
                 && text.contains("0xbaadf00d"),
             "{text}"
+        );
+        let error = client
+            .invoke(&functions::help::GetCdnConfig {})
+            .await
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "help.getCdnConfig: Telegram answered 400 TEST_REFUSED"
         );
         client.close().await.unwrap();
         server.shutdown().await;
