@@ -19,7 +19,7 @@ pub enum FileHashes {
 }
 
 /// How long a slow `upload.getFileHashes` takes.
-pub const SLOW_FILE_HASHES: std::time::Duration = std::time::Duration::from_millis(800);
+pub const SLOW_FILE_HASHES: std::time::Duration = std::time::Duration::from_millis(300);
 
 /// The quirks seed of a DC: `None` for the deployed behaviour.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
