@@ -80,9 +80,23 @@ async fn gramjs_command(
     scratch: &Scratch,
     phone: &str,
 ) -> (Command, MintedSession) {
+    gramjs_script("gramjs_world.js", server, world, scratch, phone).await
+}
+
+/// The GramJS script `name` (in `tests/interop`) with what every one of them takes: the
+/// GramJS install, localdc's key, a session minted for `phone`, and the DC ports.
+async fn gramjs_script(
+    name: &str,
+    server: &RunningServer,
+    world: &World,
+    scratch: &Scratch,
+    phone: &str,
+) -> (Command, MintedSession) {
     let gramjs = node::gramjs_dir().await;
     let minted = mint_session(server, world, phone, None).unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/gramjs_world.js");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/interop")
+        .join(name);
     let mut command = Command::new("node");
     command
         .arg(&script)
@@ -224,21 +238,10 @@ async fn gramjs_198_and_telethon_229_download_from_one_localdc_at_once() {
 async fn gramjs_198_logs_in_by_qr_code_through_a_pushed_update() {
     let (world, server) = demo_server().await;
     let scratch = Scratch::new("gramjs-qr", &server);
-    let gramjs = node::gramjs_dir().await;
     // Alice (home DC 2) scans; the fresh client starts on DC 1, so it must migrate.
-    let alice = mint_session(&server, &world, "15550001", None).unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/gramjs_qr.js");
-    let mut command = Command::new("node");
-    command
-        .arg(&script)
-        .arg(&gramjs)
-        .arg(scratch.pem())
-        .arg(server.fingerprint().to_string())
-        .arg(&alice.string_session)
-        .arg(alice.dc.to_string())
-        .arg(alice.addr.ip().to_string())
-        .arg(dc_ports(&server))
-        .arg("1");
+    let (mut command, _) =
+        gramjs_script("gramjs_qr.js", &server, &world, &scratch, "15550001").await;
+    command.arg("1");
     let stdout = run(command, "GramJS QR").await;
     // The fresh client only moves on once the pushed updateLoginToken (written in layer
     // 198) reached it: its script gives up before GramJS would export the token again.
