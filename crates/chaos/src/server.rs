@@ -189,7 +189,7 @@ fn attach(server: &RunningServer, world: &Arc<World>) -> Result<()> {
     server
         .attach_world(world)
         .context("loading the world's logins from the state dir")?;
-    localdc::wan::use_world_logins(server, world);
+    localdc::world::use_world_logins(server, world);
     Ok(())
 }
 

@@ -378,7 +378,7 @@ impl Faults {
 
     /// The DC's clock: the system clock plus the skew.
     pub fn now(&self) -> UnixTime {
-        let real = crate::conn::unix_time();
+        let real = mtnet::clock::unix_time();
         let skew = self.clock_skew();
         let offset = Duration::from_secs(skew.unsigned_abs());
         if skew >= 0 {
@@ -529,7 +529,7 @@ mod tests {
         );
         assert!("udp".parse::<TransportClass>().is_err());
         faults.set_clock_skew(-300);
-        let real = crate::conn::unix_time().as_secs();
+        let real = mtnet::clock::unix_time().as_secs();
         let skewed = faults.now().as_secs();
         assert!(
             (real - 301..=real - 299).contains(&skewed),

@@ -178,7 +178,7 @@ async fn run(args: Args) -> Result<()> {
             .with_context(|| format!("writing the RSA key to {}", path.display()))?;
     }
     if let Some(world) = &world {
-        localdc::wan::use_world_logins(&server, world);
+        localdc::world::use_world_logins(&server, world);
         server
             .attach_world(world)
             .context("loading the world's logins from the state dir")?;

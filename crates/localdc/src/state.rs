@@ -24,7 +24,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, watch};
 
 use crate::error::Error;
-use crate::keys::{KeyStore, SavedKey, lock};
+use crate::keys::{KeyStore, SavedKey};
+use crate::sync::lock;
 use crate::world::World;
 
 /// How long after a change the files are written.

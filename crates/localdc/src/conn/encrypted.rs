@@ -12,8 +12,9 @@ use tl_types::mtproto::{enums, types};
 
 use super::writer::Outbound;
 use super::{Answered, Bound, Connection, End, MAX_SESSIONS_PER_CONNECTION};
-use crate::keys::{KeyEntry, lock};
+use crate::keys::KeyEntry;
 use crate::rpc::{self, Prepared, errors};
+use crate::sync::lock;
 use crate::transport::Packet;
 
 /// Transport error code for an unknown auth key (and for a packet that does not decrypt).

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use super::polls::{PollSignal, PollTicket};
 use super::writer::Outbound;
 use super::{Bound, Connection, End};
-use crate::keys::lock;
+use crate::sync::lock;
 
 /// How one request may be held, from its `http_wait` or the defaults.
 #[derive(Debug, Clone, Copy)]

@@ -31,8 +31,6 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
-pub(crate) use mtnet::clock::unix_time;
-
 use crate::dc::DcState;
 use crate::faults::{Block, TransportClass};
 use crate::keys::{KeyEntry, SharedSession};
@@ -365,7 +363,7 @@ impl Connection {
             .sessions
             .values()
             .filter(|bound| {
-                let session = crate::keys::lock(&bound.session);
+                let session = crate::sync::lock(&bound.session);
                 session.has_pending_output() || session.poll_timeout().is_some_and(|at| at <= unix)
             })
             .cloned()

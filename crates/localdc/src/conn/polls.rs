@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::watch;
 
-use crate::keys::lock;
+use crate::sync::lock;
 
 /// A session: (auth_key_id, session_id).
 type SessionKey = (u64, i64);

@@ -3,16 +3,18 @@
 use std::sync::{Arc, Weak};
 
 use crate::conn::HttpPolls;
-use crate::dc::DcState;
-use crate::keys::{KeyEntry, SharedSession, lock};
+use crate::dc::{DcAddress, DcState};
+use crate::keys::{KeyEntry, SharedSession};
+use crate::quirks::Quirks;
+use crate::sync::lock;
 
 use super::wrappers::Invocation;
 
 /// The request being served: where it came from and what its wrappers said.
 #[derive(Debug, Clone)]
 pub struct RequestContext {
-    /// The DC serving it (its id, the directory of all DCs, its key store...).
-    pub dc: Arc<DcState>,
+    /// What the handler may see of the DC serving it.
+    pub dc: DcView,
     /// The auth key the request was encrypted with.
     pub key: Arc<KeyEntry>,
     /// The client's session.
@@ -29,6 +31,12 @@ impl RequestContext {
     /// The id of the DC serving the request.
     pub fn dc_id(&self) -> i32 {
         self.dc.id()
+    }
+
+    /// Forgets the auth key the request came under (`destroy_auth_key`); whether the DC
+    /// still knew it.
+    pub fn destroy_own_key(&self) -> bool {
+        self.dc.dc.keys.forget(self.key.id())
     }
 
     /// The client's layer: this request's `invokeWithLayer`, else the one recorded on the
@@ -48,6 +56,47 @@ impl RequestContext {
     /// A handle to push updates to the client's session later, from anywhere.
     pub fn session_push(&self) -> SessionPush {
         self.push.clone()
+    }
+}
+
+/// What a handler sees of the DC serving its request: the DC's id, the directory of DCs
+/// and the readings its sessions follow. The connections, the fault knobs and the other
+/// clients' keys stay out of reach (the DC is held privately); the only change a handler
+/// makes to the key store is [`RequestContext::destroy_own_key`].
+#[derive(Debug, Clone)]
+pub struct DcView {
+    dc: Arc<DcState>,
+}
+
+impl DcView {
+    /// The view of `dc`.
+    pub(crate) fn of(dc: &Arc<DcState>) -> Self {
+        Self { dc: Arc::clone(dc) }
+    }
+
+    /// The DC id.
+    pub fn id(&self) -> i32 {
+        self.dc.id
+    }
+
+    /// Every DC of the server, by id.
+    pub fn directory(&self) -> &[DcAddress] {
+        &self.dc.directory
+    }
+
+    /// Whether this is a CDN DC.
+    pub fn is_cdn(&self) -> bool {
+        self.dc.is_cdn()
+    }
+
+    /// The CDN DCs' public keys (PKCS#1 PEM) by DC id.
+    pub fn cdn_public_keys(&self) -> &[(i32, String)] {
+        &self.dc.cdn_public_keys
+    }
+
+    /// The readings of the spec this DC's sessions follow.
+    pub fn quirks(&self) -> &Quirks {
+        self.dc.faults.quirks()
     }
 }
 

@@ -12,7 +12,7 @@ mod wrappers;
 
 use std::sync::Arc;
 
-pub use context::{RequestContext, SessionPush, unix_now};
+pub use context::{DcView, RequestContext, SessionPush, unix_now};
 pub use help::config;
 pub use mutate::{HostileMutator, Mutator, MutatorHook};
 pub use registry::{CallCounts, Handler, HandlerFuture, Registry, RpcResult};
@@ -103,7 +103,7 @@ pub(crate) fn prepare(
         name,
         handler,
         ctx: RequestContext {
-            dc: Arc::clone(dc),
+            dc: DcView::of(dc),
             key: Arc::clone(key),
             session_id,
             msg_id,

@@ -13,7 +13,7 @@ pub(crate) fn register(registry: &mut Registry) {
     // copy of the key, and the client's next packet under it gets -404.
     registry.register_typed(|ctx: &RequestContext, _: DestroyAuthKey| {
         let id = ctx.key.id();
-        Ok(if ctx.dc.keys().forget(id) {
+        Ok(if ctx.destroy_own_key() {
             tracing::info!(key_id = %format_args!("{id:#018x}"), "auth key destroyed by its owner");
             DestroyAuthKeyRes::DestroyAuthKeyOk
         } else {

@@ -13,6 +13,8 @@ pub(crate) struct Bucket {
     full_at: Option<Instant>,
     /// The rate `full_at` was computed at.
     rate: u64,
+    /// Bytes reserved over the bucket's life.
+    charged: u64,
 }
 
 impl Bucket {
@@ -20,6 +22,7 @@ impl Bucket {
     /// the instant the last of them may leave (`now` if the bucket holds them).
     pub(crate) fn reserve(&mut self, now: Instant, bytes: u64, rate: u64, burst: u64) -> Instant {
         let rate = rate.max(1);
+        self.charged = self.charged.saturating_add(bytes);
         if rate != self.rate {
             self.rate = rate;
             self.full_at = None;
@@ -32,6 +35,13 @@ impl Bucket {
         full_at
             .checked_sub(transfer_time(burst, rate))
             .map_or(now, |leave| leave.max(now))
+    }
+}
+
+impl Bucket {
+    /// Bytes reserved over the bucket's life (whatever the rates were).
+    pub(crate) fn charged(&self) -> u64 {
+        self.charged
     }
 }
 
@@ -56,6 +66,7 @@ mod tests {
         // The next KiB waits for its own drain time.
         let next = bucket.reserve(t0, 1024, MIB, 128 << 10);
         assert_eq!(next - t0, transfer_time(1024, MIB));
+        assert_eq!(bucket.charged(), (128 << 10) + 1024);
     }
 
     #[test]

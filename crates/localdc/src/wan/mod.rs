@@ -51,7 +51,7 @@ use tokio::sync::watch;
 pub(crate) use bucket::Bucket;
 pub(crate) use reset::ResetHandle;
 
-use crate::keys::lock;
+use crate::sync::lock;
 
 /// The default bucket size: enough for a few small answers at once, small next to the
 /// bytes a download moves, so the long-run rate holds.
@@ -292,6 +292,21 @@ pub struct Wan {
     accounts: std::sync::Mutex<HashMap<Account, Weak<std::sync::Mutex<Bucket>>>>,
     /// Connections seen, numbering them for the drop RNG.
     connections: AtomicU64,
+    /// Frames queued in the delay lines of the DC's connections.
+    delayed_frames: AtomicU64,
+    /// Their bytes.
+    delayed_bytes: AtomicU64,
+}
+
+/// What the emulation of one DC did so far: which frames it held (the shaper's arithmetic
+/// decides for how long), so a test can tell that a setting took effect without timing
+/// anything.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WanCounts {
+    /// Frames that went through a delay line (not written at once).
+    pub delayed_frames: u64,
+    /// Their bytes on the wire.
+    pub delayed_bytes: u64,
 }
 
 impl fmt::Debug for Wan {
@@ -310,7 +325,30 @@ impl Wan {
             resolver: RwLock::new(None),
             accounts: std::sync::Mutex::new(HashMap::new()),
             connections: AtomicU64::new(0),
+            delayed_frames: AtomicU64::new(0),
+            delayed_bytes: AtomicU64::new(0),
         }
+    }
+
+    /// What the emulation did so far on this DC.
+    pub fn counts(&self) -> WanCounts {
+        WanCounts {
+            delayed_frames: self.delayed_frames.load(Ordering::Relaxed),
+            delayed_bytes: self.delayed_bytes.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Bytes charged so far to the bucket `account` shares with its connections (0 when
+    /// no connection of the account holds one now).
+    pub fn account_bytes(&self, account: Account) -> u64 {
+        let bucket = lock(&self.accounts).get(&account).and_then(Weak::upgrade);
+        bucket.map_or(0, |bucket| lock(&bucket).charged())
+    }
+
+    /// Counts a frame queued in a delay line.
+    pub(crate) fn count_delayed(&self, bytes: u64) {
+        self.delayed_frames.fetch_add(1, Ordering::Relaxed);
+        self.delayed_bytes.fetch_add(bytes, Ordering::Relaxed);
     }
 
     /// The settings now.
@@ -425,18 +463,6 @@ impl Wan {
     }
 }
 
-/// Makes the world's logins the accounts of every DC of `server`: connections of one
-/// user share that user's bucket on each DC.
-pub fn use_world_logins(server: &crate::RunningServer, world: &Arc<crate::world::World>) {
-    for dc in server.dcs() {
-        let world = Arc::clone(world);
-        let dc_id = dc.id();
-        dc.faults()
-            .wan()
-            .set_account_resolver(move |key_id| world.logged_in_user(dc_id, key_id));
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -494,6 +520,9 @@ mod tests {
         assert!(Arc::ptr_eq(&a, &b));
         let c = wan.account_bucket(Account::Key(70));
         assert!(!Arc::ptr_eq(&a, &c));
+        lock(&a).reserve(std::time::Instant::now(), 1000, 1 << 20, 0);
+        assert_eq!(wan.account_bytes(Account::User(42)), 1000);
+        assert_eq!(wan.account_bytes(Account::Key(70)), 0);
         wan.clear_account_resolver();
         assert_eq!(wan.account_of(7), Account::Key(7));
     }

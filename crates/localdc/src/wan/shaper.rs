@@ -10,7 +10,7 @@ use rand::{Rng, SeedableRng};
 use tokio::sync::watch;
 
 use super::{Account, Bucket, MAX_RTT, Wan, WanSettings};
-use crate::keys::lock;
+use crate::sync::lock;
 
 /// Frames a delay line holds at most; the writer stops taking frames beyond (and the
 /// connection feels the backpressure it always does).
@@ -135,6 +135,7 @@ impl<'a, T> Shaper<'a, T> {
             due = due.max(last);
         }
         self.last_due = Some(due);
+        self.wan.count_delayed(bytes);
         self.line_bytes = self.line_bytes.saturating_add(bytes);
         self.line.push_back(Queued { due, bytes, item });
     }
@@ -210,7 +211,7 @@ fn connection_seed(seed: u64, dc_id: i32, index: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wan::{DropRate, WanProfile};
+    use crate::wan::{DropRate, WanCounts, WanProfile};
 
     const MIB: u64 = 1 << 20;
 
@@ -239,6 +240,13 @@ mod tests {
         let all: Vec<u32> =
             std::iter::from_fn(|| shaper.pop_due(t0 + Duration::from_millis(109))).collect();
         assert_eq!(all, (0..10).collect::<Vec<_>>());
+        assert_eq!(
+            wan.counts(),
+            WanCounts {
+                delayed_frames: 10,
+                delayed_bytes: 1000
+            }
+        );
     }
 
     #[test]

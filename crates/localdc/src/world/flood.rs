@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::fixture::FloodRule;
-use crate::keys::lock;
+use crate::sync::lock;
 
 /// How often a check also drops the counters of callers whose calls have all left their
 /// window, so callers that stop calling are forgotten (once per interval keeps the scan
@@ -230,6 +230,8 @@ mod tests {
         assert!(flood.check("m", a, t0).is_ok());
         assert!(flood.check("m", a, t0 + Duration::from_secs(1)).is_ok());
         assert_eq!(flood.check("m", a, t0 + Duration::from_secs(2)), Err(8));
+        // A refused call is not counted: the wait only shrinks.
+        assert_eq!(flood.check("m", a, t0 + Duration::from_secs(5)), Err(5));
         assert!(flood.check("other", a, t0).is_ok());
         assert!(flood.check("m", Caller::User(2), t0).is_ok());
         assert!(flood.check("m", a, t0 + Duration::from_secs(10)).is_ok());

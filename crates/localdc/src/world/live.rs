@@ -20,7 +20,7 @@ use mtcrypto::hash::sha256_concat;
 use super::World;
 use super::fixture::MediaSpec;
 use super::media::FileKey;
-use crate::keys::lock;
+use crate::sync::lock;
 
 /// The most ranges [`World::served_log`] keeps (the oldest are dropped past it).
 pub const SERVED_LOG_CAP: usize = 1 << 18;

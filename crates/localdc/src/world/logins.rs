@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use tl_types::Serialize as _;
 use tl_types::api::{enums, types};
 
-use crate::keys::lock;
 use crate::rpc::{SessionPush, unix_now};
+use crate::sync::lock;
 
 /// An auth key on one DC.
 pub type KeyRef = (i32, u64);

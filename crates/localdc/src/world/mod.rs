@@ -37,7 +37,7 @@ pub use media::{FileInfo, FileKey};
 pub use mint::{MintError, MintedSession, mint_session, string_session};
 pub use store::{ChatRecord, Store, WorldError};
 
-use crate::keys::lock;
+use crate::sync::lock;
 use logins::{ChangeHook, Login, Logins};
 pub use logins::{SavedLogin, SavedLogins, SavedQr};
 
@@ -175,5 +175,17 @@ impl World {
 
     fn join(&self, chat: i64, user: i64) {
         lock(&self.joined).insert((chat, user));
+    }
+}
+
+/// Makes the world's logins the accounts of every DC of `server`'s WAN emulation:
+/// connections of one user share that user's bucket on each DC.
+pub fn use_world_logins(server: &crate::RunningServer, world: &Arc<World>) {
+    for dc in server.dcs() {
+        let world = Arc::clone(world);
+        let dc_id = dc.id();
+        dc.faults()
+            .wan()
+            .set_account_resolver(move |key_id| world.logged_in_user(dc_id, key_id));
     }
 }

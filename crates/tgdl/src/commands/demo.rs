@@ -130,7 +130,7 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<()> {
     let server = Server::start_with(config, registry)
         .await
         .context("cannot start the local Telegram server")?;
-    localdc::wan::use_world_logins(&server, &world);
+    localdc::world::use_world_logins(&server, &world);
     output::note(format_args!(
         "local Telegram: DCs 1-5 and CDN DC {CDN_DC} on {}, network profile {profile}",
         server

@@ -53,7 +53,7 @@ fn slow_for_some_keys(registry: &mut Registry, id: u32) {
     registry.register_async(id, name, move |ctx: RequestContext, body| {
         let inner = Arc::clone(&inner);
         async move {
-            if ctx.dc.faults().quirks().file_hashes(ctx.key.id()) == FileHashes::Slow {
+            if ctx.dc.quirks().file_hashes(ctx.key.id()) == FileHashes::Slow {
                 tokio::time::sleep(SLOW_FILE_HASHES).await;
             }
             inner.call(ctx, body).await
@@ -277,7 +277,7 @@ fn redirect(
 
 fn get_file_hashes(call: &Call<'_>, req: GetFileHashes) -> Result<Vec<enums::FileHash>, RpcError> {
     // A quirk: a server without the method (an independent server answered so).
-    if call.ctx.dc.faults().quirks().file_hashes(call.ctx.key.id()) == FileHashes::Unimplemented {
+    if call.ctx.dc.quirks().file_hashes(call.ctx.key.id()) == FileHashes::Unimplemented {
         return Err(error(500, "NOT_IMPLEMENTED"));
     }
     let file = locate(call.world, call.ctx, &req.location)?;

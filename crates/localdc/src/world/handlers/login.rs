@@ -15,8 +15,8 @@ use tl_types::api::{enums, types};
 
 use super::{Call, Need, blocking, error, random_bytes, random_id, typed};
 use crate::RpcError;
-use crate::keys::lock;
 use crate::rpc::Registry;
+use crate::sync::lock;
 use crate::world::World;
 use crate::world::convert;
 use crate::world::logins::{Login, PendingCode, PendingSrp};

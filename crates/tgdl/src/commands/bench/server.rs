@@ -240,7 +240,7 @@ pub fn start_in_process(world: Arc<World>, profile: WanProfile, ready: &Path) ->
                 let config = Config::default().with_wan_profile(profile);
                 match Server::start_with(config, registry).await {
                     Ok(server) => {
-                        localdc::wan::use_world_logins(&server, &world);
+                        localdc::world::use_world_logins(&server, &world);
                         let _ = sender.send(Ok((server.ready_info(), server.shutdown_handle())));
                         server.wait().await;
                     }
