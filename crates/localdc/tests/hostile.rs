@@ -11,7 +11,7 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{Client, Conn, Received, with_init};
 use localdc::{Config, Limits, RunningServer, Server};
@@ -37,7 +37,7 @@ async fn start(limits: Limits) -> (RunningServer, RsaPublicKey) {
 }
 
 /// Sends `bytes` (then half-closes if `finish`) and returns how the server ended the
-/// connection: the bytes it sent before closing. Panics if it stays open for 10 s.
+/// connection: the bytes it sent before closing (the test's time limit bounds the wait).
 async fn send_and_expect_close(addr: SocketAddr, bytes: &[u8], finish: bool) -> Vec<u8> {
     let mut stream = TcpStream::connect(addr).await.unwrap();
     // The server may close before everything is written; that is fine.
@@ -46,9 +46,8 @@ async fn send_and_expect_close(addr: SocketAddr, bytes: &[u8], finish: bool) -> 
         let _ = stream.shutdown().await;
     }
     let mut received = Vec::new();
-    let read =
-        tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut received)).await;
-    assert!(read.is_ok(), "the server kept a hostile connection open");
+    // A reset after the server's last bytes is a close too.
+    let _ = stream.read_to_end(&mut received).await;
     received
 }
 
@@ -107,9 +106,7 @@ async fn hostile_streams_close_only_their_connection() {
         cases.push(("http", b"GET / HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(), false));
 
         for (name, bytes, finish) in cases {
-            let started = Instant::now();
             send_and_expect_close(addr, &bytes, finish).await;
-            println!("{name}: closed after {:?}", started.elapsed());
             good.call(GetConfig {}.to_bytes())
                 .await
                 .unwrap_or_else(|e| panic!("after {name}: {e}"));
@@ -139,58 +136,64 @@ async fn hostile_streams_close_only_their_connection() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn silence_and_connection_floods_are_bounded() {
+async fn silent_connections_are_closed_without_a_word() {
     tokio::time::timeout(TEST_TIME, async {
         let limits = Limits {
             handshake_timeout: Duration::from_secs(1),
+            ..Limits::default()
+        };
+        let (server, _) = start(limits).await;
+        let addr = server.addr(2).unwrap();
+        // Nothing at all, then a transport header and nothing: the handshake timeout
+        // ends both (that they are held until then, the flood test below shows).
+        assert_eq!(send_and_expect_close(addr, &[], false).await, b"");
+        assert_eq!(send_and_expect_close(addr, &[0xee; 4], false).await, b"");
+        server.shutdown().await;
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_floods_are_bounded() {
+    tokio::time::timeout(TEST_TIME, async {
+        let limits = Limits {
+            // Silent connections stay for the whole test.
+            handshake_timeout: Duration::from_hours(1),
             max_connections_per_dc: 3,
             ..Limits::default()
         };
         let (server, key) = start(limits).await;
         let addr = server.addr(2).unwrap();
 
-        // Silent connections are dropped after the handshake timeout.
-        let started = Instant::now();
-        send_and_expect_close(addr, &[], false).await;
-        assert!(started.elapsed() >= Duration::from_millis(900));
-
-        // A transport header and then nothing: the handshake timeout again.
-        let started = Instant::now();
-        send_and_expect_close(addr, &[0xee; 4], false).await;
-        assert!(started.elapsed() >= Duration::from_millis(900));
-
-        // Three silent connections take every slot: the fourth gets -429.
+        // Three silent connections take every slot: the fourth gets -429. (The listener
+        // takes connections in order, so the three have their slots first.)
         let mut idle = Vec::new();
         for _ in 0..3 {
             idle.push(TcpStream::connect(addr).await.unwrap());
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
         let mut refused = Conn::connect(addr, TransportKind::Intermediate, false, 2).await;
         refused.send(&[0; 40]).await;
         assert_eq!(refused.recv().await, Received::TransportError(-429));
         drop(idle);
 
-        // Once they are gone, clients are served again.
-        let deadline = Instant::now() + Duration::from_secs(10);
+        // Once they are gone (the server sees them close), clients are served again.
+        let mut attempts = 0;
         loop {
             let mut conn = Conn::connect(addr, TransportKind::Intermediate, false, 2).await;
-            let keyed_or_refused = tokio::time::timeout(Duration::from_secs(5), async {
-                let mut probe = Vec::new();
-                mtproto::plain::encode_plain(
-                    4 << 32,
-                    &tl_types::mtproto::functions::ReqPqMulti { nonce: [1; 16] }.to_bytes(),
-                    &mut probe,
-                );
-                conn.send(&probe).await;
-                conn.recv().await
-            })
-            .await
-            .unwrap();
-            if matches!(keyed_or_refused, Received::Packet(_)) {
+            let mut probe = Vec::new();
+            mtproto::plain::encode_plain(
+                4 << 32,
+                &tl_types::mtproto::functions::ReqPqMulti { nonce: [1; 16] }.to_bytes(),
+                &mut probe,
+            );
+            conn.send(&probe).await;
+            if matches!(conn.recv().await, Received::Packet(_)) {
                 break;
             }
-            assert!(Instant::now() < deadline, "slots never freed");
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            attempts += 1;
+            assert!(attempts < 100, "slots never freed");
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let (mut client, _) = Client::open(addr, &key, 2, TransportKind::Full, false).await;
         client

@@ -899,7 +899,7 @@ async fn get_channels_lists_unreadable_channels_as_forbidden() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn flood_wait_is_exact() {
+async fn flood_wait_is_announced_and_honoured() {
     tokio::time::timeout(TEST_TIME, async {
         let mut fixture = demo();
         fixture.flood = vec![FloodRule {
@@ -910,7 +910,6 @@ async fn flood_wait_is_exact() {
         }];
         let env = start(fixture).await;
         let client = Client::minted(&env, "15550001").await;
-        let started = Instant::now();
         client.rpc(&get_self()).await.unwrap();
         client.rpc(&get_self()).await.unwrap();
         let error = client.rpc(&get_self()).await.unwrap_err();
@@ -918,11 +917,11 @@ async fn flood_wait_is_exact() {
         assert!((1..=2).contains(&secs), "{secs}");
         // Other methods are not limited.
         client.rpc(&functions::updates::GetState {}).await.unwrap();
-        // Retrying early is refused again; after the wait it announces it goes through.
-        // (Counted from that answer, not from the first call's sending: the window runs
-        // from when the server saw the call, later under load.)
+        // Retrying early is refused again, the refusal not counted (the wait does not
+        // grow); after the wait it announces it goes through. (The window's arithmetic
+        // is tested with explicit instants in `world::flood`.)
         let wait = flood_wait_secs(&client.rpc(&get_self()).await.unwrap_err());
-        assert!(started.elapsed() + Duration::from_secs(wait) >= Duration::from_secs(2));
+        assert!((1..=secs).contains(&wait), "{wait} after {secs}");
         tokio::time::sleep(Duration::from_secs(wait)).await;
         client.rpc(&get_self()).await.unwrap();
         env.server.shutdown().await;
@@ -1382,14 +1381,11 @@ async fn network_migrate_comes_before_phone_and_user_migrate() {
     .expect("test timed out");
 }
 
-/// Waits for `updateShort{updateLoginToken}` on a client's updates channel.
+/// Waits for `updateShort{updateLoginToken}` on a client's updates channel (the test's
+/// time limit bounds the wait).
 async fn login_token_update(client: &mut Client) {
-    let deadline = Duration::from_secs(5);
     loop {
-        let body = tokio::time::timeout(deadline, client.updates.recv())
-            .await
-            .expect("no updateLoginToken within 5 s")
-            .expect("updates channel closed");
+        let body = client.updates.recv().await.expect("updates channel closed");
         if let Ok(enums::Updates::UpdateShort(short)) = enums::Updates::from_bytes(&body)
             && matches!(short.update, enums::Update::LoginToken)
         {
@@ -1409,16 +1405,18 @@ async fn accepted_login_token_pushes_update_login_token() {
         else {
             panic!("expected a token")
         };
-        // Nothing is pushed before acceptance.
-        let quiet = tokio::time::timeout(Duration::from_millis(300), fresh.updates.recv()).await;
-        assert!(quiet.is_err(), "an update came before acceptance");
+        // Nothing is pushed before acceptance: an update would come ahead of the answer of
+        // a later call on the same connection.
+        fresh.rpc(&functions::help::GetNearestDc {}).await.unwrap();
+        assert!(
+            fresh.updates.try_recv().is_err(),
+            "an update came before acceptance"
+        );
         alice
             .rpc(&functions::auth::AcceptLoginToken { token: token.token })
             .await
             .unwrap();
-        let started = Instant::now();
         login_token_update(&mut fresh).await;
-        assert!(started.elapsed() < Duration::from_secs(1));
         assert!(matches!(
             fresh.rpc(&export_token()).await.unwrap(),
             enums::auth::LoginToken::Success(_)
