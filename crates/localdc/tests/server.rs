@@ -18,7 +18,7 @@ use mtproto::transport::TransportKind;
 use tl_types::api::functions::help::{GetConfig, GetNearestDc};
 use tl_types::api::functions::users::GetUsers;
 use tl_types::api::{enums, types};
-use tl_types::{Deserialize, Serialize};
+use tl_types::{Deserialize, Identifiable, Serialize};
 
 const TEST_TIME: Duration = Duration::from_mins(2);
 
@@ -248,7 +248,7 @@ async fn an_answer_outlives_its_connection() {
     tokio::time::timeout(TEST_TIME, async {
         let (server, key) = start().await;
         let dc = server.dc(3).unwrap();
-        let (mut client, _) =
+        let (mut client, keyed) =
             Client::open(dc.addr(), &key, 3, TransportKind::Intermediate, false).await;
         client
             .call(with_init(GetConfig {}.to_bytes()))
@@ -264,7 +264,23 @@ async fn an_answer_outlives_its_connection() {
         client.flush().await;
         let session = client.session;
         drop(client.conn);
-        tokio::time::sleep(Duration::from_millis(700)).await;
+        // Until the server has answered into the session: the request was dispatched
+        // and none is running any more.
+        let calls = dc.state().registry().calls();
+        let (held, _) = dc
+            .keys()
+            .get(keyed.auth_key.key_id())
+            .unwrap()
+            .session(session.session_id(), &mut rand::thread_rng());
+        let mut looks = 0;
+        while calls.of(GetNearestDc::CONSTRUCTOR_ID) == 0
+            || held.lock().unwrap().running_requests() > 0
+        {
+            looks += 1;
+            assert!(looks < 500, "the held request was never answered");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        drop(held);
         dc.faults().set_response_delay(Duration::ZERO);
 
         // Same session on a new connection: any packet brings the answer.

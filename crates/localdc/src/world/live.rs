@@ -97,10 +97,9 @@ impl MediaLive {
         }
     }
 
-    fn generation(&self, state: &State, media_id: i64) -> u32 {
-        let epoch = self.ttl_secs.map_or(0, |ttl| {
-            u32::try_from(mtnet::clock::unix_secs().max(0)).unwrap_or(0) / ttl
-        });
+    /// The generation of media `media_id`'s reference at `now_secs` (unix seconds).
+    fn generation(&self, state: &State, media_id: i64, now_secs: u32) -> u32 {
+        let epoch = self.ttl_secs.map_or(0, |ttl| now_secs / ttl);
         epoch
             .wrapping_add(state.rotations_all)
             .wrapping_add(state.rotations.get(&media_id).copied().unwrap_or(0))
@@ -108,7 +107,12 @@ impl MediaLive {
 
     /// The current file reference of media `media_id`.
     pub fn reference(&self, seed: u64, media_id: i64) -> Vec<u8> {
-        let generation = self.generation(&lock(&self.state), media_id);
+        self.reference_at(seed, media_id, wall_secs())
+    }
+
+    /// The file reference of media `media_id` at `now_secs` (unix seconds).
+    fn reference_at(&self, seed: u64, media_id: i64, now_secs: u32) -> Vec<u8> {
+        let generation = self.generation(&lock(&self.state), media_id, now_secs);
         encode_reference(seed, media_id, generation)
     }
 
@@ -119,11 +123,22 @@ impl MediaLive {
         media_id: i64,
         reference: &[u8],
     ) -> Result<(), ReferenceError> {
+        self.check_reference_at(seed, media_id, reference, wall_secs())
+    }
+
+    /// Checks a file reference sent for media `media_id` at `now_secs` (unix seconds).
+    fn check_reference_at(
+        &self,
+        seed: u64,
+        media_id: i64,
+        reference: &[u8],
+        now_secs: u32,
+    ) -> Result<(), ReferenceError> {
         let state = lock(&self.state);
         if state.deleted_media.contains(&media_id) {
             return Err(ReferenceError::Invalid);
         }
-        let current = self.generation(&state, media_id);
+        let current = self.generation(&state, media_id, now_secs);
         drop(state);
         let generation = reference
             .first_chunk::<4>()
@@ -320,9 +335,41 @@ impl World {
     }
 }
 
+/// The wall clock in unix seconds, as the TTL periods count them.
+fn wall_secs() -> u32 {
+    u32::try_from(mtnet::clock::unix_secs().max(0)).unwrap_or(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn references_age_out_with_the_ttl_period() {
+        let live = MediaLive::new(Some(60));
+        // A period starts at a multiple of the TTL.
+        let start = 1_700_000_040;
+        let old = live.reference_at(7, 42, start);
+        assert_eq!(live.check_reference_at(7, 42, &old, start + 59), Ok(()));
+        assert_eq!(
+            live.check_reference_at(7, 42, &old, start + 60),
+            Err(ReferenceError::Expired)
+        );
+        let fresh = live.reference_at(7, 42, start + 60);
+        assert_eq!(live.check_reference_at(7, 42, &fresh, start + 119), Ok(()));
+        // Handed out in a later period than the server is in: not ours.
+        assert_eq!(
+            live.check_reference_at(7, 42, &fresh, start),
+            Err(ReferenceError::Invalid)
+        );
+        // Without a TTL, time does nothing.
+        let forever = MediaLive::new(None);
+        let reference = forever.reference_at(7, 42, start);
+        assert_eq!(
+            forever.check_reference_at(7, 42, &reference, u32::MAX),
+            Ok(())
+        );
+    }
 
     #[test]
     fn references_expire_on_rotation_and_reject_forgeries() {
