@@ -10,6 +10,7 @@ use mtcrypto::RsaPrivateKey;
 use mtproto::transport::{PaddingStyle, ProxySecret};
 
 use crate::faults::FaultSettings;
+use crate::keys::SessionBounds;
 
 /// The default number of DCs (Telegram's production network has five).
 pub const DEFAULT_DCS: u8 = 5;
@@ -141,16 +142,28 @@ pub struct Limits {
     pub http_max_wait: Duration,
 }
 
+impl Limits {
+    /// What the sessions of a DC may keep for their clients under these limits.
+    pub fn session_bounds(&self) -> SessionBounds {
+        SessionBounds {
+            held_per_key: self.max_held_bytes_per_key,
+            detached_per_dc: self.max_detached_bytes_per_dc,
+            idle_timeout: self.session_idle_timeout,
+        }
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
+        let sessions = SessionBounds::default();
         Self {
             max_packet: 4 << 20,
             max_connections_per_dc: 1024,
             max_keys_per_dc: 10_000,
             max_sessions_per_key: 64,
-            max_held_bytes_per_key: 64 << 20,
-            max_detached_bytes_per_dc: 32 << 20,
-            session_idle_timeout: Duration::from_mins(10),
+            max_held_bytes_per_key: sessions.held_per_key,
+            max_detached_bytes_per_dc: sessions.detached_per_dc,
+            session_idle_timeout: sessions.idle_timeout,
             max_pending_per_connection: 256,
             handshake_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_mins(15),

@@ -14,7 +14,7 @@ use crate::config::Config;
 use crate::dc::{DcAddress, DcState};
 use crate::error::Error;
 use crate::faults::Faults;
-use crate::keys::{KeyStore, SessionBounds};
+use crate::keys::KeyStore;
 use crate::listener;
 use crate::mtproxy::MtProxyFront;
 use crate::ready::{ReadyDc, ReadyInfo};
@@ -107,7 +107,7 @@ impl Server {
                     config.limits.max_sessions_per_key,
                 )
                 .with_salt_period(config.salt_period)
-                .with_session_bounds(SessionBounds::of(&config.limits)),
+                .with_session_bounds(config.limits.session_bounds()),
             );
             let faults = Faults::new(&config.faults);
             faults.attach_keys(Arc::clone(&keys));

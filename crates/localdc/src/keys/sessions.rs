@@ -28,20 +28,14 @@ pub struct SessionBounds {
     pub idle_timeout: Duration,
 }
 
-impl SessionBounds {
-    /// The bounds `limits` set.
-    pub fn of(limits: &crate::Limits) -> Self {
-        Self {
-            held_per_key: limits.max_held_bytes_per_key,
-            detached_per_dc: limits.max_detached_bytes_per_dc,
-            idle_timeout: limits.session_idle_timeout,
-        }
-    }
-}
-
 impl Default for SessionBounds {
+    /// What [`crate::Limits`] sets by default.
     fn default() -> Self {
-        Self::of(&crate::Limits::default())
+        Self {
+            held_per_key: 64 << 20,
+            detached_per_dc: 32 << 20,
+            idle_timeout: Duration::from_mins(10),
+        }
     }
 }
 

@@ -185,6 +185,3 @@ impl SessionPush {
         true
     }
 }
-
-/// The wall clock in unix seconds, as TL dates want it.
-pub use mtnet::clock::unix_secs as unix_now;

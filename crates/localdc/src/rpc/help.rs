@@ -5,9 +5,10 @@ use tl_types::api::functions::help::{GetCdnConfig, GetConfig, GetNearestDc};
 use tl_types::api::functions::users::GetUsers;
 use tl_types::api::{enums, types};
 
-use super::context::{RequestContext, unix_now};
+use super::context::RequestContext;
 use super::errors;
 use super::registry::Registry;
+use mtnet::clock::unix_secs;
 
 /// How long clients may cache the config, in seconds.
 const CONFIG_TTL: i32 = 3600;
@@ -51,7 +52,7 @@ pub(crate) fn register(registry: &mut Registry) {
 /// with the `cdn` flag (core.telegram.org/cdn: "The corresponding dcOption will have the
 /// flag cdn").
 pub fn config(ctx: &RequestContext) -> types::Config {
-    let date = unix_now();
+    let date = unix_secs();
     let dc_options = ctx
         .dc
         .directory()

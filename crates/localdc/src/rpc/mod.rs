@@ -12,7 +12,7 @@ mod wrappers;
 
 use std::sync::Arc;
 
-pub use context::{DcView, RequestContext, SessionPush, unix_now};
+pub use context::{DcView, RequestContext, SessionPush};
 pub use help::config;
 pub use mutate::{HostileMutator, Mutator, MutatorHook};
 pub use registry::{CallCounts, Handler, HandlerFuture, Registry, RpcResult};

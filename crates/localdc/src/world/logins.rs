@@ -12,8 +12,9 @@ use serde::{Deserialize, Serialize};
 use tl_types::Serialize as _;
 use tl_types::api::{enums, types};
 
-use crate::rpc::{SessionPush, unix_now};
+use crate::rpc::SessionPush;
 use crate::sync::lock;
+use mtnet::clock::unix_secs;
 
 /// An auth key on one DC.
 pub type KeyRef = (i32, u64);
@@ -347,7 +348,7 @@ impl Logins {
         if let Some(exporter) = exporter {
             let update: enums::Updates = types::UpdateShort {
                 update: enums::Update::LoginToken,
-                date: unix_now(),
+                date: unix_secs(),
             }
             .into();
             if !exporter.push(update.to_bytes()) {

@@ -11,10 +11,11 @@ use tl_types::api::{enums, types};
 
 use super::{Call, Need, error, typed};
 use crate::RpcError;
-use crate::rpc::{Registry, unix_now};
+use crate::rpc::Registry;
 use crate::world::World;
 use crate::world::convert;
 use crate::world::store::{ChatRecord, Named, username_key};
+use mtnet::clock::unix_secs;
 
 pub(super) fn register(registry: &mut Registry, world: &Arc<World>) {
     typed(
@@ -508,7 +509,7 @@ fn import_invite(
         updates: Vec::new(),
         users: Vec::new(),
         chats: vec![chat_obj(call, record)],
-        date: unix_now(),
+        date: unix_secs(),
         seq: 0,
     };
     Ok(types::messages::ChatInviteJoinResultOk {

@@ -10,9 +10,10 @@ use tl_types::api::{enums, types};
 use super::login::{check_app, finish_login, network_migrate};
 use super::{Call, Need, error, random_bytes, random_id, typed};
 use crate::RpcError;
-use crate::rpc::{Registry, unix_now};
+use crate::rpc::Registry;
 use crate::world::World;
 use crate::world::logins::QrToken;
+use mtnet::clock::unix_secs;
 
 /// How long a login token may be scanned.
 const TOKEN_TTL: i32 = 30;
@@ -52,7 +53,7 @@ fn export_token(
     }
     network_migrate(call, None)?;
     let token = random_bytes();
-    let expires = unix_now().saturating_add(TOKEN_TTL);
+    let expires = unix_secs().saturating_add(TOKEN_TTL);
     call.world.logins.qr_new(
         token.clone(),
         QrToken {
@@ -79,7 +80,7 @@ fn import_token(
         .ok_or_else(|| error(400, "AUTH_TOKEN_INVALID"))?;
     match qr.accepted_by {
         Some(user) => redeem(call, req.token, user),
-        None if qr.expires <= unix_now() => Err(error(400, "AUTH_TOKEN_EXPIRED")),
+        None if qr.expires <= unix_secs() => Err(error(400, "AUTH_TOKEN_EXPIRED")),
         None => Ok(types::auth::LoginToken {
             expires: qr.expires,
             token: req.token,
@@ -95,14 +96,14 @@ fn accept_token(call: &Call<'_>, req: AcceptLoginToken) -> Result<enums::Authori
         .logins
         .qr_get(&req.token)
         .ok_or_else(|| error(400, "AUTH_TOKEN_INVALID"))?;
-    if qr.expires <= unix_now() {
+    if qr.expires <= unix_secs() {
         return Err(error(400, "AUTH_TOKEN_EXPIRED"));
     }
     if qr.accepted_by.is_some() {
         return Err(error(400, "AUTH_TOKEN_ALREADY_ACCEPTED"));
     }
     call.world.logins.qr_accept(&req.token, me);
-    let now = unix_now();
+    let now = unix_secs();
     Ok(types::Authorization {
         current: false,
         official_app: false,

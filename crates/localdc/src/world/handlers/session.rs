@@ -8,8 +8,9 @@ use tl_types::api::{enums, types};
 
 use super::{Call, Need, error, random_id, typed};
 use crate::RpcError;
-use crate::rpc::{Registry, unix_now};
+use crate::rpc::Registry;
 use crate::world::World;
+use mtnet::clock::unix_secs;
 
 pub(super) fn register(registry: &mut Registry, world: &Arc<World>) {
     typed(registry, world, Need::Home, |_: &Call<'_>, _: GetState| {
@@ -17,7 +18,7 @@ pub(super) fn register(registry: &mut Registry, world: &Arc<World>) {
         Ok(enums::updates::State::from(types::updates::State {
             pts: 1,
             qts: 0,
-            date: unix_now(),
+            date: unix_secs(),
             seq: 0,
             unread_count: 0,
         }))
@@ -30,7 +31,7 @@ pub(super) fn register(registry: &mut Registry, world: &Arc<World>) {
             // Nothing ever happens in a fixture world.
             Ok(enums::updates::Difference::from(
                 types::updates::DifferenceEmpty {
-                    date: unix_now(),
+                    date: unix_secs(),
                     seq: 0,
                 },
             ))
