@@ -4,7 +4,7 @@ use std::sync::{Arc, Weak};
 
 use crate::conn::HttpPolls;
 use crate::dc::{DcAddress, DcState};
-use crate::keys::{KeyEntry, SharedSession};
+use crate::keys::{KeyEntry, KeyState, SharedSession};
 use crate::quirks::Quirks;
 use crate::sync::lock;
 
@@ -16,7 +16,7 @@ pub struct RequestContext {
     /// What the handler may see of the DC serving it.
     pub dc: DcView,
     /// The auth key the request was encrypted with.
-    pub key: Arc<KeyEntry>,
+    pub key: KeyView,
     /// The client's session.
     pub session_id: i64,
     /// The request's msg_id.
@@ -97,6 +97,32 @@ impl DcView {
     /// The readings of the spec this DC's sessions follow.
     pub fn quirks(&self) -> &Quirks {
         self.dc.faults.quirks()
+    }
+}
+
+/// What a handler sees of the auth key its request came under: its id and what its owner
+/// announced. Its sessions, salts and the rest of the key store stay out of reach.
+#[derive(Debug, Clone)]
+pub struct KeyView {
+    key: Arc<KeyEntry>,
+}
+
+impl KeyView {
+    /// The view of `key`.
+    pub(crate) fn of(key: &Arc<KeyEntry>) -> Self {
+        Self {
+            key: Arc::clone(key),
+        }
+    }
+
+    /// The key's id (low 64 bits of its SHA1).
+    pub fn id(&self) -> u64 {
+        self.key.id()
+    }
+
+    /// What the owner announced so far (layer, client, takeout).
+    pub fn state(&self) -> KeyState {
+        self.key.state()
     }
 }
 

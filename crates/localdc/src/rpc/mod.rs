@@ -12,7 +12,7 @@ mod wrappers;
 
 use std::sync::Arc;
 
-pub use context::{DcView, RequestContext, SessionPush};
+pub use context::{DcView, KeyView, RequestContext, SessionPush};
 pub use help::config;
 pub use mutate::{HostileMutator, Mutator, MutatorHook};
 pub use registry::{CallCounts, Handler, HandlerFuture, Registry, RpcResult};
@@ -104,7 +104,7 @@ pub(crate) fn prepare(
         handler,
         ctx: RequestContext {
             dc: DcView::of(dc),
-            key: Arc::clone(key),
+            key: KeyView::of(key),
             session_id,
             msg_id,
             invocation,
