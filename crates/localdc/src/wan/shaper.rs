@@ -64,8 +64,14 @@ impl<T> std::fmt::Debug for Shaper<'_, T> {
 }
 
 impl<'a, T> Shaper<'a, T> {
-    /// The state of a new connection of DC `dc_id` under `wan`.
+    /// The state of a new connection of DC `dc_id` under `wan`, now.
     pub(crate) fn new(wan: &'a Wan, dc_id: i32) -> Self {
+        Self::new_at(wan, dc_id, Instant::now())
+    }
+
+    /// The state of a new connection of DC `dc_id` under `wan`, made at `now` (its first
+    /// drop is drawn from then).
+    fn new_at(wan: &'a Wan, dc_id: i32, now: Instant) -> Self {
         let mut rx = wan.subscribe();
         let settings = rx.borrow_and_update().clone();
         let mut shaper = Self {
@@ -83,13 +89,18 @@ impl<'a, T> Shaper<'a, T> {
             drop_at: None,
         };
         if !shaper.settings.drop_rate.is_never() {
-            shaper.schedule_drop(Instant::now());
+            shaper.schedule_drop(now);
         }
         shaper
     }
 
     /// Takes in changed settings, if any (a cheap check: one atomic load).
     pub(crate) fn refresh(&mut self) {
+        self.refresh_at(Instant::now());
+    }
+
+    /// Takes in settings changed by `now`, if any: a drop is drawn afresh from `now`.
+    fn refresh_at(&mut self, now: Instant) {
         if !self.rx.has_changed().unwrap_or(false) {
             return;
         }
@@ -102,7 +113,7 @@ impl<'a, T> Shaper<'a, T> {
         self.settings = settings;
         if drops_changed {
             // Exponential times are memoryless: drawing afresh from now is exact.
-            self.schedule_drop(Instant::now());
+            self.schedule_drop(now);
         }
     }
 
@@ -339,9 +350,7 @@ mod tests {
         let t0 = Instant::now();
         (0..connections)
             .map(|_| {
-                let mut shaper: Shaper<'_, ()> = Shaper::new(&wan, 2);
-                // Re-draw from a known instant so runs compare exactly.
-                shaper.schedule_drop(t0);
+                let shaper: Shaper<'_, ()> = Shaper::new_at(&wan, 2, t0);
                 shaper.drop_at().map(|at| at - t0)
             })
             .collect()
@@ -360,15 +369,21 @@ mod tests {
     }
 
     #[test]
-    fn turning_drops_on_schedules_one() {
+    fn turning_drops_on_schedules_one_from_then() {
         let wan = Wan::new(&WanSettings::default());
-        let mut shaper: Shaper<'_, ()> = Shaper::new(&wan, 2);
+        let t0 = Instant::now();
+        let mut shaper: Shaper<'_, ()> = Shaper::new_at(&wan, 2, t0);
         assert_eq!(shaper.drop_at(), None);
         wan.set_drop_rate(DropRate::per_second(1000.0).unwrap());
-        shaper.refresh();
-        assert!(shaper.drop_at().is_some());
+        let later = t0 + Duration::from_mins(1);
+        shaper.refresh_at(later);
+        assert!(shaper.drop_at().is_some_and(|at| at >= later));
+        // Unchanged settings draw nothing new.
+        let drawn = shaper.drop_at();
+        shaper.refresh_at(later + Duration::from_mins(1));
+        assert_eq!(shaper.drop_at(), drawn);
         wan.set_drop_rate(DropRate::NEVER);
-        shaper.refresh();
+        shaper.refresh_at(later);
         assert_eq!(shaper.drop_at(), None);
     }
 }
