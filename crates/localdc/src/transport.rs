@@ -1,4 +1,4 @@
-//! The server packet stream, on top of mtnet: [`mtnet::accept`] detects what a connection
+//! The server packet stream, on top of mtnet: [`mtnet::accept()`] detects what a connection
 //! speaks (abridged, intermediate, padded intermediate, full, each of the first three also
 //! obfuscated, and all of that inside a WebSocket on `/apiws`; MTProxy clients with one of
 //! the configured secrets, fake TLS included) and splits it into halves;
