@@ -462,6 +462,70 @@ async fn one_minus_404_keeps_the_login_and_a_forgotten_key_logs_out_consistently
     .expect("test timed out");
 }
 
+/// Any of the lost-login family on the home DC (here `SESSION_EXPIRED`, which the download
+/// engine once took for a refusal of one file) is asked again on a fresh connection, then
+/// ends the login consistently: `LoginLost`, the session logged out. A `401` that is a step
+/// of the login (`SESSION_PASSWORD_NEEDED`) is the caller's and costs nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_lost_login_name_on_the_home_dc_logs_out_after_one_recheck() {
+    tokio::time::timeout(Duration::from_mins(1), async {
+        let options = localdc::world::generate::GenOptions {
+            messages: 0,
+            chats: 1,
+            media_bytes: 0,
+            seed: 401,
+            dcs: 2,
+        };
+        let asked = Arc::new(AtomicUsize::new(0));
+        let answer = Arc::new(Mutex::new("SESSION_PASSWORD_NEEDED"));
+        let (counted, answered) = (asked.clone(), answer.clone());
+        let env =
+            common::start_logged_in(localdc::world::generate::generate(&options), |registry| {
+                registry.register_sync(
+                    functions::help::GetNearestDc::CONSTRUCTOR_ID,
+                    "help.getNearestDc",
+                    move |_, _| {
+                        counted.fetch_add(1, Ordering::SeqCst);
+                        Err(RpcError::new(401, *answered.lock().unwrap()))
+                    },
+                );
+            })
+            .await;
+        let client = &env.client;
+
+        let error = client
+            .invoke(&functions::help::GetNearestDc {})
+            .await
+            .unwrap_err();
+        assert_eq!(error.rpc().unwrap().message, "SESSION_PASSWORD_NEEDED");
+        assert_eq!(asked.load(Ordering::SeqCst), 1);
+        assert!(client.is_logged_in());
+
+        *answer.lock().unwrap() = "SESSION_EXPIRED";
+        asked.store(0, Ordering::SeqCst);
+        let error = client
+            .invoke(&functions::help::GetNearestDc {})
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&error, ClientError::LoginLost { reason } if reason == "SESSION_EXPIRED"),
+            "{error}"
+        );
+        assert_eq!(
+            asked.load(Ordering::SeqCst),
+            2,
+            "asked once more before believing it"
+        );
+        assert!(
+            !client.is_logged_in(),
+            "the session must agree with the server"
+        );
+        env.finish().await;
+    })
+    .await
+    .expect("test timed out");
+}
+
 /// An answer that does not parse, and an error, name the request they answered, so that a
 /// user (and a bug report) can tell which call a server got wrong.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
