@@ -41,3 +41,28 @@ pub fn classify(error: &RpcError) -> RpcAction {
         _ => RpcAction::Fail,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The older reading agrees with the policy's table.
+    #[test]
+    fn the_older_reading_follows_the_kinds() {
+        let rpc = RpcError::new;
+        assert_eq!(
+            classify(&rpc(303, "FILE_MIGRATE_4")),
+            RpcAction::Migrate {
+                kind: MigrateKind::File,
+                dc: 4
+            }
+        );
+        assert_eq!(
+            classify(&rpc(420, "FLOOD_PREMIUM_WAIT_3")),
+            RpcAction::FloodWait(Duration::from_secs(3))
+        );
+        assert_eq!(classify(&rpc(400, "FILE_ID_INVALID")), RpcAction::Fail);
+        assert!(is_lost_login(&rpc(401, "SESSION_EXPIRED")));
+        assert!(!is_lost_login(&rpc(401, "SESSION_PASSWORD_NEEDED")));
+    }
+}
