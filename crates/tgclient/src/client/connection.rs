@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 
 use super::Client;
 use crate::error::ClientError;
-use crate::policy::ErrorKind;
+use crate::policy::{ErrorKind, Failure, Step, after_connect_failure};
 use crate::store::{DcAddress, DcFlags};
 
 /// A live connection to one DC.
@@ -124,19 +124,24 @@ impl Client {
         let give_up = tokio::time::Instant::now() + patience;
         let mut attempt = 0;
         let (sender, updates) = loop {
-            match Sender::start(sender_config.clone(), known.clone()).await {
+            let source = match Sender::start(sender_config.clone(), known.clone()).await {
                 Ok(started) => break started,
-                Err(source) if ErrorKind::of_net(&source) == ErrorKind::Transient => {
-                    let delay = sender_config.backoff.delay(attempt, rand::random());
-                    if tokio::time::Instant::now() + delay >= give_up {
-                        self.set_unreachable(dc_id, true);
-                        return Err(ClientError::Connect { dc: dc_id, source });
-                    }
+                Err(source) => source,
+            };
+            let backoff = sender_config.backoff.delay(attempt, rand::random());
+            let left = give_up.saturating_duration_since(tokio::time::Instant::now());
+            match after_connect_failure(&ErrorKind::of_net(&source), attempt, backoff, left) {
+                Step::Retry { delay } => {
                     tracing::warn!(dc = dc_id, %source, ?delay, "DC unreachable; retrying");
                     tokio::time::sleep(delay).await;
                     attempt += 1;
                 }
-                Err(source) => return Err(ClientError::Connect { dc: dc_id, source }),
+                step => {
+                    if matches!(step, Step::GiveUp(Failure::Exhausted { .. })) {
+                        self.set_unreachable(dc_id, true);
+                    }
+                    return Err(ClientError::Connect { dc: dc_id, source });
+                }
             }
         };
         self.set_unreachable(dc_id, false);

@@ -315,6 +315,26 @@ pub fn decide(
     }
 }
 
+/// The step after attempt number `tried + 1` to connect to a DC failed with `kind` (see
+/// [`ErrorKind::of_net`]): again after `backoff` if the failure may pass and the patience
+/// left outlasts the wait; else give up, `Exhausted` when the patience ran out (the caller
+/// marks the DC unreachable, so that the calls queued behind it try once each instead of
+/// each waiting out the patience), `Refused` when no retry can help (a wrong key).
+pub fn after_connect_failure(
+    kind: &ErrorKind,
+    tried: u32,
+    backoff: Duration,
+    patience_left: Duration,
+) -> Step {
+    match kind {
+        ErrorKind::Transient if backoff < patience_left => Step::Retry { delay: backoff },
+        ErrorKind::Transient => Step::GiveUp(Failure::Exhausted {
+            attempts: tried.saturating_add(1),
+        }),
+        _ => Step::GiveUp(Failure::Refused),
+    }
+}
+
 fn migrate(
     why: MigrateKind,
     dc: i32,

@@ -8,5 +8,5 @@ mod kind;
 #[cfg(test)]
 mod tests;
 
-pub use decide::{Attempts, Context, Failure, PolicyConfig, Step, decide};
+pub use decide::{Attempts, Context, Failure, PolicyConfig, Step, after_connect_failure, decide};
 pub use kind::{ErrorKind, MigrateKind, is, split_value};

@@ -385,6 +385,36 @@ fn attempts_are_counted_per_kind() {
     assert_eq!(attempts.of(&ErrorKind::InvalidInput), 0);
 }
 
+/// Connecting: a failure that may pass is tried again while the patience lasts; one no
+/// retry can cure (a wrong key, a bad secret) is not.
+#[test]
+fn connect_failures_are_retried_within_the_patience_only_when_they_may_pass() {
+    let closed = ErrorKind::of_net(&NetError::Closed);
+    let refused = ErrorKind::of_net(&NetError::Io(std::io::ErrorKind::ConnectionRefused.into()));
+    let bad = ErrorKind::of_net(&NetError::InvalidEndpoint("no port"));
+    assert_eq!(
+        after_connect_failure(&refused, 0, MS(100), SECS(10)),
+        retry(100)
+    );
+    assert_eq!(
+        after_connect_failure(&closed, 3, MS(800), MS(801)),
+        retry(800)
+    );
+    assert_eq!(
+        after_connect_failure(&closed, 3, MS(800), MS(800)),
+        exhausted(4)
+    );
+    assert_eq!(
+        after_connect_failure(&refused, 0, MS(100), Duration::ZERO),
+        exhausted(1),
+        "no patience: one try"
+    );
+    assert_eq!(
+        after_connect_failure(&bad, 0, MS(100), SECS(10)),
+        give_up(Failure::Refused)
+    );
+}
+
 #[test]
 fn backoff_doubles_up_to_its_cap_with_a_quarter_of_jitter() {
     let config = PolicyConfig::default();
