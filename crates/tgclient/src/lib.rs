@@ -3,7 +3,10 @@
 //!
 //! - [`store`]: the SQLite session (keys, DC list, self user, peers, download state).
 //! - [`Client`]: one sender per DC, `invokeWithLayer(initConnection)` on each new
-//!   connection, `*_MIGRATE_X` followed, exported authorization, the [`FloodPolicy`].
+//!   connection, exported authorization, and a routing loop that carries out the
+//!   [`policy`]: every failure read once as an [`policy::ErrorKind`], the next step
+//!   (migrate, wait out a flood, re-import the login, retry, give up...) decided by a pure
+//!   function, with the [`FloodPolicy`]'s limits.
 //! - [`links`]: parsing `@name`, ids and `t.me` links; [`Client::resolve`] turns them into
 //!   input peers, caching access hashes.
 //! - [`Messages`]: lazy history, search and global search with Telegram's paging.
@@ -23,6 +26,7 @@ mod login;
 pub mod media;
 mod messages;
 mod peers;
+pub mod policy;
 pub mod rpc_error;
 pub mod store;
 mod takeout;

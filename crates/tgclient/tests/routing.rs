@@ -8,9 +8,9 @@
     clippy::indexing_slicing
 )]
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use localdc::world::{Fixture, World};
 use localdc::{Config, Handler, HandlerFuture, Registry, RequestContext, RpcError, Server};
@@ -86,17 +86,19 @@ async fn init_connection_file_migrate_exported_login_and_flood_waits() {
                 .into())
             },
         );
-        // help.getAppConfig floods: the first call waits 1 s, the next goes through.
-        let floods = Arc::new(AtomicUsize::new(0));
-        let flooded = floods.clone();
+        // help.getAppConfig floods: it asks for the wait set in `flood_next` (once), then
+        // answers.
+        let flood_next = Arc::new(AtomicU64::new(0));
+        let app_configs = Arc::new(AtomicUsize::new(0));
+        let (next, calls) = (flood_next.clone(), app_configs.clone());
         registry.register_sync(
             functions::help::GetAppConfig::CONSTRUCTOR_ID,
             "help.getAppConfig",
             move |_, _| {
-                if flooded.fetch_add(1, Ordering::SeqCst) == 0 {
-                    Err(RpcError::new(420, "FLOOD_WAIT_1"))
-                } else {
-                    Ok(enums::help::AppConfig::NotModified.to_bytes())
+                calls.fetch_add(1, Ordering::SeqCst);
+                match next.swap(0, Ordering::SeqCst) {
+                    0 => Ok(enums::help::AppConfig::NotModified.to_bytes()),
+                    wait => Err(RpcError::new(420, format!("FLOOD_WAIT_{wait}"))),
                 }
             },
         );
@@ -144,39 +146,47 @@ async fn init_connection_file_migrate_exported_login_and_flood_waits() {
             assert_eq!(info.app_version, env!("CARGO_PKG_VERSION"));
         }
 
-        // A flood wait delays its own call only.
-        let started = Instant::now();
+        // A flood wait delays its own call only: while one call sits out a wait far longer
+        // than anything else here, another call on the same connection is answered.
+        flood_next.store(50, Ordering::SeqCst);
         let waiting = {
             let client = client.clone();
             tokio::spawn(async move {
                 client
                     .invoke(&functions::help::GetAppConfig { hash: 0 })
                     .await
-                    .unwrap();
-                started.elapsed()
             })
         };
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        let other = Instant::now();
+        while app_configs.load(Ordering::SeqCst) == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         client.invoke(&functions::help::GetConfig {}).await.unwrap();
-        assert!(
-            other.elapsed() < Duration::from_millis(800),
-            "{:?}",
-            other.elapsed()
+        assert!(!waiting.is_finished(), "the flooded call is still waiting");
+        assert_eq!(
+            app_configs.load(Ordering::SeqCst),
+            1,
+            "and not yet repeated"
         );
-        let waited = waiting.await.unwrap();
-        assert!(waited >= Duration::from_secs(1), "{waited:?}");
-        assert_eq!(floods.load(Ordering::SeqCst), 2);
+        waiting.abort();
 
-        // Over the policy's limit: a typed error, at once.
-        floods.store(0, Ordering::SeqCst);
+        // After the wait the call is repeated once and answered.
+        app_configs.store(0, Ordering::SeqCst);
+        flood_next.store(1, Ordering::SeqCst);
+        client
+            .invoke(&functions::help::GetAppConfig { hash: 0 })
+            .await
+            .unwrap();
+        assert_eq!(app_configs.load(Ordering::SeqCst), 2);
+
+        // Over the policy's limit: a typed error, without a second request.
+        app_configs.store(0, Ordering::SeqCst);
+        flood_next.store(1, Ordering::SeqCst);
         let mut impatient = config;
         impatient.flood = FloodPolicy {
             max_wait: Duration::ZERO,
             max_retries: 5,
         };
         let strict = Client::new(impatient, SessionStore::in_memory().unwrap()).unwrap();
-        let started = Instant::now();
         let error = strict
             .invoke(&functions::help::GetAppConfig { hash: 0 })
             .await
@@ -185,7 +195,7 @@ async fn init_connection_file_migrate_exported_login_and_flood_waits() {
             matches!(error, ClientError::FloodWait { wait, .. } if wait == Duration::from_secs(1)),
             "{error}"
         );
-        assert!(started.elapsed() < Duration::from_secs(1));
+        assert_eq!(app_configs.load(Ordering::SeqCst), 1, "not repeated");
 
         client.close().await.unwrap();
         strict.close().await.unwrap();
@@ -197,54 +207,134 @@ async fn init_connection_file_migrate_exported_login_and_flood_waits() {
 
 /// A DC that refuses connections for a moment (a restart, a flapping network) is retried
 /// with backoff until it answers; past `connect_patience` the call fails with a typed
-/// error; a DC signing with another RSA key fails at once (no retry can fix that).
+/// error, and the calls after it try once until the DC is back; a DC signing with another
+/// RSA key fails at once (no retry can fix that). Tries are counted as the connections a
+/// relay in front of DC 2 accepts, against one pass over the endpoints (a client without
+/// patience): no clock is read.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_dc_is_retried_within_the_patience_and_a_wrong_key_is_not() {
-    tokio::time::timeout(Duration::from_mins(2), async {
-        let server = Server::start(Config::default()).await.unwrap();
-        let addr = server.addr(2).unwrap();
-        let mut config = dc2_only(&server);
-        config.connect_patience = Duration::from_secs(20);
-        let dc2 = server.dc(2).unwrap().clone();
-        let faults = dc2.faults();
+    tokio::time::timeout(
+        Duration::from_mins(2),
+        Box::pin(async {
+            let server = Server::start(Config::default()).await.unwrap();
+            let addr = server.addr(2).unwrap();
+            let mut config = dc2_only(&server);
+            config.connect_patience = Duration::from_secs(20);
+            let dc2 = server.dc(2).unwrap().clone();
+            let faults = dc2.faults();
 
-        // Refused for 1.5 s, then back: the call goes through.
-        faults.set_refuse_connections(true);
-        until_refused(addr).await;
-        let reopen = tokio::spawn({
-            let dc2 = dc2.clone();
-            async move {
-                tokio::time::sleep(Duration::from_millis(1500)).await;
-                dc2.faults().set_refuse_connections(false);
-            }
-        });
-        let client = Client::new(config.clone(), SessionStore::in_memory().unwrap()).unwrap();
-        let started = Instant::now();
-        client.invoke(&functions::help::GetConfig {}).await.unwrap();
-        assert!(started.elapsed() >= Duration::from_millis(1400));
-        reopen.await.unwrap();
-        client.close().await.unwrap();
+            // Refused until the DC is reopened: the call goes through, after it.
+            faults.set_refuse_connections(true);
+            until_refused(addr).await;
+            let reopened = Arc::new(AtomicBool::new(false));
+            let reopen = tokio::spawn({
+                let (dc2, reopened) = (dc2.clone(), reopened.clone());
+                async move {
+                    tokio::time::sleep(Duration::from_millis(1500)).await;
+                    reopened.store(true, Ordering::SeqCst);
+                    dc2.faults().set_refuse_connections(false);
+                }
+            });
+            let client = Client::new(config.clone(), SessionStore::in_memory().unwrap()).unwrap();
+            client.invoke(&functions::help::GetConfig {}).await.unwrap();
+            assert!(reopened.load(Ordering::SeqCst), "answered while refusing");
+            reopen.await.unwrap();
+            client.close().await.unwrap();
 
-        // Refused for longer than the patience: a connect error, soon after it; the calls
-        // after it try once (they do not each wait out the patience) until the DC is back.
-        faults.set_refuse_connections(true);
-        until_refused(addr).await;
-        let mut impatient = config.clone();
-        impatient.connect_patience = Duration::from_secs(5);
-        let client = connect_fails_within(impatient, Duration::from_secs(8)).await;
-        call_fails_to_connect_within(&client, Duration::from_secs(2)).await;
-        faults.set_refuse_connections(false);
-        client.invoke(&functions::help::GetConfig {}).await.unwrap();
+            // A DC that takes connections and drops them at once, for longer than the patience.
+            let relay = Relay::start(addr).await;
+            let through_relay = |patience| {
+                let mut config = config.clone();
+                config.server.dcs = vec![DcAddress::new(2, relay.addr.ip(), relay.addr.port())];
+                config.server.use_server_dc_list = false;
+                config.connect_patience = patience;
+                Client::new(config, SessionStore::in_memory().unwrap()).unwrap()
+            };
+            relay.forward.store(false, Ordering::SeqCst);
+            let one_pass = relay
+                .failed_connections(&through_relay(Duration::ZERO))
+                .await;
+            assert!(one_pass >= 1);
+            // Retried with backoff until the patience is used up, then a connect error; the
+            // call after it tries once.
+            let impatient = through_relay(Duration::from_secs(3));
+            let first = relay.failed_connections(&impatient).await;
+            assert!(
+                first >= 2 * one_pass,
+                "{first} connections, one pass is {one_pass}"
+            );
+            let second = relay.failed_connections(&impatient).await;
+            assert_eq!(second, one_pass, "tried once");
+            // Back: the call goes through.
+            relay.forward.store(true, Ordering::SeqCst);
+            impatient
+                .invoke(&functions::help::GetConfig {})
+                .await
+                .unwrap();
+            impatient.close().await.unwrap();
 
-        // The wrong server key: the handshake fails, and is not repeated for 20 s.
-        let other = mtcrypto::RsaPrivateKey::generate(&mut rand::rngs::OsRng).unwrap();
-        let mut wrong = config;
-        wrong.server.rsa_keys = vec![other.public_key().clone()];
-        connect_fails_within(wrong, Duration::from_secs(5)).await;
-        server.shutdown().await;
-    })
+            // The wrong server key: the handshake fails, and is not repeated although the
+            // patience would allow it.
+            let other = mtcrypto::RsaPrivateKey::generate(&mut rand::rngs::OsRng).unwrap();
+            let wrong_key = |patience| {
+                let client = through_relay(patience);
+                let mut config = client.config().clone();
+                config.server.rsa_keys = vec![other.public_key().clone()];
+                Client::new(config, SessionStore::in_memory().unwrap()).unwrap()
+            };
+            let one_pass = relay.failed_connections(&wrong_key(Duration::ZERO)).await;
+            let patient = relay
+                .failed_connections(&wrong_key(Duration::from_secs(20)))
+                .await;
+            assert_eq!(patient, one_pass, "not repeated");
+            server.shutdown().await;
+        }),
+    )
     .await
     .expect("test timed out");
+}
+
+/// A TCP relay in front of a DC that counts the connections it accepts, and either forwards
+/// them or drops them at once.
+struct Relay {
+    addr: std::net::SocketAddr,
+    forward: Arc<AtomicBool>,
+    accepted: Arc<AtomicUsize>,
+}
+
+impl Relay {
+    async fn start(target: std::net::SocketAddr) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let forward = Arc::new(AtomicBool::new(true));
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let (forwarding, counter) = (forward.clone(), accepted.clone());
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+                if !forwarding.load(Ordering::SeqCst) {
+                    continue; // dropped: closed at once
+                }
+                tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        });
+        Self {
+            addr,
+            forward,
+            accepted,
+        }
+    }
+
+    /// The connections accepted while a call of `client` failed to connect.
+    async fn failed_connections(&self, client: &Client) -> usize {
+        let before = self.accepted.load(Ordering::SeqCst);
+        Box::pin(call_fails_to_connect(client)).await;
+        self.accepted.load(Ordering::SeqCst) - before
+    }
 }
 
 /// A client configuration that knows DC 2 of `server` only.
@@ -262,16 +352,8 @@ async fn until_refused(addr: std::net::SocketAddr) {
     }
 }
 
-/// A first call with `config` fails with a connect error to DC 2 within `limit`; the client.
-async fn connect_fails_within(config: ClientConfig, limit: Duration) -> Client {
-    let client = Client::new(config, SessionStore::in_memory().unwrap()).unwrap();
-    call_fails_to_connect_within(&client, limit).await;
-    client
-}
-
-/// A call of `client` fails with a connect error to DC 2 within `limit`.
-async fn call_fails_to_connect_within(client: &Client, limit: Duration) {
-    let started = Instant::now();
+/// A call of `client` fails with a connect error to DC 2.
+async fn call_fails_to_connect(client: &Client) {
     let error = client
         .invoke(&functions::help::GetConfig {})
         .await
@@ -280,7 +362,6 @@ async fn call_fails_to_connect_within(client: &Client, limit: Duration) {
         matches!(error, ClientError::Connect { dc: 2, .. }),
         "{error}"
     );
-    assert!(started.elapsed() < limit, "{:?}", started.elapsed());
 }
 
 /// A `bad_msg_notification` storm longer than the session's resends: the session gives the
@@ -375,6 +456,70 @@ async fn one_minus_404_keeps_the_login_and_a_forgotten_key_logs_out_consistently
             "the session must agree with the server"
         );
         assert!(client.verify_login().await.unwrap().is_none());
+        env.finish().await;
+    })
+    .await
+    .expect("test timed out");
+}
+
+/// Any of the lost-login family on the home DC (here `SESSION_EXPIRED`, which the download
+/// engine once took for a refusal of one file) is asked again on a fresh connection, then
+/// ends the login consistently: `LoginLost`, the session logged out. A `401` that is a step
+/// of the login (`SESSION_PASSWORD_NEEDED`) is the caller's and costs nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_lost_login_name_on_the_home_dc_logs_out_after_one_recheck() {
+    tokio::time::timeout(Duration::from_mins(1), async {
+        let options = localdc::world::generate::GenOptions {
+            messages: 0,
+            chats: 1,
+            media_bytes: 0,
+            seed: 401,
+            dcs: 2,
+        };
+        let asked = Arc::new(AtomicUsize::new(0));
+        let answer = Arc::new(Mutex::new("SESSION_PASSWORD_NEEDED"));
+        let (counted, answered) = (asked.clone(), answer.clone());
+        let env =
+            common::start_logged_in(localdc::world::generate::generate(&options), |registry| {
+                registry.register_sync(
+                    functions::help::GetNearestDc::CONSTRUCTOR_ID,
+                    "help.getNearestDc",
+                    move |_, _| {
+                        counted.fetch_add(1, Ordering::SeqCst);
+                        Err(RpcError::new(401, *answered.lock().unwrap()))
+                    },
+                );
+            })
+            .await;
+        let client = &env.client;
+
+        let error = client
+            .invoke(&functions::help::GetNearestDc {})
+            .await
+            .unwrap_err();
+        assert_eq!(error.rpc().unwrap().message, "SESSION_PASSWORD_NEEDED");
+        assert_eq!(asked.load(Ordering::SeqCst), 1);
+        assert!(client.is_logged_in());
+
+        *answer.lock().unwrap() = "SESSION_EXPIRED";
+        asked.store(0, Ordering::SeqCst);
+        let error = client
+            .invoke(&functions::help::GetNearestDc {})
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&error, ClientError::LoginLost { reason } if reason == "SESSION_EXPIRED"),
+            "{error}"
+        );
+        assert_eq!(
+            asked.load(Ordering::SeqCst),
+            2,
+            "asked once more before believing it"
+        );
+        assert!(
+            !client.is_logged_in(),
+            "the session must agree with the server"
+        );
         env.finish().await;
     })
     .await

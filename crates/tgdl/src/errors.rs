@@ -2,31 +2,14 @@
 //! happened and what to do next. The library's own message stays as the cause.
 
 use anyhow::anyhow;
-use tgclient::{ClientError, LoginError, ResolveError, rpc_error};
+use tgclient::policy::ErrorKind;
+use tgclient::{ClientError, LoginError, ResolveError};
 
 /// What commands needing a login say without one.
 pub const NOT_LOGGED_IN: &str = "not logged in; run `tgdl login`";
 
-/// RPC errors saying the session's login is gone.
-const LOGGED_OUT: [&str; 5] = [
-    "AUTH_KEY_UNREGISTERED",
-    "SESSION_REVOKED",
-    "SESSION_EXPIRED",
-    "USER_DEACTIVATED",
-    "USER_DEACTIVATED_BAN",
-];
-
-/// RPC errors saying a chat cannot be read.
-const INACCESSIBLE: [&str; 6] = [
-    "CHANNEL_PRIVATE",
-    "CHANNEL_INVALID",
-    "CHAT_ID_INVALID",
-    "PEER_ID_INVALID",
-    "CHAT_FORBIDDEN",
-    "CHANNEL_PUBLIC_GROUP_NA",
-];
-
-/// A client error with advice.
+/// A client error with advice, following what the error means (its policy kind), not
+/// lists of names of its own.
 pub fn client_error(error: ClientError) -> anyhow::Error {
     let advice = match &error {
         ClientError::NotLoggedIn => Some(NOT_LOGGED_IN.to_owned()),
@@ -41,25 +24,38 @@ pub fn client_error(error: ClientError) -> anyhow::Error {
         ClientError::Connect { dc, .. } => Some(format!(
             "cannot connect to Telegram (DC {dc}); check the network, --proxy and --server"
         )),
-        ClientError::Invoke { dc, .. } => Some(format!(
-            "Telegram (DC {dc}) did not answer properly; try again"
-        )),
-        ClientError::Rpc { error: rpc, .. }
-            if LOGGED_OUT.iter().any(|name| rpc_error::is(rpc, name)) =>
-        {
-            Some("the login of this session is no longer valid; run `tgdl login`".to_owned())
-        }
-        ClientError::Rpc { error: rpc, .. }
-            if INACCESSIBLE.iter().any(|name| rpc_error::is(rpc, name)) =>
-        {
-            Some("the chat does not exist or this account cannot read it".to_owned())
-        }
-        _ => None,
+        _ => advice_for(&error),
     };
     match advice {
         Some(advice) => anyhow::Error::new(error).context(advice),
         None => anyhow::Error::new(error),
     }
+}
+
+/// The advice for a failed request, from what its failure means.
+fn advice_for(error: &ClientError) -> Option<String> {
+    let kind = error.kind()?;
+    let advice = match (kind, error) {
+        (ErrorKind::LostLogin, _) => {
+            "the login of this session is no longer valid; run `tgdl login`".to_owned()
+        }
+        (ErrorKind::NoAccess, _) => {
+            "the chat does not exist or this account cannot read it".to_owned()
+        }
+        (ErrorKind::FileGone | ErrorKind::FileReferenceExpired, _) => {
+            "the file is no longer available (its message or media was deleted)".to_owned()
+        }
+        (ErrorKind::Uncertain, ClientError::Invoke { dc, .. }) => format!(
+            "the connection to Telegram (DC {dc}) broke before it answered; check whether \
+             the request took effect before repeating it"
+        ),
+        (_, ClientError::Invoke { dc, .. }) => {
+            format!("Telegram (DC {dc}) did not answer properly; try again")
+        }
+        (ErrorKind::Transient, _) => "Telegram failed for a moment; try again".to_owned(),
+        _ => return None,
+    };
+    Some(advice)
 }
 
 /// A login error with advice.
@@ -225,6 +221,59 @@ mod tests {
         );
         assert_eq!(text.matches("caused by").count(), 1, "{text}");
         assert!(text.contains("no port"), "{text}");
+    }
+
+    /// The advice follows the policy's kind: every name of the lost-login family (not only
+    /// the ones a list here once had), and the chats that cannot be read.
+    #[test]
+    fn advice_follows_the_error_kind() {
+        let rpc = |code, message: &str| {
+            report(&client_error(ClientError::Rpc {
+                method: "messages.getHistory",
+                error: mtproto::session::RpcError::new(code, message),
+            }))
+        };
+        for name in [
+            "AUTH_KEY_UNREGISTERED",
+            "SESSION_EXPIRED",
+            "SESSION_REVOKED",
+            "USER_DEACTIVATED_BAN",
+            "AUTH_KEY_PERM_EMPTY",
+        ] {
+            let text = rpc(401, name);
+            assert!(text.contains("run `tgdl login`"), "{text}");
+            assert!(text.contains(name), "the server's word stays: {text}");
+        }
+        assert!(
+            rpc(406, "AUTH_KEY_DUPLICATED").contains("run `tgdl login`"),
+            "406 AUTH_KEY_DUPLICATED drops the key"
+        );
+        for name in [
+            "CHANNEL_PRIVATE",
+            "CHAT_FORBIDDEN",
+            "CHANNEL_PUBLIC_GROUP_NA",
+        ] {
+            let text = rpc(400, name);
+            assert!(text.contains("cannot read it"), "{text}");
+        }
+        let password = rpc(401, "SESSION_PASSWORD_NEEDED");
+        assert!(!password.contains("tgdl login"), "a login step: {password}");
+        assert!(rpc(500, "RPC_CALL_FAIL").contains("try again"));
+        let uncertain = report(&client_error(ClientError::Invoke {
+            dc: 2,
+            method: "auth.signIn",
+            source: mtnet::InvokeError::Uncertain,
+        }));
+        assert!(uncertain.contains("took effect"), "{uncertain}");
+        let timeout = report(&client_error(ClientError::Invoke {
+            dc: 4,
+            method: "upload.getFile",
+            source: mtnet::InvokeError::Timeout(Duration::from_mins(1)),
+        }));
+        assert!(
+            timeout.contains("Telegram (DC 4) did not answer properly"),
+            "{timeout}"
+        );
     }
 
     #[test]

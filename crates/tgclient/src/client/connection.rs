@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
-use mtnet::{InvokeError, NetError, Sender, SenderConfig};
+use mtnet::{InvokeError, Sender, SenderConfig};
 use mtproto::session::Delivery;
 use tl_types::api::{enums, functions};
 use tl_types::{Blob, Deserialize, Identifiable, LAYER, Serialize};
@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 
 use super::Client;
 use crate::error::ClientError;
+use crate::policy::{ErrorKind, Failure, Step, after_connect_failure};
 use crate::store::{DcAddress, DcFlags};
 
 /// A live connection to one DC.
@@ -123,19 +124,24 @@ impl Client {
         let give_up = tokio::time::Instant::now() + patience;
         let mut attempt = 0;
         let (sender, updates) = loop {
-            match Sender::start(sender_config.clone(), known.clone()).await {
+            let source = match Sender::start(sender_config.clone(), known.clone()).await {
                 Ok(started) => break started,
-                Err(source) if is_transient(&source) => {
-                    let delay = sender_config.backoff.delay(attempt, rand::random());
-                    if tokio::time::Instant::now() + delay >= give_up {
-                        self.set_unreachable(dc_id, true);
-                        return Err(ClientError::Connect { dc: dc_id, source });
-                    }
+                Err(source) => source,
+            };
+            let backoff = sender_config.backoff.delay(attempt, rand::random());
+            let left = give_up.saturating_duration_since(tokio::time::Instant::now());
+            match after_connect_failure(&ErrorKind::of_net(&source), attempt, backoff, left) {
+                Step::Retry { delay } => {
                     tracing::warn!(dc = dc_id, %source, ?delay, "DC unreachable; retrying");
                     tokio::time::sleep(delay).await;
                     attempt += 1;
                 }
-                Err(source) => return Err(ClientError::Connect { dc: dc_id, source }),
+                step => {
+                    if matches!(step, Step::GiveUp(Failure::Exhausted { .. })) {
+                        self.set_unreachable(dc_id, true);
+                    }
+                    return Err(ClientError::Connect { dc: dc_id, source });
+                }
             }
         };
         self.set_unreachable(dc_id, false);
@@ -333,20 +339,4 @@ async fn watch_updates(
             inner.login_token.notify_one();
         }
     }
-}
-
-/// Whether a failed connection attempt may succeed if repeated soon: the network or the
-/// peer was down or busy (-429), not a wrong key, secret, DC or configuration.
-fn is_transient(error: &NetError) -> bool {
-    matches!(
-        error,
-        NetError::Io(_)
-            | NetError::Timeout { .. }
-            | NetError::Closed
-            | NetError::UnexpectedEof { .. }
-            | NetError::Transport { code: -429 }
-            | NetError::WebSocket(_)
-            | NetError::Socks(_)
-            | NetError::Http(_)
-    )
 }

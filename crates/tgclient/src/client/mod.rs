@@ -1,5 +1,6 @@
 //! The client: a session store, one sender per DC, and the routing that makes `invoke`
-//! follow migrations, make keys and authorizations on demand, and wait out flood limits.
+//! carry out the recovery policy: follow migrations, make keys and authorizations on
+//! demand, wait out flood limits.
 
 mod connection;
 mod route;
