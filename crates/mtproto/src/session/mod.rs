@@ -20,6 +20,7 @@
 
 mod client;
 mod client_dispatch;
+mod client_timers;
 pub mod container;
 mod error;
 mod future_salts;
@@ -37,12 +38,17 @@ mod server_dispatch;
 mod server_quirks;
 mod service;
 mod time;
+mod timer;
 
 pub use client::{
     CLIENT_ACK_DELAY, CLIENT_ACK_THRESHOLD, ClientEvent, ClientSession, Delivery, MAX_RESENDS,
     RequestId, RequestState, STATE_ANSWER_TIMEOUT, Transmit,
 };
 pub use client_dispatch::resending_helps;
+pub use client_timers::{
+    HTTP_BACKOFF_BUSY, HTTP_BACKOFF_IDLE, HTTP_BACKOFF_MIN, HTTP_MAX_WAIT_MS, HTTP_POLL_LIFETIME,
+    Keepalive, Link,
+};
 pub use error::SessionError;
 pub use msg_id::{MsgIdGenerator, MsgIdKind, msg_id_from_time, msg_id_secs};
 pub use rpc::RpcError;
