@@ -13,6 +13,8 @@ mod connection;
 mod error;
 mod handle;
 mod task;
+#[cfg(test)]
+mod tests;
 
 pub use config::{AuthState, Backoff, SenderConfig};
 pub use error::InvokeError;
