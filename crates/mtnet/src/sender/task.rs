@@ -43,7 +43,7 @@ pub(super) enum Command {
 enum Exit {
     /// Asked to stop, or every handle is gone.
     Shutdown,
-    /// The connection broke or stalled: reconnect and resend.
+    /// The connection broke: reconnect and resend.
     Broken(NetError),
     /// The server answered -404: it may have forgotten our key.
     AuthKeyUnknown,
@@ -61,8 +61,8 @@ pub(super) struct Task {
     updates: mpsc::Sender<Vec<u8>>,
     status: Arc<Mutex<SenderStatus>>,
     pending: HashMap<RequestId, Reply>,
-    /// `pending` is swept for callers that stopped waiting when it grows to this size, so
-    /// the sweep costs O(1) per call however many calls wait.
+    /// `pending` is swept for callers that stopped waiting when it grows to this size (and
+    /// on each new connection), so the sweep costs O(1) a call however many calls wait.
     sweep_at: usize,
     dropped_packets: WarnLimit,
     dropped_updates: WarnLimit,
@@ -163,7 +163,8 @@ impl Task {
             _ => Link::Stream,
         };
         // Same key and session on a new connection: everything unanswered goes again (or is
-        // asked about, when it must not run twice).
+        // asked about, when it must not run twice), except what nobody waits for any more.
+        self.forget_abandoned();
         self.session.start_connection(clock::now(), link);
         loop {
             for event in self.session.handle_timeout(clock::now()) {
@@ -311,16 +312,14 @@ impl Task {
 
     /// Drops requests whose callers stopped waiting, so their answers are not kept.
     fn forget_abandoned(&mut self) {
-        let abandoned: Vec<RequestId> = self
-            .pending
-            .iter()
-            .filter(|(_, reply)| reply.is_closed())
-            .map(|(id, _)| *id)
-            .collect();
-        for id in abandoned {
-            self.pending.remove(&id);
-            self.session.cancel(id);
-        }
+        let session = &mut self.session;
+        self.pending.retain(|id, reply| {
+            let waiting = !reply.is_closed();
+            if !waiting {
+                session.cancel(*id);
+            }
+            waiting
+        });
     }
 
     /// Reconnects with backoff, falling back through the endpoints, until it works or the
