@@ -91,7 +91,7 @@ pub(super) async fn wake(http: Option<&mut HttpState>) -> Wake {
     let ticket = hold.session.as_mut().map(|(_, ticket)| ticket);
     let timer = async {
         match wake_at {
-            Some(at) => tokio::time::sleep_until(at.into()).await,
+            Some(at) => mtnet::clock::sleep_until(at).await,
             None => std::future::pending().await,
         }
     };
@@ -122,7 +122,7 @@ impl Connection {
     pub(super) fn http_request(&mut self) {
         if let Some(http) = &mut self.http {
             http.hold = Some(Hold {
-                since: Instant::now(),
+                since: mtnet::clock::now(),
                 limits: HoldLimits {
                     max_delay: Duration::ZERO,
                     wait_after: Duration::ZERO,
@@ -189,7 +189,7 @@ impl Connection {
                 Wake::Signal(PollSignal::Superseded) => hold.superseded = true,
                 Wake::Signal(PollSignal::Output) => {
                     if hold.first_output.is_some() {
-                        hold.last_output = Some(Instant::now());
+                        hold.last_output = Some(mtnet::clock::now());
                     }
                 }
             }
@@ -199,7 +199,7 @@ impl Connection {
 
     /// Answers the held request if it is due, else sets when to look again.
     pub(super) async fn http_check(&mut self) -> Result<(), End> {
-        let now = Instant::now();
+        let now = mtnet::clock::now();
         let Some(hold) = self.http.as_mut().and_then(|http| http.hold.as_mut()) else {
             return Ok(());
         };
