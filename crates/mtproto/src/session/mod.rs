@@ -25,6 +25,7 @@ pub mod container;
 mod error;
 mod future_salts;
 pub mod gzip;
+mod http_hold;
 mod incoming;
 mod msg_id;
 mod outgoing;
@@ -50,6 +51,7 @@ pub use client_timers::{
     Keepalive, Link,
 };
 pub use error::SessionError;
+pub use http_hold::HttpHold;
 pub use msg_id::{MsgIdGenerator, MsgIdKind, msg_id_from_time, msg_id_secs};
 pub use rpc::RpcError;
 pub use salt_schedule::{DEFAULT_SALT_PERIOD, MAX_FUTURE_SALTS, SaltSchedule};
