@@ -167,11 +167,15 @@ impl Task {
         self.forget_abandoned();
         self.session.start_connection(clock::now(), link);
         loop {
+            let mut stalled = None;
             for event in self.session.handle_timeout(clock::now()) {
-                if let ClientEvent::Stalled { silent_for } = event {
-                    return Exit::Stalled(silent_for);
+                match event {
+                    ClientEvent::Stalled { silent_for } => stalled = Some(silent_for),
+                    event => self.dispatch(event),
                 }
-                self.dispatch(event);
+            }
+            if let Some(silent_for) = stalled {
+                return Exit::Stalled(silent_for);
             }
             if let Err(error) = self.transmit(&mut connection.writer).await {
                 return Exit::Broken(error);
