@@ -250,3 +250,35 @@ async fn a_missing_pong_is_a_stall_the_next_endpoint_takes_over_and_calls_go_aga
     }
     assert_eq!(answer.await.unwrap().unwrap(), vec![1, 2, 3, 4]);
 }
+
+/// Over an HTTP endpoint the server can only answer requests: a long poll goes at once and
+/// rides along with every call.
+#[tokio::test(start_paused = true)]
+async fn over_http_a_long_poll_goes_at_once_and_with_every_call() {
+    let mut rig = Rig::start(vec![endpoint(1).with_carrier(Carrier::http())]);
+    let (mut reader, mut writer) = rig.servers.recv().await.unwrap();
+    let is_poll = |event: &ServerEvent| matches!(event, ServerEvent::HttpWait { .. });
+    let events = rig.dc.receive(&mut reader).await;
+    assert!(events.iter().any(is_poll), "{events:?}");
+    rig.dc.flush(&mut writer).await;
+    let answer = rig.invoke(call()).await;
+    let started = Instant::now();
+    let (request, events) = loop {
+        let events = rig.dc.receive(&mut reader).await;
+        let request = events.iter().find_map(|event| match event {
+            ServerEvent::Request { msg_id, .. } => Some(*msg_id),
+            _ => None,
+        });
+        if let Some(request) = request {
+            break (request, events);
+        }
+    };
+    assert_eq!(Instant::now(), started, "the call went at once");
+    assert!(
+        events.iter().any(is_poll),
+        "in the call's packet: {events:?}"
+    );
+    rig.dc.session.respond(request, Ok(vec![5; 4])).unwrap();
+    rig.dc.flush(&mut writer).await;
+    assert_eq!(answer.await.unwrap().unwrap(), vec![5; 4]);
+}
