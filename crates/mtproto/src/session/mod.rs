@@ -15,8 +15,13 @@
 //! - The building blocks: [`MsgIdGenerator`], [`SeqNo`], [`container`], [`gzip`],
 //!   [`SaltSchedule`].
 //!
-//! Nothing here reads a clock or a global random source: `now` ([`UnixTime`]) and `rng` are
-//! passed in, so both roles run deterministically in tests.
+//! Nothing here reads a clock or a global random source: `now` and `rng` are passed in, so
+//! both roles run deterministically in tests. Two clocks, each for its own job: wall time
+//! ([`UnixTime`]) where the protocol needs it (msg_ids, the server time offset, salts), and
+//! the monotonic clock ([`std::time::Instant`]) for every deadline. Each session keeps its
+//! deadlines in a timer table: the caller sleeps until `poll_timeout()` and then calls
+//! `handle_timeout(now)`, which decides what to send (acknowledgments, a keepalive ping,
+//! an `http_wait`) and reports what happened (a stall, requests given up).
 
 mod client;
 mod client_dispatch;
