@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mtcrypto::AuthKey;
-use mtproto::session::{ClientSession, Delivery, SaltSchedule, ServerEvent, ServerSession};
+use mtproto::session::{
+    ClientSession, Delivery, RpcError, SaltSchedule, ServerEvent, ServerSession,
+};
 use mtproto::transport::{DEFAULT_MAX_PACKET, TransportKind};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -281,4 +283,46 @@ async fn over_http_a_long_poll_goes_at_once_and_with_every_call() {
     rig.dc.session.respond(request, Ok(vec![5; 4])).unwrap();
     rig.dc.flush(&mut writer).await;
     assert_eq!(answer.await.unwrap().unwrap(), vec![5; 4]);
+}
+
+/// A server that answers every `http_wait` at once with an error (as an independent server
+/// did) while a call takes 2 s: the long polls back off, 25 ms doubling to 1 s, instead of
+/// going again at network speed.
+#[tokio::test(start_paused = true)]
+async fn over_http_refused_long_polls_back_off() {
+    let mut rig = Rig::start(vec![endpoint(1).with_carrier(Carrier::http())]);
+    let (mut reader, mut writer) = rig.servers.recv().await.unwrap();
+    let answer = rig.invoke(call()).await;
+    let started = Instant::now();
+    let mut request = None;
+    let mut polls = Vec::new();
+    while Instant::now() - started < Duration::from_secs(2) {
+        for event in rig.dc.receive(&mut reader).await {
+            match event {
+                ServerEvent::HttpWait { msg_id, .. } => {
+                    polls.push(Instant::now() - started);
+                    let refusal = RpcError::new(400, "HTTP_WAIT_UNSUPPORTED");
+                    rig.dc.session.respond(msg_id, Err(refusal)).unwrap();
+                }
+                ServerEvent::Request { msg_id, .. } => request = Some(msg_id),
+                _ => {}
+            }
+        }
+        rig.dc.flush(&mut writer).await;
+        assert!(polls.len() < 100, "polling at network speed: {polls:?}");
+    }
+    // The connection's first long poll and the call's go at once; each refusal then
+    // doubles the pause (the first two refusals made it 25, then 50 ms).
+    let millis: Vec<u128> = polls
+        .iter()
+        .map(Duration::as_millis)
+        .filter(|ms| *ms < 2000)
+        .collect();
+    assert_eq!(millis, [0, 0, 50, 150, 350, 750, 1550], "{polls:?}");
+    rig.dc
+        .session
+        .respond(request.unwrap(), Ok(vec![9; 4]))
+        .unwrap();
+    rig.dc.flush(&mut writer).await;
+    assert_eq!(answer.await.unwrap().unwrap(), vec![9; 4]);
 }
