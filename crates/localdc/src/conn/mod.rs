@@ -364,7 +364,9 @@ impl Connection {
     /// sessions' (delayed acknowledgments), and [`OUTPUT_POLL`] while it carries sessions.
     fn next_wake(&self) -> Instant {
         let now = clock::now();
-        let poll = (!self.sessions.is_empty()).then(|| now + OUTPUT_POLL);
+        let poll = (!self.sessions.is_empty())
+            .then(|| now.checked_add(OUTPUT_POLL))
+            .flatten();
         let sessions = self
             .sessions
             .values()
@@ -375,7 +377,7 @@ impl Connection {
             .chain(poll)
             .chain(sessions)
             .min()
-            .unwrap_or(now + self.dc.limits.idle_timeout)
+            .unwrap_or_else(|| now.checked_add(OUTPUT_POLL).unwrap_or(now))
     }
 
     /// Timers: the deadlines that close the connection, and the sessions' (acknowledgments

@@ -78,8 +78,9 @@ pub(super) struct ClientTimers {
     pong: Option<(RequestId, Timer)>,
     pings_sent: u64,
     http: Option<HttpPoll>,
-    /// At-most-once requests the server was asked about, by deadline (oldest first, as
-    /// they are asked in clock order). Entries of requests settled meanwhile are skipped.
+    /// At-most-once requests the server was asked about, and when (oldest first, as they
+    /// are asked in clock order). Entries of requests settled or asked again meanwhile are
+    /// skipped when their time comes.
     state_checks: VecDeque<(Instant, RequestId)>,
 }
 
@@ -131,7 +132,10 @@ impl ClientSession {
             timers.ack.deadline(clock),
             timers.ping.deadline(clock),
             timers.pong.and_then(|(_, pong)| pong.deadline(clock)),
-            timers.state_checks.front().map(|(at, _)| *at),
+            timers
+                .state_checks
+                .front()
+                .map(|(asked, _)| state_deadline(*asked)),
         ]
         .into_iter()
         .chain(http)
@@ -159,8 +163,7 @@ impl ClientSession {
 
     /// Remembers that the server was asked at `now` whether it has request `id`.
     pub(super) fn check_state_by(&mut self, id: RequestId, now: Instant) {
-        let deadline = now.checked_add(STATE_ANSWER_TIMEOUT).unwrap_or(now);
-        self.timers.state_checks.push_back((deadline, id));
+        self.timers.state_checks.push_back((now, id));
     }
 
     /// Starts the acknowledgment delay when the first acknowledgment is owed.
@@ -232,16 +235,17 @@ impl ClientSession {
     }
 
     fn expire_state_checks(&mut self, now: Instant, events: &mut Vec<ClientEvent>) {
-        while let Some(&(deadline, id)) = self.timers.state_checks.front() {
-            if deadline > now {
+        while let Some(&(asked, id)) = self.timers.state_checks.front() {
+            if state_deadline(asked) > now {
                 break;
             }
             self.timers.state_checks.pop_front();
-            // Still waiting for the server's word (not answered, resent or asked again since).
-            let waiting = self.requests.get(&id).is_some_and(|r| {
-                r.state_asked
-                    .is_some_and(|asked| asked + STATE_ANSWER_TIMEOUT <= now)
-            });
+            // Still waiting for the server's word since then (not answered, resent or
+            // asked again).
+            let waiting = self
+                .requests
+                .get(&id)
+                .is_some_and(|r| r.state_asked == Some(asked));
             if waiting {
                 self.give_up_uncertain(id, events);
             }
@@ -303,4 +307,9 @@ impl ClientSession {
         http.renew = Timer::after(now, HTTP_POLL_LIFETIME);
         self.push_http_wait(0, 0, HTTP_MAX_WAIT_MS);
     }
+}
+
+/// When an at-most-once request asked about at `asked` is given up.
+fn state_deadline(asked: Instant) -> Instant {
+    asked.checked_add(STATE_ANSWER_TIMEOUT).unwrap_or(asked)
 }
