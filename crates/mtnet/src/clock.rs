@@ -19,3 +19,14 @@ pub fn unix_time() -> UnixTime {
 pub fn unix_secs() -> i32 {
     i32::try_from(unix_time().as_secs()).unwrap_or(i32::MAX)
 }
+
+/// Now on the monotonic clock, as the session layer's timers take it. Read from tokio's clock
+/// so that a runtime with paused time (tests) drives every deadline.
+pub fn now() -> std::time::Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+/// Sleeps until the monotonic instant `deadline` (one of the session layer's).
+pub async fn sleep_until(deadline: std::time::Instant) {
+    tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)).await;
+}

@@ -1,9 +1,9 @@
 //! Keeps one kind of warning from flooding the log: a hostile or broken server can make the
 //! same thing happen thousands of times a second.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use tokio::time::Instant;
+use crate::clock;
 
 /// Warnings of one kind shown per window at most...
 const SHOWN_PER_WINDOW: u32 = 3;
@@ -21,7 +21,7 @@ pub(crate) struct WarnLimit {
 impl WarnLimit {
     pub(crate) fn new() -> Self {
         Self {
-            window_start: Instant::now(),
+            window_start: clock::now(),
             shown: 0,
             suppressed: 0,
         }
@@ -30,7 +30,7 @@ impl WarnLimit {
     /// Whether this occurrence may be logged: `Some(n)` with the `n` left out since the
     /// last one shown, `None` to leave it out (it is counted).
     pub(crate) fn allow(&mut self) -> Option<u64> {
-        self.allow_at(Instant::now())
+        self.allow_at(clock::now())
     }
 
     fn allow_at(&mut self, now: Instant) -> Option<u64> {

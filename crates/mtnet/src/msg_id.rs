@@ -1,6 +1,8 @@
 //! msg_ids for plain (handshake) messages, from the system clock.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use mtproto::session::msg_id_from_time;
+
+use crate::clock::unix_time;
 
 /// Hands out strictly increasing msg_ids close to `unix_time * 2^32`.
 ///
@@ -32,12 +34,7 @@ impl PlainMsgIds {
     /// The next id: from the clock, or 4 above the previous one if the clock has not moved
     /// on (or went back).
     pub fn next_id(&mut self) -> i64 {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
-        // The fraction of the second, in units of 2^-32 s.
-        let fraction = (u64::from(now.subsec_nanos()) << 32) / 1_000_000_000;
-        let from_clock = ((now.as_secs() << 32) | fraction) as i64;
+        let from_clock = msg_id_from_time(unix_time());
         let mut id = (from_clock & !3) | self.low_bits;
         if id <= self.last {
             id = self.last.wrapping_add(4);
@@ -50,6 +47,8 @@ impl PlainMsgIds {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use std::time::{SystemTime, UNIX_EPOCH};
 
     #[test]
     fn ids_increase_with_the_right_low_bits() {

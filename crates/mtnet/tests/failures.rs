@@ -11,7 +11,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{DC_ID, bounded, client_handshake, expect_packet, listen, payload, rng};
 use mtnet::{
@@ -205,21 +205,19 @@ async fn detection_gives_up_on_a_silent_client() {
             let (listener, addr) = listen().await;
             let mut tcp = TcpStream::connect(addr).await.unwrap();
             tcp.write_all(sent).await.unwrap();
-            let started = Instant::now();
             let config = AcceptConfig::default().with_detect_timeout(SHORT);
             let err = accept_one(&listener, &config).await.unwrap_err();
-            let elapsed = started.elapsed();
+            // The configured deadline is the one that fired (`bounded` rules out a hang).
             assert!(
                 matches!(
                     err,
                     NetError::Timeout {
                         operation: "transport detection",
-                        ..
+                        after: SHORT,
                     }
                 ),
                 "{err}"
             );
-            assert!(elapsed >= SHORT && elapsed < SHORT * 5, "{elapsed:?}");
             drop(tcp);
         }
     })
@@ -355,19 +353,17 @@ async fn client_side_timeouts() {
         let endpoint = Endpoint::new(addr, DC_ID)
             .with_carrier(Carrier::websocket())
             .with_connect_timeout(SHORT);
-        let started = Instant::now();
         let err = connect(&endpoint).await.unwrap_err();
         assert!(
             matches!(
                 err,
                 NetError::Timeout {
                     operation: "connect",
-                    ..
+                    after: SHORT,
                 }
             ),
             "{err}"
         );
-        assert!(started.elapsed() < SHORT * 5);
         drop(listener);
 
         let (listener, addr) = listen().await;
@@ -386,7 +382,7 @@ async fn client_side_timeouts() {
                 err,
                 NetError::Timeout {
                     operation: "auth-key handshake",
-                    ..
+                    after: SHORT,
                 }
             ),
             "{err}"

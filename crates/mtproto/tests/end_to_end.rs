@@ -373,7 +373,9 @@ fn exchange(
                         counts.updates += 1;
                     }
                     ClientEvent::NewSession { .. } => {}
-                    other @ (ClientEvent::Rejected { .. } | ClientEvent::Uncertain { .. }) => {
+                    other @ (ClientEvent::Rejected { .. }
+                    | ClientEvent::Uncertain { .. }
+                    | ClientEvent::Stalled { .. }) => {
                         panic!("unexpected {other:?}")
                     }
                 }

@@ -9,16 +9,18 @@
 //! Server messages are made either by a real `ServerSession` or by hand when a test needs
 //! one the server would not send.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mtcrypto::AuthKey;
 use mtcrypto::kdf::Direction;
 use mtproto::encrypted::{MessageHeader, decrypt, encrypt};
 use mtproto::session::container::{is_container, read_container};
 use mtproto::session::{
-    AckTiming, ClientEvent, ClientSession, Delivery, FirstMsgId, NewSessionNotice, RequestState,
-    STATE_ANSWER_TIMEOUT, SaltSchedule, ServerEvent, ServerQuirks, ServerSession, SessionError,
-    UnixTime, msg_id_from_time, open_client_packet,
+    AckTiming, CLIENT_ACK_DELAY, ClientEvent, ClientSession, Delivery, FirstMsgId,
+    HTTP_BACKOFF_BUSY, HTTP_BACKOFF_IDLE, HTTP_BACKOFF_MIN, HTTP_MAX_WAIT_MS, HTTP_POLL_LIFETIME,
+    Keepalive, Link, NewSessionNotice, RequestState, STATE_ANSWER_TIMEOUT, SaltSchedule,
+    ServerEvent, ServerQuirks, ServerSession, SessionError, UnixTime, msg_id_from_time,
+    open_client_packet,
 };
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
@@ -35,6 +37,8 @@ struct Pair {
     client: ClientSession,
     server: ServerSession,
     now: UnixTime,
+    /// The monotonic clock when `now` was `T0`; it moves with `now` (see [`Pair::mono`]).
+    start: Instant,
 }
 
 impl Pair {
@@ -54,7 +58,13 @@ impl Pair {
             client,
             server,
             now,
+            start: Instant::now(),
         }
+    }
+
+    /// The monotonic reading that goes with `now`.
+    fn mono(&self) -> Instant {
+        self.start + self.now.saturating_since(UnixTime::from_secs(T0))
     }
 
     fn client_transmit(&mut self, now: UnixTime) -> Vec<Vec<u8>> {
@@ -187,6 +197,11 @@ fn constructors(key: &AuthKey, direction: Direction, packets: &[Vec<u8>]) -> Vec
     ids
 }
 
+/// A millisecond before `at`.
+fn just_before(at: Instant) -> Instant {
+    at.checked_sub(Duration::from_millis(1)).unwrap()
+}
+
 fn responses(events: &[ClientEvent]) -> usize {
     events
         .iter()
@@ -222,9 +237,21 @@ fn a_round_trip_and_its_acknowledgments() {
     // new_session_created and rpc_result need acknowledging; nothing goes until asked.
     assert_eq!(pair.client.pending_acks(), 2);
     assert!(pair.client_transmit(pair.now).is_empty());
-    assert!(pair.client.poll_timeout().is_some());
+    // The delay counts from the first reading after they were owed.
+    assert!(pair.client.handle_timeout(pair.mono()).is_empty());
+    assert_eq!(
+        pair.client.poll_timeout(),
+        Some(pair.mono() + CLIENT_ACK_DELAY)
+    );
+    assert!(
+        pair.client
+            .handle_timeout(just_before(pair.mono() + CLIENT_ACK_DELAY))
+            .is_empty()
+    );
+    assert!(pair.client_transmit(pair.now).is_empty());
     // After ACK_DELAY they go by themselves.
-    let later = pair.now + Duration::from_secs(31);
+    let later = pair.now + CLIENT_ACK_DELAY;
+    pair.client.handle_timeout(pair.mono() + CLIENT_ACK_DELAY);
     let acks = pair.client_transmit(later);
     assert_eq!(acks.len(), 1);
     assert_eq!(
@@ -235,6 +262,11 @@ fn a_round_trip_and_its_acknowledgments() {
     pair.now = later;
     pair.feed_server(acks);
     assert_eq!(pair.server.unacknowledged(), 0);
+    assert_eq!(
+        pair.client.poll_timeout(),
+        None,
+        "nothing owed, nothing to wake for"
+    );
 }
 
 #[test]
@@ -486,7 +518,7 @@ fn reconnect_with_an_at_most_once_call(pair: &mut Pair, deliver: bool) -> Vec<u3
             1
         );
     }
-    pair.client.requeue_unanswered(pair.now);
+    pair.client.requeue_unanswered(pair.mono());
     assert!(matches!(
         pair.client.request_state(id),
         Some(RequestState::Sent { .. })
@@ -538,15 +570,15 @@ fn an_at_most_once_call_without_a_state_answer_ends_uncertain() {
         .unwrap();
     let idempotent = pair.client.push_request(call(4)).unwrap();
     drop(pair.client_transmit(pair.now));
-    pair.client.requeue_unanswered(pair.now);
+    pair.client.requeue_unanswered(pair.mono());
     assert_eq!(
         pair.client.request_state(idempotent),
         Some(RequestState::Queued)
     );
     drop(pair.client_transmit(pair.now));
     let deadline = pair.client.poll_timeout().unwrap();
-    assert_eq!(deadline, pair.now + STATE_ANSWER_TIMEOUT);
-    assert!(pair.client.handle_timeout(pair.now).is_empty());
+    assert_eq!(deadline, pair.mono() + STATE_ANSWER_TIMEOUT);
+    assert!(pair.client.handle_timeout(pair.mono()).is_empty());
     assert_eq!(
         pair.client.handle_timeout(deadline),
         vec![ClientEvent::Uncertain { id }]
@@ -884,7 +916,7 @@ fn every_server_reading_runs_each_request_once() {
                 run(&mut pair, events);
             }
             // The connection breaks before anything comes back.
-            pair.client.requeue_unanswered(pair.now);
+            pair.client.requeue_unanswered(pair.mono());
             let mut answered = 0;
             let mut uncertain = Vec::new();
             for _ in 0..30 {
@@ -898,12 +930,17 @@ fn every_server_reading_runs_each_request_once() {
                     }
                 }
                 pair.now = pair.now + Duration::from_secs(1);
-                uncertain.extend(pair.client.handle_timeout(pair.now).into_iter().map(|e| {
-                    let ClientEvent::Uncertain { id } = e else {
-                        panic!("{e:?}")
-                    };
-                    id
-                }));
+                uncertain.extend(
+                    pair.client
+                        .handle_timeout(pair.mono())
+                        .into_iter()
+                        .map(|e| {
+                            let ClientEvent::Uncertain { id } = e else {
+                                panic!("{e:?}")
+                            };
+                            id
+                        }),
+                );
             }
             let context = format!("{quirks:?} lost={lose_first_packet}");
             // Idempotent requests may run again after the reconnect; the others never.
@@ -929,4 +966,226 @@ fn every_server_reading_runs_each_request_once() {
             );
         }
     }
+}
+
+// The timer table, driven with explicit monotonic readings.
+
+impl Pair {
+    /// Constructors of what the client sends now.
+    fn sent_now(&mut self) -> Vec<u32> {
+        let packets = self.client_transmit(self.now);
+        constructors(&self.key, Direction::ClientToServer, &packets)
+    }
+}
+
+const KEEPALIVE: Keepalive = Keepalive {
+    interval: Duration::from_secs(15),
+    pong_timeout: Duration::from_secs(20),
+};
+
+#[test]
+fn a_connection_pings_at_once_and_then_every_interval() {
+    let mut pair = Pair::new(90);
+    pair.client.set_keepalive(KEEPALIVE);
+    let t0 = pair.mono();
+    pair.client.start_connection(t0, Link::Stream);
+    assert_eq!(pair.client.poll_timeout(), Some(t0));
+    assert!(pair.client.handle_timeout(t0).is_empty());
+    let packets = pair.client_transmit(pair.now);
+    let (_, messages) = open_client(&pair.key, &packets[0]);
+    let ping = functions::PingDelayDisconnect::from_bytes(&messages[0].1).unwrap();
+    assert_eq!(ping.disconnect_delay, 35, "interval + pong timeout");
+    // The pong comes: it is no answer anyone waits for, and its deadline is gone.
+    pair.feed_server(packets);
+    let events = pair.down(pair.now);
+    assert!(
+        events
+            .iter()
+            .all(|e| !matches!(e, ClientEvent::Response { .. })),
+        "{events:?}"
+    );
+    assert!(pair.client.handle_timeout(t0).is_empty());
+    assert_eq!(pair.client.poll_timeout(), Some(t0 + KEEPALIVE.interval));
+    // Nothing before the interval...
+    assert!(
+        pair.client
+            .handle_timeout(just_before(t0 + KEEPALIVE.interval))
+            .is_empty()
+    );
+    assert!(
+        !pair
+            .sent_now()
+            .contains(&functions::PingDelayDisconnect::CONSTRUCTOR_ID)
+    );
+    // ...then the next ping.
+    assert!(
+        pair.client
+            .handle_timeout(t0 + KEEPALIVE.interval)
+            .is_empty()
+    );
+    assert!(
+        pair.sent_now()
+            .contains(&functions::PingDelayDisconnect::CONSTRUCTOR_ID)
+    );
+    assert_eq!(
+        pair.client.pending_requests(),
+        0,
+        "pings are the session's own"
+    );
+}
+
+#[test]
+fn a_ping_left_unanswered_for_the_pong_timeout_is_a_stall_reported_once() {
+    let mut pair = Pair::new(91);
+    pair.client.set_keepalive(KEEPALIVE);
+    let t0 = pair.mono();
+    pair.client.start_connection(t0, Link::Stream);
+    pair.client.handle_timeout(t0);
+    assert_eq!(
+        pair.sent_now(),
+        vec![functions::PingDelayDisconnect::CONSTRUCTOR_ID]
+    );
+    // The interval passes with the ping still out: no second ping, the deadline decides.
+    assert!(
+        pair.client
+            .handle_timeout(t0 + KEEPALIVE.interval)
+            .is_empty()
+    );
+    assert!(pair.sent_now().is_empty());
+    assert_eq!(
+        pair.client.poll_timeout(),
+        Some(t0 + KEEPALIVE.pong_timeout)
+    );
+    assert!(
+        pair.client
+            .handle_timeout(just_before(t0 + KEEPALIVE.pong_timeout))
+            .is_empty()
+    );
+    assert_eq!(
+        pair.client.handle_timeout(t0 + KEEPALIVE.pong_timeout),
+        vec![ClientEvent::Stalled {
+            silent_for: KEEPALIVE.pong_timeout
+        }]
+    );
+    assert_eq!(pair.client.poll_timeout(), None);
+    assert!(
+        pair.client
+            .handle_timeout(t0 + Duration::from_mins(10))
+            .is_empty()
+    );
+    // A new connection pings at once; the stalled ping is not sent again.
+    let t1 = t0 + Duration::from_secs(601);
+    pair.client.start_connection(t1, Link::Stream);
+    pair.client.handle_timeout(t1);
+    assert_eq!(
+        pair.sent_now(),
+        vec![functions::PingDelayDisconnect::CONSTRUCTOR_ID]
+    );
+    assert_eq!(pair.client.poll_timeout(), Some(t1 + KEEPALIVE.interval));
+}
+
+/// An empty answer to a long poll, as a server that does not hold them sends.
+fn empty_answer(pair: &mut Pair) {
+    let body = types::MsgsAck { msg_ids: vec![] }.to_bytes();
+    let packet = pair.forge(0, &body);
+    let events = pair.feed_client(vec![packet], pair.now);
+    assert!(events.is_empty(), "{events:?}");
+}
+
+#[test]
+fn over_http_a_long_poll_is_always_open_and_renewed_when_it_runs_out() {
+    let mut pair = Pair::new(92);
+    let t0 = pair.mono();
+    pair.client.start_connection(t0, Link::Http);
+    pair.client.handle_timeout(t0);
+    let packets = pair.client_transmit(pair.now);
+    let (_, messages) = open_client(&pair.key, &packets[0]);
+    assert_eq!(messages.len(), 1);
+    let wait = types::HttpWait::from_bytes(&messages[0].1).unwrap();
+    assert_eq!(
+        (wait.max_delay, wait.wait_after, wait.max_wait),
+        (0, 0, HTTP_MAX_WAIT_MS)
+    );
+    // Held by the server: renewed when its lifetime ends, not before.
+    assert_eq!(pair.client.poll_timeout(), Some(t0 + HTTP_POLL_LIFETIME));
+    pair.client
+        .handle_timeout(just_before(t0 + HTTP_POLL_LIFETIME));
+    assert!(pair.sent_now().is_empty());
+    pair.client.handle_timeout(t0 + HTTP_POLL_LIFETIME);
+    assert_eq!(pair.sent_now(), vec![types::HttpWait::CONSTRUCTOR_ID]);
+    // A request takes one along at once.
+    let t1 = t0 + HTTP_POLL_LIFETIME + Duration::from_secs(1);
+    pair.client.push_request(call(1)).unwrap();
+    pair.client.handle_timeout(t1);
+    let sent = pair.sent_now();
+    assert!(
+        sent.contains(&API_CALL) && sent.contains(&types::HttpWait::CONSTRUCTOR_ID),
+        "{sent:x?}"
+    );
+}
+
+#[test]
+fn over_http_empty_answers_pause_the_next_long_poll_doubling_to_a_cap() {
+    let mut pair = Pair::new(93);
+    let t0 = pair.mono();
+    pair.client.start_connection(t0, Link::Http);
+    // A call waits for its answer: the pause stops at the busy cap.
+    let waiting = pair.client.push_request(call(1)).unwrap();
+    pair.client.handle_timeout(t0);
+    assert!(pair.sent_now().contains(&types::HttpWait::CONSTRUCTOR_ID));
+    let mut at = t0;
+    let mut pauses = Vec::new();
+    for round in 0..13 {
+        if round == 8 {
+            // Nobody waits any more: the pause may grow to the idle cap.
+            assert!(pair.client.cancel(waiting));
+            drop(pair.sent_now());
+        }
+        empty_answer(&mut pair);
+        pair.client.handle_timeout(at);
+        let due = pair.client.poll_timeout().unwrap();
+        pauses.push(due - at);
+        pair.client.handle_timeout(just_before(due));
+        assert!(pair.sent_now().is_empty(), "round {round}: polled early");
+        pair.client.handle_timeout(due);
+        assert_eq!(pair.sent_now(), vec![types::HttpWait::CONSTRUCTOR_ID]);
+        at = due;
+    }
+    let millis: Vec<u128> = pauses.iter().map(Duration::as_millis).collect();
+    assert_eq!(
+        millis,
+        [
+            25, 50, 100, 200, 400, 800, 1000, 1000, 2000, 4000, 8000, 10_000, 10_000
+        ]
+    );
+    assert_eq!(pauses[0], HTTP_BACKOFF_MIN);
+    assert_eq!(pauses[7], HTTP_BACKOFF_BUSY);
+    assert_eq!(pauses[12], HTTP_BACKOFF_IDLE);
+    // Something useful (an answer) lets the next long poll go at once.
+    let id = pair.client.push_request(call(2)).unwrap();
+    pair.client.handle_timeout(at);
+    let events = pair.up(pair.now);
+    pair.echo(&events);
+    let events = pair.down(pair.now);
+    assert!(events.contains(&ClientEvent::Response {
+        id,
+        result: Ok(call(2))
+    }));
+    pair.client.handle_timeout(at);
+    assert!(pair.sent_now().contains(&types::HttpWait::CONSTRUCTOR_ID));
+}
+
+#[test]
+fn over_a_stream_no_long_poll_is_kept() {
+    let mut pair = Pair::new(94);
+    let t0 = pair.mono();
+    pair.client.start_connection(t0, Link::Stream);
+    pair.client.push_request(call(1)).unwrap();
+    pair.client.handle_timeout(t0);
+    assert_eq!(pair.sent_now(), vec![API_CALL]);
+    assert_eq!(
+        pair.client.poll_timeout(),
+        None,
+        "no keepalive set, nothing owed"
+    );
 }

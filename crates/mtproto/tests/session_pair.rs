@@ -263,6 +263,7 @@ impl Client {
                     panic!("request {id:?} rejected with {error_code}")
                 }
                 ClientEvent::Uncertain { id } => panic!("request {id:?} uncertain"),
+                ClientEvent::Stalled { .. } => panic!("a packet reported a stall"),
             }
         }
     }
@@ -399,7 +400,7 @@ fn ten_thousand_requests_over_a_hostile_session() {
         }
         if round == LOSE_UPLINK_ROUND {
             // Lost on the way; the client reconnects and sends again.
-            client.session.requeue_unanswered(client_now);
+            client.session.requeue_unanswered(started);
         } else {
             for packet in uplink {
                 server.receive(packet, server_now);
@@ -424,7 +425,7 @@ fn ten_thousand_requests_over_a_hostile_session() {
             for session in server.sessions.values_mut() {
                 session.requeue_unacknowledged();
             }
-            client.session.requeue_unanswered(client_now);
+            client.session.requeue_unanswered(started);
         } else {
             for packet in downlink {
                 client.receive(packet, client_now);

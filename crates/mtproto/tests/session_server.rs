@@ -8,7 +8,7 @@
 //! gives, the service messages it answers itself, and how it numbers, acknowledges and
 //! resends its own messages.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mtcrypto::AuthKey;
 use mtcrypto::kdf::Direction;
@@ -17,7 +17,8 @@ use mtproto::session::container::{InnerMessage, is_container, read_container, wr
 use mtproto::session::gzip::{is_gzip_packed, unpack};
 use mtproto::session::rpc::read_rpc_result;
 use mtproto::session::{
-    RpcError, SaltSchedule, ServerEvent, ServerSession, SessionError, UnixTime, msg_id_from_time,
+    RpcError, SERVER_ACK_DELAY, SaltSchedule, ServerEvent, ServerSession, SessionError, UnixTime,
+    msg_id_from_time,
 };
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
@@ -612,8 +613,14 @@ fn acknowledgment_timing() {
     let request = rig.id();
     rig.send(request, 1, &call(1));
     assert!(rig.replies().is_empty(), "an ack alone waits");
-    assert!(rig.server.poll_timeout().is_some());
-    rig.now = rig.now + Duration::from_millis(600);
+    // The delay counts from the first reading after the ack was owed.
+    let t0 = Instant::now();
+    assert_eq!(rig.server.poll_timeout(), None, "no reading yet");
+    assert!(!rig.server.handle_timeout(t0));
+    assert_eq!(rig.server.poll_timeout(), Some(t0 + SERVER_ACK_DELAY));
+    assert!(!rig.server.handle_timeout(t0 + SERVER_ACK_DELAY / 2));
+    assert!(rig.replies().is_empty(), "not yet");
+    assert!(rig.server.handle_timeout(t0 + SERVER_ACK_DELAY));
     let replies = rig.replies();
     assert_eq!(
         types::MsgsAck::from_bytes(&replies[0].2).unwrap().msg_ids,

@@ -111,7 +111,7 @@ impl Connection {
         }
         if created {
             // Idle sessions go, even when no connection closes.
-            self.dc.keys.trim(std::time::Instant::now());
+            self.dc.keys.trim(mtnet::clock::now());
         }
         if self.sessions.len() >= MAX_SESSIONS_PER_CONNECTION
             && let Some(stale) = self.sessions.keys().next().copied()
@@ -138,7 +138,7 @@ impl Connection {
                 Ok(())
             }
             ServerEvent::DisconnectAfter { delay } => {
-                self.disconnect_at = (!delay.is_zero()).then(|| std::time::Instant::now() + delay);
+                self.disconnect_at = (!delay.is_zero()).then(|| mtnet::clock::now() + delay);
                 Ok(())
             }
             ServerEvent::DestroySession { msg_id, session_id } => {

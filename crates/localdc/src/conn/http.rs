@@ -20,29 +20,20 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use mtproto::session::HttpHold;
+
 use super::polls::{PollSignal, PollTicket};
 use super::writer::Outbound;
 use super::{Bound, Connection, End};
 use crate::sync::lock;
 
-/// How one request may be held, from its `http_wait` or the defaults.
-#[derive(Debug, Clone, Copy)]
-struct HoldLimits {
-    max_delay: Duration,
-    wait_after: Duration,
-    max_wait: Duration,
-}
-
 /// The request being answered.
 pub(super) struct Hold {
-    since: Instant,
-    limits: HoldLimits,
+    /// How long it may be held (its `http_wait`, when output came).
+    timing: HttpHold,
     /// The session the packet belongs to, once opened, and its place in the session's
     /// signals.
     session: Option<(Bound, PollTicket)>,
-    /// When output for the session was first and last seen during the hold.
-    first_output: Option<Instant>,
-    last_output: Option<Instant>,
     /// When to look again without any other event.
     wake_at: Option<Instant>,
     superseded: bool,
@@ -91,7 +82,7 @@ pub(super) async fn wake(http: Option<&mut HttpState>) -> Wake {
     let ticket = hold.session.as_mut().map(|(_, ticket)| ticket);
     let timer = async {
         match wake_at {
-            Some(at) => tokio::time::sleep_until(at.into()).await,
+            Some(at) => mtnet::clock::sleep_until(at).await,
             None => std::future::pending().await,
         }
     };
@@ -107,10 +98,6 @@ pub(super) async fn wake(http: Option<&mut HttpState>) -> Wake {
     }
 }
 
-fn millis(ms: i32) -> Duration {
-    Duration::from_millis(u64::try_from(ms).unwrap_or(0))
-}
-
 impl Connection {
     /// Whether the connection may read the next packet (always, except while an HTTP
     /// request waits for its answer).
@@ -122,15 +109,8 @@ impl Connection {
     pub(super) fn http_request(&mut self) {
         if let Some(http) = &mut self.http {
             http.hold = Some(Hold {
-                since: Instant::now(),
-                limits: HoldLimits {
-                    max_delay: Duration::ZERO,
-                    wait_after: Duration::ZERO,
-                    max_wait: http.max_wait,
-                },
+                timing: HttpHold::new(mtnet::clock::now(), http.max_wait),
                 session: None,
-                first_output: None,
-                last_output: None,
                 wake_at: None,
                 superseded: false,
             });
@@ -151,16 +131,8 @@ impl Connection {
 
     /// `http_wait` in the held request's packet: how long it may be held.
     pub(super) fn http_wait(&mut self, max_delay: i32, wait_after: i32, max_wait: i32) {
-        let Some(http) = self.http.as_mut() else {
-            return;
-        };
-        let cap = http.max_wait;
-        if let Some(hold) = http.hold.as_mut() {
-            hold.limits = HoldLimits {
-                max_delay: millis(max_delay).min(cap),
-                wait_after: millis(wait_after).min(cap),
-                max_wait: millis(max_wait).min(cap),
-            };
+        if let Some(hold) = self.http.as_mut().and_then(|http| http.hold.as_mut()) {
+            hold.timing.set_wait(max_delay, wait_after, max_wait);
         }
     }
 
@@ -187,11 +159,7 @@ impl Connection {
             match wake {
                 Wake::Timer => hold.wake_at = None,
                 Wake::Signal(PollSignal::Superseded) => hold.superseded = true,
-                Wake::Signal(PollSignal::Output) => {
-                    if hold.first_output.is_some() {
-                        hold.last_output = Some(Instant::now());
-                    }
-                }
+                Wake::Signal(PollSignal::Output) => hold.timing.output_queued(mtnet::clock::now()),
             }
         }
         self.http_check().await
@@ -199,7 +167,7 @@ impl Connection {
 
     /// Answers the held request if it is due, else sets when to look again.
     pub(super) async fn http_check(&mut self) -> Result<(), End> {
-        let now = Instant::now();
+        let now = mtnet::clock::now();
         let Some(hold) = self.http.as_mut().and_then(|http| http.hold.as_mut()) else {
             return Ok(());
         };
@@ -211,16 +179,8 @@ impl Connection {
             // What is queued goes to the newer request.
             return self.send(Outbound::Empty).await;
         }
-        let due_at = if lock(&bound.session).has_pending_output() {
-            // Output waits `wait_after` past the latest message for more to join it, and
-            // `max_delay` at most.
-            let first = *hold.first_output.get_or_insert(now);
-            let last = *hold.last_output.get_or_insert(now);
-            (last + hold.limits.wait_after).min(first + hold.limits.max_delay)
-        } else {
-            hold.since + hold.limits.max_wait
-        };
-        if now < due_at {
+        let has_output = lock(&bound.session).has_pending_output();
+        if let Some(due_at) = hold.timing.due(now, has_output) {
             hold.wake_at = Some(due_at);
             return Ok(());
         }

@@ -23,6 +23,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use mtnet::clock;
+
 use mtproto::handshake::{HandshakeError, ServerHandshake};
 use mtproto::session::MsgIdGenerator;
 use rand::rngs::StdRng;
@@ -37,8 +39,10 @@ use crate::keys::{KeyEntry, SharedSession};
 use crate::transport::{self, Packet, PacketReader, TransportError};
 use writer::{Outbound, WriterEnd};
 
-/// How often timers (acknowledgments, idle and handshake deadlines) are looked at.
-const TICK: Duration = Duration::from_millis(100);
+/// How often a connection with sessions looks for output queued into them from elsewhere
+/// (an update pushed by another client's request), which nothing signals. Everything else
+/// wakes the connection at its deadline.
+const OUTPUT_POLL: Duration = Duration::from_millis(100);
 /// Sessions one connection carries at most (clients use one; a few after bad_msg 32/33).
 const MAX_SESSIONS_PER_CONNECTION: usize = 16;
 /// Handshakes one connection may run (clients run one, two with a temporary key).
@@ -232,8 +236,8 @@ impl Connection {
             answered_rx,
             inflight,
             disconnect_at: None,
-            last_received: Instant::now(),
-            silent_since: Some(Instant::now()),
+            last_received: clock::now(),
+            silent_since: Some(clock::now()),
             http: None,
         }
     }
@@ -246,13 +250,12 @@ impl Connection {
     ) -> End {
         let mut kill = self.dc.faults.watch_kill();
         let mut reset = self.dc.faults.watch_reset();
-        let mut tick = tokio::time::interval(TICK);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let end = loop {
+            let wake = self.next_wake();
             tokio::select! {
                 received = reader.recv(), if self.reading() => match received {
                     Ok(Some(packet)) => {
-                        self.last_received = Instant::now();
+                        self.last_received = clock::now();
                         self.silent_since = None;
                         if let Err(end) = self.on_packet(packet).await {
                             if !self.reading() {
@@ -289,8 +292,8 @@ impl Connection {
                 }
                 _ = kill.changed() => break End::Killed,
                 _ = reset.changed() => break End::Reset,
-                _ = tick.tick() => {
-                    if let Err(end) = self.on_tick().await {
+                () = clock::sleep_until(wake) => {
+                    if let Err(end) = self.on_timers().await {
                         break end;
                     }
                 }
@@ -339,32 +342,64 @@ impl Connection {
         }
     }
 
-    /// Timers: acknowledgments due, and the deadlines that close the connection.
-    async fn on_tick(&mut self) -> Result<(), End> {
-        let now = Instant::now();
-        if self.disconnect_at.is_some_and(|at| now >= at) {
-            return Err(End::PingDisconnect);
-        }
-        if now.duration_since(self.last_received) >= self.dc.limits.idle_timeout {
-            return Err(End::Idle);
-        }
+    /// The deadlines that close the connection: a `ping_delay_disconnect` run out, nothing
+    /// received for too long, a handshake (or a first packet) that takes too long.
+    fn deadlines(&self) -> [Option<Instant>; 3] {
+        let limits = &self.dc.limits;
         let started = self
             .handshake
             .as_ref()
             .map(|(_, started)| *started)
             .or(self.silent_since);
-        if started
-            .is_some_and(|started| now.duration_since(started) >= self.dc.limits.handshake_timeout)
-        {
+        [
+            self.disconnect_at,
+            self.last_received.checked_add(limits.idle_timeout),
+            started.and_then(|started| started.checked_add(limits.handshake_timeout)),
+        ]
+    }
+
+    /// When the timers need a look: the earliest of the connection's deadlines and its
+    /// sessions' (delayed acknowledgments), and [`OUTPUT_POLL`] while it carries sessions.
+    fn next_wake(&self) -> Instant {
+        let now = clock::now();
+        let poll = (!self.sessions.is_empty())
+            .then(|| now.checked_add(OUTPUT_POLL))
+            .flatten();
+        let sessions = self
+            .sessions
+            .values()
+            .filter_map(|bound| crate::sync::lock(&bound.session).poll_timeout());
+        self.deadlines()
+            .into_iter()
+            .flatten()
+            .chain(poll)
+            .chain(sessions)
+            .min()
+            .unwrap_or_else(|| now.checked_add(OUTPUT_POLL).unwrap_or(now))
+    }
+
+    /// Timers: the deadlines that close the connection, and the sessions' (acknowledgments
+    /// due), and output queued from elsewhere.
+    async fn on_timers(&mut self) -> Result<(), End> {
+        let now = clock::now();
+        let [disconnect, idle, handshake] =
+            self.deadlines().map(|at| at.is_some_and(|at| at <= now));
+        if disconnect {
+            return Err(End::PingDisconnect);
+        }
+        if idle {
+            return Err(End::Idle);
+        }
+        if handshake {
             return Err(End::HandshakeTimeout);
         }
-        let unix = self.dc.faults.now();
         let due: Vec<Bound> = self
             .sessions
             .values()
             .filter(|bound| {
-                let session = crate::sync::lock(&bound.session);
-                session.has_pending_output() || session.poll_timeout().is_some_and(|at| at <= unix)
+                let mut session = crate::sync::lock(&bound.session);
+                let acks_due = session.handle_timeout(now);
+                acks_due || session.has_pending_output()
             })
             .cloned()
             .collect();

@@ -1,11 +1,9 @@
 //! auth_key_id 0: the auth-key handshake, one [`ServerHandshake`] per connection at a time.
 
-use std::sync::Arc;
-use std::time::Instant;
-
 use mtproto::handshake::{ServerHandshake, ServerStep};
 use mtproto::plain::{decode_plain, encode_plain};
 use mtproto::session::MsgIdKind;
+use std::sync::Arc;
 
 use super::writer::Outbound;
 use super::{Connection, End, MAX_HANDSHAKES_PER_CONNECTION};
@@ -19,7 +17,7 @@ impl Connection {
             }
             self.handshakes += 1;
             let handshake = ServerHandshake::new(Arc::clone(&self.dc.rsa), self.dc.dh.clone());
-            self.handshake = Some((handshake, Instant::now()));
+            self.handshake = Some((handshake, mtnet::clock::now()));
         }
         let now = self.dc.faults.now();
         let now_secs = i32::try_from(now.as_secs()).unwrap_or(i32::MAX);

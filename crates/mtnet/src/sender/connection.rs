@@ -1,5 +1,7 @@
 //! One live connection under the sender: a reader task feeding a channel, and the writer.
 
+use std::pin::Pin;
+
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -46,6 +48,36 @@ async fn read_loop(mut reader: PacketReader, tx: mpsc::Sender<Result<Incoming, N
         if tx.send(item).await.is_err() || failed {
             return;
         }
+    }
+}
+
+/// A connection's halves and the index of the endpoint they reach.
+pub(super) type Opened = (usize, PacketReader, PacketWriter);
+
+/// How the sender task opens a replacement connection: over the network, or (in tests)
+/// through in-memory pipes, so that paused time drives the whole task deterministically.
+pub(super) trait Dial: Send + Sync + 'static {
+    fn dial<'a>(
+        &'a self,
+        endpoints: &'a [Endpoint],
+        preferred: usize,
+    ) -> Pin<Box<dyn Future<Output = Result<Opened, NetError>> + Send + 'a>>;
+}
+
+/// Dials the configured endpoints for real.
+pub(super) struct Network;
+
+impl Dial for Network {
+    fn dial<'a>(
+        &'a self,
+        endpoints: &'a [Endpoint],
+        preferred: usize,
+    ) -> Pin<Box<dyn Future<Output = Result<Opened, NetError>> + Send + 'a>> {
+        Box::pin(async move {
+            let (index, reader, writer, ()) =
+                connect_any(endpoints, preferred, |r, w| async move { Ok((r, w, ())) }).await?;
+            Ok((index, reader, writer))
+        })
     }
 }
 

@@ -9,7 +9,7 @@ use tl_types::{Deserialize, RemoteCall};
 use tokio::sync::{mpsc, oneshot};
 
 use super::config::{AuthState, SenderConfig};
-use super::connection::{Connection, connect_any};
+use super::connection::{Connection, Network, connect_any};
 use super::error::InvokeError;
 use super::task::{Command, Task};
 use crate::NetError;
@@ -97,7 +97,15 @@ impl Sender {
         let (commands, command_rx) = mpsc::channel(COMMAND_QUEUE);
         let (updates, update_rx) = mpsc::channel(UPDATE_QUEUE);
         let request_timeout = config.request_timeout;
-        let task = Task::new(config, session, command_rx, updates, status.clone(), rng);
+        let task = Task::new(
+            config,
+            session,
+            command_rx,
+            updates,
+            status.clone(),
+            rng,
+            Box::new(Network),
+        );
         tokio::spawn(task.run(Connection::new(reader, writer, endpoint)));
         Ok((
             Sender {

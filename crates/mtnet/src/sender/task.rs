@@ -4,21 +4,19 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use mtproto::session::{ClientEvent, ClientSession, Delivery, RequestId, SessionError, UnixTime};
+use mtproto::session::{
+    ClientEvent, ClientSession, Delivery, Keepalive, Link, RequestId, SessionError,
+};
 use rand::Rng;
 use rand::rngs::StdRng;
-use tl_types::Serialize;
-use tl_types::mtproto::functions::PingDelayDisconnect;
 use tokio::sync::{mpsc, oneshot};
-use tokio::time::{Instant, MissedTickBehavior};
 
 use super::config::SenderConfig;
-use super::connection::{Connection, connect_any};
+use super::connection::{Connection, Dial};
 use super::error::InvokeError;
 use super::handle::SenderStatus;
 use crate::NetError;
-use crate::clock::unix_time as now;
-use crate::connect::Endpoint;
+use crate::clock;
 use crate::framed::{Incoming, PacketWriter};
 use crate::log_limit::WarnLimit;
 
@@ -45,29 +43,16 @@ pub(super) enum Command {
 enum Exit {
     /// Asked to stop, or every handle is gone.
     Shutdown,
-    /// The connection broke or stalled: reconnect and resend.
+    /// The connection broke: reconnect and resend.
     Broken(NetError),
     /// The server answered -404: it may have forgotten our key.
     AuthKeyUnknown,
+    /// A ping went unanswered this long: reconnect, through the next endpoint first.
+    Stalled(Duration),
 }
 
-/// How long an HTTP long poll may be held by the server (`http_wait.max_wait`, ms); below
-/// the HTTP carrier's response timeout.
-const HTTP_MAX_WAIT_MS: i32 = 25_000;
-const HTTP_POLL_LIFETIME: Duration = Duration::from_secs(25);
-/// A long poll that came back with nothing for us (a server that does not hold requests,
-/// or answers `http_wait` with an error) is renewed after this pause, doubling each time
-/// up to [`HTTP_BACKOFF_BUSY`] while calls wait for answers and [`HTTP_BACKOFF_IDLE`]
-/// otherwise; anything useful received resets it.
-const HTTP_BACKOFF_MIN: Duration = Duration::from_millis(25);
-const HTTP_BACKOFF_BUSY: Duration = Duration::from_secs(1);
-const HTTP_BACKOFF_IDLE: Duration = Duration::from_secs(10);
-
-/// A ping on its way, to tell a live connection from a stalled one.
-struct Ping {
-    request: RequestId,
-    sent: Instant,
-}
+/// Callers waiting at most before the first sweep for ones that stopped waiting.
+const SWEEP_FLOOR: usize = 64;
 
 pub(super) struct Task {
     config: SenderConfig,
@@ -76,19 +61,15 @@ pub(super) struct Task {
     updates: mpsc::Sender<Vec<u8>>,
     status: Arc<Mutex<SenderStatus>>,
     pending: HashMap<RequestId, Reply>,
-    ping: Option<Ping>,
-    /// Over HTTP the server can only answer requests: an `http_wait` must ride along whenever
-    /// the session is flushed, and be renewed when a long poll ran out.
-    http_poll_due: bool,
-    last_http_poll: Instant,
-    /// No new long poll before this (see [`HTTP_BACKOFF_MIN`]).
-    next_http_poll: Instant,
-    http_backoff: Duration,
+    /// `pending` is swept for callers that stopped waiting when it grows to this size (and
+    /// on each new connection), so the sweep costs O(1) a call however many calls wait.
+    sweep_at: usize,
     dropped_packets: WarnLimit,
     dropped_updates: WarnLimit,
     /// Connections in a row that ended in -404 with no packet decrypted.
     key_unknown_reports: u32,
     rng: StdRng,
+    dialer: Box<dyn Dial>,
 }
 
 impl Task {
@@ -99,7 +80,13 @@ impl Task {
         updates: mpsc::Sender<Vec<u8>>,
         status: Arc<Mutex<SenderStatus>>,
         rng: StdRng,
+        dialer: Box<dyn Dial>,
     ) -> Self {
+        let mut session = session;
+        session.set_keepalive(Keepalive {
+            interval: config.ping_interval,
+            pong_timeout: config.pong_timeout,
+        });
         Self {
             config,
             session,
@@ -107,15 +94,12 @@ impl Task {
             updates,
             status,
             pending: HashMap::new(),
-            ping: None,
-            http_poll_due: true,
-            last_http_poll: Instant::now(),
-            next_http_poll: Instant::now(),
-            http_backoff: Duration::ZERO,
+            sweep_at: SWEEP_FLOOR,
             dropped_packets: WarnLimit::new(),
             dropped_updates: WarnLimit::new(),
             key_unknown_reports: 0,
             rng,
+            dialer,
         }
     }
 
@@ -125,13 +109,7 @@ impl Task {
             // A connection whose pings went unanswered may sit behind a filter that lets
             // the connection through and then swallows everything (DPI): the next endpoint
             // is tried first. Other failures keep the endpoint that worked.
-            let stalled = matches!(
-                &exit,
-                Exit::Broken(NetError::Timeout {
-                    operation: "pong",
-                    ..
-                })
-            );
+            let stalled = matches!(&exit, Exit::Stalled(_));
             match exit {
                 Exit::Shutdown => break,
                 Exit::AuthKeyUnknown => {
@@ -156,6 +134,13 @@ impl Task {
                 Exit::Broken(error) => {
                     tracing::info!(%error, pending = self.pending.len(), "connection lost, reconnecting");
                 }
+                Exit::Stalled(silent_for) => {
+                    tracing::info!(
+                        ?silent_for,
+                        pending = self.pending.len(),
+                        "no pong: the connection stalled, reconnecting"
+                    );
+                }
             }
             let mut preferred = connection.endpoint;
             if stalled && self.config.endpoints.len() > 1 {
@@ -166,44 +151,36 @@ impl Task {
                 Some(next) => connection = next,
                 None => break,
             }
-            // Same key and session on the new connection: everything unanswered goes again
-            // (or is asked about, when it must not run twice).
-            self.session.requeue_unanswered(now());
-            self.ping = None;
         }
         self.fail_all(|| InvokeError::Stopped);
     }
 
-    /// Serves one connection until it breaks or the sender stops.
+    /// Serves one connection until it breaks or the sender stops: feeds the session what
+    /// comes (calls, packets, its deadlines) and writes what it yields.
     async fn serve(&mut self, connection: &mut Connection) -> Exit {
-        let mut pings = tokio::time::interval(self.config.ping_interval);
-        pings.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        let http = self
-            .config
-            .endpoints
-            .get(connection.endpoint)
-            .is_some_and(Endpoint::is_http);
-        self.http_poll_due = http;
+        let link = match self.config.endpoints.get(connection.endpoint) {
+            Some(endpoint) if endpoint.is_http() => Link::Http,
+            _ => Link::Stream,
+        };
+        // Same key and session on a new connection: everything unanswered goes again (or is
+        // asked about, when it must not run twice), except what nobody waits for any more.
+        self.forget_abandoned();
+        self.session.start_connection(clock::now(), link);
         loop {
-            for event in self.session.handle_timeout(now()) {
-                self.dispatch(event);
+            let mut stalled = None;
+            for event in self.session.handle_timeout(clock::now()) {
+                match event {
+                    ClientEvent::Stalled { silent_for } => stalled = Some(silent_for),
+                    event => self.dispatch(event),
+                }
             }
-            if http {
-                self.keep_http_poll_open();
+            if let Some(silent_for) = stalled {
+                return Exit::Stalled(silent_for);
             }
             if let Err(error) = self.transmit(&mut connection.writer).await {
                 return Exit::Broken(error);
             }
-            let mut wake = self
-                .session
-                .poll_timeout()
-                .map_or_else(|| Instant::now() + Duration::from_hours(1), instant_of);
-            if http {
-                wake = wake.min(self.last_http_poll + HTTP_POLL_LIFETIME);
-                if self.http_poll_due {
-                    wake = wake.min(self.next_http_poll);
-                }
-            }
+            let wake = self.session.poll_timeout();
             tokio::select! {
                 command = self.commands.recv() => match command {
                     Some(Command::Invoke { body, delivery, reply }) => {
@@ -223,60 +200,16 @@ impl Task {
                     Some(Err(error)) => return Exit::Broken(error),
                     None => return Exit::Broken(NetError::Closed),
                 },
-                _ = pings.tick() => {
-                    if let Some(exit) = self.ping() {
-                        return exit;
-                    }
-                    self.forget_abandoned();
-                }
-                () = tokio::time::sleep_until(wake) => {}
+                () = sleep_until(wake) => {}
             }
         }
     }
 
-    /// Over HTTP: a packet that brought nothing for a call or the application (a long poll
-    /// the server did not hold) delays the next long poll, more each time; a useful one
-    /// lets it go at once.
-    fn pace_http_polls(&mut self, events: &[ClientEvent]) {
-        let useful = events.iter().any(|event| {
-            matches!(
-                event,
-                ClientEvent::Response { .. }
-                    | ClientEvent::Update(_)
-                    | ClientEvent::Rejected { .. }
-                    | ClientEvent::Uncertain { .. }
-            )
-        });
-        if useful {
-            self.http_backoff = Duration::ZERO;
-            self.next_http_poll = Instant::now();
-            return;
-        }
-        let cap = if self.pending.is_empty() {
-            HTTP_BACKOFF_IDLE
-        } else {
-            HTTP_BACKOFF_BUSY
-        };
-        self.http_backoff = (self.http_backoff * 2).clamp(HTTP_BACKOFF_MIN, cap);
-        self.next_http_poll = Instant::now() + self.http_backoff;
-    }
-
-    /// Sends an `http_wait` with the next packet when something was queued or received, or
-    /// when the last long poll has run out.
-    fn keep_http_poll_open(&mut self) {
-        let expired = self.last_http_poll.elapsed() >= HTTP_POLL_LIFETIME;
-        let due = self.http_poll_due && Instant::now() >= self.next_http_poll;
-        if due || expired {
-            self.session.push_http_wait(0, 0, HTTP_MAX_WAIT_MS);
-            self.last_http_poll = Instant::now();
-            self.http_poll_due = false;
-        }
-    }
-
     fn queue(&mut self, body: Vec<u8>, delivery: Delivery, reply: Reply) {
-        // The request goes out now, and an `http_wait` rides along.
-        self.http_poll_due = true;
-        self.next_http_poll = Instant::now();
+        if self.pending.len() >= self.sweep_at {
+            self.forget_abandoned();
+            self.sweep_at = (self.pending.len() * 2).max(SWEEP_FLOOR);
+        }
         match self.session.push_request_with(body, delivery) {
             Ok(id) => {
                 self.pending.insert(id, reply);
@@ -289,7 +222,7 @@ impl Task {
 
     /// Sends everything the session has due.
     async fn transmit(&mut self, writer: &mut PacketWriter) -> Result<(), NetError> {
-        let now = now();
+        let now = clock::unix_time();
         while let Some(transmit) = self.session.poll_transmit(now, &mut self.rng) {
             tracing::trace!(
                 container = ?transmit.container,
@@ -307,12 +240,10 @@ impl Task {
     fn receive(&mut self, incoming: Incoming) -> Option<Exit> {
         match incoming {
             Incoming::Packet(mut packet) | Incoming::PacketWithQuickAck(mut packet) => {
-                self.http_poll_due = true;
-                match self.session.handle_packet(&mut packet, now()) {
+                match self.session.handle_packet(&mut packet, clock::unix_time()) {
                     Ok(events) => {
                         // The server decrypted our messages and we its: it knows the key.
                         self.key_unknown_reports = 0;
-                        self.pace_http_polls(&events);
                         for event in events {
                             trace_received(&event);
                             self.dispatch(event);
@@ -343,16 +274,12 @@ impl Task {
     fn dispatch(&mut self, event: ClientEvent) {
         match event {
             ClientEvent::Response { id, result } => {
-                if self.ping.as_ref().is_some_and(|p| p.request == id) {
-                    self.ping = None;
-                } else if let Some(reply) = self.pending.remove(&id) {
+                if let Some(reply) = self.pending.remove(&id) {
                     let _ = reply.send(result.map_err(InvokeError::Rpc));
                 }
             }
             ClientEvent::Rejected { id, error_code } => {
-                if self.ping.as_ref().is_some_and(|p| p.request == id) {
-                    self.ping = None;
-                } else if let Some(reply) = self.pending.remove(&id) {
+                if let Some(reply) = self.pending.remove(&id) {
                     let _ = reply.send(Err(InvokeError::Rejected(error_code)));
                 }
             }
@@ -374,6 +301,8 @@ impl Task {
             ClientEvent::NewSession { .. } => {
                 tracing::debug!("the server started a new session; updates may have been missed");
             }
+            // Handled where timeouts are (it ends the connection).
+            ClientEvent::Stalled { .. } => {}
         }
         let salt = self.session.salt();
         let offset = self.session.time_offset_secs();
@@ -385,47 +314,16 @@ impl Task {
         });
     }
 
-    /// Sends a ping, or reports a stall if the previous one went unanswered too long.
-    fn ping(&mut self) -> Option<Exit> {
-        if let Some(ping) = &self.ping {
-            if ping.sent.elapsed() >= self.config.pong_timeout {
-                return Some(Exit::Broken(NetError::Timeout {
-                    operation: "pong",
-                    after: self.config.pong_timeout,
-                }));
-            }
-            return None;
-        }
-        let grace = self.config.ping_interval + self.config.pong_timeout;
-        let body = PingDelayDisconnect {
-            ping_id: self.rng.r#gen(),
-            disconnect_delay: i32::try_from(grace.as_secs()).unwrap_or(i32::MAX).max(1),
-        }
-        .to_bytes();
-        match self.session.push_request(body) {
-            Ok(request) => {
-                self.ping = Some(Ping {
-                    request,
-                    sent: Instant::now(),
-                });
-            }
-            Err(error) => tracing::warn!(%error, "cannot queue a ping"),
-        }
-        None
-    }
-
     /// Drops requests whose callers stopped waiting, so their answers are not kept.
     fn forget_abandoned(&mut self) {
-        let abandoned: Vec<RequestId> = self
-            .pending
-            .iter()
-            .filter(|(_, reply)| reply.is_closed())
-            .map(|(id, _)| *id)
-            .collect();
-        for id in abandoned {
-            self.pending.remove(&id);
-            self.session.cancel(id);
-        }
+        let session = &mut self.session;
+        self.pending.retain(|id, reply| {
+            let waiting = !reply.is_closed();
+            if !waiting {
+                session.cancel(*id);
+            }
+            waiting
+        });
     }
 
     /// Reconnects with backoff, falling back through the endpoints, until it works or the
@@ -442,12 +340,9 @@ impl Task {
                     Some(Command::Shutdown) | None => return None,
                 },
             }
-            let connected = connect_any(&self.config.endpoints, preferred, |r, w| async move {
-                Ok((r, w, ()))
-            })
-            .await;
+            let connected = self.dialer.dial(&self.config.endpoints, preferred).await;
             match connected {
-                Ok((endpoint, reader, writer, ())) => {
+                Ok((endpoint, reader, writer)) => {
                     self.update_status(|s| {
                         s.endpoint = Some(endpoint);
                         s.connections += 1;
@@ -476,9 +371,12 @@ impl Task {
     }
 }
 
-/// The tokio instant at which the wall-clock time `at` arrives.
-fn instant_of(at: UnixTime) -> Instant {
-    Instant::now() + at.saturating_since(now())
+/// Sleeps until the session's next deadline, or for good when it has none.
+async fn sleep_until(deadline: Option<std::time::Instant>) {
+    match deadline {
+        Some(deadline) => clock::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// What an event was, at trace level: ids and sizes, never the bytes (answers carry login
@@ -495,5 +393,6 @@ fn trace_received(event: &ClientEvent) {
         }
         ClientEvent::Rejected { id, error_code } => tracing::trace!(?id, error_code, "rejected"),
         ClientEvent::Uncertain { id } => tracing::trace!(?id, "uncertain"),
+        ClientEvent::Stalled { silent_for } => tracing::trace!(?silent_for, "stalled"),
     }
 }

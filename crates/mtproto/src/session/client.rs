@@ -2,7 +2,7 @@
 //! out. How each received message is handled is in `client_dispatch`.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mtcrypto::kdf::Direction;
 use mtcrypto::{AuthKey, RngCore};
@@ -10,6 +10,7 @@ use tl_types::mtproto::types;
 use tl_types::{Identifiable, Serialize};
 
 use super::client_dispatch::parse;
+use super::client_timers::ClientTimers;
 use super::error::SessionError;
 use super::future_salts::FutureSalts;
 use super::gzip;
@@ -95,6 +96,9 @@ pub enum ClientEvent {
     /// the server did not say whether it has it: it was not sent again, so it ran once or
     /// not at all.
     Uncertain { id: RequestId },
+    /// A keepalive ping went unanswered for `silent_for`: the connection stalled (or sits
+    /// behind something that swallows it) and must be replaced.
+    Stalled { silent_for: Duration },
 }
 
 /// One packet to send, with the quick-ack token the server would answer with.
@@ -142,7 +146,7 @@ pub(super) struct Request {
     pub(super) delivery: Delivery,
     /// When the server was asked whether it has the last copy (after a reconnect), while
     /// no answer came.
-    pub(super) state_asked: Option<UnixTime>,
+    pub(super) state_asked: Option<Instant>,
 }
 
 /// The client side of one MTProto session over one auth key.
@@ -167,11 +171,11 @@ pub struct ClientSession {
     pub(super) containers: BTreeMap<i64, Vec<i64>>,
     quick_acks: VecDeque<(u32, Vec<RequestId>)>,
     pub(super) pending_acks: Vec<i64>,
-    pub(super) acks_since: Option<UnixTime>,
     flush_acks: bool,
     pub(super) seen: SeenIds,
     /// A new session id is taken at the next transmit (after bad_msg 32/33).
     pub(super) new_session_pending: bool,
+    pub(super) timers: ClientTimers,
 }
 
 impl std::fmt::Debug for ClientSession {
@@ -210,10 +214,10 @@ impl ClientSession {
             containers: BTreeMap::new(),
             quick_acks: VecDeque::new(),
             pending_acks: Vec::new(),
-            acks_since: None,
             flush_acks: false,
             seen: SeenIds::new(SEEN_CAPACITY),
             new_session_pending: false,
+            timers: ClientTimers::default(),
         }
     }
 
@@ -262,6 +266,7 @@ impl ClientSession {
         if let Some(request) = self.requests.get_mut(&id) {
             request.delivery = delivery;
         }
+        self.request_queued();
         Ok(id)
     }
 
@@ -329,7 +334,7 @@ impl ClientSession {
     /// out again with a new msg_id (an answer to an earlier copy is still taken), except
     /// [`Delivery::AtMostOnce`] ones: the server is asked whether it has those
     /// (`msgs_state_req`), and they go again only if it says it does not.
-    pub fn requeue_unanswered(&mut self, now: UnixTime) {
+    pub fn requeue_unanswered(&mut self, now: Instant) {
         let mut sent: Vec<(i64, RequestId, Delivery)> = self
             .requests
             .iter()
@@ -344,6 +349,7 @@ impl ClientSession {
                     if let Some(request) = self.requests.get_mut(&id) {
                         request.state_asked = Some(now);
                     }
+                    self.check_state_by(id, now);
                     ask.push(msg_id);
                 }
             }
@@ -355,25 +361,6 @@ impl ClientSession {
             };
             self.push_service(query.to_bytes());
         }
-    }
-
-    /// Gives up the [`Delivery::AtMostOnce`] requests whose state the server did not tell
-    /// within [`STATE_ANSWER_TIMEOUT`]: they end as [`ClientEvent::Uncertain`].
-    pub fn handle_timeout(&mut self, now: UnixTime) -> Vec<ClientEvent> {
-        let expired: Vec<RequestId> = self
-            .requests
-            .iter()
-            .filter(|(_, r)| {
-                r.state_asked
-                    .is_some_and(|asked| now.saturating_since(asked) >= STATE_ANSWER_TIMEOUT)
-            })
-            .map(|(id, _)| *id)
-            .collect();
-        let mut events = Vec::new();
-        for id in expired {
-            self.give_up_uncertain(id, &mut events);
-        }
-        events
     }
 
     /// Sends the pending acknowledgments with the next packet even if nothing else goes.
@@ -426,20 +413,6 @@ impl ClientSession {
         self.new_session_pending = true;
     }
 
-    /// When [`poll_transmit`](Self::poll_transmit) has something to send without new input
-    /// (acknowledgments that waited long enough), or [`handle_timeout`](Self::handle_timeout)
-    /// has a request to give up.
-    pub fn poll_timeout(&self) -> Option<UnixTime> {
-        let acks = self.acks_since.map(|since| since + CLIENT_ACK_DELAY);
-        let states = self
-            .requests
-            .values()
-            .filter_map(|r| r.state_asked)
-            .min()
-            .map(|asked| asked + STATE_ANSWER_TIMEOUT);
-        acks.into_iter().chain(states).min()
-    }
-
     /// The quick-ack token of a sent packet came back: its requests reached the server.
     /// Returns them.
     pub fn handle_quick_ack(&mut self, token: u32) -> Vec<RequestId> {
@@ -470,12 +443,7 @@ impl ClientSession {
         }
         let has_content = !self.queue.is_empty() || !self.service_queue.is_empty();
         let acks_due = !self.pending_acks.is_empty()
-            && (has_content
-                || self.flush_acks
-                || self.pending_acks.len() >= CLIENT_ACK_THRESHOLD
-                || self
-                    .acks_since
-                    .is_some_and(|since| now.saturating_since(since) >= CLIENT_ACK_DELAY));
+            && (has_content || self.flush_acks || self.pending_acks.len() >= CLIENT_ACK_THRESHOLD);
         if !has_content && !acks_due {
             return None;
         }
@@ -540,11 +508,7 @@ impl ClientSession {
         if acked > 0 {
             self.pending_acks.drain(..acked);
             self.flush_acks = false;
-            self.acks_since = if self.pending_acks.is_empty() {
-                None
-            } else {
-                Some(now)
-            };
+            self.acks_sent();
         }
         let mut stamps = sealed.stamps.iter();
         for (body, stamp) in own.into_iter().zip(stamps.by_ref()) {
@@ -588,6 +552,16 @@ impl ClientSession {
         packet: &mut [u8],
         now: UnixTime,
     ) -> Result<Vec<ClientEvent>, SessionError> {
+        let handled = self.open_packet(packet, now);
+        self.packet_received(handled.as_deref().ok());
+        handled
+    }
+
+    fn open_packet(
+        &mut self,
+        packet: &mut [u8],
+        now: UnixTime,
+    ) -> Result<Vec<ClientEvent>, SessionError> {
         let decrypted = decrypt(&self.auth_key, Direction::ServerToClient, packet)?;
         let header = decrypted.header;
         if header.session_id != self.session_id {
@@ -620,7 +594,7 @@ impl ClientSession {
             let fresh = self.seen.check(message.msg_id) == Seen::New;
             if message.seq_no & 1 == 1 {
                 // Ack again a message seen before: our first ack may have been lost.
-                self.queue_ack(message.msg_id, now);
+                self.queue_ack(message.msg_id);
             }
             if fresh {
                 self.seen.insert(message.msg_id, message.seq_no);
@@ -630,10 +604,10 @@ impl ClientSession {
         Ok(events)
     }
 
-    pub(super) fn queue_ack(&mut self, msg_id: i64, now: UnixTime) {
+    pub(super) fn queue_ack(&mut self, msg_id: i64) {
         if self.pending_acks.len() < MAX_PENDING_ACKS {
             self.pending_acks.push(msg_id);
-            self.acks_since.get_or_insert(now);
+            self.ack_owed();
         }
     }
 
@@ -659,6 +633,7 @@ impl ClientSession {
     /// Removes a request and every msg_id it is known by.
     pub(super) fn forget(&mut self, id: RequestId) -> Option<Request> {
         let request = self.requests.remove(&id)?;
+        self.settled(id);
         for alias in &request.aliases {
             self.by_msg_id.remove(alias);
         }
@@ -723,7 +698,7 @@ impl ClientSession {
         self.seq = SeqNo::new();
         self.seen.clear();
         self.pending_acks.clear();
-        self.acks_since = None;
+        self.timers.ack = super::timer::Timer::Off;
         self.service_queue.clear();
         self.sent_service.clear();
         self.containers.clear();

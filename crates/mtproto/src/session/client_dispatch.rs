@@ -125,9 +125,9 @@ impl ClientSession {
             }
             Service::DetailedInfo(info) => {
                 self.mark_acked(info.msg_id);
-                self.answer_info(info.answer_msg_id, now);
+                self.answer_info(info.answer_msg_id);
             }
-            Service::NewDetailedInfo(info) => self.answer_info(info.answer_msg_id, now),
+            Service::NewDetailedInfo(info) => self.answer_info(info.answer_msg_id),
             Service::StateReq(ids) => {
                 let info = ids.iter().map(|id| self.seen.state_of(*id)).collect();
                 let reply = types::MsgsStateInfo {
@@ -221,7 +221,7 @@ impl ClientSession {
             if let Ok(ack) = types::MsgsAck::from_bytes(&body) {
                 self.pending_acks.extend(ack.msg_ids);
                 self.pending_acks.truncate(MAX_PENDING_ACKS);
-                self.acks_since.get_or_insert(UnixTime::default());
+                self.flush_acks();
             }
         } else {
             self.push_service(body);
@@ -335,14 +335,14 @@ impl ClientSession {
     }
 
     /// `msg_detailed_info` names an answer: acknowledge it if we have it, ask for it if not.
-    fn answer_info(&mut self, answer_msg_id: i64, now: UnixTime) {
+    fn answer_info(&mut self, answer_msg_id: i64) {
         if self.seen.check(answer_msg_id) == Seen::New {
             let resend = types::MsgResendReq {
                 msg_ids: vec![answer_msg_id],
             };
             self.push_service(resend.to_bytes());
         } else {
-            self.queue_ack(answer_msg_id, now);
+            self.queue_ack(answer_msg_id);
         }
     }
 

@@ -15,15 +15,22 @@
 //! - The building blocks: [`MsgIdGenerator`], [`SeqNo`], [`container`], [`gzip`],
 //!   [`SaltSchedule`].
 //!
-//! Nothing here reads a clock or a global random source: `now` ([`UnixTime`]) and `rng` are
-//! passed in, so both roles run deterministically in tests.
+//! Nothing here reads a clock or a global random source: `now` and `rng` are passed in, so
+//! both roles run deterministically in tests. Two clocks, each for its own job: wall time
+//! ([`UnixTime`]) where the protocol needs it (msg_ids, the server time offset, salts), and
+//! the monotonic clock ([`std::time::Instant`]) for every deadline. Each session keeps its
+//! deadlines in a timer table: the caller sleeps until `poll_timeout()` and then calls
+//! `handle_timeout(now)`, which decides what to send (acknowledgments, a keepalive ping,
+//! an `http_wait`) and reports what happened (a stall, requests given up).
 
 mod client;
 mod client_dispatch;
+mod client_timers;
 pub mod container;
 mod error;
 mod future_salts;
 pub mod gzip;
+mod http_hold;
 mod incoming;
 mod msg_id;
 mod outgoing;
@@ -37,13 +44,19 @@ mod server_dispatch;
 mod server_quirks;
 mod service;
 mod time;
+mod timer;
 
 pub use client::{
     CLIENT_ACK_DELAY, CLIENT_ACK_THRESHOLD, ClientEvent, ClientSession, Delivery, MAX_RESENDS,
     RequestId, RequestState, STATE_ANSWER_TIMEOUT, Transmit,
 };
 pub use client_dispatch::resending_helps;
+pub use client_timers::{
+    HTTP_BACKOFF_BUSY, HTTP_BACKOFF_IDLE, HTTP_BACKOFF_MIN, HTTP_MAX_WAIT_MS, HTTP_POLL_LIFETIME,
+    Keepalive, Link,
+};
 pub use error::SessionError;
+pub use http_hold::HttpHold;
 pub use msg_id::{MsgIdGenerator, MsgIdKind, msg_id_from_time, msg_id_secs};
 pub use rpc::RpcError;
 pub use salt_schedule::{DEFAULT_SALT_PERIOD, MAX_FUTURE_SALTS, SaltSchedule};

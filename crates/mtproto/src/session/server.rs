@@ -3,7 +3,7 @@
 //! is in `server_checks`, how service messages are answered in `server_dispatch`.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mtcrypto::kdf::Direction;
 use mtcrypto::{AuthKey, RngCore};
@@ -19,6 +19,7 @@ use super::seq_no::SeqNo;
 use super::server_quirks::ServerQuirks;
 use super::service::{self, MAX_IDS};
 use super::time::UnixTime;
+use super::timer::Timer;
 use crate::encrypted::{Decrypted, decrypt};
 
 /// Acknowledgments of requests not answered yet go alone once this many accumulated...
@@ -124,7 +125,10 @@ pub struct ServerSession {
     pub(super) urgent: VecDeque<Outgoing>,
     pub(super) normal: VecDeque<Outgoing>,
     pub(super) pending_acks: Vec<i64>,
-    pub(super) acks_since: Option<UnixTime>,
+    /// Acknowledgments owed go alone when this fires (the delay of [`AckTiming`](super::AckTiming)).
+    acks_timer: Timer,
+    /// The last monotonic reading given to [`handle_timeout`](Self::handle_timeout).
+    clock: Option<Instant>,
     flush_acks: bool,
     pub(super) unacked: BTreeMap<i64, Stored>,
     unacked_bytes: usize,
@@ -162,7 +166,8 @@ impl ServerSession {
             urgent: VecDeque::new(),
             normal: VecDeque::new(),
             pending_acks: Vec::new(),
-            acks_since: None,
+            acks_timer: Timer::Off,
+            clock: None,
             flush_acks: false,
             unacked: BTreeMap::new(),
             unacked_bytes: 0,
@@ -330,10 +335,24 @@ impl ServerSession {
         self.flush_acks = true;
     }
 
-    /// When [`poll_transmit`](Self::poll_transmit) has something to send without new input.
-    pub fn poll_timeout(&self) -> Option<UnixTime> {
-        let (_, delay, _) = self.quirks.acks.rule();
-        self.acks_since.map(|since| since + delay)
+    /// When [`handle_timeout`](Self::handle_timeout) has something to do: acknowledgments
+    /// that waited long enough. The delay starts at the first reading after they were owed:
+    /// call `handle_timeout` after feeding packets (this is then that reading, already past).
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.acks_timer.deadline(self.clock)
+    }
+
+    /// Runs the timers due at `now`. Returns whether [`poll_transmit`](Self::poll_transmit)
+    /// has something to send because of them (acknowledgments that waited long enough).
+    pub fn handle_timeout(&mut self, now: Instant) -> bool {
+        self.clock = Some(now);
+        self.acks_timer.date(now);
+        if !self.acks_timer.expired(now) {
+            return false;
+        }
+        self.acks_timer = Timer::Off;
+        self.flush_acks = true;
+        !self.pending_acks.is_empty()
     }
 
     /// The next packet to send, if anything is due. Small service replies (pongs,
@@ -346,14 +365,11 @@ impl ServerSession {
         rng: &mut impl RngCore,
     ) -> Option<Vec<u8>> {
         let has_content = self.has_pending_output();
-        let (threshold, delay, ride_along) = self.quirks.acks.rule();
+        let (threshold, _, ride_along) = self.quirks.acks.rule();
         let acks_due = !self.pending_acks.is_empty()
             && ((has_content && ride_along)
                 || self.flush_acks
-                || self.pending_acks.len() >= threshold
-                || self
-                    .acks_since
-                    .is_some_and(|since| now.saturating_since(since) >= delay));
+                || self.pending_acks.len() >= threshold);
         if !has_content && !acks_due {
             return None;
         }
@@ -409,7 +425,11 @@ impl ServerSession {
         if acked > 0 {
             self.pending_acks.drain(..acked);
             self.flush_acks = false;
-            self.acks_since = (!self.pending_acks.is_empty()).then_some(now);
+            self.acks_timer = if self.pending_acks.is_empty() {
+                Timer::Off
+            } else {
+                Timer::Starting(self.quirks.acks.rule().1)
+            };
         }
         for (out, stamp) in plan.into_iter().zip(sealed.stamps) {
             if out.content_related {
@@ -476,10 +496,12 @@ impl ServerSession {
         }
     }
 
-    pub(super) fn queue_ack(&mut self, msg_id: i64, now: UnixTime) {
+    pub(super) fn queue_ack(&mut self, msg_id: i64) {
         if self.pending_acks.len() < 4 * MAX_IDS {
             self.pending_acks.push(msg_id);
-            self.acks_since.get_or_insert(now);
+            if self.acks_timer.is_off() {
+                self.acks_timer = Timer::Starting(self.quirks.acks.rule().1);
+            }
         }
     }
 }

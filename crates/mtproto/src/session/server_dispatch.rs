@@ -122,7 +122,7 @@ impl ServerSession {
             | Service::Info => {}
         }
         if message.seq_no & 1 == 1 && !answered {
-            self.queue_ack(msg_id, now);
+            self.queue_ack(msg_id);
         }
     }
 
