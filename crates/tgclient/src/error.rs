@@ -5,6 +5,7 @@ use std::time::Duration;
 use mtnet::{InvokeError, NetError};
 use mtproto::session::RpcError;
 
+use crate::policy::ErrorKind;
 use crate::store::StoreError;
 
 /// An error of the client.
@@ -93,6 +94,20 @@ pub enum ClientError {
 }
 
 impl ClientError {
+    /// What the failure means, when it is a failure of a request or a connection (the
+    /// recovery policy's reading; the CLI's advice follows it too).
+    pub fn kind(&self) -> Option<ErrorKind> {
+        match self {
+            ClientError::Rpc { error, .. } => Some(ErrorKind::of_rpc(error)),
+            ClientError::Invoke { source, .. } => Some(ErrorKind::of_invoke(source)),
+            ClientError::Connect { source, .. } => Some(ErrorKind::of_net(source)),
+            ClientError::FloodWait { wait, .. } => Some(ErrorKind::FloodWait(*wait)),
+            ClientError::LoginLost { .. } | ClientError::NotLoggedIn => Some(ErrorKind::LostLogin),
+            ClientError::Answer { .. } | ClientError::Decode(_) => Some(ErrorKind::Malformed),
+            _ => None,
+        }
+    }
+
     /// The RPC error, if the server answered with one.
     pub fn rpc(&self) -> Option<&RpcError> {
         match self {

@@ -23,6 +23,7 @@ mod login;
 pub mod media;
 mod messages;
 mod peers;
+pub mod policy;
 pub mod rpc_error;
 pub mod store;
 mod takeout;

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
-use mtnet::{InvokeError, NetError, Sender, SenderConfig};
+use mtnet::{InvokeError, Sender, SenderConfig};
 use mtproto::session::Delivery;
 use tl_types::api::{enums, functions};
 use tl_types::{Blob, Deserialize, Identifiable, LAYER, Serialize};
@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 
 use super::Client;
 use crate::error::ClientError;
+use crate::policy::ErrorKind;
 use crate::store::{DcAddress, DcFlags};
 
 /// A live connection to one DC.
@@ -125,7 +126,7 @@ impl Client {
         let (sender, updates) = loop {
             match Sender::start(sender_config.clone(), known.clone()).await {
                 Ok(started) => break started,
-                Err(source) if is_transient(&source) => {
+                Err(source) if ErrorKind::of_net(&source) == ErrorKind::Transient => {
                     let delay = sender_config.backoff.delay(attempt, rand::random());
                     if tokio::time::Instant::now() + delay >= give_up {
                         self.set_unreachable(dc_id, true);
@@ -333,20 +334,4 @@ async fn watch_updates(
             inner.login_token.notify_one();
         }
     }
-}
-
-/// Whether a failed connection attempt may succeed if repeated soon: the network or the
-/// peer was down or busy (-429), not a wrong key, secret, DC or configuration.
-fn is_transient(error: &NetError) -> bool {
-    matches!(
-        error,
-        NetError::Io(_)
-            | NetError::Timeout { .. }
-            | NetError::Closed
-            | NetError::UnexpectedEof { .. }
-            | NetError::Transport { code: -429 }
-            | NetError::WebSocket(_)
-            | NetError::Socks(_)
-            | NetError::Http(_)
-    )
 }

@@ -1,16 +1,14 @@
-//! Where a call goes and what happens when the server sends it elsewhere.
-
-use std::time::Duration;
+//! Where a call goes, and carrying out the recovery policy's steps when it fails.
 
 use tl_types::api::{enums, functions};
 use tl_types::{Deserialize, Identifiable, Serialize};
 
 use super::Client;
 use crate::error::ClientError;
-use crate::rpc_error::{MigrateKind, RpcAction, classify, is_lost_login};
+use crate::policy::{Attempts, Context, ErrorKind, Failure, PolicyConfig, Step};
 use crate::store::SessionStore;
 use mtnet::InvokeError;
-use mtproto::session::{Delivery, resending_helps};
+use mtproto::session::Delivery;
 
 /// Where a call is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,22 +21,15 @@ pub enum Route {
     Bare(i32),
 }
 
-/// Redirections one call may follow.
-const MAX_MIGRATIONS: u32 = 5;
-/// Times one call is sent again after its session gave it up on `bad_msg_notification`s
-/// that a later try may not meet (a storm, a salt or clock being sorted out).
-const MAX_REFUSED_RETRIES: u32 = 3;
-/// The wait before the first of those, doubling after each.
-const REFUSED_BACKOFF: Duration = Duration::from_millis(500);
-/// How many times the home DC must say the login is gone (on fresh connections) before the
-/// session drops it.
-const LOST_LOGIN_CONFIRMATIONS: u32 = 2;
-/// The pause before asking again.
-const LOST_LOGIN_RECHECK: Duration = Duration::from_millis(500);
-
 impl Client {
+    /// The recovery policy's numbers for this client (flood patience from its
+    /// configuration).
+    pub fn policy(&self) -> PolicyConfig {
+        PolicyConfig::new(self.inner.config.flood)
+    }
+
     /// The routing loop: sends `body` (the request `method`) where `route` says and
-    /// follows what the server says.
+    /// carries out what the recovery policy decides after each failure.
     pub(crate) async fn invoke_bytes(
         &self,
         mut route: Route,
@@ -46,9 +37,9 @@ impl Client {
         body: Vec<u8>,
     ) -> Result<Vec<u8>, ClientError> {
         let delivery = delivery_of(method);
-        let policy = self.inner.config.flood;
-        let (mut migrations, mut waits, mut reconnects, mut refusals) = (0u32, 0u32, 0u32, 0u32);
-        let (mut relogins, mut home_logouts) = (0u32, 0u32);
+        let at_most_once = delivery == Delivery::AtMostOnce;
+        let policy = self.policy();
+        let mut attempts = Attempts::default();
         loop {
             let dc = match route {
                 Route::Home => self.home_dc(),
@@ -62,102 +53,79 @@ impl Client {
                 Ok(answer) => return Ok(answer),
                 Err(error) => error,
             };
-            match error {
-                // The DC dropped the login imported there (or a key made beside ours took
-                // its place): import it again, once.
-                InvokeError::Rpc(rpc)
-                    if is_lost_login(&rpc)
-                        && self.uses_imported_login(route, dc)
-                        && relogins == 0 =>
-                {
-                    relogins += 1;
-                    tracing::info!(dc, %rpc, "the login on this DC was lost; importing it again");
+            let kind = ErrorKind::of_invoke(&error);
+            let context = Context {
+                home: dc == self.home_dc(),
+                logged_in: self.is_logged_in(),
+                imported_login: self.uses_imported_login(route, dc),
+                file_part: false,
+                at_most_once,
+                jitter: rand::random(),
+            };
+            let step = attempts.next(&kind, &context, &policy);
+            tracing::debug!(dc, method, %error, ?kind, ?step, "call failed");
+            match step {
+                Step::Retry { delay } => tokio::time::sleep(delay).await,
+                Step::Reconnect { delay } | Step::ConfirmLostLogin { delay } => {
+                    self.drop_connection(dc).await;
+                    tokio::time::sleep(delay).await;
+                }
+                Step::Migrate { dc: target, home } => {
+                    route = if home {
+                        self.set_home_dc(target)?;
+                        Route::Home
+                    } else {
+                        Route::Dc(target)
+                    };
+                }
+                Step::Reimport => {
+                    tracing::info!(dc, %error, "the login on this DC was lost; importing it again");
                     self.with_store(|s| s.set_dc_authorized(dc, false))?;
                 }
-                // The home DC says the login is gone. Said once, it may be a server's
-                // passing trouble: a fresh connection asks again before the login is
-                // dropped from the session (and then it is really dropped, so that the
-                // session never claims a login the server refuses).
-                InvokeError::Rpc(rpc)
-                    if is_lost_login(&rpc) && dc == self.home_dc() && self.is_logged_in() =>
-                {
-                    home_logouts += 1;
-                    if home_logouts >= LOST_LOGIN_CONFIRMATIONS {
-                        self.forget_login(&rpc.message)?;
-                        return Err(ClientError::LoginLost {
-                            reason: rpc.message.clone(),
-                        });
-                    }
-                    tracing::info!(dc, %rpc, "the home DC refused the login; asking again");
+                Step::NewKey => {
                     self.drop_connection(dc).await;
-                    tokio::time::sleep(LOST_LOGIN_RECHECK).await;
+                    self.forget_key(dc)?;
                 }
-                InvokeError::Rpc(rpc) => match classify(&rpc) {
-                    RpcAction::Migrate { kind, dc: target } => {
-                        migrations += 1;
-                        if migrations > MAX_MIGRATIONS {
-                            return Err(ClientError::TooManyMigrations(target));
-                        }
-                        tracing::debug!(?kind, from = dc, to = target, "migrating");
-                        route = match kind {
-                            MigrateKind::Phone | MigrateKind::User => {
-                                self.set_home_dc(target)?;
-                                Route::Home
-                            }
-                            MigrateKind::Network if !self.is_logged_in() => {
-                                self.set_home_dc(target)?;
-                                Route::Home
-                            }
-                            MigrateKind::Network | MigrateKind::File | MigrateKind::Stats => {
-                                Route::Dc(target)
-                            }
-                        };
-                    }
-                    RpcAction::FloodWait(wait) => {
-                        waits += 1;
-                        if wait > policy.max_wait || waits > policy.max_retries {
-                            return Err(ClientError::FloodWait {
-                                wait,
-                                limit: policy.max_wait,
-                            });
-                        }
-                        tracing::info!(dc, ?wait, "flood wait");
-                        tokio::time::sleep(wait).await;
-                    }
-                    RpcAction::Fail => {
-                        return Err(ClientError::Rpc { method, error: rpc });
-                    }
-                },
-                // The key was forgotten (the sender made sure), or the connection task
-                // ended: one fresh start. A forgotten home key takes the login with it.
-                InvokeError::AuthKeyUnknown | InvokeError::Stopped if reconnects == 0 => {
-                    reconnects += 1;
-                    self.drop_connection(dc).await;
-                    if matches!(error, InvokeError::AuthKeyUnknown) {
-                        let carried_login = dc == self.home_dc() && self.is_logged_in();
-                        self.forget_key(dc)?;
-                        if carried_login {
-                            return Err(ClientError::LoginLost {
-                                reason: "auth key unknown (-404)".to_owned(),
-                            });
-                        }
-                    }
-                }
-                InvokeError::Rejected(code)
-                    if resending_helps(code) && refusals < MAX_REFUSED_RETRIES =>
-                {
-                    let wait = REFUSED_BACKOFF * (1 << refusals);
-                    refusals += 1;
-                    tracing::info!(
-                        dc,
-                        code,
-                        ?wait,
-                        "the server kept refusing the call; trying again"
-                    );
+                Step::FloodWait { wait } => {
+                    tracing::info!(dc, method, ?wait, "flood wait");
                     tokio::time::sleep(wait).await;
                 }
-                source => return Err(ClientError::Invoke { dc, method, source }),
+                Step::RefreshReference | Step::GiveUp(_) => {
+                    return Err(self.give_up(step, dc, method, error).await);
+                }
             }
+        }
+    }
+
+    /// The error a call ends with after `step` (a give-up; a step only file parts take
+    /// ends a call with the error as it came).
+    async fn give_up(
+        &self,
+        step: Step,
+        dc: i32,
+        method: &'static str,
+        error: InvokeError,
+    ) -> ClientError {
+        match step {
+            Step::GiveUp(Failure::TooManyMigrations { dc }) => ClientError::TooManyMigrations(dc),
+            Step::GiveUp(Failure::FloodWait { wait, limit }) => {
+                ClientError::FloodWait { wait, limit }
+            }
+            Step::GiveUp(Failure::LoginLost) => {
+                let reason = match &error {
+                    InvokeError::Rpc(rpc) => rpc.message.clone(),
+                    _ => "auth key unknown (-404)".to_owned(),
+                };
+                self.drop_connection(dc).await;
+                match self.forget_login(&reason) {
+                    Ok(()) => ClientError::LoginLost { reason },
+                    Err(error) => error,
+                }
+            }
+            _ => match error {
+                InvokeError::Rpc(error) => ClientError::Rpc { method, error },
+                source => ClientError::Invoke { dc, method, source },
+            },
         }
     }
 
