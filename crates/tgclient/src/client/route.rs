@@ -141,7 +141,7 @@ impl Client {
 
     /// Drops the login from the session (every key, the self user), which the server no
     /// longer accepts, so that the session and the server agree: not logged in.
-    fn forget_login(&self, reason: &str) -> Result<(), ClientError> {
+    pub(crate) fn forget_login(&self, reason: &str) -> Result<(), ClientError> {
         tracing::warn!(reason, "the server no longer accepts this session's login");
         Ok(self.with_store(SessionStore::clear_login)?)
     }

@@ -22,7 +22,7 @@ use super::machine::{PART_SIZE, Trouble};
 use super::verify::{RangeHash, first_mismatch};
 use crate::client::dc_addresses;
 use crate::error::ClientError;
-use crate::rpc_error::{RpcAction, classify};
+use crate::policy::ErrorKind;
 use crate::store::DcAddress;
 
 /// A file's CDN redirect.
@@ -171,7 +171,6 @@ pub(crate) async fn fetch_cdn_part(
     cdn: &CdnFile,
     offset: u64,
 ) -> Result<CdnFetched, Failure> {
-    let transient = |why: String| Failure::Trouble(Trouble::Transient(why));
     exec.gates.pass(cdn.dc_id).await;
     let connection = match exec.pools.get_cdn(exec, cdn.dc_id).await {
         Ok(connection) => connection,
@@ -187,24 +186,21 @@ pub(crate) async fn fetch_cdn_part(
     };
     let mut body = match exec.client.call(&connection, request.to_bytes()).await {
         Ok(body) => body,
-        Err(mtnet::InvokeError::Rpc(rpc)) => {
-            if let RpcAction::FloodWait(wait) = classify(&rpc) {
-                if wait <= exec.limits.flood_limit {
-                    exec.gates.close_for(cdn.dc_id, wait);
-                }
-                return Err(Failure::Trouble(Trouble::FloodWait(wait)));
+        Err(error) => {
+            let kind = ErrorKind::of_invoke(&error);
+            if kind == ErrorKind::ConnectionLost {
+                exec.pools.discard(&connection).await;
             }
-            if rpc.code >= 500 || rpc.code < 0 {
-                return Err(transient(rpc.to_string()));
+            if passing(kind) {
+                return Err(Failure::Trouble(Trouble::Error {
+                    kind,
+                    context: exec.cdn_context(),
+                    why: error.to_string(),
+                }));
             }
-            tracing::info!(error = %rpc, "CDN refused the part; asking the file's DC");
+            tracing::info!(%error, "CDN refused the part; asking the file's DC");
             return Ok(CdnFetched::Stale);
         }
-        Err(mtnet::InvokeError::Stopped) => {
-            exec.pools.discard(&connection).await;
-            return Err(transient("CDN connection stopped".into()));
-        }
-        Err(other) => return Err(transient(other.to_string())),
     };
     match parse_cdn_file(&body) {
         Ok(CdnAnswer::Bytes(range)) => {
@@ -222,13 +218,37 @@ pub(crate) async fn fetch_cdn_part(
                         why,
                         "CDN part failed its hash check; fetching again"
                     );
-                    Err(transient(why))
+                    Err(malformed(exec, why))
                 }
             }
         }
         Ok(CdnAnswer::Reupload(request_token)) => Ok(CdnFetched::ReuploadNeeded(request_token)),
-        Err(error) => Err(transient(error.to_string())),
+        Err(error) => Err(malformed(exec, error.to_string())),
     }
+}
+
+/// Whether a CDN failure passes (asked again there); any other sends the part back to the
+/// file's DC for a new redirect.
+fn passing(kind: ErrorKind) -> bool {
+    matches!(
+        kind,
+        ErrorKind::FloodWait(_)
+            | ErrorKind::PremiumFloodWait(_)
+            | ErrorKind::Transient
+            | ErrorKind::TimedOut
+            | ErrorKind::ConnectionLost
+            | ErrorKind::RefusedBySession
+            | ErrorKind::Malformed
+    )
+}
+
+/// CDN bytes that cannot be used: asked again, as the policy retries a malformed answer.
+fn malformed(exec: &Executor, why: String) -> Failure {
+    Failure::Trouble(Trouble::Error {
+        kind: ErrorKind::Malformed,
+        context: exec.cdn_context(),
+        why,
+    })
 }
 
 /// Asks the file's DC `dc` to have the CDN fetch the file again; whether it did.

@@ -19,6 +19,7 @@ use super::ledger::Ledger;
 use super::machine::{Limits, PART_SIZE};
 use super::pool::Pools;
 use crate::Client;
+use crate::policy::Context;
 
 /// The budget counts bytes in these units (so a 200 KiB part takes 200 of them).
 const BUDGET_UNIT: u64 = 1024;
@@ -54,6 +55,29 @@ impl Executor {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .get_or_insert(error);
+    }
+
+    /// What the recovery policy is told about a file request to DC `dc`.
+    pub(crate) fn part_context(&self, dc: i32) -> Context {
+        let home = dc == self.client.home_dc();
+        let logged_in = self.client.is_logged_in();
+        Context {
+            home,
+            logged_in,
+            imported_login: !home && logged_in,
+            file_part: true,
+            at_most_once: false,
+            jitter: rand::random(),
+        }
+    }
+
+    /// What the recovery policy is told about a request to a CDN DC (no login there).
+    pub(crate) fn cdn_context(&self) -> Context {
+        Context {
+            home: false,
+            imported_login: false,
+            ..self.part_context(0)
+        }
     }
 
     pub(crate) fn stopped(&self) -> bool {
@@ -97,7 +121,7 @@ pub async fn download(
         gates: FloodGates::default(),
         cdn: CdnDirectory::default(),
         ledger: Ledger::new(client.clone()),
-        limits: Limits::new(options.max_attempts, client.config().flood.max_wait),
+        limits: Limits::new(client.policy(), options.max_attempts),
         budget: Arc::new(Semaphore::new(budget as usize)),
         options,
         events,

@@ -1,7 +1,6 @@
-//! One request for one part on the file's own DC (`upload.getFile`), and what an error on
-//! a file request means for the file's machine. The machine decides what comes next; this
-//! only carries out what an error takes on the connection side (a closed flood gate, a new
-//! key or login, a dropped connection).
+//! One request for one part on the file's own DC (`upload.getFile`), and an error on a
+//! file request as the file's machine takes it: the recovery policy's reading of it. The
+//! machine decides what comes next.
 
 use std::ops::Range;
 
@@ -15,7 +14,7 @@ use super::executor::Executor;
 use super::machine::{PART_SIZE, Trouble};
 use crate::client::DcConnection;
 use crate::error::ClientError;
-use crate::rpc_error::{MigrateKind, RpcAction, classify, is_lost_login};
+use crate::policy::ErrorKind;
 
 /// One part as received: the answer's body and where the file bytes are in it (so they
 /// are written without another copy).
@@ -71,11 +70,7 @@ pub(crate) async fn fetch_from_dc(
     };
     let connection = match exec.pools.get(dc).await {
         Ok(connection) => connection,
-        // A DC out of reach for a moment (refused, restarting): worth another try.
-        Err(error @ (ClientError::Connect { .. } | ClientError::Invoke { .. })) => {
-            return Err(Failure::Trouble(Trouble::Transient(error.to_string())));
-        }
-        Err(error) => return Err(fatal_or_file(error)),
+        Err(error) => return Err(pool_failure(exec, dc, error)),
     };
     let error = match exec.client.call(&connection, request.to_bytes()).await {
         Ok(body) => match parse_file(&body) {
@@ -92,85 +87,35 @@ pub(crate) async fn fetch_from_dc(
     Err(on_error(exec, dc, &connection, error).await)
 }
 
-/// What `error`, answered by DC `dc` to a file request on `connection`, means.
+/// `error`, answered by DC `dc` to a file request on `connection`, as the file's machine
+/// takes it (what it means is the recovery policy's reading). A connection that ended is
+/// taken out of its pool whatever comes next.
 async fn on_error(
     exec: &Executor,
     dc: i32,
     connection: &std::sync::Arc<DcConnection>,
     error: InvokeError,
 ) -> Failure {
-    let transient = |why: String| Failure::Trouble(Trouble::Transient(why));
-    let store_failed =
-        |e: crate::store::StoreError| Failure::Fatal(DownloadError::Client(ClientError::from(e)));
-    match error {
-        InvokeError::Rpc(rpc) => match classify(&rpc) {
-            RpcAction::Migrate {
-                kind: MigrateKind::File,
-                dc: target,
-            } => {
-                tracing::debug!(from = dc, to = target, "file lives on another DC");
-                Failure::Trouble(Trouble::Migrate(target))
-            }
-            RpcAction::FloodWait(wait) => {
-                if wait <= exec.limits.flood_limit {
-                    tracing::info!(dc, ?wait, "flood wait on file requests");
-                    exec.gates.close_for(dc, wait);
-                }
-                Failure::Trouble(Trouble::FloodWait(wait))
-            }
-            _ => match rpc.message.as_str() {
-                "FILE_REFERENCE_EXPIRED" | "FILE_REFERENCE_INVALID" => {
-                    Failure::Trouble(Trouble::ReferenceExpired)
-                }
-                _ if is_lost_login(&rpc) && dc != exec.client.home_dc() => {
-                    // The DC dropped our imported login: import it again.
-                    tracing::info!(dc, "login on the file DC lost; importing it again");
-                    if let Err(error) = exec.client.with_store(|s| s.set_dc_authorized(dc, false)) {
-                        return store_failed(error);
-                    }
-                    exec.pools.reset(dc).await;
-                    transient(rpc.message)
-                }
-                "AUTH_KEY_UNREGISTERED" | "SESSION_REVOKED" | "USER_DEACTIVATED" => {
-                    Failure::Fatal(DownloadError::Client(ClientError::NotLoggedIn))
-                }
-                "FILE_ID_INVALID" | "LOCATION_INVALID" | "MEDIA_EMPTY" => {
-                    FileFailure::Gone(rpc.message).into()
-                }
-                "CHANNEL_PRIVATE"
-                | "CHAT_FORBIDDEN"
-                | "CHANNEL_INVALID"
-                | "PEER_ID_INVALID"
-                | "CHAT_ADMIN_REQUIRED" => FileFailure::NoAccess(rpc.message).into(),
-                _ if rpc.code >= 500 || rpc.code < 0 || rpc.message.contains("TIMEOUT") => {
-                    transient(rpc.to_string())
-                }
-                _ => FileFailure::Refused(rpc.to_string()).into(),
-            },
-        },
-        InvokeError::AuthKeyUnknown => {
-            tracing::info!(dc, "the DC forgot our key; making a new one");
-            if let Err(error) = exec.client.with_store(|s| s.remove_dc_auth(dc)) {
-                return store_failed(error);
-            }
-            exec.client.drop_connection(dc).await;
-            exec.pools.reset(dc).await;
-            transient("auth key unknown".into())
-        }
-        InvokeError::Stopped => {
-            exec.pools.discard(connection).await;
-            transient("connection stopped".into())
-        }
-        other => transient(other.to_string()),
+    let kind = ErrorKind::of_invoke(&error);
+    if kind == ErrorKind::ConnectionLost {
+        exec.pools.discard(connection).await;
     }
+    Failure::Trouble(Trouble::Error {
+        kind,
+        context: exec.part_context(dc),
+        why: error.to_string(),
+    })
 }
 
-/// A client error met while getting a connection: the file's or everyone's.
-pub(crate) fn fatal_or_file(error: ClientError) -> Failure {
-    match error {
-        ClientError::Rpc { error: rpc, .. } => FileFailure::Refused(rpc.to_string()).into(),
-        ClientError::FloodWait { wait, .. } => Failure::Trouble(Trouble::FloodWait(wait)),
-        other => Failure::Fatal(DownloadError::Client(other)),
+/// A client error met while getting a connection to DC `dc`: the file's or everyone's.
+pub(crate) fn pool_failure(exec: &Executor, dc: i32, error: ClientError) -> Failure {
+    match error.kind() {
+        Some(kind) => Failure::Trouble(Trouble::Error {
+            kind,
+            context: exec.part_context(dc),
+            why: error.to_string(),
+        }),
+        None => Failure::Fatal(DownloadError::Client(error)),
     }
 }
 

@@ -16,7 +16,7 @@ use super::executor::Executor;
 use super::fetch::{Failure, Fetched, PartBytes, fetch_from_dc};
 use super::job::{DownloadEvent, DownloadJob, FileOutcome, ServerHashes};
 use super::ledger::FileState;
-use super::machine::{Action, FileMachine, FileSpec, Outcome, Route};
+use super::machine::{Action, FileMachine, FileSpec, Outcome, Repair, Route};
 use super::part_file::{FileError, PartFile, part_path};
 use super::verify::{RangeHash, fetch_hashes, file_sha256, first_mismatch};
 use crate::error::ClientError;
@@ -46,7 +46,6 @@ pub(crate) async fn run_file(
         cdn_supported: exec.options.cdn,
         refreshable: job.source.is_some(),
         done: state.done.clone(),
-        seed: rand::random(),
     };
     let run = FileRun {
         exec: Arc::clone(exec),
@@ -366,6 +365,28 @@ impl FileRun {
                 self.tasks
                     .spawn(async move { store(&part, offset, bytes, check).await });
             }
+            Action::HoldDc { dc, wait } => {
+                tracing::info!(dc, ?wait, "flood wait on file requests");
+                self.exec.gates.close_for(dc, wait);
+            }
+            Action::Repair { offset, dc, repair } => {
+                self.tasks.spawn(async move {
+                    mend(&exec, dc, repair).await?;
+                    Ok(Report::Outcome(Outcome::Repaired { offset }))
+                });
+            }
+            Action::LoginLost { reason } => {
+                // A task of its own, so that no other file's cancellation cuts it short.
+                let exec = Arc::clone(&self.exec);
+                self.tasks.spawn(async move {
+                    let home = exec.client.home_dc();
+                    exec.client.drop_connection(home).await;
+                    Err(match exec.client.forget_login(&reason) {
+                        Ok(()) => DownloadError::Client(ClientError::LoginLost { reason }),
+                        Err(error) => DownloadError::Client(error),
+                    })
+                });
+            }
             Action::Verify { server_hashes } => return Some(End::Verify(server_hashes)),
             Action::Fail(failure) => return Some(End::Failed(failure)),
         }
@@ -482,6 +503,26 @@ impl FileRun {
             server_hashes,
         }
     }
+}
+
+/// Carries out `repair` on DC `dc` (the policy's steps that touch the session or pools).
+async fn mend(exec: &Executor, dc: i32, repair: Repair) -> Result<(), DownloadError> {
+    match repair {
+        Repair::Reconnect => exec.client.drop_connection(dc).await,
+        Repair::Reimport => {
+            tracing::info!(dc, "login on the file DC lost; importing it again");
+            exec.client
+                .with_store(|s| s.set_dc_authorized(dc, false))
+                .map_err(|e| DownloadError::Client(e.into()))?;
+        }
+        Repair::NewKey => {
+            tracing::info!(dc, "the DC forgot our key; making a new one");
+            exec.client.drop_connection(dc).await;
+            exec.client.forget_key(dc)?;
+        }
+    }
+    exec.pools.reset(dc).await;
+    Ok(())
 }
 
 /// The machine's outcome for a failed part request, or the run's end.

@@ -18,6 +18,7 @@ use super::error::FileFailure;
 use super::job::ServerHashes;
 use super::ranges::RangeSet;
 use super::verify::RangeHash;
+use crate::policy::{Context, ErrorKind, Failure, PolicyConfig, Step};
 use hashes::{HashBook, HashMode};
 use part::{Part, Stage};
 
@@ -27,16 +28,10 @@ pub const PART_SIZE: u32 = 1 << 20;
 /// How far the machine goes before it gives up a part (and with it the file).
 #[derive(Debug, Clone)]
 pub(crate) struct Limits {
-    /// Transient failures of one part.
-    pub(crate) max_attempts: u32,
-    /// The longest flood wait sat out.
-    pub(crate) flood_limit: Duration,
-    /// Flood waits one part sits out.
-    pub(crate) max_flood_waits: u32,
-    /// Moves between DCs (or CDN refusals) for one part.
-    pub(crate) max_redirects: u32,
-    /// File reference renewals for one part.
-    pub(crate) max_refreshes: u32,
+    /// The recovery policy's numbers (tries, flood patience, migrations, renewals).
+    pub(crate) policy: PolicyConfig,
+    /// CDN refusals of one part before its file is given up.
+    pub(crate) cdn_refusals: u32,
     /// Fetches of one part again after it failed the server's hashes.
     pub(crate) part_refetches: u32,
     /// Requests the server's hashes of one range get before the file goes on without them.
@@ -50,13 +45,12 @@ pub(crate) struct Limits {
 }
 
 impl Limits {
-    pub(crate) fn new(max_attempts: u32, flood_limit: Duration) -> Self {
+    /// The policy's numbers, with `max_attempts` tries of a part per passing failure.
+    pub(crate) fn new(mut policy: PolicyConfig, max_attempts: u32) -> Self {
+        policy.part_attempts = max_attempts.max(1);
         Self {
-            max_attempts: max_attempts.max(1),
-            flood_limit,
-            max_flood_waits: 30,
-            max_redirects: 5,
-            max_refreshes: 3,
+            policy,
+            cdn_refusals: 5,
             part_refetches: 3,
             hash_tries: 3,
             hash_retry_pause: Duration::from_millis(250),
@@ -80,8 +74,6 @@ pub(crate) struct FileSpec {
     pub(crate) refreshable: bool,
     /// Ranges already on disk from an earlier run.
     pub(crate) done: RangeSet,
-    /// Seeds the backoff jitter.
-    pub(crate) seed: u64,
 }
 
 /// Where a part is asked from.
@@ -114,6 +106,16 @@ pub(crate) enum Action {
     },
     /// Renew the file reference (it is at generation `generation`).
     RefreshReference { generation: u64 },
+    /// Hold every file request to DC `dc` back for `wait` (a flood wait).
+    HoldDc { dc: i32, wait: Duration },
+    /// Mend DC `dc` as the policy says, then tell the part at `offset`.
+    Repair {
+        offset: u64,
+        dc: i32,
+        repair: Repair,
+    },
+    /// The home DC no longer accepts the login: the session forgets it, the run stops.
+    LoginLost { reason: String },
     /// Check the bytes held for `offset` against `check` (when given) and write them.
     Store {
         offset: u64,
@@ -125,18 +127,28 @@ pub(crate) enum Action {
     Fail(FileFailure),
 }
 
+/// What mending a DC takes (the policy's steps that touch the session or the pools).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Repair {
+    /// Drop the DC's connections (the next request opens new ones).
+    Reconnect,
+    /// The login imported there is gone: import it again.
+    Reimport,
+    /// The DC forgot the key: make a new one.
+    NewKey,
+}
+
 /// Why a request did not bring what it asked for, as far as this file is concerned.
 #[derive(Debug)]
 pub(crate) enum Trouble {
-    /// The file lives on DC n.
-    Migrate(i32),
-    /// Wait this long before asking again.
-    FloodWait(Duration),
-    /// The file reference is no longer good.
-    ReferenceExpired,
-    /// Worth trying again after a pause (lost connection, server trouble).
-    Transient(String),
-    /// The file cannot be had.
+    /// The request failed: what that means (the recovery policy's reading), where it
+    /// went, and what the server or the connection said.
+    Error {
+        kind: ErrorKind,
+        context: Context,
+        why: String,
+    },
+    /// The file cannot be had (an answer the client cannot use).
     Failed(FileFailure),
 }
 
@@ -176,6 +188,8 @@ pub(crate) enum Outcome {
     Refreshed { generation: u64 },
     /// The file reference cannot be renewed.
     RefreshFailed(FileFailure),
+    /// The repair asked for the part at `offset` is done.
+    Repaired { offset: u64 },
     /// The part at `offset` is on disk.
     Stored { offset: u64 },
     /// The part at `offset` failed the server's hashes (its bytes were dropped).
@@ -203,7 +217,6 @@ pub(crate) struct FileMachine {
     /// Actions decided while handling an outcome, handed out by `poll`.
     queued: VecDeque<Action>,
     end: End,
-    rng: u64,
 }
 
 /// Whether the machine has handed out its last action.
@@ -243,7 +256,6 @@ impl FileMachine {
             hashes: HashBook::new(mode),
             queued: VecDeque::new(),
             end: End::Running,
-            rng: spec.seed | 1,
             spec,
             limits,
         }
@@ -366,6 +378,15 @@ impl FileMachine {
             Outcome::HashesUnusable { offset, why } => self.hashes_unusable(offset, &why, now),
             Outcome::Refreshed { generation } => self.on_refreshed(generation, now),
             Outcome::RefreshFailed(failure) => self.fail(failure),
+            Outcome::Repaired { offset } => {
+                if self
+                    .parts
+                    .get(&offset)
+                    .is_some_and(|p| p.stage == Stage::Blocked)
+                {
+                    self.wait(offset, now);
+                }
+            }
             Outcome::Stored { offset } => {
                 if let Some(part) = self.parts.remove(&offset) {
                     self.done.insert(offset..offset + part.len);
@@ -394,6 +415,7 @@ impl FileMachine {
         let generation = self.generation;
         let part = self.parts.get_mut(&offset)?;
         part.stage = Stage::Fetching;
+        part.route = route;
         // The hashes go out with the part, not after it.
         if let Some(ask) = self.ask_hashes(now) {
             self.queued.push_back(ask);
@@ -500,12 +522,12 @@ impl FileMachine {
         if self.cdn.is_some_and(|(_, current)| current == redirect) {
             self.cdn = None;
         }
-        let limit = self.limits.max_redirects;
+        let limit = self.limits.cdn_refusals;
         let Some(part) = self.parts.get_mut(&offset) else {
             return;
         };
-        part.redirects += 1;
-        if part.redirects > limit {
+        part.cdn_refusals += 1;
+        if part.cdn_refusals > limit {
             return self.fail(FileFailure::Refused(
                 "the CDN keeps refusing the file".into(),
             ));
@@ -538,42 +560,54 @@ impl FileMachine {
     }
 
     fn on_trouble(&mut self, offset: u64, generation: u64, trouble: Trouble, now: Instant) {
-        let limits = self.limits.clone();
+        let (kind, context, why) = match trouble {
+            Trouble::Failed(failure) => return self.fail(failure),
+            Trouble::Error { kind, context, why } => (kind, context, why),
+        };
+        if kind == ErrorKind::FileReferenceExpired {
+            if generation < self.generation {
+                // Asked with a reference renewed since: ask again with the new one.
+                return self.wait(offset, now);
+            }
+            if !self.spec.refreshable {
+                return self.fail(FileFailure::Gone("the file reference expired".into()));
+            }
+        }
+        let policy = self.limits.policy;
         let Some(part) = self.parts.get_mut(&offset) else {
             return;
         };
-        match trouble {
-            Trouble::Migrate(dc) => {
-                part.redirects += 1;
-                if part.redirects > limits.max_redirects {
-                    return self.fail(FileFailure::Refused(format!(
-                        "the file keeps moving between DCs (last {dc})"
-                    )));
-                }
-                self.dc = dc;
+        let dc = match part.route {
+            Route::Dc(dc) | Route::Cdn { dc, .. } => dc,
+        };
+        let step = part.attempts.next(&kind, &context, &policy);
+        match step {
+            Step::Retry { delay } | Step::Reconnect { delay } => {
+                // (A connection that ended is already out of its pool.)
+                part.stage = Stage::Waiting { at: now + delay };
+            }
+            Step::ConfirmLostLogin { delay } => {
+                part.stage = Stage::Waiting { at: now + delay };
+                self.queued.push_back(Action::Repair {
+                    offset,
+                    dc,
+                    repair: Repair::Reconnect,
+                });
+            }
+            Step::Migrate { dc: target, .. } => {
+                self.dc = target;
                 self.wait(offset, now);
             }
-            Trouble::FloodWait(wait) => {
-                part.floods += 1;
-                if wait > limits.flood_limit || part.floods > limits.max_flood_waits {
-                    return self.fail(FileFailure::FloodWait(wait));
-                }
-                part.stage = Stage::Waiting { at: now + wait };
+            Step::Reimport | Step::NewKey => {
+                part.stage = Stage::Blocked;
+                let repair = if step == Step::Reimport {
+                    Repair::Reimport
+                } else {
+                    Repair::NewKey
+                };
+                self.queued.push_back(Action::Repair { offset, dc, repair });
             }
-            Trouble::ReferenceExpired => {
-                if generation < self.generation {
-                    // Renewed meanwhile: ask again with the new reference.
-                    return self.wait(offset, now);
-                }
-                part.refreshes += 1;
-                if !self.spec.refreshable {
-                    return self.fail(FileFailure::Gone("the file reference expired".into()));
-                }
-                if part.refreshes > limits.max_refreshes {
-                    return self.fail(FileFailure::Gone(
-                        "the file reference expired even with a renewed reference".into(),
-                    ));
-                }
+            Step::RefreshReference => {
                 part.stage = Stage::Blocked;
                 if !self.refreshing {
                     self.refreshing = true;
@@ -582,21 +616,16 @@ impl FileMachine {
                     });
                 }
             }
-            Trouble::Transient(why) => {
-                part.attempts += 1;
-                if part.attempts >= limits.max_attempts {
-                    let attempts = part.attempts;
-                    return self.fail(FileFailure::GaveUp {
-                        attempts,
-                        last: why,
-                    });
-                }
-                let delay = backoff(part.attempts, next_random(&mut self.rng));
-                if let Some(part) = self.parts.get_mut(&offset) {
-                    part.stage = Stage::Waiting { at: now + delay };
-                }
+            Step::FloodWait { wait } => {
+                part.stage = Stage::Waiting { at: now + wait };
+                self.queued.push_back(Action::HoldDc { dc, wait });
             }
-            Trouble::Failed(failure) => self.fail(failure),
+            Step::GiveUp(Failure::LoginLost) => {
+                self.queued.clear();
+                self.queued.push_back(Action::LoginLost { reason: why });
+                self.end = End::Ended;
+            }
+            Step::GiveUp(failure) => self.fail(file_failure(failure, kind, why)),
         }
     }
 
@@ -679,18 +708,22 @@ impl FileMachine {
     }
 }
 
-/// 250 ms doubling up to 16 s, with up to 25% jitter (`random` in 0..1) so retries spread.
-fn backoff(attempt: u32, random: f64) -> Duration {
-    let base = Duration::from_millis(250).saturating_mul(1 << attempt.min(6));
-    base.mul_f64(1.0 + random * 0.25)
-}
-
-/// xorshift64: enough to spread retries, and deterministic for a seed.
-fn next_random(state: &mut u64) -> f64 {
-    let mut x = *state;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    *state = x;
-    (x >> 11) as f64 / (1u64 << 53) as f64
+/// What a give-up means for the file; `why` is what the server or connection said.
+fn file_failure(failure: Failure, kind: ErrorKind, why: String) -> FileFailure {
+    match failure {
+        Failure::TooManyMigrations { dc } => {
+            FileFailure::Refused(format!("the file keeps moving between DCs (last {dc})"))
+        }
+        Failure::FloodWait { wait, .. } => FileFailure::FloodWait(wait),
+        Failure::NoAccess => FileFailure::NoAccess(why),
+        Failure::FileGone if kind == ErrorKind::FileReferenceExpired => {
+            FileFailure::Gone(format!("{why} even with a renewed reference"))
+        }
+        Failure::FileGone => FileFailure::Gone(why),
+        Failure::Exhausted { attempts } => FileFailure::GaveUp {
+            attempts,
+            last: why,
+        },
+        Failure::Refused | Failure::Uncertain | Failure::LoginLost => FileFailure::Refused(why),
+    }
 }

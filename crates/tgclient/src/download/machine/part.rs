@@ -2,6 +2,9 @@
 
 use tokio::time::Instant;
 
+use super::Route;
+use crate::policy::Attempts;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Stage {
     /// To be asked for (again) from `at` on.
@@ -28,10 +31,11 @@ pub(super) struct Part {
     pub(super) offset: u64,
     pub(super) len: u64,
     pub(super) stage: Stage,
-    pub(super) attempts: u32,
-    pub(super) floods: u32,
-    pub(super) redirects: u32,
-    pub(super) refreshes: u32,
+    /// Where it was last asked from.
+    pub(super) route: Route,
+    /// Its failures, as the recovery policy counts them.
+    pub(super) attempts: Attempts,
+    pub(super) cdn_refusals: u32,
     pub(super) refetches: u32,
     pub(super) reuploads: u32,
     pub(super) hash_asks: u32,
@@ -43,10 +47,9 @@ impl Part {
             offset,
             len,
             stage: Stage::Fetching,
-            attempts: 0,
-            floods: 0,
-            redirects: 0,
-            refreshes: 0,
+            route: Route::Dc(0),
+            attempts: Attempts::default(),
+            cdn_refusals: 0,
             refetches: 0,
             reuploads: 0,
             hash_asks: 0,

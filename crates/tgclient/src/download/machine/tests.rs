@@ -10,11 +10,12 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{Action, FileMachine, FileSpec, Limits, Outcome, Route, Trouble};
+use super::{Action, FileMachine, FileSpec, Limits, Outcome, Repair, Route, Trouble};
 use crate::download::error::FileFailure;
 use crate::download::job::ServerHashes;
 use crate::download::ranges::RangeSet;
 use crate::download::verify::RangeHash;
+use crate::policy::{Context, ErrorKind, MigrateKind, PolicyConfig};
 
 const KIB: u64 = 1024;
 const MIB: u64 = 1 << 20;
@@ -30,12 +31,11 @@ fn spec(size: u64) -> FileSpec {
         cdn_supported: true,
         refreshable: true,
         done: RangeSet::new(),
-        seed: 7,
     }
 }
 
 fn machine_with(spec: FileSpec) -> FileMachine {
-    FileMachine::new(spec, Limits::new(10, Duration::from_mins(1)))
+    FileMachine::new(spec, Limits::new(PolicyConfig::default(), 10))
 }
 
 fn machine(size: u64) -> FileMachine {
@@ -75,6 +75,33 @@ fn fetch(offset: u64, route: Route, generation: u64) -> impl Fn(&Action) -> bool
 
 fn asks_hashes(offset: u64, dc: i32) -> impl Fn(&Action) -> bool {
     move |a| matches!(a, Action::FetchHashes { offset: o, dc: d } if *o == offset && *d == dc)
+}
+
+/// A file request to the file's DC (not the home DC) failed with `kind`.
+fn err(kind: ErrorKind) -> Trouble {
+    err_at(kind, false)
+}
+
+fn err_at(kind: ErrorKind, home: bool) -> Trouble {
+    Trouble::Error {
+        kind,
+        context: Context {
+            home,
+            logged_in: true,
+            imported_login: !home,
+            file_part: true,
+            at_most_once: false,
+            jitter: 0.0,
+        },
+        why: format!("{kind:?}"),
+    }
+}
+
+fn migrate(dc: i32) -> Trouble {
+    err(ErrorKind::Migrate {
+        why: MigrateKind::File,
+        dc,
+    })
 }
 
 fn trouble(offset: u64, generation: u64, trouble: Trouble) -> Outcome {
@@ -321,8 +348,11 @@ fn a_reference_expiring_mid_file_is_renewed_once_for_all_parts() {
         start(&mut m, now);
     }
     land(&mut m, 0, MIB, now);
-    m.handle(trouble(MIB, 0, Trouble::ReferenceExpired), now);
-    m.handle(trouble(2 * MIB, 0, Trouble::ReferenceExpired), now);
+    m.handle(trouble(MIB, 0, err(ErrorKind::FileReferenceExpired)), now);
+    m.handle(
+        trouble(2 * MIB, 0, err(ErrorKind::FileReferenceExpired)),
+        now,
+    );
     let actions = drain(&mut m, now);
     assert!(
         matches!(
@@ -340,7 +370,7 @@ fn a_reference_expiring_mid_file_is_renewed_once_for_all_parts() {
         );
     }
     // An answer to a request made with the old reference: asked again, no new renewal.
-    m.handle(trouble(MIB, 0, Trouble::ReferenceExpired), now);
+    m.handle(trouble(MIB, 0, err(ErrorKind::FileReferenceExpired)), now);
     let actions = drain(&mut m, now);
     assert!(
         actions.iter().any(fetch(MIB, Route::Dc(FILE_DC), 1)),
@@ -362,12 +392,15 @@ fn a_reference_that_keeps_expiring_or_cannot_be_renewed_means_the_file_is_gone()
     let mut m = machine(MIB);
     start(&mut m, now);
     for generation in 0..3 {
-        m.handle(trouble(0, generation, Trouble::ReferenceExpired), now);
+        m.handle(
+            trouble(0, generation, err(ErrorKind::FileReferenceExpired)),
+            now,
+        );
         drain(&mut m, now);
         m.handle(Outcome::Refreshed { generation }, now);
         drain(&mut m, now);
     }
-    m.handle(trouble(0, 3, Trouble::ReferenceExpired), now);
+    m.handle(trouble(0, 3, err(ErrorKind::FileReferenceExpired)), now);
     assert!(matches!(
         failure(&drain(&mut m, now)),
         Some(FileFailure::Gone(_))
@@ -379,7 +412,7 @@ fn a_reference_that_keeps_expiring_or_cannot_be_renewed_means_the_file_is_gone()
         ..spec(MIB)
     });
     start(&mut m, now);
-    m.handle(trouble(0, 0, Trouble::ReferenceExpired), now);
+    m.handle(trouble(0, 0, err(ErrorKind::FileReferenceExpired)), now);
     assert!(matches!(
         failure(&drain(&mut m, now)),
         Some(FileFailure::Gone(_))
@@ -388,7 +421,7 @@ fn a_reference_that_keeps_expiring_or_cannot_be_renewed_means_the_file_is_gone()
     // The message was deleted: the renewal itself fails.
     let mut m = machine(MIB);
     start(&mut m, now);
-    m.handle(trouble(0, 0, Trouble::ReferenceExpired), now);
+    m.handle(trouble(0, 0, err(ErrorKind::FileReferenceExpired)), now);
     drain(&mut m, now);
     m.handle(
         Outcome::RefreshFailed(FileFailure::Gone("deleted".into())),
@@ -466,8 +499,13 @@ fn a_flood_wait_holds_the_part_until_it_is_over() {
     let mut m = machine(MIB);
     start(&mut m, now);
     let wait = Duration::from_secs(3);
-    m.handle(trouble(0, 0, Trouble::FloodWait(wait)), now);
-    assert!(drain(&mut m, now).is_empty());
+    m.handle(trouble(0, 0, err(ErrorKind::FloodWait(wait))), now);
+    // The DC's other requests wait too.
+    let actions = drain(&mut m, now);
+    assert!(
+        matches!(actions.as_slice(), [Action::HoldDc { dc: FILE_DC, wait: w }] if *w == wait),
+        "{actions:?}"
+    );
     assert_eq!(m.poll_timeout(), Some(now + wait));
     assert!(drain(&mut m, now + wait - Duration::from_millis(1)).is_empty());
     let actions = drain(&mut m, now + wait);
@@ -478,7 +516,7 @@ fn a_flood_wait_holds_the_part_until_it_is_over() {
 
     // Longer than the client sits out: the file is given up with the wait.
     m.handle(
-        trouble(0, 0, Trouble::FloodWait(Duration::from_mins(10))),
+        trouble(0, 0, err(ErrorKind::FloodWait(Duration::from_mins(10)))),
         now,
     );
     assert!(matches!(
@@ -492,7 +530,7 @@ fn a_migrated_file_is_asked_from_its_dc_and_one_moving_forever_fails() {
     let now = Instant::now();
     let mut m = machine(2 * MIB);
     start(&mut m, now);
-    m.handle(trouble(0, 0, Trouble::Migrate(4)), now);
+    m.handle(trouble(0, 0, migrate(4)), now);
     let actions = drain(&mut m, now);
     assert!(actions.iter().any(fetch(0, Route::Dc(4), 0)), "{actions:?}");
     assert_eq!(m.dc(), 4);
@@ -504,7 +542,7 @@ fn a_migrated_file_is_asked_from_its_dc_and_one_moving_forever_fails() {
     );
     assert!(actions.iter().any(asks_hashes(MIB, 4)), "{actions:?}");
     for dc in [1, 4, 1, 4, 1] {
-        m.handle(trouble(0, 0, Trouble::Migrate(dc)), now);
+        m.handle(trouble(0, 0, migrate(dc)), now);
     }
     assert!(matches!(
         failure(&drain(&mut m, now)),
@@ -519,14 +557,7 @@ fn a_file_gone_fails_at_once_and_later_answers_change_nothing() {
     for _ in 0..3 {
         start(&mut m, now);
     }
-    m.handle(
-        trouble(
-            MIB,
-            0,
-            Trouble::Failed(FileFailure::Gone("FILE_ID_INVALID".into())),
-        ),
-        now,
-    );
+    m.handle(trouble(MIB, 0, err(ErrorKind::FileGone)), now);
     let actions = drain(&mut m, now);
     assert!(
         matches!(actions.as_slice(), [Action::Fail(FileFailure::Gone(_))]),
@@ -621,7 +652,7 @@ fn transient_failures_back_off_longer_each_time_then_give_up() {
     start(&mut m, now);
     let mut at = now;
     for attempt in 1..10 {
-        m.handle(trouble(0, 0, Trouble::Transient("reset".into())), at);
+        m.handle(trouble(0, 0, err(ErrorKind::Transient)), at);
         let due = m.poll_timeout().unwrap();
         let delay = due - at;
         let base = Duration::from_millis(250) * (1 << attempt.min(6));
@@ -634,7 +665,7 @@ fn transient_failures_back_off_longer_each_time_then_give_up() {
                 .any(fetch(0, Route::Dc(FILE_DC), 0))
         );
     }
-    m.handle(trouble(0, 0, Trouble::Transient("reset".into())), at);
+    m.handle(trouble(0, 0, err(ErrorKind::Transient)), at);
     assert!(matches!(
         failure(&drain(&mut m, at)),
         Some(FileFailure::GaveUp { attempts: 10, .. })
@@ -656,4 +687,86 @@ fn a_part_of_the_wrong_length_fails_the_file() {
             got: 9
         })
     ));
+}
+
+#[test]
+fn a_login_lost_on_the_file_dc_is_imported_again_and_a_forgotten_key_made_anew() {
+    let now = Instant::now();
+    let mut m = machine(MIB);
+    start(&mut m, now);
+    for (kind, repair) in [
+        (ErrorKind::LostLogin, Repair::Reimport),
+        (ErrorKind::AuthKeyUnknown, Repair::NewKey),
+    ] {
+        m.handle(trouble(0, 0, err(kind)), now);
+        let actions = drain(&mut m, now);
+        assert!(
+            matches!(actions.as_slice(), [Action::Repair { offset: 0, dc: FILE_DC, repair: r }] if *r == repair),
+            "{actions:?}"
+        );
+        // Not asked again before the repair is done.
+        assert_eq!(m.poll_timeout(), None);
+        m.handle(Outcome::Repaired { offset: 0 }, now);
+        let actions = drain(&mut m, now);
+        assert!(
+            actions.iter().any(fetch(0, Route::Dc(FILE_DC), 0)),
+            "{actions:?}"
+        );
+    }
+}
+
+#[test]
+fn a_login_the_home_dc_drops_twice_ends_the_run() {
+    let now = Instant::now();
+    let mut m = machine(MIB);
+    start(&mut m, now);
+    // Said once, it may pass: a fresh connection, and the part asked again after a pause.
+    m.handle(trouble(0, 0, err_at(ErrorKind::LostLogin, true)), now);
+    let actions = drain(&mut m, now);
+    assert!(
+        matches!(
+            actions.as_slice(),
+            [Action::Repair {
+                offset: 0,
+                repair: Repair::Reconnect,
+                ..
+            }]
+        ),
+        "{actions:?}"
+    );
+    let due = m.poll_timeout().unwrap();
+    assert!(
+        drain(&mut m, due)
+            .iter()
+            .any(fetch(0, Route::Dc(FILE_DC), 0))
+    );
+    m.handle(trouble(0, 0, err_at(ErrorKind::LostLogin, true)), due);
+    let actions = drain(&mut m, due);
+    assert!(
+        matches!(actions.as_slice(), [Action::LoginLost { .. }]),
+        "{actions:?}"
+    );
+    assert!(m.ended());
+}
+
+#[test]
+fn a_cdn_flood_wait_holds_the_cdn_dc() {
+    let now = Instant::now();
+    let mut m = machine(MIB);
+    start(&mut m, now);
+    m.handle(
+        Outcome::CdnRedirect {
+            offset: 0,
+            cdn_dc: CDN_DC,
+        },
+        now,
+    );
+    drain(&mut m, now);
+    let wait = Duration::from_secs(2);
+    m.handle(trouble(0, 0, err(ErrorKind::FloodWait(wait))), now);
+    let actions = drain(&mut m, now);
+    assert!(
+        matches!(actions.as_slice(), [Action::HoldDc { dc: CDN_DC, .. }]),
+        "{actions:?}"
+    );
 }
