@@ -1,7 +1,9 @@
 //! The per-file download machine: which parts of one file to ask for, from where, and what
 //! to do with each answer. Pure: no I/O, no clock of its own (the caller passes `now`), no
-//! randomness beyond a seeded generator. The executor carries out its [`Action`]s and feeds
-//! their [`Outcome`]s back; the unit tests drive it the same way, without a server.
+//! randomness (the caller draws the jitter). What a failed request means and what comes
+//! next is the recovery policy's (`crate::policy`), counted per part; the machine turns its
+//! steps into actions. The executor carries out the [`Action`]s and feeds their
+//! [`Outcome`]s back; the unit tests drive it the same way, without a server.
 
 mod hashes;
 mod part;
