@@ -11,6 +11,7 @@ use super::error::DownloadError;
 use super::executor::Executor;
 use super::machine::Outcome;
 use super::part_file::{FileError, PartFile};
+use crate::policy::ErrorKind;
 
 /// The SHA-256 the server gives for `offset..offset + limit` of a file.
 #[derive(Debug, Clone)]
@@ -51,8 +52,8 @@ pub(crate) fn hashes_outcome(offset: u64, answer: Result<Vec<u8>, mtnet::InvokeE
                 why: format!("malformed server hashes: {error}"),
             },
         },
-        // A well-formed `4xx`: the server has no hashes for this file; the size and
-        // MTProto's own integrity are then what its parts rest on.
+        // A refusal: the server has no hashes for this file; the size and MTProto's own
+        // integrity are then what its parts rest on.
         Err(mtnet::InvokeError::Rpc(rpc)) if is_refusal(&rpc) => {
             tracing::debug!(%rpc, "no server hashes for this file");
             Outcome::HashesRefused
@@ -88,9 +89,17 @@ pub(crate) async fn fetch_hashes(
     )
 }
 
-/// Whether `rpc` says the server has no hashes for the file (not a flood wait).
+/// Whether `rpc` says the server has no hashes for the file: a refusal, not a wait, a
+/// move or a passing failure (the recovery policy's reading of it).
 fn is_refusal(rpc: &mtproto::session::RpcError) -> bool {
-    (400..500).contains(&rpc.code) && rpc.code != 420
+    matches!(
+        ErrorKind::of_rpc(rpc),
+        ErrorKind::InvalidInput
+            | ErrorKind::NoAccess
+            | ErrorKind::FileGone
+            | ErrorKind::FileReferenceExpired
+            | ErrorKind::LostLogin
+    )
 }
 
 /// The first range of `bytes` (which start at file offset `base`) whose SHA-256 differs
