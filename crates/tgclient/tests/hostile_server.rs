@@ -236,7 +236,7 @@ async fn setup() -> Env {
 fn options(max_attempts: u32) -> DownloadOptions {
     DownloadOptions {
         parts_in_flight: 4,
-        parallel_files: 3,
+        parallel_files: Some(3),
         connections_per_dc: 1,
         max_attempts,
         commit_interval: Duration::from_millis(50),

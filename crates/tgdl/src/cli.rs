@@ -93,8 +93,6 @@ pub enum Command {
     Bench(Box<crate::commands::bench::BenchArgs>),
 }
 
-/// Files downloaded at once, unless told otherwise.
-pub const DEFAULT_PARALLEL_FILES: usize = 4;
 /// 1 MiB parts in flight: enough to fill 64 MiB/s at 100 ms RTT with room to spare.
 pub const DEFAULT_PARTS_IN_FLIGHT: usize = 16;
 /// Connections per DC: Telegram throttles each connection, so parts are spread over several.
@@ -142,10 +140,12 @@ pub struct DownloadArgs {
     /// {msg_id} {date} {date:%Y%m%d} {sender} {type} {file_name} {stem} {ext} {media_id}.
     #[arg(long, value_name = "TEMPLATE", default_value = crate::naming::DEFAULT_TEMPLATE)]
     pub template: String,
-    /// Files downloaded at once.
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_PARALLEL_FILES)]
-    pub parallel_files: usize,
-    /// 1 MiB parts requested at once across all files (memory is about this many MiB).
+    /// At most this many files at once (default: as many as the parts budget allows, so
+    /// small files run many at once).
+    #[arg(long, value_name = "N")]
+    pub parallel_files: Option<usize>,
+    /// The budget of requests in flight, in 1 MiB parts (memory is about this many MiB); a
+    /// part of a small file takes only its size from it.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_PARTS_IN_FLIGHT)]
     pub parts_in_flight: usize,
     /// Connections per DC for file parts.

@@ -2,25 +2,27 @@
 //! a token, an AES-256-CTR key and IV, and the first SHA-256 hashes; parts then come from
 //! the CDN DC encrypted, are decrypted (the IV's last 4 bytes are the offset / 16), and
 //! every 128 KiB chunk is checked against the hashes the file's own DC vouches for — a CDN
-//! is not trusted with content. A chunk that does not match is fetched again; a CDN that
+//! is not trusted with content. A part with a chunk that does not match is fetched again; a CDN that
 //! lacks the file is told to fetch it (`upload.reuploadCdnFile`).
 
 use std::collections::BTreeMap;
 use std::collections::HashMap;
 use std::ops::Range;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 
 use mtcrypto::{AesCtr, RsaPublicKey};
 use tl_types::api::{enums, functions, types};
 use tl_types::{Deserialize, Identifiable, Reader, Serialize};
 use tokio::sync::OnceCell;
 
-use super::engine::{FileTask, Run};
 use super::error::{DownloadError, FileFailure};
-use super::fetch::{PART_SIZE, PartBytes, PartError, bump};
+use super::executor::Executor;
+use super::fetch::{Failure, PartBytes};
+use super::machine::{PART_SIZE, Trouble};
 use super::verify::{RangeHash, first_mismatch};
 use crate::client::dc_addresses;
 use crate::error::ClientError;
+use crate::policy::ErrorKind;
 use crate::store::DcAddress;
 
 /// A file's CDN redirect.
@@ -90,14 +92,16 @@ impl CdnDirectory {
     /// Where CDN DC `dc_id` is and which RSA key it signs with.
     pub(crate) async fn lookup(
         &self,
-        run: &Run,
+        exec: &Executor,
         dc_id: i32,
     ) -> Result<(Vec<DcAddress>, RsaPublicKey), ClientError> {
         let keys = self
             .keys
             .get_or_try_init(|| async {
-                let enums::CdnConfig::CdnConfig(config) =
-                    run.client.invoke(&functions::help::GetCdnConfig {}).await?;
+                let enums::CdnConfig::CdnConfig(config) = exec
+                    .client
+                    .invoke(&functions::help::GetCdnConfig {})
+                    .await?;
                 Ok::<_, ClientError>(
                     config
                         .public_keys
@@ -112,7 +116,7 @@ impl CdnDirectory {
         let addresses = self
             .addresses
             .get_or_try_init(|| async {
-                let stored: Vec<DcAddress> = run
+                let stored: Vec<DcAddress> = exec
                     .client
                     .with_store(|s| s.dc_options())?
                     .into_iter()
@@ -122,7 +126,7 @@ impl CdnDirectory {
                     return Ok(stored);
                 }
                 let enums::Config::Config(config) =
-                    run.client.invoke(&functions::help::GetConfig {}).await?;
+                    exec.client.invoke(&functions::help::GetConfig {}).await?;
                 Ok::<_, ClientError>(
                     dc_addresses(&config.dc_options)
                         .into_iter()
@@ -148,119 +152,136 @@ impl CdnDirectory {
     }
 }
 
-/// Why a CDN fetch stopped: go back to the file's own DC, or fail.
-pub(crate) enum CdnError {
-    /// The redirect is no longer good (token expired, CDN refuses): ask the file's DC again.
-    Redirect,
-    Part(PartError),
+/// What one `upload.getCdnFile` brought.
+#[derive(Debug)]
+pub(crate) enum CdnFetched {
+    /// The part, decrypted and checked against the hashes the file's DC gives.
+    Bytes(PartBytes),
+    /// The CDN lacks the file: the file's DC is to be asked to send it there.
+    ReuploadNeeded(Vec<u8>),
+    /// The redirect is no longer good (token expired, CDN refuses or is unreachable).
+    Stale,
 }
 
-impl From<PartError> for CdnError {
-    fn from(error: PartError) -> Self {
-        CdnError::Part(error)
+/// Asks the CDN once for the part at `offset`, decrypts and checks it; `file_dc` (the
+/// file's own DC) vouches for the chunk hashes.
+pub(crate) async fn fetch_cdn_part(
+    exec: &Executor,
+    file_dc: i32,
+    cdn: &CdnFile,
+    offset: u64,
+) -> Result<CdnFetched, Failure> {
+    exec.gates.pass(cdn.dc_id).await;
+    let connection = match exec.pools.get_cdn(exec, cdn.dc_id).await {
+        Ok(connection) => connection,
+        Err(error) => {
+            tracing::info!(dc = cdn.dc_id, %error, "CDN unreachable; asking the file's DC");
+            return Ok(CdnFetched::Stale);
+        }
+    };
+    let request = functions::upload::GetCdnFile {
+        file_token: cdn.token.clone(),
+        offset: offset as i64,
+        limit: PART_SIZE as i32,
+    };
+    let mut body = match exec.client.call(&connection, request.to_bytes()).await {
+        Ok(body) => body,
+        Err(error) => {
+            let kind = ErrorKind::of_invoke(&error);
+            if kind == ErrorKind::ConnectionLost {
+                exec.pools.discard(&connection).await;
+            }
+            if passing(kind) {
+                return Err(Failure::Trouble(Trouble::Error {
+                    kind,
+                    context: exec.cdn_context(),
+                    why: error.to_string(),
+                }));
+            }
+            tracing::info!(%error, "CDN refused the part; asking the file's DC");
+            return Ok(CdnFetched::Stale);
+        }
+    };
+    match parse_cdn_file(&body) {
+        Ok(CdnAnswer::Bytes(range)) => {
+            let Some(bytes) = body.get_mut(range.clone()) else {
+                return Ok(CdnFetched::Stale);
+            };
+            let mut cipher = AesCtr::for_cdn_offset(&cdn.key, &cdn.iv, offset)
+                .map_err(|e| FileFailure::Refused(e.to_string()))?;
+            cipher.apply(bytes);
+            match check_chunks(exec, file_dc, cdn, offset, bytes).await? {
+                None => Ok(CdnFetched::Bytes(PartBytes { body, bytes: range })),
+                Some(why) => {
+                    tracing::warn!(
+                        offset,
+                        why,
+                        "CDN part failed its hash check; fetching again"
+                    );
+                    Err(malformed(exec, why))
+                }
+            }
+        }
+        Ok(CdnAnswer::Reupload(request_token)) => Ok(CdnFetched::ReuploadNeeded(request_token)),
+        Err(error) => Err(malformed(exec, error.to_string())),
     }
 }
 
-/// Fetches, decrypts and checks the part at `offset` from the CDN.
-pub(crate) async fn fetch_cdn_part(
-    run: &Run,
-    file: &FileTask,
+/// Whether a CDN failure passes (asked again there); any other sends the part back to the
+/// file's DC for a new redirect.
+fn passing(kind: ErrorKind) -> bool {
+    matches!(
+        kind,
+        ErrorKind::FloodWait(_)
+            | ErrorKind::PremiumFloodWait(_)
+            | ErrorKind::Transient
+            | ErrorKind::TimedOut
+            | ErrorKind::ConnectionLost
+            | ErrorKind::RefusedBySession
+            | ErrorKind::Malformed
+    )
+}
+
+/// CDN bytes that cannot be used: asked again, as the policy retries a malformed answer.
+fn malformed(exec: &Executor, why: String) -> Failure {
+    Failure::Trouble(Trouble::Error {
+        kind: ErrorKind::Malformed,
+        context: exec.cdn_context(),
+        why,
+    })
+}
+
+/// Asks the file's DC `dc` to have the CDN fetch the file again; whether it did.
+pub(crate) async fn reupload(
+    exec: &Executor,
+    dc: i32,
     cdn: &CdnFile,
-    offset: u64,
-) -> Result<PartBytes, CdnError> {
-    let mut attempt = 0u32;
-    let mut reuploads = 0u32;
-    loop {
-        run.gates.pass(cdn.dc_id).await;
-        let connection = run.pools.get_cdn(run, cdn.dc_id).await.map_err(|e| {
-            tracing::info!(dc = cdn.dc_id, error = %e, "CDN unreachable; asking the file's DC");
-            CdnError::Redirect
-        })?;
-        let request = functions::upload::GetCdnFile {
-            file_token: cdn.token.clone(),
-            offset: offset as i64,
-            limit: PART_SIZE as i32,
-        };
-        let answer = run.client.call(&connection, request.to_bytes()).await;
-        let mut body = match answer {
-            Ok(body) => body,
-            Err(mtnet::InvokeError::Rpc(rpc)) => {
-                if let crate::rpc_error::RpcAction::FloodWait(wait) =
-                    crate::rpc_error::classify(&rpc)
-                {
-                    if wait > run.flood_limit {
-                        return Err(PartError::File(FileFailure::FloodWait(wait)).into());
-                    }
-                    run.gates.close_for(cdn.dc_id, wait);
-                    continue;
-                }
-                if rpc.code >= 500 || rpc.code < 0 {
-                    attempt = bump(attempt, run, &rpc.to_string()).await?;
-                    continue;
-                }
-                tracing::info!(error = %rpc, "CDN refused the part; asking the file's DC");
-                return Err(CdnError::Redirect);
-            }
-            Err(mtnet::InvokeError::Stopped) => {
-                run.pools.discard(&connection).await;
-                attempt = bump(attempt, run, "CDN connection stopped").await?;
-                continue;
-            }
-            Err(other) => {
-                attempt = bump(attempt, run, &other.to_string()).await?;
-                continue;
-            }
-        };
-        match parse_cdn_file(&body) {
-            Ok(CdnAnswer::Bytes(range)) => {
-                let Some(bytes) = body.get_mut(range.clone()) else {
-                    return Err(CdnError::Redirect);
-                };
-                let mut cipher = AesCtr::for_cdn_offset(&cdn.key, &cdn.iv, offset)
-                    .map_err(|e| PartError::File(FileFailure::Refused(e.to_string())))?;
-                cipher.apply(bytes);
-                match check_chunks(run, file, cdn, offset, bytes).await? {
-                    None => return Ok(PartBytes { body, bytes: range }),
-                    Some(why) => {
-                        tracing::warn!(
-                            offset,
-                            why,
-                            "CDN part failed its hash check; fetching again"
-                        );
-                        attempt = bump(attempt, run, &why).await?;
-                    }
-                }
-            }
-            Ok(CdnAnswer::Reupload(request_token)) => {
-                reuploads += 1;
-                if reuploads > 3 {
-                    return Err(CdnError::Redirect);
-                }
-                let request = functions::upload::ReuploadCdnFile {
-                    file_token: cdn.token.clone(),
-                    request_token,
-                };
-                match run.client.invoke_on_dc(file.dc(), &request).await {
-                    Ok(hashes) => cdn.add_hashes(hashes),
-                    Err(error) => {
-                        tracing::info!(%error, "CDN reupload refused; asking the file's DC");
-                        return Err(CdnError::Redirect);
-                    }
-                }
-            }
-            Err(error) => attempt = bump(attempt, run, &error.to_string()).await?,
+    request_token: Vec<u8>,
+) -> bool {
+    let request = functions::upload::ReuploadCdnFile {
+        file_token: cdn.token.clone(),
+        request_token,
+    };
+    match exec.client.invoke_on_dc(dc, &request).await {
+        Ok(hashes) => {
+            cdn.add_hashes(hashes);
+            true
+        }
+        Err(error) => {
+            tracing::info!(%error, "CDN reupload refused; asking the file's DC");
+            false
         }
     }
 }
 
 /// Checks decrypted `bytes` (at `offset`) chunk by chunk; the reason if one fails.
 async fn check_chunks(
-    run: &Run,
-    file: &FileTask,
+    exec: &Executor,
+    file_dc: i32,
     cdn: &CdnFile,
     offset: u64,
     bytes: &[u8],
-) -> Result<Option<String>, PartError> {
+) -> Result<Option<String>, Failure> {
     let end = offset + bytes.len() as u64;
     let mut needed = Vec::new();
     let mut at = offset;
@@ -271,21 +292,22 @@ async fn check_chunks(
                 offset: at as i64,
             };
             let hashes =
-                run.client
-                    .invoke_on_dc(file.dc(), &request)
+                exec.client
+                    .invoke_on_dc(file_dc, &request)
                     .await
                     .map_err(|e| match e {
                         ClientError::Rpc { error: rpc, .. } => {
-                            PartError::File(FileFailure::Refused(format!("no CDN hashes: {rpc}")))
+                            FileFailure::Refused(format!("no CDN hashes: {rpc}")).into()
                         }
-                        other => PartError::Fatal(DownloadError::Client(other)),
+                        other => Failure::Fatal(DownloadError::Client(other)),
                     })?;
             cdn.add_hashes(hashes);
         }
         let Some(hash) = cdn.hash_at(at) else {
-            return Err(PartError::File(FileFailure::Refused(format!(
+            return Err(FileFailure::Refused(format!(
                 "the file's DC gives no hash for CDN bytes at {at}"
-            ))));
+            ))
+            .into());
         };
         at += hash.limit;
         needed.push(hash);
@@ -316,6 +338,3 @@ fn parse_cdn_file(body: &[u8]) -> Result<CdnAnswer, tl_types::Error> {
         }),
     }
 }
-
-/// The CDN state a file task carries.
-pub(crate) type CdnSlot = Mutex<Option<Arc<CdnFile>>>;

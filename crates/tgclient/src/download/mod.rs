@@ -1,6 +1,8 @@
-//! The download engine: many files, each in 1 MiB parts, under one budget of requests in
+//! The download engine: many files, each in 1 MiB parts, under one budget of bytes in
 //! flight, over a few connections per DC; resumable from the ledger in the session store;
-//! every file verified before it takes its final name.
+//! every file verified before it takes its final name. Each file's decisions (which part,
+//! from where, what an answer means) are a pure state machine (`machine`); the executor
+//! (`executor`, `file_run`) carries out its actions.
 //!
 //! ```no_run
 //! # async fn demo(client: tgclient::Client, message: tl_types::api::enums::Message)
@@ -19,21 +21,25 @@
 //! ```
 
 mod cdn;
-mod engine;
 mod error;
+mod executor;
 mod fetch;
+mod file_run;
 mod gates;
+mod job;
 mod ledger;
+mod machine;
 mod part_file;
 mod pool;
 mod ranges;
 mod verify;
 
-pub use engine::{
-    DownloadEvent, DownloadJob, DownloadOptions, FileOutcome, MessageSource, ServerHashes, download,
-};
 pub use error::{DownloadError, FileFailure};
-pub use fetch::PART_SIZE;
+pub use executor::download;
+pub use job::{
+    DownloadEvent, DownloadJob, DownloadOptions, FileOutcome, MessageSource, ServerHashes,
+};
 pub use ledger::{FileState, LedgerError};
+pub use machine::PART_SIZE;
 pub use part_file::{FileError, part_path};
 pub use ranges::RangeSet;

@@ -94,6 +94,11 @@ impl PartFile {
         std::fs::metadata(part_path(final_path)).is_ok_and(|m| m.is_file() && m.len() == size)
     }
 
+    /// Where the verified file goes.
+    pub(crate) fn final_path(&self) -> &Path {
+        &self.final_path
+    }
+
     /// The open file (the ledger syncs it before recording ranges).
     pub(crate) fn handle(&self) -> &Arc<File> {
         &self.file

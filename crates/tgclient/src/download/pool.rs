@@ -10,7 +10,7 @@ use tokio::sync::{Mutex as AsyncMutex, OnceCell};
 
 use mtcrypto::RsaPublicKey;
 
-use super::engine::Run;
+use super::executor::Executor;
 use crate::Client;
 use crate::client::DcConnection;
 use crate::error::ClientError;
@@ -92,13 +92,13 @@ impl Pools {
     /// A connection to CDN DC `dc_id`.
     pub(crate) async fn get_cdn(
         &self,
-        run: &Run,
+        exec: &Executor,
         dc_id: i32,
     ) -> Result<Arc<DcConnection>, ClientError> {
         let cell = Self::cell(&self.cdns, dc_id);
         let pool = cell
             .get_or_try_init(|| async {
-                let found = run.cdn.lookup(run, dc_id).await?;
+                let found = exec.cdn.lookup(exec, dc_id).await?;
                 Ok::<_, ClientError>(DcPool::new(self.per_dc, Some(found)))
             })
             .await?;

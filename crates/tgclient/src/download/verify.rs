@@ -7,10 +7,11 @@ use sha2::{Digest, Sha256};
 use tl_types::api::{enums, functions};
 use tl_types::{Deserialize, Serialize};
 
-use super::engine::{FileTask, Run};
 use super::error::DownloadError;
-use super::fetch::{PART_SIZE, PartError};
+use super::executor::Executor;
+use super::machine::Outcome;
 use super::part_file::{FileError, PartFile};
+use crate::policy::ErrorKind;
 
 /// The SHA-256 the server gives for `offset..offset + limit` of a file.
 #[derive(Debug, Clone)]
@@ -38,83 +39,67 @@ impl RangeHash {
     }
 }
 
-/// Why the server's hashes of a part are not at hand.
-#[derive(Debug)]
-pub(crate) enum HashTrouble {
-    /// No answer came (an error such as `500 NOT_IMPLEMENTED`, a lost request): asking
-    /// again may help; the part's bytes are not in doubt.
-    Unavailable(String),
-    /// The server answered something unusable (malformed, not covering the part): the
-    /// part cannot be trusted and is fetched again.
-    Unusable(String),
-}
-
-/// The server's hashes covering the part at `offset`; `Ok(None)` when the server refuses
-/// hashes for this file (a well-formed `4xx` error: then the size and MTProto's own
-/// integrity are what the part rests on, and the file is not asked again).
-pub(crate) async fn part_hashes(
-    run: &Run,
-    task: &FileTask,
-    offset: u64,
-) -> Result<Option<Vec<RangeHash>>, HashTrouble> {
-    use HashTrouble::{Unavailable, Unusable};
-    let end = (offset + u64::from(PART_SIZE)).min(task.job.media.size);
-    let mut hashes: Vec<RangeHash> = Vec::new();
-    let mut at = offset;
-    // Each answer must move forward, and a part takes a bounded number of answers (one
-    // covers 1 MiB with Telegram's 128 KiB chunks), so a hostile server cannot keep us here.
-    let mut answers = 0;
-    while at < end {
-        answers += 1;
-        if answers > MAX_HASH_ANSWERS {
-            return Err(Unusable(format!(
-                "the server's hashes come in pieces too small at {at}"
-            )));
+/// What one `upload.getFileHashes` brought, as the file's machine takes it.
+pub(crate) fn hashes_outcome(offset: u64, answer: Result<Vec<u8>, mtnet::InvokeError>) -> Outcome {
+    match answer {
+        Ok(body) => match Vec::<enums::FileHash>::from_bytes(&body) {
+            Ok(hashes) => Outcome::Hashes {
+                offset,
+                hashes: RangeHash::from_answer(hashes),
+            },
+            Err(error) => Outcome::HashesUnusable {
+                offset,
+                why: format!("malformed server hashes: {error}"),
+            },
+        },
+        // A refusal: the server has no hashes for this file; the size and MTProto's own
+        // integrity are then what its parts rest on.
+        Err(mtnet::InvokeError::Rpc(rpc)) if is_refusal(&rpc) => {
+            tracing::debug!(%rpc, "no server hashes for this file");
+            Outcome::HashesRefused
         }
-        let dc = task.dc();
-        let connection = run
-            .pools
-            .get_small(dc)
-            .await
-            .map_err(|e| Unavailable(format!("no connection for server hashes: {e}")))?;
-        let request = functions::upload::GetFileHashes {
-            location: task.location().1,
-            offset: at as i64,
-        };
-        let answer = match run.client.call(&connection, request.to_bytes()).await {
-            Ok(body) => Vec::<enums::FileHash>::from_bytes(&body)
-                .map_err(|e| Unusable(format!("malformed server hashes: {e}")))?,
-            Err(mtnet::InvokeError::Rpc(rpc)) if is_refusal(&rpc) => {
-                tracing::debug!(dc, %rpc, "no server hashes for this file");
-                task.hashes_unavailable();
-                return Ok(None);
-            }
-            Err(error) => {
-                return Err(Unavailable(format!("no server hashes this time: {error}")));
-            }
-        };
-        let before = at;
-        for hash in RangeHash::from_answer(answer) {
-            if hash.offset == at {
-                at = hash.offset.saturating_add(hash.limit);
-                hashes.push(hash);
-            }
-        }
-        if at == before {
-            return Err(Unusable(format!(
-                "the server's hashes do not cover bytes from {at}"
-            )));
+        Err(error) => {
+            tracing::debug!(offset, %error, "no server hashes this time");
+            Outcome::HashesFailed { offset }
         }
     }
-    Ok(Some(hashes))
 }
 
-/// `upload.getFileHashes` calls one part may take.
-const MAX_HASH_ANSWERS: u32 = 16;
+/// Asks DC `dc` once for the server's hashes of `location` from `offset` on.
+pub(crate) async fn fetch_hashes(
+    exec: &Executor,
+    dc: i32,
+    location: enums::InputFileLocation,
+    offset: u64,
+) -> Outcome {
+    let connection = match exec.pools.get_small(dc).await {
+        Ok(connection) => connection,
+        Err(error) => {
+            tracing::debug!(offset, %error, "no connection for server hashes");
+            return Outcome::HashesFailed { offset };
+        }
+    };
+    let request = functions::upload::GetFileHashes {
+        location,
+        offset: offset as i64,
+    };
+    hashes_outcome(
+        offset,
+        exec.client.call(&connection, request.to_bytes()).await,
+    )
+}
 
-/// Whether `rpc` says the server has no hashes for the file (not a flood wait).
+/// Whether `rpc` says the server has no hashes for the file: a refusal, not a wait, a
+/// move or a passing failure (the recovery policy's reading of it).
 fn is_refusal(rpc: &mtproto::session::RpcError) -> bool {
-    (400..500).contains(&rpc.code) && rpc.code != 420
+    matches!(
+        ErrorKind::of_rpc(rpc),
+        ErrorKind::InvalidInput
+            | ErrorKind::NoAccess
+            | ErrorKind::FileGone
+            | ErrorKind::FileReferenceExpired
+            | ErrorKind::LostLogin
+    )
 }
 
 /// The first range of `bytes` (which start at file offset `base`) whose SHA-256 differs
@@ -140,13 +125,13 @@ pub(crate) fn first_mismatch(base: u64, bytes: &[u8], hashes: &[RangeHash]) -> O
     None
 }
 
-/// Reads a finished `.part` back: its SHA-256, or why it is not the file.
+/// Reads a finished `.part` of `size` bytes back: its SHA-256, or why it is not the file.
 pub(crate) async fn file_sha256(
-    task: &FileTask,
     part: &PartFile,
-) -> Result<Result<[u8; 32], String>, PartError> {
-    let size = task.job.media.size;
+    size: u64,
+) -> Result<Result<[u8; 32], String>, DownloadError> {
     let part = part.clone();
+    let path = part.final_path().to_owned();
     let read = tokio::task::spawn_blocking(move || {
         let mut whole = Sha256::new();
         let read = part.read_chunks(1 << 20, |_, chunk| whole.update(chunk))?;
@@ -158,11 +143,11 @@ pub(crate) async fn file_sha256(
             Ok(Err(format!("the file holds {read} bytes, expected {size}")))
         }
         Ok(Ok((_, sha256))) => Ok(Ok(sha256)),
-        Ok(Err(error)) => Err(PartError::Fatal(error.into())),
-        Err(join) => Err(PartError::Fatal(DownloadError::File(FileError {
+        Ok(Err(error)) => Err(error.into()),
+        Err(join) => Err(DownloadError::File(FileError {
             action: "cannot verify",
-            path: task.job.path.clone(),
+            path,
             source: std::io::Error::other(join),
-        }))),
+        })),
     }
 }

@@ -90,7 +90,7 @@ pub async fn run(client: &Client, args: &DownloadArgs) -> Result<()> {
     });
     let options = DownloadOptions {
         parts_in_flight: args.parts_in_flight.max(1),
-        parallel_files: args.parallel_files.max(1),
+        parallel_files: args.parallel_files.map(|files| files.max(1)),
         connections_per_dc: args.connections.max(1),
         verify_server_hashes: !args.no_server_hashes,
         ..DownloadOptions::default()

@@ -51,9 +51,9 @@ pub struct BenchArgs {
     /// bandwidth is per DC.
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub dcs: usize,
-    /// Files downloaded at once.
-    #[arg(long, value_name = "N", default_value_t = crate::cli::DEFAULT_PARALLEL_FILES)]
-    pub parallel_files: usize,
+    /// At most this many files at once (default: as many as the parts budget allows).
+    #[arg(long, value_name = "N")]
+    pub parallel_files: Option<usize>,
     /// 1 MiB parts requested at once across all files.
     #[arg(long, value_name = "N", default_value_t = crate::cli::DEFAULT_PARTS_IN_FLIGHT)]
     pub parts_in_flight: usize,
@@ -94,7 +94,7 @@ pub struct Report {
     pub files: usize,
     pub file_size: u64,
     pub dcs: usize,
-    pub parallel_files: usize,
+    pub parallel_files: Option<usize>,
     pub parts_in_flight: usize,
     pub connections: usize,
     pub server_hashes: bool,
@@ -369,7 +369,7 @@ async fn transfer(client: &Client, args: &BenchArgs, dir: &Path) -> Result<Trans
         .collect();
     let options = DownloadOptions {
         parts_in_flight: args.parts_in_flight.max(1),
-        parallel_files: args.parallel_files.max(1),
+        parallel_files: args.parallel_files.map(|files| files.max(1)),
         connections_per_dc: args.connections.max(1),
         verify_server_hashes: !args.no_server_hashes,
         ..DownloadOptions::default()
@@ -558,7 +558,9 @@ fn write_table(out: &mut impl Write, report: &Report) -> std::io::Result<()> {
     writeln!(
         out,
         "  engine:      {} files at once, {} parts in flight, {} connections per DC, server hashes {}",
-        report.parallel_files,
+        report
+            .parallel_files
+            .map_or_else(|| "budget-bound".to_owned(), |files| files.to_string()),
         report.parts_in_flight,
         report.connections,
         if report.server_hashes { "on" } else { "off" }

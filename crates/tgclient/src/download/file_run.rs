@@ -1,0 +1,603 @@
+//! One file under the executor: opened (or resumed from the ledger), its machine driven
+//! until it ends (each action carried out as a task; each outcome fed back), then verified
+//! and moved into place.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tl_types::api::enums;
+use tokio::sync::OwnedSemaphorePermit;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use super::cdn::{CdnFetched, CdnFile, fetch_cdn_part, reupload};
+use super::error::{DownloadError, FileFailure};
+use super::executor::Executor;
+use super::fetch::{Failure, Fetched, PartBytes, fetch_from_dc};
+use super::job::{DownloadEvent, DownloadJob, FileOutcome, ServerHashes};
+use super::ledger::FileState;
+use super::machine::{Action, FileMachine, FileSpec, Outcome, Repair, Route};
+use super::part_file::{FileError, PartFile, part_path};
+use super::verify::{RangeHash, fetch_hashes, file_sha256, first_mismatch};
+use crate::error::ClientError;
+use crate::media::MediaFile;
+
+/// Downloads job `index`: resume or start, run its machine, verify, rename. `first` is
+/// the budget its first part takes (admission waited for it).
+pub(crate) async fn run_file(
+    exec: &Arc<Executor>,
+    index: usize,
+    job: DownloadJob,
+    first: OwnedSemaphorePermit,
+) -> FileOutcome {
+    let opened = match open(exec, index, &job).await {
+        Ok(Opened::Fresh(opened)) => opened,
+        Ok(Opened::AlreadyDone(sha256)) => return FileOutcome::AlreadyDone { sha256 },
+        Err(error) => {
+            exec.stop(error);
+            return FileOutcome::NotRun;
+        }
+    };
+    let (part, state) = opened;
+    let spec = FileSpec {
+        size: job.media.size,
+        dc: job.media.dc_id,
+        verify_server_hashes: exec.options.verify_server_hashes,
+        cdn_supported: exec.options.cdn,
+        refreshable: job.source.is_some(),
+        done: state.done.clone(),
+    };
+    let run = FileRun {
+        exec: Arc::clone(exec),
+        index,
+        machine: FileMachine::new(spec, exec.limits.clone()),
+        location: job.media.location.clone(),
+        job,
+        part,
+        state,
+        cdn: None,
+        held: HashMap::new(),
+        permits: HashMap::new(),
+        fetched: 0,
+        tasks: JoinSet::new(),
+    };
+    let outcome = run.drive(first).await;
+    if !matches!(outcome, FileOutcome::NotRun) {
+        exec.emit(DownloadEvent::Finished {
+            index,
+            ok: matches!(outcome, FileOutcome::Done { .. }),
+        });
+    }
+    outcome
+}
+
+enum Opened {
+    Fresh((PartFile, FileState)),
+    AlreadyDone([u8; 32]),
+}
+
+/// Finds where job `index` stands: done by an earlier run, resumable, or to start afresh.
+async fn open(exec: &Executor, index: usize, job: &DownloadJob) -> Result<Opened, DownloadError> {
+    let size = job.media.size;
+    let recorded = exec
+        .ledger
+        .load(&job.key)
+        .map_err(|e| DownloadError::Client(e.into()))?;
+    let saved = recorded
+        .clone()
+        .filter(|s| s.media == job.media.id && s.size == size);
+    if let Some(sha256) = saved.as_ref().and_then(|s| s.sha256)
+        && std::fs::metadata(&job.path).is_ok_and(|m| m.len() == size)
+    {
+        exec.emit(DownloadEvent::Started {
+            index,
+            size,
+            resumed: size,
+        });
+        exec.emit(DownloadEvent::Finished { index, ok: true });
+        return Ok(Opened::AlreadyDone(sha256));
+    }
+    let resumable = saved
+        .filter(|s| s.sha256.is_none())
+        .filter(|_| PartFile::reusable(&job.path, size));
+    let state = if let Some(state) = resumable {
+        state
+    } else {
+        let fresh = FileState::new(job.media.id.clone(), size);
+        // The ledger forgets any earlier ranges before a new `.part` replaces the old one:
+        // were the run killed in between, the next one must not take the new file's zeros
+        // for the ranges an earlier `.part` (since renamed) held. A key never recorded
+        // has nothing to forget (most files of a first run: one transaction fewer each).
+        if recorded.is_some() {
+            exec.ledger.save_now(&job.key, &fresh).await?;
+        }
+        fresh
+    };
+    let part = match PartFile::open(&job.path, size, !state.done.ranges().is_empty())? {
+        // Checked just above that it would be kept; a `.part` changing under us meanwhile
+        // is not ours to resume.
+        (_, false) if !state.done.ranges().is_empty() => {
+            return Err(DownloadError::File(FileError {
+                action: "the .part file changed while opening",
+                path: part_path(&job.path),
+                source: std::io::Error::other("modified by another program"),
+            }));
+        }
+        (part, _) => part,
+    };
+    exec.emit(DownloadEvent::Started {
+        index,
+        size,
+        resumed: state.done.covered(),
+    });
+    Ok(Opened::Fresh((part, state)))
+}
+
+/// What a task carrying out an action brings back.
+enum Report {
+    Outcome(Outcome),
+    Bytes {
+        offset: u64,
+        part: PartBytes,
+    },
+    Redirect {
+        offset: u64,
+        cdn: CdnFile,
+    },
+    Location {
+        generation: u64,
+        location: enums::InputFileLocation,
+    },
+}
+
+type TaskResult = Result<Report, DownloadError>;
+
+/// How the machine's run ended.
+enum End {
+    Verify(ServerHashes),
+    Failed(FileFailure),
+    Stopped,
+}
+
+struct FileRun {
+    exec: Arc<Executor>,
+    index: usize,
+    job: DownloadJob,
+    machine: FileMachine,
+    /// The location to ask for (renewed with the file reference).
+    location: enums::InputFileLocation,
+    part: PartFile,
+    state: FileState,
+    /// The CDN redirect in force, by the machine's number for it.
+    cdn: Option<(u64, Arc<CdnFile>)>,
+    /// Bytes that came and wait to be checked and written, by offset.
+    held: HashMap<u64, PartBytes>,
+    /// The budget each part holds until it is on disk, by offset.
+    permits: HashMap<u64, OwnedSemaphorePermit>,
+    fetched: u64,
+    tasks: JoinSet<TaskResult>,
+}
+
+impl FileRun {
+    async fn drive(mut self, first: OwnedSemaphorePermit) -> FileOutcome {
+        let mut spare = Some(first);
+        let end = loop {
+            if self.exec.stopped() {
+                break End::Stopped;
+            }
+            let now = Instant::now();
+            self.start_parts(&mut spare, now);
+            if let Some(end) = self.carry_out(now) {
+                break end;
+            }
+            let want = self.machine.next_part_cost();
+            let deadline = self.machine.poll_timeout();
+            let exec = Arc::clone(&self.exec);
+            tokio::select! {
+                Some(joined) = self.tasks.join_next(), if !self.tasks.is_empty() => {
+                    match joined {
+                        Ok(Ok(report)) => self.take(report),
+                        Ok(Err(error)) => {
+                            self.exec.stop(error);
+                            break End::Stopped;
+                        }
+                        Err(join) => break End::Failed(FileFailure::GaveUp {
+                            attempts: 1,
+                            last: join.to_string(),
+                        }),
+                    }
+                }
+                permit = exec.budget_for(want.unwrap_or(0)), if want.is_some() => {
+                    spare = permit;
+                }
+                () = sleep_until(deadline), if deadline.is_some() => {}
+                else => break End::Failed(FileFailure::GaveUp {
+                    attempts: 0,
+                    last: "nothing left to try".into(),
+                }),
+            }
+        };
+        // What is still out is of no use now (a write under way finishes on its own
+        // thread; its range was not recorded).
+        self.tasks.abort_all();
+        self.permits.clear();
+        self.held.clear();
+        match end {
+            End::Stopped => FileOutcome::NotRun,
+            End::Failed(failure) => FileOutcome::Failed(failure),
+            End::Verify(server_hashes) => self.complete(server_hashes).await,
+        }
+    }
+
+    /// Starts new parts while the budget has room (`spare` is budget already had).
+    fn start_parts(&mut self, spare: &mut Option<OwnedSemaphorePermit>, now: Instant) {
+        while let Some(cost) = self.machine.next_part_cost() {
+            let permit = match spare.take() {
+                Some(permit) => permit,
+                None => match self.exec.try_budget_for(cost) {
+                    Some(permit) => permit,
+                    None => break,
+                },
+            };
+            let Some(action) = self.machine.start_part(now) else {
+                break;
+            };
+            if let Action::FetchPart { offset, .. } = &action {
+                self.permits.insert(*offset, permit);
+            }
+            // Starting a part never ends the machine (`carry_out` would see it if it did).
+            self.dispatch(action, now);
+        }
+        // Budget had for a part that is not to start goes back to the others.
+        spare.take();
+    }
+
+    /// Carries out what the machine has due; how it ended, if it did.
+    fn carry_out(&mut self, now: Instant) -> Option<End> {
+        while let Some(action) = self.machine.poll(now) {
+            if let Some(end) = self.dispatch(action, now) {
+                return Some(end);
+            }
+        }
+        None
+    }
+
+    fn dispatch(&mut self, action: Action, now: Instant) -> Option<End> {
+        let exec = Arc::clone(&self.exec);
+        match action {
+            Action::FetchPart {
+                offset,
+                route: Route::Dc(dc),
+                generation,
+            } => {
+                let location = self.location.clone();
+                self.tasks.spawn(async move {
+                    let fetched = fetch_from_dc(&exec, dc, location, offset).await;
+                    Ok(match fetched {
+                        Ok(Fetched::Bytes(part)) => Report::Bytes { offset, part },
+                        Ok(Fetched::Redirect(cdn)) => Report::Redirect { offset, cdn },
+                        Err(failure) => Report::Outcome(trouble(offset, generation, failure)?),
+                    })
+                });
+            }
+            Action::FetchPart {
+                offset,
+                route: Route::Cdn { redirect, .. },
+                generation,
+            } => {
+                let Some(cdn) = self.cdn_for(redirect) else {
+                    self.machine
+                        .handle(Outcome::CdnStale { offset, redirect }, now);
+                    return None;
+                };
+                let file_dc = self.machine.dc();
+                self.tasks.spawn(async move {
+                    let fetched = fetch_cdn_part(&exec, file_dc, &cdn, offset).await;
+                    Ok(match fetched {
+                        Ok(CdnFetched::Bytes(part)) => Report::Bytes { offset, part },
+                        Ok(CdnFetched::ReuploadNeeded(request_token)) => {
+                            Report::Outcome(Outcome::ReuploadNeeded {
+                                offset,
+                                redirect,
+                                request_token,
+                            })
+                        }
+                        Ok(CdnFetched::Stale) => {
+                            Report::Outcome(Outcome::CdnStale { offset, redirect })
+                        }
+                        Err(failure) => Report::Outcome(trouble(offset, generation, failure)?),
+                    })
+                });
+            }
+            Action::FetchHashes { offset, dc } => {
+                let location = self.location.clone();
+                self.tasks.spawn(async move {
+                    Ok(Report::Outcome(
+                        fetch_hashes(&exec, dc, location, offset).await,
+                    ))
+                });
+            }
+            Action::Reupload {
+                offset,
+                dc,
+                redirect,
+                request_token,
+            } => {
+                let Some(cdn) = self.cdn_for(redirect) else {
+                    self.machine
+                        .handle(Outcome::CdnStale { offset, redirect }, now);
+                    return None;
+                };
+                self.tasks.spawn(async move {
+                    Ok(Report::Outcome(
+                        if reupload(&exec, dc, &cdn, request_token).await {
+                            Outcome::Reuploaded { offset }
+                        } else {
+                            Outcome::CdnStale { offset, redirect }
+                        },
+                    ))
+                });
+            }
+            Action::RefreshReference { generation } => {
+                let (source, media) = (self.job.source.clone(), self.job.media.clone());
+                self.tasks.spawn(async move {
+                    let Some(source) = source else {
+                        return Ok(Report::Outcome(Outcome::RefreshFailed(FileFailure::Gone(
+                            "the file reference expired".into(),
+                        ))));
+                    };
+                    Ok(match refreshed(&exec, &source, &media).await? {
+                        Ok(location) => Report::Location {
+                            generation,
+                            location,
+                        },
+                        Err(failure) => Report::Outcome(Outcome::RefreshFailed(failure)),
+                    })
+                });
+            }
+            Action::Store { offset, check } => {
+                let Some(bytes) = self.held.remove(&offset) else {
+                    let why = "the part's bytes went missing".to_owned();
+                    self.machine.handle(Outcome::Mismatch { offset, why }, now);
+                    return None;
+                };
+                let part = self.part.clone();
+                self.tasks
+                    .spawn(async move { store(&part, offset, bytes, check).await });
+            }
+            Action::HoldDc { dc, wait } => {
+                tracing::info!(dc, ?wait, "flood wait on file requests");
+                self.exec.gates.close_for(dc, wait);
+            }
+            Action::Repair { offset, dc, repair } => {
+                self.tasks.spawn(async move {
+                    mend(&exec, dc, repair).await?;
+                    Ok(Report::Outcome(Outcome::Repaired { offset }))
+                });
+            }
+            Action::LoginLost { reason } => {
+                // A task of its own, so that no other file's cancellation cuts it short.
+                let exec = Arc::clone(&self.exec);
+                self.tasks.spawn(async move {
+                    let home = exec.client.home_dc();
+                    exec.client.drop_connection(home).await;
+                    Err(match exec.client.forget_login(&reason) {
+                        Ok(()) => DownloadError::Client(ClientError::LoginLost { reason }),
+                        Err(error) => DownloadError::Client(error),
+                    })
+                });
+            }
+            Action::Verify { server_hashes } => return Some(End::Verify(server_hashes)),
+            Action::Fail(failure) => return Some(End::Failed(failure)),
+        }
+        None
+    }
+
+    fn cdn_for(&self, redirect: u64) -> Option<Arc<CdnFile>> {
+        self.cdn
+            .as_ref()
+            .filter(|(number, _)| *number == redirect)
+            .map(|(_, cdn)| Arc::clone(cdn))
+    }
+
+    /// Feeds what a task brought to the machine, keeping what the machine does not hold.
+    fn take(&mut self, report: Report) {
+        let now = Instant::now();
+        match report {
+            Report::Outcome(outcome) => {
+                if let Outcome::Stored { offset } = &outcome {
+                    self.stored(*offset);
+                } else if let Outcome::Mismatch { offset, why } = &outcome {
+                    tracing::warn!(offset, why, "part failed the server's hash check");
+                }
+                self.machine.handle(outcome, now);
+            }
+            Report::Bytes { offset, part } => {
+                let len = part.len() as u64;
+                self.held.insert(offset, part);
+                self.machine.handle(Outcome::Bytes { offset, len }, now);
+            }
+            Report::Redirect { offset, cdn } => {
+                let cdn_dc = cdn.dc_id;
+                self.machine
+                    .handle(Outcome::CdnRedirect { offset, cdn_dc }, now);
+                if let Some(redirect) = self.machine.cdn_redirect() {
+                    self.cdn = Some((redirect, Arc::new(cdn)));
+                }
+            }
+            Report::Location {
+                generation,
+                location,
+            } => {
+                tracing::debug!(key = self.job.key, "file reference renewed");
+                self.location = location;
+                self.machine.handle(Outcome::Refreshed { generation }, now);
+            }
+        }
+    }
+
+    /// The part at `offset` is on disk: record it, give its budget back.
+    fn stored(&mut self, offset: u64) {
+        self.permits.remove(&offset);
+        let len = self
+            .job
+            .media
+            .size
+            .saturating_sub(offset)
+            .min(u64::from(super::machine::PART_SIZE));
+        self.state.done.insert(offset..offset + len);
+        self.exec
+            .ledger
+            .stage(&self.job.key, &self.state, Some(self.part.handle()));
+        self.fetched += len;
+        self.exec.emit(DownloadEvent::Progress {
+            index: self.index,
+            bytes: len,
+        });
+    }
+
+    /// Verifies a fully fetched file and moves it into place.
+    async fn complete(self, server_hashes: ServerHashes) -> FileOutcome {
+        let (exec, job) = (&self.exec, &self.job);
+        let sha256 = match file_sha256(&self.part, job.media.size).await {
+            Ok(Ok(sha256)) => sha256,
+            Ok(Err(why)) => {
+                // Unverifiable bytes never reach the final name: start over next time.
+                let fresh = FileState::new(job.media.id.clone(), job.media.size);
+                if let Err(error) = exec.ledger.save_now(&job.key, &fresh).await {
+                    exec.stop(error.into());
+                }
+                let _ = std::fs::remove_file(part_path(&job.path));
+                return FileOutcome::Failed(FileFailure::Verification(why));
+            }
+            Err(error) => {
+                exec.stop(error);
+                return FileOutcome::NotRun;
+            }
+        };
+        let part = self.part.clone();
+        let finished = tokio::task::spawn_blocking(move || part.finish()).await;
+        match finished {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                exec.stop(error.into());
+                return FileOutcome::NotRun;
+            }
+            Err(join) => {
+                exec.stop(DownloadError::File(FileError {
+                    action: "cannot finish",
+                    path: job.path.clone(),
+                    source: std::io::Error::other(join),
+                }));
+                return FileOutcome::NotRun;
+            }
+        }
+        let mut state = self.state.clone();
+        state.sha256 = Some(sha256);
+        if let Err(error) = exec.ledger.save_now(&job.key, &state).await {
+            exec.stop(error.into());
+        }
+        FileOutcome::Done {
+            sha256,
+            fetched: self.fetched,
+            server_hashes,
+        }
+    }
+}
+
+/// Carries out `repair` on DC `dc` (the policy's steps that touch the session or pools).
+async fn mend(exec: &Executor, dc: i32, repair: Repair) -> Result<(), DownloadError> {
+    match repair {
+        Repair::Reconnect => exec.client.drop_connection(dc).await,
+        Repair::Reimport => {
+            tracing::info!(dc, "login on the file DC lost; importing it again");
+            exec.client
+                .with_store(|s| s.set_dc_authorized(dc, false))
+                .map_err(|e| DownloadError::Client(e.into()))?;
+        }
+        Repair::NewKey => {
+            tracing::info!(dc, "the DC forgot our key; making a new one");
+            exec.client.drop_connection(dc).await;
+            exec.client.forget_key(dc)?;
+        }
+    }
+    exec.pools.reset(dc).await;
+    Ok(())
+}
+
+/// The machine's outcome for a failed part request, or the run's end.
+fn trouble(offset: u64, generation: u64, failure: Failure) -> Result<Outcome, DownloadError> {
+    match failure {
+        Failure::Trouble(trouble) => Ok(Outcome::PartTrouble {
+            offset,
+            generation,
+            trouble,
+        }),
+        Failure::Fatal(error) => Err(error),
+    }
+}
+
+/// Checks `bytes` (the part at `offset`) against `check`, when given, and writes them.
+async fn store(
+    part: &PartFile,
+    offset: u64,
+    bytes: PartBytes,
+    check: Option<Vec<RangeHash>>,
+) -> TaskResult {
+    let bytes = match check {
+        None => bytes,
+        Some(hashes) => {
+            let checked = tokio::task::spawn_blocking(move || {
+                let mismatch = bytes
+                    .body
+                    .get(bytes.bytes.clone())
+                    .and_then(|b| first_mismatch(offset, b, &hashes));
+                (bytes, mismatch)
+            })
+            .await;
+            match checked {
+                Ok((bytes, None)) => bytes,
+                Ok((_, Some(why))) => {
+                    return Ok(Report::Outcome(Outcome::Mismatch { offset, why }));
+                }
+                Err(join) => {
+                    let why = format!("part check failed: {join}");
+                    return Ok(Report::Outcome(Outcome::Mismatch { offset, why }));
+                }
+            }
+        }
+    };
+    part.write_at(offset, bytes.body, bytes.bytes).await?;
+    Ok(Report::Outcome(Outcome::Stored { offset }))
+}
+
+/// Renews the file reference by re-reading the message the file came from.
+async fn refreshed(
+    exec: &Executor,
+    source: &super::job::MessageSource,
+    media: &MediaFile,
+) -> Result<Result<enums::InputFileLocation, FileFailure>, DownloadError> {
+    let answer = match exec
+        .client
+        .messages_by_id(&source.peer, &[source.msg_id])
+        .await
+    {
+        Ok(answer) => answer,
+        Err(ClientError::Rpc { error: rpc, .. }) => {
+            return Ok(Err(FileFailure::NoAccess(rpc.to_string())));
+        }
+        Err(other) => return Err(DownloadError::Client(other)),
+    };
+    Ok(answer
+        .iter()
+        .filter_map(MediaFile::from_message)
+        .find_map(|fresh| media.refreshed_from(&fresh))
+        .map(|fresh| fresh.location)
+        .ok_or_else(|| FileFailure::Gone("the message or its media was deleted".into())))
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    if let Some(deadline) = deadline {
+        tokio::time::sleep_until(deadline).await;
+    }
+}
