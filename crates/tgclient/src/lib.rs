@@ -27,7 +27,6 @@ pub mod media;
 mod messages;
 mod peers;
 pub mod policy;
-pub mod rpc_error;
 pub mod store;
 mod takeout;
 

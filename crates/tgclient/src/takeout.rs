@@ -16,7 +16,7 @@ use tl_types::{Blob, RemoteCall, Serialize};
 use crate::client::{Client, Route};
 use crate::error::ClientError;
 use crate::iter::Messages;
-use crate::rpc_error;
+use crate::policy;
 
 /// What a takeout session may export (`account.initTakeoutSession`'s flags). The default
 /// asks for nothing; [`TakeoutOptions::everything`] asks for all of it.
@@ -113,7 +113,7 @@ impl Client {
 fn init_delay(error: ClientError) -> ClientError {
     let delay = error
         .rpc()
-        .and_then(|rpc| rpc_error::split_value(&rpc.message))
+        .and_then(|rpc| policy::split_value(&rpc.message))
         .and_then(|(name, seconds)| (name == "TAKEOUT_INIT_DELAY").then_some(seconds));
     match delay {
         Some(seconds) => ClientError::TakeoutInitDelay {

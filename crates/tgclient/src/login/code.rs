@@ -7,7 +7,7 @@ use tl_types::api::{enums, functions, types};
 use super::LoginError;
 use crate::client::Client;
 use crate::error::ClientError;
-use crate::rpc_error;
+use crate::policy;
 use crate::store::SelfUser;
 
 /// Where the login code was sent.
@@ -126,7 +126,7 @@ impl Client {
             },
             "PHONE_CODE_EXPIRED" => LoginError::CodeExpired(message),
             _ if message.starts_with("PHONE_CODE_") => LoginError::InvalidCode(message),
-            _ if rpc_error::is(rpc, "SIGN_UP_REQUIRED") => LoginError::SignUpRequired,
+            _ if policy::is(rpc, "SIGN_UP_REQUIRED") => LoginError::SignUpRequired,
             _ => phone_refusal(&message).unwrap_or(LoginError::Client(error)),
         }
     }

@@ -3,7 +3,7 @@
 use mtproto::session::RpcError;
 
 use crate::error::ClientError;
-use crate::rpc_error;
+use crate::policy;
 
 /// An error of a login step. Wrong codes and passwords carry the server's message.
 #[derive(Debug, thiserror::Error)]
@@ -69,15 +69,15 @@ impl From<crate::store::StoreError> for LoginError {
 
 /// The login error for an RPC error refusing the app itself, which any login method may get.
 pub(crate) fn app_refusal(rpc: &RpcError) -> Option<LoginError> {
-    (rpc_error::is(rpc, "API_ID_INVALID") || rpc_error::is(rpc, "API_ID_PUBLISHED_FLOOD"))
+    (policy::is(rpc, "API_ID_INVALID") || policy::is(rpc, "API_ID_PUBLISHED_FLOOD"))
         .then(|| LoginError::AppRefused(rpc.message.clone()))
 }
 
 /// The login error for a refused `auth.importBotAuthorization`.
 pub(crate) fn bot_refusal(rpc: &RpcError) -> Option<LoginError> {
-    if rpc_error::is(rpc, "ACCESS_TOKEN_INVALID") {
+    if policy::is(rpc, "ACCESS_TOKEN_INVALID") {
         Some(LoginError::InvalidBotToken(rpc.message.clone()))
-    } else if rpc_error::is(rpc, "ACCESS_TOKEN_EXPIRED") {
+    } else if policy::is(rpc, "ACCESS_TOKEN_EXPIRED") {
         Some(LoginError::RevokedBotToken(rpc.message.clone()))
     } else {
         app_refusal(rpc)

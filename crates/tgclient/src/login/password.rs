@@ -8,7 +8,7 @@ use tl_types::api::{enums, functions, types};
 use super::LoginError;
 use crate::client::Client;
 use crate::error::ClientError;
-use crate::rpc_error;
+use crate::policy;
 use crate::store::SelfUser;
 
 /// Attempts when the server says the SRP session changed under us (`SRP_ID_INVALID`).
@@ -36,8 +36,8 @@ impl Client {
             {
                 Ok(authorization) => return self.finish_login(authorization),
                 Err(error) => match error.rpc() {
-                    Some(rpc) if rpc_error::is(rpc, "SRP_ID_INVALID") => last = Some(error),
-                    Some(rpc) if rpc_error::is(rpc, "PASSWORD_HASH_INVALID") => {
+                    Some(rpc) if policy::is(rpc, "SRP_ID_INVALID") => last = Some(error),
+                    Some(rpc) if policy::is(rpc, "PASSWORD_HASH_INVALID") => {
                         return Err(LoginError::WrongPassword(rpc.message.clone()));
                     }
                     _ => return Err(LoginError::Client(error)),

@@ -10,7 +10,7 @@ use tl_types::api::{enums, functions};
 
 use super::LoginError;
 use crate::client::Client;
-use crate::rpc_error;
+use crate::policy;
 use crate::store::SelfUser;
 
 /// A QR login in progress.
@@ -171,15 +171,15 @@ impl Client {
     /// continues with [`Client::check_password`].
     async fn token_error(&self, error: crate::ClientError) -> LoginError {
         match error.rpc() {
-            Some(rpc) if rpc_error::is(rpc, "SESSION_PASSWORD_NEEDED") => {
+            Some(rpc) if policy::is(rpc, "SESSION_PASSWORD_NEEDED") => {
                 LoginError::PasswordRequired {
                     hint: self.password_hint().await.ok().flatten(),
                 }
             }
             Some(rpc)
-                if rpc_error::is(rpc, "AUTH_TOKEN_INVALID")
-                    || rpc_error::is(rpc, "AUTH_TOKEN_EXPIRED")
-                    || rpc_error::is(rpc, "AUTH_TOKEN_ALREADY_ACCEPTED") =>
+                if policy::is(rpc, "AUTH_TOKEN_INVALID")
+                    || policy::is(rpc, "AUTH_TOKEN_EXPIRED")
+                    || policy::is(rpc, "AUTH_TOKEN_ALREADY_ACCEPTED") =>
             {
                 LoginError::InvalidQrToken(rpc.message.clone())
             }

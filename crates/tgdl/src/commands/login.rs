@@ -10,7 +10,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use mtcrypto::Zeroizing;
 use qrcode::QrCode;
 use qrcode::render::unicode::Dense1x2;
-use tgclient::{Client, CodeKind, LoginError, QrLogin, QrStatus, SelfUser, rpc_error};
+use tgclient::{Client, CodeKind, LoginError, QrLogin, QrStatus, SelfUser, policy};
 
 use super::describe_user;
 use crate::cli::{GlobalArgs, LoginArgs, STDIN_TOKEN, Secret};
@@ -180,7 +180,7 @@ fn needs_password(error: &LoginError) -> bool {
         LoginError::PasswordRequired { .. } => true,
         LoginError::Client(client) => client
             .rpc()
-            .is_some_and(|rpc| rpc_error::is(rpc, "SESSION_PASSWORD_NEEDED")),
+            .is_some_and(|rpc| policy::is(rpc, "SESSION_PASSWORD_NEEDED")),
         _ => false,
     }
 }
