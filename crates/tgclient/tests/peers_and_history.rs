@@ -326,6 +326,22 @@ async fn ten_thousand_messages_once_each_and_date_bounds_are_exact() {
         assert_eq!(ids(&exact), dated(chat, max, max));
         assert_eq!(exact.len(), 1);
 
+        // Id bounds: paging starts right below the highest id wanted and stops at the lowest.
+        let mut all_ids: Vec<i32> = chat.messages.iter().map(|m| m.id).collect();
+        all_ids.sort_unstable();
+        let (lo, hi) = (all_ids[4_000], all_ids[4_450]);
+        let before = log.lock().unwrap().len();
+        let by_id = history(&|m| m.min_id(lo).max_id(hi)).await.unwrap();
+        assert_eq!(
+            ids(&by_id),
+            newest_first(chat, |m| (lo..=hi).contains(&m.id))
+        );
+        let pages = log.lock().unwrap().len() - before;
+        assert!(
+            pages <= 451 / 100 + 2,
+            "{pages} pages for 451 messages: paging did not start at the id range"
+        );
+
         // Searches pass the bounds to the server.
         let searched = search_text(&env, &peer, "")
             .min_date(min)
@@ -501,6 +517,31 @@ async fn global_search_pages_across_chats_without_duplicates() {
             &expected(&|m| m.date < hi && matches!(m.media, Some(MediaSpec::Photo(_)))),
         );
     })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_next_page_is_requested_while_the_caller_works_and_only_that_one() {
+    timed(Box::pin(async {
+        let (env, log) = start_recording_history(world(1_000, 1), Vec::new()).await;
+        let peer = env.client.resolve_str("@chat1").await.unwrap().peer;
+        let calls = || log.lock().unwrap().len();
+        let mut history = env.client.history(peer);
+        let mut got = vec![history.next().await.unwrap().unwrap()];
+        // The second page is on its way while the first is still being used...
+        while calls() < 2 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        // ...and no third: one request of a listing in flight at most.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(calls(), 2);
+        while let Some(message) = history.next().await.unwrap() {
+            got.push(message);
+        }
+        assert_eq!(ids(&got), newest_first(env.chat(1), |_| true));
+        assert_eq!(calls(), 10, "one call per page, none after the last");
+        env.finish().await;
+    }))
     .await;
 }
 
