@@ -409,6 +409,12 @@ fn code_login_then_chats_history_search_and_logout() {
         without_iso(run.json_lines()),
         expected_history(friends, |_| true)
     );
+    // Inside a takeout session: the same messages.
+    let run = env.tgdl("alice", &["history", "-503", "--takeout"], "").ok();
+    assert_eq!(
+        without_iso(run.json_lines()),
+        expected_history(friends, |_| true)
+    );
 
     // Date ranges: whole days (inclusive to the last second), RFC 3339, one-sided.
     let in_range =
@@ -841,9 +847,49 @@ fn credentials_profiles_and_usage_errors() {
         &["history"],
         &["--session", "a", "--profile", "b", "chats"],
         &["login", "--phone", "1", "--qr"],
+        // Typed flags: a bad value fails while parsing, before credentials, a session or a
+        // connection (this environment has no credentials, so anything later would fail on
+        // those instead).
+        &["download", "@x", "--from-date", "yesterday"],
+        &["download", "@x", "--to-date", "2024-02-30"],
+        &["download", "@x", "--type", "photo,hologram"],
+        &["download", "@x", "--min-size", "big"],
+        &["download", "@x", "--max-size", "5 parsecs"],
+        &["history", "@x", "--from-date", "2024-13-01"],
     ] {
         let run = env.run(args, "", &[]);
         assert_eq!(run.code, Some(2), "{args:?}: {}", run.stderr);
+        assert!(
+            !run.stderr.contains("TGDL_API_ID"),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+    // Ranges that are empty are refused before anything is opened too.
+    for (args, message) in [
+        (
+            &["download", "@x", "--min-size", "2M", "--max-size", "1M"][..],
+            "--min-size is larger than --max-size",
+        ),
+        (
+            &[
+                "history",
+                "@x",
+                "--from-date",
+                "2024-01-02",
+                "--to-date",
+                "2024-01-01",
+            ],
+            "--from-date is after --to-date",
+        ),
+    ] {
+        let run = env.run(args, "", &[]).failed();
+        assert!(run.stderr.contains(message), "{args:?}: {}", run.stderr);
+        assert!(
+            !run.stderr.contains("TGDL_API_ID"),
+            "{args:?}: {}",
+            run.stderr
+        );
     }
 
     // A server that is not there, and a server file that is not one.

@@ -3,6 +3,8 @@
 //! the same fixture, not from what tgdl reports); a second run finds everything already
 //! there; a file damaged on disk afterwards fails the run.
 
+// Without the `demo` feature the binary has no `demo` subcommand.
+#![cfg(feature = "demo")]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

@@ -1,4 +1,4 @@
-//! `tgdl bench` end to end on a tiny set, with localdc on a thread of the tgdl process
+//! `tgdl-bench` end to end on a tiny set, with localdc on a thread of the tgdl process
 //! (`--localdc-inprocess`: the localdc binary of another package may not be built when
 //! tests run). Checks the JSON report's fields are sane and every file verified; the
 //! numbers themselves are the benchmark's business, not a test's.
@@ -17,9 +17,8 @@ use serde_json::Value;
 #[test]
 fn bench_downloads_and_verifies_a_small_set() {
     let scratch = tempfile::tempdir().unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_tgdl"))
+    let output = Command::new(env!("CARGO_BIN_EXE_tgdl-bench"))
         .args([
-            "bench",
             "--files",
             "2",
             "--size",
@@ -42,7 +41,7 @@ fn bench_downloads_and_verifies_a_small_set() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         output.status.success(),
-        "tgdl bench failed ({})\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        "tgdl-bench failed ({})\nstdout:\n{stdout}\nstderr:\n{stderr}",
         output.status
     );
     let report: Value = serde_json::from_str(stdout.trim())
@@ -68,6 +67,11 @@ fn bench_downloads_and_verifies_a_small_set() {
     assert!(number("checks_floor_seconds_per_gib") > number("floor_seconds_per_gib"));
     assert!(number("cpu_checks_floor_ratio") < number("cpu_floor_ratio"));
     assert_eq!(report["floor_bytes"], 4 << 20);
+    // Writing the same bytes as the engine did is measured too, and added to the floor.
+    assert_eq!(report["write_bytes"], 6 << 20);
+    assert!(number("write_seconds_per_gib") > 0.0);
+    assert!(number("engine_floor_seconds_per_gib") > number("checks_floor_seconds_per_gib"));
+    assert!(number("cpu_engine_floor_ratio") < number("cpu_checks_floor_ratio"));
     if cfg!(target_os = "linux") {
         assert!(number("peak_rss_mib") > 1.0);
     }

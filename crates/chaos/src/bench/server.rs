@@ -12,7 +12,7 @@ use localdc::world::fixture::{
     AccountSpec, AttributeSpec, ChatKind, ChatSpec, DocumentSpec, MediaSpec, MessageSpec, UserSpec,
 };
 use localdc::world::{Fixture, World};
-use localdc::{Config, Registry, Server, ShutdownHandle, WanProfile};
+use localdc::{Config, ShutdownHandle, WanProfile};
 
 /// The benchmark account: phone, login code, user id, home DC.
 pub const PHONE: &str = "15550001";
@@ -235,12 +235,9 @@ pub fn start_in_process(world: Arc<World>, profile: WanProfile, ready: &Path) ->
                 }
             };
             runtime.block_on(async move {
-                let mut registry = Registry::with_defaults();
-                localdc::world::register(&mut registry, Arc::clone(&world));
                 let config = Config::default().with_wan_profile(profile);
-                match Server::start_with(config, registry).await {
+                match localdc::serve(config).world(&world).start().await {
                     Ok(server) => {
-                        localdc::wan::use_world_logins(&server, &world);
                         let _ = sender.send(Ok((server.ready_info(), server.shutdown_handle())));
                         server.wait().await;
                     }
