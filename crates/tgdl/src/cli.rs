@@ -11,6 +11,7 @@ use tgclient::media::MediaKind;
 
 use crate::dates::{self, DateArg};
 use crate::filters;
+use crate::naming::{self, Template};
 
 /// Download media and message history from Telegram.
 #[derive(Debug, Parser)]
@@ -165,8 +166,8 @@ pub struct DownloadArgs {
     pub limit: Option<usize>,
     /// How files are named, relative to the output directory. Fields: {chat} {chat_id}
     /// {msg_id} {date} {date:%Y%m%d} {sender} {type} {file_name} {stem} {ext} {media_id}.
-    #[arg(long, value_name = "TEMPLATE", default_value = crate::naming::DEFAULT_TEMPLATE)]
-    pub template: String,
+    #[arg(long, value_name = "TEMPLATE", default_value = naming::DEFAULT_TEMPLATE, value_parser = naming::template_arg)]
+    pub template: Template,
     /// Files downloaded at once.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_PARALLEL_FILES)]
     pub parallel_files: usize,

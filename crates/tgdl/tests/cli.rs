@@ -410,7 +410,9 @@ fn code_login_then_chats_history_search_and_logout() {
         expected_history(friends, |_| true)
     );
     // Inside a takeout session: the same messages.
-    let run = env.tgdl("alice", &["history", "-503", "--takeout"], "").ok();
+    let run = env
+        .tgdl("alice", &["history", "-503", "--takeout"], "")
+        .ok();
     assert_eq!(
         without_iso(run.json_lines()),
         expected_history(friends, |_| true)
@@ -856,6 +858,7 @@ fn credentials_profiles_and_usage_errors() {
         &["download", "@x", "--min-size", "big"],
         &["download", "@x", "--max-size", "5 parsecs"],
         &["history", "@x", "--from-date", "2024-13-01"],
+        &["download", "@x", "--template", "{nope}"],
     ] {
         let run = env.run(args, "", &[]);
         assert_eq!(run.code, Some(2), "{args:?}: {}", run.stderr);

@@ -69,7 +69,7 @@ pub struct Executed {
 pub async fn run(client: &Client, args: &DownloadArgs) -> Result<()> {
     require_login(client)?;
     let filters = build_filters(args);
-    let template = Template::parse(&args.template)?;
+    let template = args.template.clone();
     let output = prepare_output(&args.output)?;
     let takeout = if args.takeout {
         Some(takeout::start(client).await?)
