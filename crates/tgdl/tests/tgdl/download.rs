@@ -242,6 +242,20 @@ fn files_arrive_verified_with_safe_names_and_a_rerun_fetches_nothing() {
     let (code, _, stderr) = env.download(&["--min-size", "1MiB", "--json"]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("2 already there"), "{stderr}");
+
+    // Listed inside a takeout session, the same plan; an id range plans only its messages.
+    let (code, _, stderr) = env.download(&["--takeout"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("5 already there"), "{stderr}");
+    let out = env.out();
+    let child = env
+        .command(&["download", "@vault/2-4", "-o", out.to_str().unwrap()])
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (code, _, stderr) = finish(child, "");
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("3 already there"), "{stderr}");
 }
 
 #[test]
