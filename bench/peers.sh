@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # bench/peers.sh — tgdl against Telethon, same server, same network profile, same file.
 #
-# 1. Builds tgdl and localdc in release (`cargo build --release -p tgdl -p localdc`) and
+# 1. Builds tgdl-bench and localdc in release (`cargo build --release -p chaos -p localdc`) and
 #    makes the Telethon venv with scripts/setup-python-tests.sh (Telethon and cryptg
 #    pinned there; PyPI access needed once).
-# 2. Runs `tgdl bench --files 1 --size SIZE --profile PROFILE --json`: tgdl starts its own
+# 2. Runs `tgdl-bench --files 1 --size SIZE --network PROFILE --json`: it starts its own
 #    localdc (a separate process) with a one-file fixture, downloads the file with its
 #    engine, verifies it, and reports its throughput.
-# 3. Writes the same fixture (`tgdl bench ... --write-fixture`), starts localdc on it with
+# 3. Writes the same fixture (`tgdl-bench ... --write-fixture`), starts localdc on it with
 #    the same profile and a minted Telethon session (`localdc --mint-session`), and times
 #    Telethon's `download_media` of the same message (bench/telethon_download.py), checked
 #    against the SHA-256 tgdl's report gives for the file.
@@ -36,14 +36,14 @@ done
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 target="${CARGO_TARGET_DIR:-$root/target}"
 venv="${TGDL_PY_VENV:-$target/py-venv}"
-tgdl="$target/release/tgdl"
+bench="$target/release/tgdl-bench"
 localdc="$target/release/localdc"
 phone=15550001
 chat=benchfiles
 msg_id=1
 
 if [ "$build" = 1 ]; then
-    (cd "$root" && cargo build --release -p tgdl -p localdc)
+    (cd "$root" && cargo build --release -p chaos -p localdc)
 fi
 bash "$root/scripts/setup-python-tests.sh" "$venv" >&2
 python="$venv/bin/python"
@@ -59,12 +59,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "peers: tgdl bench, 1 file of $size, profile $profile" >&2
-"$tgdl" bench --files 1 --size "$size" --profile "$profile" --json --dir "$scratch" \
+echo "peers: tgdl-bench, 1 file of $size, profile $profile" >&2
+"$bench" --files 1 --size "$size" --network "$profile" --json --dir "$scratch" \
     > "$scratch/tgdl.json"
 
 echo "peers: Telethon download_media, same file, same profile" >&2
-"$tgdl" bench --files 1 --size "$size" --write-fixture "$scratch/fixture.json"
+"$bench" --files 1 --size "$size" --write-fixture "$scratch/fixture.json"
 RUST_LOG=warn "$localdc" --port-base 0 --fixture "$scratch/fixture.json" \
     --ready-file "$scratch/ready.json" --profile "$profile" --mint-session "$phone" \
     > "$scratch/localdc.out" 2> "$scratch/localdc.log" &

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use anyhow::{Context, Result, anyhow};
 use localdc::rpc::CallCounts;
 use localdc::world::World;
-use localdc::{Config, FaultSettings, Registry, RunningServer, Server};
+use localdc::{Config, FaultSettings, RunningServer};
 use mtcrypto::RsaPrivateKey;
 use mtproto::transport::ProxySecret;
 
@@ -77,10 +77,8 @@ impl Local {
                 ..Config::default()
             };
             let calls = Arc::new(CallCounts::default());
-            let registry = registry(&world, &calls);
-            match runtime.block_on(Server::start_with(config.clone(), registry)) {
+            match runtime.block_on(serve(&config, &world, &calls).start()) {
                 Ok(server) => {
-                    attach(&server, &world)?;
                     std::fs::write(&ready, server.ready_info().to_json())
                         .with_context(|| format!("writing {}", ready.display()))?;
                     return Ok(Self {
@@ -144,12 +142,11 @@ impl Local {
         let mut last_error = None;
         // The ports were just released; give the OS a few tries.
         for _ in 0..50 {
-            match self.runtime.block_on(Server::start_with(
-                self.config.clone(),
-                registry(&self.world, &self.calls),
-            )) {
+            match self
+                .runtime
+                .block_on(serve(&self.config, &self.world, &self.calls).start())
+            {
                 Ok(server) => {
-                    attach(&server, &self.world)?;
                     *lock(&self.server) = Some(server);
                     return Ok(());
                 }
@@ -177,20 +174,11 @@ impl Drop for Local {
     }
 }
 
-fn registry(world: &Arc<World>, calls: &Arc<CallCounts>) -> Registry {
-    let mut registry = Registry::with_defaults().counting_into(Arc::clone(calls));
-    localdc::world::register(&mut registry, Arc::clone(world));
-    registry
-}
-
-/// Ties the world to a (re)started server: logins from the state dir, logins dropped
-/// with forgotten keys, WAN account buckets by logged-in user.
-fn attach(server: &RunningServer, world: &Arc<World>) -> Result<()> {
-    server
-        .attach_world(world)
-        .context("loading the world's logins from the state dir")?;
-    localdc::world::use_world_logins(server, world);
-    Ok(())
+/// The server of `config` serving `world`, counting into `calls`.
+fn serve(config: &Config, world: &Arc<World>, calls: &Arc<CallCounts>) -> localdc::Serve {
+    localdc::serve(config.clone())
+        .world(world)
+        .counting_into(calls)
 }
 
 /// The MTProxy secrets every DC port accepts, one of each kind.

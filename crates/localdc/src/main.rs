@@ -10,7 +10,7 @@ use anyhow::{Context, Result, bail};
 use clap::Parser;
 use localdc::quirks::Quirks;
 use localdc::wan::{DropRate, WanProfile, WanSettings};
-use localdc::{Config, FaultSettings, Server};
+use localdc::{Config, FaultSettings};
 use mtcrypto::RsaPrivateKey;
 use mtproto::transport::{PaddingStyle, ProxySecret};
 use tracing_subscriber::EnvFilter;
@@ -168,7 +168,9 @@ async fn run(args: Args) -> Result<()> {
     if !config.faults.wan.is_lan() {
         tracing::info!(profile = %args.profile, wan = ?config.faults.wan, "WAN emulation on");
     }
-    let server = Server::start_with(config, world_cli::registry(world.as_ref()))
+    let server = localdc::serve(config)
+        .maybe_world(world.as_ref())
+        .start()
         .await
         .context("starting the server (is another localdc using these ports? try --port-base)")?;
 
@@ -176,12 +178,6 @@ async fn run(args: Args) -> Result<()> {
         let key = server_key(&server)?;
         localdc::state::write_atomically(path, key.as_bytes())
             .with_context(|| format!("writing the RSA key to {}", path.display()))?;
-    }
-    if let Some(world) = &world {
-        localdc::world::use_world_logins(&server, world);
-        server
-            .attach_world(world)
-            .context("loading the world's logins from the state dir")?;
     }
     if let Some(port) = args.control_port {
         let addr = localdc::control::Control::new(&server, world.clone())

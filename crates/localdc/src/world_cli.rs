@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use localdc::RunningServer;
 use localdc::world::generate::{GenOptions, generate, parse_size};
 use localdc::world::{World, mint_session};
-use localdc::{Registry, RunningServer};
 
 /// Commands that do not start a server.
 #[derive(Debug, clap::Subcommand)]
@@ -76,15 +76,6 @@ pub fn load(path: Option<&Path>) -> Result<Option<Arc<World>>> {
             .with_context(|| format!("loading the fixture {}", path.display()))
     })
     .transpose()
-}
-
-/// The methods served: the defaults, plus the world's when there is one.
-pub fn registry(world: Option<&Arc<World>>) -> Registry {
-    let mut registry = Registry::with_defaults();
-    if let Some(world) = world {
-        localdc::world::register(&mut registry, Arc::clone(world));
-    }
-    registry
 }
 
 /// Mints and prints a logged-in session for each phone.

@@ -168,7 +168,7 @@ mod tests {
 
     // OpenSSL test/igetest.c, ige_test_vectors[0]: AES-128 (16-byte key),
     // encrypt. OpenSSL has no AES-256 IGE vector; AES-256 is covered by the
-    // Telegram sample in tests/auth_key_sample.rs.
+    // Telegram sample in tests/mtcrypto/auth_key_sample.rs.
     #[test]
     fn openssl_vector_0_aes128_encrypt() {
         let cipher = Aes128::new_from_slice(&seq(16)).unwrap();

@@ -8,9 +8,18 @@
 //! page (or a complete answer), so none is skipped. Flood waits go through the client's
 //! [`crate::FloodPolicy`] like every request; a wait delays only this iterator's call.
 //!
+//! One page is always on its way: as soon as a page arrives, the request for the next one
+//! (its cursor is the page's last message) goes out while the caller works through the
+//! page, so a listing runs at one page per round trip however slow the caller is, and never
+//! with more than one request of a listing in flight: Telegram's flood limits on
+//! `messages.getHistory` are per account and method (about 30 pages in 30 seconds before
+//! waits start, from Telethon's experience), so parallel pages of one chat would only meet
+//! them sooner. Inside a takeout session ([`Messages::in_takeout`]) the limits are looser.
+//!
 //! Builder methods narrow a listing: [`Messages::limit`], [`Messages::offset_date`],
-//! [`Messages::min_date`], [`Messages::max_date`], [`Messages::from_user`], and
-//! [`Messages::in_takeout`] to page inside a takeout session.
+//! [`Messages::min_date`], [`Messages::max_date`], [`Messages::min_id`],
+//! [`Messages::max_id`], [`Messages::from_user`], and [`Messages::in_takeout`] to page
+//! inside a takeout session.
 
 use std::collections::{HashSet, VecDeque};
 
@@ -83,6 +92,55 @@ pub struct Messages {
     from_user: Option<enums::InputPeer>,
     /// The takeout session every page is fetched in, if any.
     takeout: Option<i64>,
+    /// Lowest message id wanted, inclusive (0 = no bound).
+    min_id: i32,
+    /// Highest message id wanted, inclusive (0 = no bound).
+    max_id: i32,
+    /// The next page, already requested.
+    pending: Option<tokio::task::JoinHandle<Result<enums::messages::Messages, ClientError>>>,
+}
+
+impl Drop for Messages {
+    fn drop(&mut self) {
+        // A listing dropped early does not wait for, nor keep, its next page.
+        if let Some(pending) = self.pending.take() {
+            pending.abort();
+        }
+    }
+}
+
+/// One page's request.
+#[derive(Debug)]
+enum PageRequest {
+    History(functions::messages::GetHistory),
+    Search(functions::messages::Search),
+    Global(functions::messages::SearchGlobal),
+}
+
+impl PageRequest {
+    /// Sends the request on the home DC, inside `takeout` if given.
+    async fn send(
+        self,
+        client: Client,
+        takeout: Option<i64>,
+    ) -> Result<enums::messages::Messages, ClientError> {
+        match self {
+            Self::History(request) => call(&client, takeout, &request).await,
+            Self::Search(request) => call(&client, takeout, &request).await,
+            Self::Global(request) => call(&client, takeout, &request).await,
+        }
+    }
+}
+
+/// Calls `request` on the home DC, inside the takeout session if there is one.
+async fn call<R: RemoteCall>(
+    client: &Client,
+    takeout: Option<i64>,
+    request: &R,
+) -> Result<R::Return, ClientError> {
+    client
+        .invoke_in_takeout(Route::Home, takeout, request)
+        .await
 }
 
 impl Client {
@@ -139,6 +197,9 @@ impl Messages {
             max_date: 0,
             from_user: None,
             takeout: None,
+            min_id: 0,
+            max_id: 0,
+            pending: None,
         }
     }
 
@@ -194,11 +255,22 @@ impl Messages {
         self
     }
 
-    /// Calls `request` on the home DC, inside the takeout session if there is one.
-    async fn call<R: RemoteCall>(&self, request: &R) -> Result<R::Return, ClientError> {
-        self.client
-            .invoke_in_takeout(Route::Home, self.takeout, request)
-            .await
+    /// Yields only messages with an id of at least `id` (inclusive); paging stops below it.
+    /// History and per-chat search pass it to the server as `min_id`; a global search
+    /// spans chats, whose ids are unrelated, and ignores it. 0 (the default) means no bound.
+    #[must_use]
+    pub fn min_id(mut self, id: i32) -> Self {
+        self.min_id = id.max(0);
+        self
+    }
+
+    /// Yields only messages with an id of at most `id` (inclusive): history and per-chat
+    /// search start paging right below `id + 1` instead of at the newest message. A global
+    /// search ignores it. 0 (the default) means no bound.
+    #[must_use]
+    pub fn max_id(mut self, id: i32) -> Self {
+        self.max_id = id.max(0);
+        self
     }
 
     /// The exclusive upper date bound (a message must be sent before it), 0 = none.
@@ -239,7 +311,21 @@ impl Messages {
             return Ok(None);
         }
         while self.buffer.is_empty() && !self.done {
-            self.fetch().await?;
+            let prefetched = match self.pending.take() {
+                Some(pending) => pending.await.ok(),
+                None => None,
+            };
+            // A prefetch whose task died is asked again: the cursor has not moved since.
+            let answer = match prefetched {
+                Some(answer) => answer?,
+                None => {
+                    self.request()
+                        .send(self.client.clone(), self.takeout)
+                        .await?
+                }
+            };
+            self.absorb(answer)?;
+            self.prefetch();
         }
         let message = self.buffer.pop_front();
         if message.is_some() {
@@ -257,21 +343,51 @@ impl Messages {
         Ok(all)
     }
 
-    /// The size of the next page.
-    fn page_size(&self) -> i32 {
-        let wanted = self.limit.map_or(PAGE, |limit| {
-            limit.saturating_sub(self.yielded).clamp(1, PAGE)
-        });
-        i32::try_from(wanted).unwrap_or(100)
+    /// How many more messages the limit allows beyond those yielded or buffered.
+    fn wanted(&self) -> usize {
+        self.limit.map_or(PAGE, |limit| {
+            limit.saturating_sub(self.yielded + self.buffer.len())
+        })
     }
 
-    async fn fetch(&mut self) -> Result<(), ClientError> {
+    /// The size of the next page.
+    fn page_size(&self) -> i32 {
+        i32::try_from(self.wanted().clamp(1, PAGE)).unwrap_or(100)
+    }
+
+    /// Requests the next page now, unless the listing is over or the limit is reached.
+    fn prefetch(&mut self) {
+        if self.done || self.pending.is_some() || self.wanted() == 0 {
+            return;
+        }
+        let request = self.request();
+        self.pending = Some(tokio::spawn(
+            request.send(self.client.clone(), self.takeout),
+        ));
+    }
+
+    /// The id the next history or per-chat search page starts below.
+    fn offset_id(&self) -> i32 {
+        if self.cursor.id == 0 && self.max_id > 0 {
+            self.max_id.saturating_add(1)
+        } else {
+            self.cursor.id
+        }
+    }
+
+    /// The server's exclusive `min_id` for the lowest id wanted.
+    fn server_min_id(&self) -> i32 {
+        self.min_id.saturating_sub(1).max(0)
+    }
+
+    /// The request for the page at the cursor.
+    fn request(&self) -> PageRequest {
         let limit = self.page_size();
-        let answer = match &self.source {
+        match &self.source {
             Source::History { peer } if self.from_user.is_none() => {
-                let request = functions::messages::GetHistory {
+                PageRequest::History(functions::messages::GetHistory {
                     peer: peer.clone(),
-                    offset_id: self.cursor.id,
+                    offset_id: self.offset_id(),
                     // The date only places the first page; after it the id cursor rules.
                     offset_date: if self.cursor.id == 0 {
                         self.before_date()
@@ -281,25 +397,20 @@ impl Messages {
                     add_offset: 0,
                     limit,
                     max_id: 0,
-                    min_id: 0,
+                    min_id: self.server_min_id(),
                     hash: 0,
-                };
-                self.call(&request).await?
+                })
             }
             Source::History { peer } => {
-                let request = self.search_request(peer, "", &EMPTY_FILTER, limit);
-                self.call(&request).await?
+                PageRequest::Search(self.search_request(peer, "", &EMPTY_FILTER, limit))
             }
             Source::Search {
                 peer,
                 query,
                 filter,
-            } => {
-                let request = self.search_request(peer, query, filter, limit);
-                self.call(&request).await?
-            }
+            } => PageRequest::Search(self.search_request(peer, query, filter, limit)),
             Source::Global { query, filter } => {
-                let request = functions::messages::SearchGlobal {
+                PageRequest::Global(functions::messages::SearchGlobal {
                     broadcasts_only: false,
                     groups_only: false,
                     users_only: false,
@@ -313,11 +424,9 @@ impl Messages {
                     offset_peer: self.cursor.peer.clone().unwrap_or(enums::InputPeer::Empty),
                     offset_id: self.cursor.id,
                     limit,
-                };
-                self.call(&request).await?
+                })
             }
-        };
-        self.absorb(answer)
+        }
     }
 
     /// A per-chat `messages.search` page at the cursor.
@@ -338,11 +447,11 @@ impl Messages {
             filter: filter.clone(),
             min_date: self.min_date,
             max_date: self.search_max_date(),
-            offset_id: self.cursor.id,
+            offset_id: self.offset_id(),
             add_offset: 0,
             limit,
             max_id: 0,
-            min_id: 0,
+            min_id: self.server_min_id(),
             hash: 0,
         }
     }
@@ -398,7 +507,8 @@ impl Messages {
         let previous_offset = self.cursor.id;
         self.cursor.id = last_id;
         let mut fresh = 0_usize;
-        let mut past_min_date = false;
+        // Newest first: past the lowest date or id wanted, everything after is older still.
+        let mut past_min = false;
         for message in messages {
             let (id, date, peer) = message_key(&message);
             // Within one chat, paging goes strictly down: anything at or above the previous
@@ -411,11 +521,17 @@ impl Messages {
                 continue;
             }
             fresh += 1;
+            if !global && self.min_id > 0 && id < self.min_id {
+                past_min = true;
+                continue;
+            }
+            if !global && self.max_id > 0 && id > self.max_id {
+                continue;
+            }
             // Empty messages carry no date; keep them only without date bounds.
             let dated = !matches!(message, enums::Message::Empty(_));
             if self.min_date > 0 && dated && date < self.min_date {
-                // Newest first: everything after this one is older still.
-                past_min_date = true;
+                past_min = true;
                 continue;
             }
             let wanted = if dated {
@@ -430,7 +546,7 @@ impl Messages {
         let exhausted = self
             .total
             .is_some_and(|total| self.seen.len() >= total && !global);
-        if complete || fresh == 0 || exhausted || past_min_date {
+        if complete || fresh == 0 || exhausted || past_min {
             self.done = true;
         }
         Ok(())

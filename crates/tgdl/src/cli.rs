@@ -5,7 +5,13 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use anyhow::{Result, bail};
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+use tgclient::media::MediaKind;
+
+use crate::dates::{self, DateArg};
+use crate::filters;
+use crate::naming::{self, Template};
 
 /// Download media and message history from Telegram.
 #[derive(Debug, Parser)]
@@ -86,11 +92,31 @@ pub enum Command {
     Download(Box<DownloadArgs>),
     /// Try tgdl with no account and no network: start a local Telegram server with a demo
     /// world, log in, download every file of its chats with progress, verify each one.
+    #[cfg(feature = "demo")]
     Demo(DemoArgs),
-    /// Benchmark the download engine against a local localdc (a separate process): throughput,
-    /// CPU per GiB against the crypto floor, peak memory, every file verified. The global
-    /// --profile names the network: lan (default), wan or mobile.
-    Bench(Box<crate::commands::bench::BenchArgs>),
+}
+
+impl Command {
+    /// The checks across flags that clap cannot make: empty ranges. Run before any session
+    /// is opened, like clap's own.
+    ///
+    /// # Errors
+    /// A range whose lower end is above its upper end.
+    pub fn check(&self) -> Result<()> {
+        match self {
+            Self::Download(args) => {
+                dates::check_range(args.from_date, args.to_date)?;
+                if let (Some(min), Some(max)) = (args.min_size, args.max_size)
+                    && min > max
+                {
+                    bail!("--min-size is larger than --max-size");
+                }
+                Ok(())
+            }
+            Self::History(args) => dates::check_range(args.from_date, args.to_date),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// 1 MiB parts in flight: enough to fill 64 MiB/s at 100 ms RTT with room to spare.
@@ -110,20 +136,20 @@ pub struct DownloadArgs {
     pub output: PathBuf,
     /// Only these media types, comma-separated: photo, video, round, audio, voice,
     /// sticker, animation, document.
-    #[arg(long = "type", value_name = "TYPES")]
-    pub types: Option<String>,
+    #[arg(long = "type", value_name = "TYPES", value_delimiter = ',', value_parser = filters::kind_arg)]
+    pub types: Vec<MediaKind>,
     /// Only messages sent at or after this date (YYYY-MM-DD, UTC, or RFC 3339).
-    #[arg(long, value_name = "DATE")]
-    pub from_date: Option<String>,
+    #[arg(long, value_name = "DATE", value_parser = dates::date_arg)]
+    pub from_date: Option<DateArg>,
     /// Only messages sent at or before this date (a YYYY-MM-DD day is included whole).
-    #[arg(long, value_name = "DATE")]
-    pub to_date: Option<String>,
+    #[arg(long, value_name = "DATE", value_parser = dates::date_arg)]
+    pub to_date: Option<DateArg>,
     /// Only files at least this large (500K, 10MB, 1.5GiB).
-    #[arg(long, value_name = "SIZE")]
-    pub min_size: Option<String>,
+    #[arg(long, value_name = "SIZE", value_parser = filters::size_arg)]
+    pub min_size: Option<u64>,
     /// Only files at most this large.
-    #[arg(long, value_name = "SIZE")]
-    pub max_size: Option<String>,
+    #[arg(long, value_name = "SIZE", value_parser = filters::size_arg)]
+    pub max_size: Option<u64>,
     /// Only messages with at least this id.
     #[arg(long, value_name = "ID")]
     pub min_id: Option<i32>,
@@ -138,8 +164,8 @@ pub struct DownloadArgs {
     pub limit: Option<usize>,
     /// How files are named, relative to the output directory. Fields: {chat} {chat_id}
     /// {msg_id} {date} {date:%Y%m%d} {sender} {type} {file_name} {stem} {ext} {media_id}.
-    #[arg(long, value_name = "TEMPLATE", default_value = crate::naming::DEFAULT_TEMPLATE)]
-    pub template: String,
+    #[arg(long, value_name = "TEMPLATE", default_value = naming::DEFAULT_TEMPLATE, value_parser = naming::template_arg)]
+    pub template: Template,
     /// At most this many files at once (default: as many as the parts budget allows, so
     /// small files run many at once).
     #[arg(long, value_name = "N")]
@@ -161,9 +187,14 @@ pub struct DownloadArgs {
     /// Do not check parts against the server's hashes (size and MTProto's integrity only).
     #[arg(long)]
     pub no_server_hashes: bool,
+    /// List the chats inside a takeout (export) session, which Telegram asks you to
+    /// confirm in another app: its flood limits on long histories are looser.
+    #[arg(long)]
+    pub takeout: bool,
 }
 
 /// `tgdl demo`.
+#[cfg(feature = "demo")]
 #[derive(Debug, Clone, Args)]
 pub struct DemoArgs {
     /// Where the files go (the demo's session and manifest too).
@@ -180,6 +211,7 @@ pub struct DemoArgs {
 }
 
 /// The network profiles of `tgdl demo --wan`.
+#[cfg(feature = "demo")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum WanArg {
     /// No added latency or limits.
@@ -255,12 +287,16 @@ pub struct HistoryArgs {
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
     /// Only messages sent at or after this date (YYYY-MM-DD, UTC, or RFC 3339).
-    #[arg(long, value_name = "DATE")]
-    pub from_date: Option<String>,
+    #[arg(long, value_name = "DATE", value_parser = dates::date_arg)]
+    pub from_date: Option<DateArg>,
     /// Only messages sent at or before this date (YYYY-MM-DD includes that whole day, UTC;
     /// or RFC 3339).
-    #[arg(long, value_name = "DATE")]
-    pub to_date: Option<String>,
+    #[arg(long, value_name = "DATE", value_parser = dates::date_arg)]
+    pub to_date: Option<DateArg>,
+    /// List inside a takeout (export) session, which Telegram asks you to confirm in
+    /// another app: its flood limits on long histories are looser.
+    #[arg(long)]
+    pub takeout: bool,
 }
 
 /// `tgdl search`.

@@ -56,6 +56,12 @@ impl DateArg {
     }
 }
 
+/// [`DateArg::parse`] as a clap `value_parser`: a bad date fails while parsing the command
+/// line, before any session is opened.
+pub fn date_arg(text: &str) -> Result<DateArg, String> {
+    DateArg::parse(text).map_err(|error| error.to_string())
+}
+
 /// Unix time as the 32-bit date Telegram uses: clamped into 1..=i32::MAX (0 means "no
 /// bound" to the API).
 pub fn to_api_date(unix: i64) -> i32 {

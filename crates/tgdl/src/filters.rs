@@ -48,18 +48,19 @@ impl Filters {
     }
 }
 
-/// Parses a media kind list like `photo,video`.
-pub fn parse_kinds(text: &str) -> Result<Vec<MediaKind>> {
-    text.split(',')
-        .map(str::trim)
-        .filter(|k| !k.is_empty())
-        .map(|k| {
-            MediaKind::from_name(k).ok_or_else(|| {
-                let known: Vec<&str> = MediaKind::ALL.iter().map(|k| k.name()).collect();
-                anyhow::anyhow!("unknown media type {k:?}; known: {}", known.join(", "))
-            })
-        })
-        .collect()
+/// One media kind of `--type` (clap splits the list at commas), as a clap
+/// `value_parser`: an unknown kind fails while parsing the command line.
+pub fn kind_arg(text: &str) -> Result<MediaKind, String> {
+    let name = text.trim();
+    MediaKind::from_name(name).ok_or_else(|| {
+        let known: Vec<&str> = MediaKind::ALL.iter().map(|k| k.name()).collect();
+        format!("unknown media type {name:?}; known: {}", known.join(", "))
+    })
+}
+
+/// [`parse_size`] as a clap `value_parser`.
+pub fn size_arg(text: &str) -> Result<u64, String> {
+    parse_size(text).map_err(|error| error.to_string())
 }
 
 /// Parses a size like `1500`, `10KB`, `1.5MiB`, `2G` (K/M/G/T, decimal with `B` after
@@ -124,10 +125,7 @@ mod tests {
         );
         assert_eq!(split_id_range("https://t.me/news/20"), None);
         assert_eq!(split_id_range("@news/20-10"), None);
-        assert_eq!(
-            parse_kinds("photo, video").unwrap(),
-            vec![MediaKind::Photo, MediaKind::Video]
-        );
-        assert!(parse_kinds("photo,hologram").is_err());
+        assert_eq!(kind_arg(" video"), Ok(MediaKind::Video));
+        assert!(kind_arg("hologram").is_err_and(|e| e.contains("known: photo")));
     }
 }

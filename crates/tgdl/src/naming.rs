@@ -63,6 +63,12 @@ pub struct Template {
     pieces: Vec<Piece>,
 }
 
+/// [`Template::parse`] as a clap `value_parser`: a bad template fails while parsing the
+/// command line.
+pub fn template_arg(text: &str) -> std::result::Result<Template, String> {
+    Template::parse(text).map_err(|error| error.to_string())
+}
+
 impl Template {
     /// Parses `text`; unknown fields and unbalanced braces are errors.
     pub fn parse(text: &str) -> Result<Self> {

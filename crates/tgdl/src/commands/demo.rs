@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, bail};
 use localdc::world::fixture::{ChatKind, MediaSpec, MessageSpec};
 use localdc::world::{FileKey, Fixture, World};
-use localdc::{Config, Registry, RunningServer, Server, WanProfile};
+use localdc::{Config, RunningServer, WanProfile};
 use mtcrypto::RsaPublicKey;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -120,17 +120,16 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<()> {
     let output = download::prepare_output(&args.output)?;
     let session = output.join(SESSION);
 
-    let mut registry = Registry::with_defaults();
-    localdc::world::register(&mut registry, Arc::clone(&world));
     let config = Config {
         cdn_dcs: vec![CDN_DC],
         ..Config::default()
     }
     .with_wan_profile(profile);
-    let server = Server::start_with(config, registry)
+    let server = localdc::serve(config)
+        .world(&world)
+        .start()
         .await
         .context("cannot start the local Telegram server")?;
-    localdc::world::use_world_logins(&server, &world);
     output::note(format_args!(
         "local Telegram: DCs 1-5 and CDN DC {CDN_DC} on {}, network profile {profile}",
         server
@@ -181,31 +180,23 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<()> {
     }
 }
 
-/// The network to emulate: `--wan`, or the global `--profile` when it names one (as with
-/// `tgdl bench`). The options naming another server or session make no sense here.
+/// The network to emulate (`--wan`). The options naming another server or session make no
+/// sense here; the global `--profile` names a session, which the demo keeps itself.
 fn network(global: &GlobalArgs, args: &DemoArgs) -> Result<WanProfile> {
     if global.server.is_some() || global.test_dc {
         bail!("tgdl demo runs its own local server: leave out --server and --test-dc");
     }
-    if global.session.is_some() {
-        bail!("tgdl demo keeps its own session in the output directory: leave out --session");
+    if global.session.is_some() || global.profile.is_some() {
+        bail!(
+            "tgdl demo keeps its own session in the output directory: leave out --session and \
+             --profile (--wan names the network)"
+        );
     }
-    let wan = match args.wan {
+    Ok(match args.wan {
         WanArg::Lan => WanProfile::Lan,
         WanArg::Wan => WanProfile::Wan,
         WanArg::Mobile => WanProfile::Mobile,
-    };
-    match global.profile.as_deref() {
-        None => Ok(wan),
-        Some(name) => match name.parse::<WanProfile>() {
-            Ok(profile) if args.wan == WanArg::Lan || profile == wan => Ok(profile),
-            Ok(_) => bail!("--profile {name} and --wan {wan} disagree"),
-            Err(_) => bail!(
-                "tgdl demo keeps its own session in the output directory; --profile can only \
-                 name a network here (lan, wan or mobile), like --wan"
-            ),
-        },
-    }
+    })
 }
 
 /// A client of `server` over the session at `path`, whose login and keys from an earlier

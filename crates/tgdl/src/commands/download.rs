@@ -10,16 +10,16 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
-use tgclient::Client;
 use tgclient::download::{
     DownloadError, DownloadJob, DownloadOptions, FileFailure, FileOutcome, download,
 };
 use tgclient::links::{self, PeerRef};
 use tgclient::media::MediaFile;
+use tgclient::{Client, Takeout};
 use tl_types::api::enums;
 use tokio::sync::mpsc;
 
-use super::{require_login, resolve_chat};
+use super::{require_login, resolve_chat, takeout};
 use crate::cli::DownloadArgs;
 use crate::dates::{self, DateArg};
 use crate::filters::{self, Filters};
@@ -46,6 +46,8 @@ pub struct Plan {
     output: PathBuf,
     limit: Option<usize>,
     claims: Claims,
+    /// The takeout session chats are listed in, if any.
+    takeout: Option<Takeout>,
     /// The files so far.
     pub files: Vec<Planned>,
 }
@@ -66,18 +68,27 @@ pub struct Executed {
 /// Runs `tgdl download`.
 pub async fn run(client: &Client, args: &DownloadArgs) -> Result<()> {
     require_login(client)?;
-    let filters = build_filters(args)?;
-    let template = Template::parse(&args.template)?;
+    let filters = build_filters(args);
+    let template = args.template.clone();
     let output = prepare_output(&args.output)?;
-    let mut plan = Plan::new(template, output, args.limit);
+    let takeout = if args.takeout {
+        Some(takeout::start(client).await?)
+    } else {
+        None
+    };
+    let mut plan = Plan::new(template, output, args.limit).in_takeout(takeout);
+    let mut listed = Ok(());
     for target in &args.targets {
-        plan.add_target(client, target, &filters)
+        listed = plan
+            .add_target(client, target, &filters)
             .await
-            .with_context(|| format!("cannot list the media of {target}"))?;
-        if plan.is_full() {
+            .with_context(|| format!("cannot list the media of {target}"));
+        if listed.is_err() || plan.is_full() {
             break;
         }
     }
+    takeout::finish(plan.take_takeout(), listed.is_ok()).await;
+    listed?;
     if plan.files.is_empty() {
         output::note("nothing to download: no message matched");
         return Ok(());
@@ -172,39 +183,17 @@ fn run_error(error: DownloadError) -> anyhow::Error {
     }
 }
 
-fn build_filters(args: &DownloadArgs) -> Result<Filters> {
-    let from = args.from_date.as_deref().map(DateArg::parse).transpose()?;
-    let to = args.to_date.as_deref().map(DateArg::parse).transpose()?;
-    dates::check_range(from, to)?;
-    let filters = Filters {
-        kinds: args
-            .types
-            .as_deref()
-            .map(filters::parse_kinds)
-            .transpose()?
-            .unwrap_or_default(),
-        min_date: from.map(DateArg::lower),
-        max_date: to.map(DateArg::upper),
-        min_size: args
-            .min_size
-            .as_deref()
-            .map(filters::parse_size)
-            .transpose()?,
-        max_size: args
-            .max_size
-            .as_deref()
-            .map(filters::parse_size)
-            .transpose()?,
+fn build_filters(args: &DownloadArgs) -> Filters {
+    Filters {
+        kinds: args.types.clone(),
+        min_date: args.from_date.map(DateArg::lower),
+        max_date: args.to_date.map(DateArg::upper),
+        min_size: args.min_size,
+        max_size: args.max_size,
         min_id: args.min_id,
         max_id: args.max_id,
         text: args.text.clone(),
-    };
-    if let (Some(min), Some(max)) = (filters.min_size, filters.max_size)
-        && min > max
-    {
-        bail!("--min-size is larger than --max-size");
     }
-    Ok(filters)
 }
 
 /// Creates the output directory and makes sure files can be written there; its
@@ -233,8 +222,21 @@ impl Plan {
             output,
             limit,
             claims: Claims::default(),
+            takeout: None,
             files: Vec::new(),
         }
+    }
+
+    /// Lists chats inside `takeout` from now on.
+    #[must_use]
+    pub fn in_takeout(mut self, takeout: Option<Takeout>) -> Self {
+        self.takeout = takeout;
+        self
+    }
+
+    /// The takeout session chats are listed in, to finish once planned.
+    pub fn take_takeout(&mut self) -> Option<Takeout> {
+        self.takeout.take()
     }
 
     /// The output directory.
@@ -294,20 +296,24 @@ impl Plan {
             }
             return Ok(());
         }
-        let mut history = client.history(peer.clone());
+        let mut history = match &self.takeout {
+            Some(takeout) => takeout.history(peer.clone()),
+            None => client.history(peer.clone()),
+        };
         if let Some(min) = filters.min_date {
             history = history.min_date(dates::to_api_date(min));
         }
         if let Some(max) = filters.max_date {
             history = history.max_date(dates::to_api_date(max));
         }
+        // An id range pages only through itself, not down from the newest message.
+        if let Some(min) = filters.min_id {
+            history = history.min_id(min);
+        }
+        if let Some(max) = filters.max_id {
+            history = history.max_id(max);
+        }
         while let Some(message) = history.next().await.map_err(errors::client_error)? {
-            // History runs newest first: past the lowest id nothing more can match.
-            if let enums::Message::Message(m) = &message
-                && filters.min_id.is_some_and(|min| m.id < min)
-            {
-                break;
-            }
             if !self.take(&message, peer, chat_name, filters) {
                 break;
             }

@@ -5,29 +5,36 @@
 use anyhow::Result;
 use tgclient::{Client, Messages};
 
-use super::{require_login, resolve_chat};
+use super::{require_login, resolve_chat, takeout};
 use crate::cli::HistoryArgs;
-use crate::dates::{self, DateArg};
+use crate::dates;
 use crate::{errors, output};
 
 /// Runs `tgdl history`.
 pub async fn run(client: &Client, args: &HistoryArgs) -> Result<()> {
     let me = require_login(client)?;
-    let from = args.from_date.as_deref().map(DateArg::parse).transpose()?;
-    let to = args.to_date.as_deref().map(DateArg::parse).transpose()?;
-    dates::check_range(from, to)?;
     let peer = resolve_chat(client, &args.chat).await?;
-    let mut messages = client.history(peer);
+    let takeout = if args.takeout {
+        Some(takeout::start(client).await?)
+    } else {
+        None
+    };
+    let mut messages = match &takeout {
+        Some(takeout) => takeout.history(peer),
+        None => client.history(peer),
+    };
     if let Some(limit) = args.limit {
         messages = messages.limit(limit);
     }
-    if let Some(from) = from {
+    if let Some(from) = args.from_date {
         messages = messages.min_date(dates::to_api_date(from.lower()));
     }
-    if let Some(to) = to {
+    if let Some(to) = args.to_date {
         messages = messages.max_date(dates::to_api_date(to.upper()));
     }
-    print_messages(messages, me.id).await
+    let printed = print_messages(messages, me.id).await;
+    takeout::finish(takeout, printed.is_ok()).await;
+    printed
 }
 
 /// Prints every message of `messages` as a JSON line, as they arrive.

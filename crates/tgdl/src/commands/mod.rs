@@ -2,14 +2,15 @@
 //! that need no server, the global options) and its arguments; [`run`] opens the session,
 //! dispatches, and saves the session whatever the outcome.
 
-pub mod bench;
 pub mod chats;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod download;
 pub mod history;
 pub mod login;
 pub mod logout;
 pub mod search;
+pub mod takeout;
 
 use anyhow::{Context, Result, anyhow};
 use tgclient::{Client, ClientConfig, ResolveError, SelfUser, SessionStore};
@@ -22,13 +23,11 @@ use crate::{dialogs, server};
 
 /// Runs the command line's subcommand.
 pub async fn run(cli: &Cli) -> Result<()> {
+    cli.command.check()?;
     // The demo brings its own server, account and session.
+    #[cfg(feature = "demo")]
     if let Command::Demo(args) = &cli.command {
         return demo::run(&cli.global, args).await;
-    }
-    // So does the benchmark.
-    if let Command::Bench(args) = &cli.command {
-        return bench::run(&cli.global, args).await;
     }
     let client = open_client(&cli.global)?;
     let outcome = match &cli.command {
@@ -38,7 +37,8 @@ pub async fn run(cli: &Cli) -> Result<()> {
         Command::History(args) => history::run(&client, args).await,
         Command::Search(args) => search::run(&client, args).await,
         Command::Download(args) => download::run(&client, args).await,
-        Command::Demo(_) | Command::Bench(_) => Ok(()),
+        #[cfg(feature = "demo")]
+        Command::Demo(_) => Ok(()),
     };
     if let Err(error) = client.close().await {
         tracing::warn!(%error, "could not save the session");

@@ -1,0 +1,11 @@
+//! The integration tests of `tgclient`, one binary: each module was a test file of
+//! its own (one link instead of one per file).
+
+mod common;
+
+mod download;
+mod hostile_server;
+mod login;
+mod peers_and_history;
+mod routing;
+mod takeout;

@@ -1,0 +1,4 @@
+//! The integration tests of `tl-layers`, one binary: each module was a test file of
+//! its own (one link instead of one per file).
+
+mod transcode;
