@@ -43,7 +43,7 @@ use report::human_bytes;
 /// Benchmark tgdl's download engine against a local localdc: throughput, CPU per GiB
 /// against what the crypto, the checks and the disk cost, peak memory, every file verified.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "tgdl-bench", version, about)]
+#[command(name = "tgdl-bench", version)]
 pub struct BenchArgs {
     /// The network localdc emulates: lan (no limits), wan (100 ms RTT, 8 MiB/s per
     /// connection, 64 MiB/s per account) or mobile (300 ms RTT, 1 MiB/s per connection,
