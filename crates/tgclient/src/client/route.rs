@@ -80,12 +80,9 @@ impl Client {
                 }
                 Step::Reimport => {
                     tracing::info!(dc, %error, "the login on this DC was lost; importing it again");
-                    self.with_store(|s| s.set_dc_authorized(dc, false))?;
+                    self.forget_imported_login(dc)?;
                 }
-                Step::NewKey => {
-                    self.drop_connection(dc).await;
-                    self.forget_key(dc)?;
-                }
+                Step::NewKey => self.renew_key(dc).await?,
                 Step::FloodWait { wait } => {
                     tracing::info!(dc, method, ?wait, "flood wait");
                     tokio::time::sleep(wait).await;
@@ -116,16 +113,34 @@ impl Client {
                     InvokeError::Rpc(rpc) => rpc.message.clone(),
                     _ => "auth key unknown (-404)".to_owned(),
                 };
-                self.drop_connection(dc).await;
-                match self.forget_login(&reason) {
-                    Ok(()) => ClientError::LoginLost { reason },
-                    Err(error) => error,
-                }
+                self.lose_login(dc, reason).await
             }
             _ => match error {
                 InvokeError::Rpc(error) => ClientError::Rpc { method, error },
                 source => ClientError::Invoke { dc, method, source },
             },
+        }
+    }
+
+    /// The login imported on `dc` is gone there: the next call to it imports it again.
+    pub(crate) fn forget_imported_login(&self, dc: i32) -> Result<(), ClientError> {
+        Ok(self.with_store(|s| s.set_dc_authorized(dc, false))?)
+    }
+
+    /// The DC forgot our key: drops the connection and the key (the next call makes a new
+    /// one).
+    pub(crate) async fn renew_key(&self, dc: i32) -> Result<(), ClientError> {
+        self.drop_connection(dc).await;
+        self.forget_key(dc)
+    }
+
+    /// The home DC no longer accepts the login (`dc` said so): drops the connection and the
+    /// login, and gives the error the caller ends with.
+    pub(crate) async fn lose_login(&self, dc: i32, reason: String) -> ClientError {
+        self.drop_connection(dc).await;
+        match self.forget_login(&reason) {
+            Ok(()) => ClientError::LoginLost { reason },
+            Err(error) => error,
         }
     }
 
@@ -141,7 +156,7 @@ impl Client {
 
     /// Drops the login from the session (every key, the self user), which the server no
     /// longer accepts, so that the session and the server agree: not logged in.
-    pub(crate) fn forget_login(&self, reason: &str) -> Result<(), ClientError> {
+    fn forget_login(&self, reason: &str) -> Result<(), ClientError> {
         tracing::warn!(reason, "the server no longer accepts this session's login");
         Ok(self.with_store(SessionStore::clear_login)?)
     }

@@ -380,11 +380,9 @@ impl FileRun {
                 let exec = Arc::clone(&self.exec);
                 self.tasks.spawn(async move {
                     let home = exec.client.home_dc();
-                    exec.client.drop_connection(home).await;
-                    Err(match exec.client.forget_login(&reason) {
-                        Ok(()) => DownloadError::Client(ClientError::LoginLost { reason }),
-                        Err(error) => DownloadError::Client(error),
-                    })
+                    Err(DownloadError::Client(
+                        exec.client.lose_login(home, reason).await,
+                    ))
                 });
             }
             Action::Verify { server_hashes } => return Some(End::Verify(server_hashes)),
@@ -511,14 +509,11 @@ async fn mend(exec: &Executor, dc: i32, repair: Repair) -> Result<(), DownloadEr
         Repair::Reconnect => exec.client.drop_connection(dc).await,
         Repair::Reimport => {
             tracing::info!(dc, "login on the file DC lost; importing it again");
-            exec.client
-                .with_store(|s| s.set_dc_authorized(dc, false))
-                .map_err(|e| DownloadError::Client(e.into()))?;
+            exec.client.forget_imported_login(dc)?;
         }
         Repair::NewKey => {
             tracing::info!(dc, "the DC forgot our key; making a new one");
-            exec.client.drop_connection(dc).await;
-            exec.client.forget_key(dc)?;
+            exec.client.renew_key(dc).await?;
         }
     }
     exec.pools.reset(dc).await;
