@@ -49,6 +49,42 @@ pub(crate) const MIGRATIONS: &[&str] = &[
          state      BLOB NOT NULL,
          updated_at INTEGER NOT NULL
      ) STRICT;",
+    // 3: archive mode (M9). Per chat (marked peer id) and filter set, the highest message
+    // id already planned, so a rerun lists only what is newer; the versions of archived
+    // messages (an edit that replaced media is archived beside the old file, never over
+    // it); the update state of the common message box and of each channel; the messages a
+    // difference delivered that are not downloaded yet (saved with the state that
+    // delivered them, so a crash between the two loses nothing).
+    "CREATE TABLE listing_marks (
+         chat_id    INTEGER NOT NULL,
+         filter     TEXT NOT NULL,
+         max_id     INTEGER NOT NULL,
+         updated_at INTEGER NOT NULL,
+         PRIMARY KEY (chat_id, filter)
+     ) STRICT;
+     CREATE TABLE message_versions (
+         chat_id   INTEGER NOT NULL,
+         msg_id    INTEGER NOT NULL,
+         edit_date INTEGER NOT NULL,
+         media_id  INTEGER,
+         PRIMARY KEY (chat_id, msg_id, edit_date)
+     ) STRICT;
+     CREATE TABLE update_state (
+         id   INTEGER PRIMARY KEY NOT NULL CHECK (id = 0),
+         pts  INTEGER NOT NULL,
+         qts  INTEGER NOT NULL,
+         seq  INTEGER NOT NULL,
+         date INTEGER NOT NULL
+     ) STRICT;
+     CREATE TABLE channel_state (
+         channel_id INTEGER PRIMARY KEY NOT NULL,
+         pts        INTEGER NOT NULL
+     ) STRICT;
+     CREATE TABLE pending_messages (
+         chat_id INTEGER NOT NULL,
+         msg_id  INTEGER NOT NULL,
+         PRIMARY KEY (chat_id, msg_id)
+     ) STRICT;",
 ];
 
 /// The schema version this build writes.
