@@ -90,6 +90,9 @@ pub enum Command {
     /// Download the media of chats, message links or id ranges; resumes where an earlier
     /// run stopped and verifies every file.
     Download(Box<DownloadArgs>),
+    /// Write a chat's history as Telegram Desktop's export (result.json), with its media
+    /// in Desktop's folders with --media; a rerun appends what is new.
+    Export(Box<ExportArgs>),
     /// Try tgdl with no account and no network: start a local Telegram server with a demo
     /// world, log in, download every file of its chats with progress, verify each one.
     #[cfg(feature = "demo")]
@@ -113,6 +116,7 @@ impl Command {
                 }
                 Ok(())
             }
+            Self::Export(args) => args.filters.check(),
             Self::History(args) => dates::check_range(args.from_date, args.to_date),
             _ => Ok(()),
         }
@@ -129,8 +133,17 @@ pub const DEFAULT_CONNECTIONS: usize = 8;
 pub struct DownloadArgs {
     /// Chats (@username, id, t.me link, invite link), message links (t.me/name/123) or id
     /// ranges (t.me/name/100-200).
-    #[arg(required = true, allow_negative_numbers = true, value_name = "TARGET")]
+    #[arg(
+        required_unless_present = "from_export",
+        allow_negative_numbers = true,
+        value_name = "TARGET"
+    )]
     pub targets: Vec<String>,
+    /// Download the media of exactly the messages a Telegram Desktop export lists
+    /// (result.json of one chat or of the whole account) or a tdl `chat export` file;
+    /// repeatable. Each file is read whole before anything is fetched.
+    #[arg(long = "from-export", value_name = "FILE")]
+    pub from_export: Vec<PathBuf>,
     /// Where files go.
     #[arg(long, short = 'o', value_name = "DIR", default_value = ".")]
     pub output: PathBuf,
@@ -191,6 +204,92 @@ pub struct DownloadArgs {
     /// confirm in another app: its flood limits on long histories are looser.
     #[arg(long)]
     pub takeout: bool,
+}
+
+/// `tgdl export`.
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    /// The chat: @username, a numeric id, a t.me link or an invite link.
+    #[arg(allow_negative_numbers = true)]
+    pub chat: String,
+    /// The export directory: result.json and the media folders go there.
+    #[arg(long, short = 'o', value_name = "DIR")]
+    pub output: PathBuf,
+    /// Download the media too (into photos/, files/, video_files/, ...); without it the
+    /// media fields say the file was not included, as Desktop writes them.
+    #[arg(long)]
+    pub media: bool,
+    /// Which messages and files.
+    #[command(flatten)]
+    pub filters: FilterArgs,
+    /// Progress as JSON lines on stdout instead of bars.
+    #[arg(long)]
+    pub json: bool,
+    /// Where to write the run's manifest (default: tgdl-manifest-<time>.jsonl in the
+    /// export directory).
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
+    /// Do not check parts against the server's hashes (size and MTProto's integrity only).
+    #[arg(long)]
+    pub no_server_hashes: bool,
+}
+
+/// The message and file filters of `tgdl export`: the dates and ids choose the messages
+/// written, the rest which of their files are downloaded.
+#[derive(Debug, Clone, Args)]
+pub struct FilterArgs {
+    /// Only download these media types, comma-separated: photo, video, round, audio,
+    /// voice, sticker, animation, document.
+    #[arg(long = "type", value_name = "TYPES", value_delimiter = ',', value_parser = filters::kind_arg)]
+    pub types: Vec<MediaKind>,
+    /// Only messages sent at or after this date (YYYY-MM-DD, UTC, or RFC 3339).
+    #[arg(long, value_name = "DATE", value_parser = dates::date_arg)]
+    pub from_date: Option<DateArg>,
+    /// Only messages sent at or before this date (a YYYY-MM-DD day is included whole).
+    #[arg(long, value_name = "DATE", value_parser = dates::date_arg)]
+    pub to_date: Option<DateArg>,
+    /// Only download files at least this large (500K, 10MB, 1.5GiB).
+    #[arg(long, value_name = "SIZE", value_parser = filters::size_arg)]
+    pub min_size: Option<u64>,
+    /// Only download files at most this large.
+    #[arg(long, value_name = "SIZE", value_parser = filters::size_arg)]
+    pub max_size: Option<u64>,
+    /// Only messages with at least this id.
+    #[arg(long, value_name = "ID")]
+    pub min_id: Option<i32>,
+    /// Only messages with at most this id.
+    #[arg(long, value_name = "ID")]
+    pub max_id: Option<i32>,
+    /// Only download files of messages whose text or file name contains this.
+    #[arg(long = "match", value_name = "TEXT")]
+    pub text: Option<String>,
+}
+
+impl FilterArgs {
+    /// The filters these flags describe.
+    pub fn filters(&self) -> filters::Filters {
+        filters::Filters {
+            kinds: self.types.clone(),
+            min_date: self.from_date.map(DateArg::lower),
+            max_date: self.to_date.map(DateArg::upper),
+            min_size: self.min_size,
+            max_size: self.max_size,
+            min_id: self.min_id,
+            max_id: self.max_id,
+            text: self.text.clone(),
+        }
+    }
+
+    /// Empty ranges, which clap cannot see.
+    pub fn check(&self) -> Result<()> {
+        dates::check_range(self.from_date, self.to_date)?;
+        if let (Some(min), Some(max)) = (self.min_size, self.max_size)
+            && min > max
+        {
+            bail!("--min-size is larger than --max-size");
+        }
+        Ok(())
+    }
 }
 
 /// `tgdl demo`.

@@ -9,6 +9,7 @@
 //!   there).
 //! - [`naming`], [`filters`], [`progress`], [`manifest`]: what `tgdl download` names,
 //!   takes, shows and records.
+//! - [`desktop_export`]: Telegram Desktop's export format, read and written.
 //! - [`dates`], [`dialogs`], [`prompt`], [`errors`], [`logging`]: helpers of the above.
 
 // The print macros panic when the write fails (stdout or stderr a file on a full disk):
@@ -19,6 +20,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod dates;
+pub mod desktop_export;
 pub mod dialogs;
 pub mod errors;
 pub mod filters;

@@ -26,7 +26,7 @@ use crate::filters::{self, Filters};
 use crate::manifest::{Manifest, ManifestEntry, hex};
 use crate::naming::{Claims, NameFields, Template, is_contained};
 use crate::progress::Progress;
-use crate::{errors, output};
+use crate::{desktop_export, errors, output};
 
 /// One file to fetch, with what the manifest says about it.
 #[derive(Debug)]
@@ -67,6 +67,8 @@ pub struct Executed {
 
 /// Runs `tgdl download`.
 pub async fn run(client: &Client, args: &DownloadArgs) -> Result<()> {
+    // Every export is parsed whole before anything is listed or fetched.
+    let exports = desktop_export::reader::read_all(&args.from_export)?;
     require_login(client)?;
     let filters = build_filters(args);
     let template = args.template.clone();
@@ -86,6 +88,10 @@ pub async fn run(client: &Client, args: &DownloadArgs) -> Result<()> {
         if listed.is_err() || plan.is_full() {
             break;
         }
+    }
+    if listed.is_ok() && !exports.is_empty() {
+        let exports: Vec<_> = args.from_export.iter().cloned().zip(exports).collect();
+        listed = desktop_export::source::plan_exports(&mut plan, client, &exports, &filters).await;
     }
     takeout::finish(plan.take_takeout(), listed.is_ok()).await;
     listed?;
@@ -321,6 +327,20 @@ impl Plan {
         Ok(())
     }
 
+    /// Adds the wanted files of `messages` of the chat `peer` (fetched by id rather than
+    /// listed); false once the plan is full.
+    pub fn add_messages(
+        &mut self,
+        messages: &[enums::Message],
+        peer: &enums::InputPeer,
+        chat_name: &str,
+        filters: &Filters,
+    ) -> bool {
+        messages
+            .iter()
+            .all(|message| self.take(message, peer, chat_name, filters))
+    }
+
     /// Plans the file of `message` if it has one `filters` accept; false once the plan is
     /// full.
     fn take(
@@ -473,7 +493,8 @@ impl Summary {
     }
 }
 
-fn unix_now() -> i64 {
+/// Now, in Unix seconds (0 before 1970).
+pub fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)

@@ -6,6 +6,7 @@ pub mod chats;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod download;
+pub mod export;
 pub mod history;
 pub mod login;
 pub mod logout;
@@ -37,6 +38,7 @@ pub async fn run(cli: &Cli) -> Result<()> {
         Command::History(args) => history::run(&client, args).await,
         Command::Search(args) => search::run(&client, args).await,
         Command::Download(args) => download::run(&client, args).await,
+        Command::Export(args) => export::run(&client, args).await,
         #[cfg(feature = "demo")]
         Command::Demo(_) => Ok(()),
     };
