@@ -131,7 +131,7 @@ impl Drop for Env {
 }
 
 /// Feeds `stdin`, waits (at most 2 minutes), returns (status, stdout, stderr).
-fn finish(mut child: Child, stdin: &str) -> (i32, String, String) {
+pub(crate) fn finish(mut child: Child, stdin: &str) -> (i32, String, String) {
     use std::io::Write;
     if let Some(mut input) = child.stdin.take() {
         let _ = input.write_all(stdin.as_bytes());
@@ -148,12 +148,12 @@ fn finish(mut child: Child, stdin: &str) -> (i32, String, String) {
     (output.status.code().unwrap_or(-1), stdout, stderr)
 }
 
-fn sha256_of(path: &Path) -> [u8; 32] {
+pub(crate) fn sha256_of(path: &Path) -> [u8; 32] {
     sha2::Sha256::digest(std::fs::read(path).unwrap()).into()
 }
 
 /// Every regular file under `dir`, relative.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let mut stack = vec![dir.to_owned()];
     while let Some(at) = stack.pop() {

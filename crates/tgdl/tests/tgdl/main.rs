@@ -3,5 +3,6 @@
 
 mod cli;
 mod demo;
+mod desktop_export;
 mod download;
 mod secrets;
