@@ -32,7 +32,7 @@ const CHANNEL: i64 = 702;
 const SMALL_FILES: i64 = 120;
 const LAST_ID: i64 = 10 + SMALL_FILES;
 
-fn document(id: i64, size: u64, mime: &str, attributes: Value) -> Value {
+fn document(id: i64, size: u64, mime: &str, attributes: &Value) -> Value {
     json!({ "type": "document", "id": id, "dc": 2, "size": size, "mime_type": mime,
             "attributes": attributes })
 }
@@ -48,38 +48,38 @@ fn fixture() -> Fixture {
                     { "type": "y", "w": 1280, "h": 960, "size": 60_000 } ] } }),
         json!({ "id": 2, "date": date(2), "text": "the report", "reply_to": 1,
                 "media": document(601, 150_000, "application/pdf",
-                    json!([{ "type": "file_name", "file_name": "report.pdf" }])) }),
+                    &json!([{ "type": "file_name", "file_name": "report.pdf" }])) }),
         json!({ "id": 3, "date": date(3), "text": "",
                 "media": document(602, 90_000, "video/mp4",
-                    json!([{ "type": "video", "duration": 12.5, "w": 640, "h": 360 }])) }),
+                    &json!([{ "type": "video", "duration": 12.5, "w": 640, "h": 360 }])) }),
         json!({ "id": 4, "date": date(4), "text": "",
                 "media": document(603, 8000, "audio/ogg",
-                    json!([{ "type": "audio", "duration": 7, "voice": true }])) }),
+                    &json!([{ "type": "audio", "duration": 7, "voice": true }])) }),
         json!({ "id": 5, "date": date(5), "text": "",
                 "media": document(604, 20_000, "video/mp4",
-                    json!([{ "type": "video", "duration": 5.0, "w": 240, "h": 240, "round": true }])) }),
+                    &json!([{ "type": "video", "duration": 5.0, "w": 240, "h": 240, "round": true }])) }),
         json!({ "id": 6, "date": date(6), "text": "",
                 "media": document(605, 9000, "image/webp",
-                    json!([{ "type": "sticker", "alt": "😀" }, { "type": "image_size", "w": 512, "h": 512 }])) }),
+                    &json!([{ "type": "sticker", "alt": "😀" }, { "type": "image_size", "w": 512, "h": 512 }])) }),
         json!({ "id": 7, "date": date(7), "text": "",
                 "media": document(606, 30_000, "video/mp4",
-                    json!([{ "type": "animated" }, { "type": "video", "duration": 3.0, "w": 320, "h": 240 }])) }),
+                    &json!([{ "type": "animated" }, { "type": "video", "duration": 3.0, "w": 320, "h": 240 }])) }),
         json!({ "id": 8, "date": date(8), "text": "",
                 "media": document(607, 50_000, "audio/mpeg",
-                    json!([{ "type": "audio", "duration": 200, "title": "Song", "performer": "Band" },
+                    &json!([{ "type": "audio", "duration": 200, "title": "Song", "performer": "Band" },
                            { "type": "file_name", "file_name": "song.mp3" }])) }),
         json!({ "id": 9, "date": date(9), "text": "forwarded words",
                 "fwd_from": { "from_user": 1001, "date": 1_600_000_000 } }),
         json!({ "id": 10, "date": date(10), "text": "notes, fixed", "edit_date": date(10) + 30,
                 "media": document(608, 3000, "text/plain",
-                    json!([{ "type": "file_name", "file_name": "notes.txt" }])) }),
+                    &json!([{ "type": "file_name", "file_name": "notes.txt" }])) }),
     ];
     for i in 0..SMALL_FILES {
         let id = 11 + i;
         messages.push(
             json!({ "id": id, "date": date(id), "text": format!("part {i}"),
             "media": document(700 + i, 1000, "application/octet-stream",
-                json!([{ "type": "file_name", "file_name": format!("n{i}.bin") }])) }),
+                &json!([{ "type": "file_name", "file_name": format!("n{i}.bin") }])) }),
         );
     }
     let fixture = json!({
