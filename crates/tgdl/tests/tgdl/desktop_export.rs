@@ -84,7 +84,15 @@ fn fixture() -> Fixture {
     }
     let fixture = json!({
         "seed": 9,
-        "users": [ { "id": 1001, "first_name": "Alice", "username": "alice", "phone": "15550001" } ],
+        "users": [ { "id": 1001, "first_name": "Alice", "username": "alice", "phone": "15550001" },
+                   { "id": 1002, "first_name": "Bob", "last_name": "Stone", "username": "bob" } ],
+        "private_chats": [ { "user": 1001, "peer": 1002, "messages": [
+            { "id": 501, "date": date(501), "from": 1002, "text": "from bob",
+              "media": document(901, 5000, "text/plain",
+                  &json!([{ "type": "file_name", "file_name": "bob.txt" }])) },
+            { "id": 502, "date": date(502), "from": 1001, "text": "",
+              "media": { "type": "photo", "id": 902, "dc": 2, "sizes": [
+                  { "type": "x", "w": 800, "h": 600, "size": 7000 } ] } } ] } ],
         "accounts": [ { "phone": "15550001", "user_id": 1001, "code": "12345", "home_dc": 2 } ],
         "chats": [ { "id": CHANNEL, "kind": "channel", "title": "Archive", "username": "archive",
                      "creator": 1001, "members": [1001], "date": 1_700_000_000, "messages": messages } ]
@@ -592,4 +600,75 @@ fn the_real_exports_read() {
     );
     let tdl_ids: Vec<i32> = tdl.chats[0].messages.iter().map(|m| m.id).collect();
     assert_eq!(tdl_ids, [318, 317, 311]);
+}
+
+#[test]
+fn a_private_chat_round_trips_and_ids_of_other_chats_are_not_taken() {
+    let env = Env::start();
+    let exp = env.path("exp");
+    let (code, _, stderr) = env.run(&["export", "1002", "-o", exp.to_str().unwrap(), "--media"]);
+    assert_eq!(code, 0, "{stderr}");
+    let export = read_json(&exp.join("result.json"));
+    assert_eq!(
+        (
+            export["name"].clone(),
+            export["type"].clone(),
+            export["id"].clone()
+        ),
+        (json!("Bob Stone"), json!("personal_chat"), json!(1002))
+    );
+    let messages = &export["messages"];
+    assert_eq!(ids(messages), [501, 502]);
+    assert_eq!(
+        (messages[0]["from"].clone(), messages[0]["from_id"].clone()),
+        (json!("Bob Stone"), json!("user1002"))
+    );
+    assert_eq!(
+        (messages[1]["from"].clone(), messages[1]["from_id"].clone()),
+        (json!("Alice"), json!("user1001"))
+    );
+    assert_eq!(messages[0]["file"], "files/bob.txt");
+    assert_eq!(
+        sha256_of(&exp.join("files/bob.txt")),
+        env.sha256_of_key(&FileKey::document(901))
+    );
+
+    let back = env.path("back");
+    let result = exp.join("result.json");
+    let (code, _, stderr) = env.run(&[
+        "download",
+        "--from-export",
+        result.to_str().unwrap(),
+        "-o",
+        back.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(media_hashes(&back), media_hashes(&exp));
+    assert_eq!(media_hashes(&back).len(), 2);
+    assert_eq!(env.calls_of::<functions::messages::GetMessages>(), 1);
+
+    // An export naming a message id that is not this chat's (ids outside channels are the
+    // account's, across its chats): it is not taken, and it is counted.
+    let foreign = env.path("foreign.json");
+    std::fs::write(
+        &foreign,
+        r#"{"name": "Bob Stone", "type": "personal_chat", "id": 1002, "messages": [
+            {"id": 501, "type": "message", "file": "files/bob.txt"},
+            {"id": 7, "type": "message", "file": "files/elsewhere.bin"}]}"#,
+    )
+    .unwrap();
+    let other = env.path("other");
+    let (code, _, stderr) = env.run(&[
+        "download",
+        "--from-export",
+        foreign.to_str().unwrap(),
+        "-o",
+        other.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("1 of the 2 listed messages with media no longer exist"),
+        "{stderr}"
+    );
+    assert_eq!(media_hashes(&other).len(), 1);
 }
