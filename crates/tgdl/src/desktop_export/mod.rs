@@ -14,4 +14,5 @@ pub mod message;
 pub mod model;
 pub mod reader;
 pub mod source;
+pub mod stream;
 pub mod text;

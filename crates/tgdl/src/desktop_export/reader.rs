@@ -1,11 +1,15 @@
 //! Reading an export file: Telegram Desktop's `result.json` (one chat, or a whole account)
 //! or tdl's `chat export`. The whole file is parsed before anything is returned, so a
-//! truncated or malformed file yields an error naming the place and no chat at all.
+//! truncated or malformed file yields an error naming the place and no chat at all. The
+//! shapes are checked by [`super::stream`] as the file streams by.
 
 use std::path::{Path, PathBuf};
 
+use serde::de::DeserializeSeed;
+
 use super::json::Json;
-use super::model::{Export, ExportChat, ExportKind, ExportMessage};
+use super::model::Export;
+use super::stream::{ExportSeed, shape_error};
 
 /// Why an export could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -25,10 +29,12 @@ pub enum ReadError {
         message: String,
     },
     /// Valid JSON, but not shaped like an export at `path` (`chats.list[3].messages[17].id`).
-    #[error("{}: at {path}: {message}", file.display())]
+    #[error("{}: at {path}: {message} (line {line}, column {column})", file.display())]
     Shape {
         file: PathBuf,
         path: String,
+        line: usize,
+        column: usize,
         message: String,
     },
 }
@@ -38,18 +44,19 @@ pub fn read_all(files: &[PathBuf]) -> Result<Vec<Export>, ReadError> {
     files.iter().map(|file| read_file(file)).collect()
 }
 
-/// Reads and parses the export at `file`.
+/// Reads and parses the export at `file`, streaming: only the messages' ids and kinds are
+/// kept, whatever the file's size.
 pub fn read_file(file: &Path) -> Result<Export, ReadError> {
-    let bytes = std::fs::read(file).map_err(|source| ReadError::Io {
+    let opened = std::fs::File::open(file).map_err(|source| ReadError::Io {
         file: file.to_owned(),
         source,
     })?;
-    parse(&bytes, file)
+    parse_from(std::io::BufReader::new(opened), file)
 }
 
 /// Parses an export; `file` names it in errors.
 pub fn parse(bytes: &[u8], file: &Path) -> Result<Export, ReadError> {
-    parse_keeping_text(bytes, file).map(|(_, export)| export)
+    parse_from(bytes, file)
 }
 
 /// Reads the export at `file`, and its whole JSON too (to be written back with more).
@@ -58,182 +65,53 @@ pub fn read_keeping_text(file: &Path) -> Result<(Json, Export), ReadError> {
         file: file.to_owned(),
         source,
     })?;
-    parse_keeping_text(&bytes, file)
-}
-
-fn parse_keeping_text(bytes: &[u8], file: &Path) -> Result<(Json, Export), ReadError> {
-    let root: Json = serde_json::from_slice(bytes).map_err(|error| ReadError::Syntax {
-        file: file.to_owned(),
-        line: error.line(),
-        column: error.column(),
-        message: syntax_message(&error),
-    })?;
-    let shape = |path: String, message: String| ReadError::Shape {
-        file: file.to_owned(),
-        path,
-        message,
-    };
-    let export = parse_root(&root).map_err(|(path, message)| shape(path, message))?;
+    let export = parse(&bytes, file)?;
+    let root = serde_json::from_slice(&bytes).map_err(|error| read_error(error, file))?;
     Ok((root, export))
 }
 
-/// serde_json's message without its own " at line L column C" tail (said once, in front).
-fn syntax_message(error: &serde_json::Error) -> String {
+fn parse_from(reader: impl std::io::Read, file: &Path) -> Result<Export, ReadError> {
+    let mut deserializer = serde_json::Deserializer::from_reader(reader);
+    let export = ExportSeed
+        .deserialize(&mut deserializer)
+        .and_then(|export| deserializer.end().map(|()| export))
+        .map_err(|error| read_error(error, file))?;
+    Ok(export)
+}
+
+fn read_error(error: serde_json::Error, file: &Path) -> ReadError {
+    let (line, column) = (error.line(), error.column());
+    if error.is_io() {
+        return ReadError::Io {
+            file: file.to_owned(),
+            source: error.into(),
+        };
+    }
     let text = error.to_string();
-    let message = match text.rfind(" at line ") {
-        Some(at) => text.get(..at).unwrap_or(&text).to_owned(),
-        None => text,
-    };
-    if error.is_eof() {
+    // serde_json ends its messages with " at line L column C", said once here, apart.
+    let message = text
+        .rfind(" at line ")
+        .and_then(|at| text.get(..at))
+        .unwrap_or(&text);
+    if let Some((path, message)) = shape_error(message) {
+        return ReadError::Shape {
+            file: file.to_owned(),
+            path,
+            line,
+            column,
+            message,
+        };
+    }
+    let message = if error.is_eof() {
         format!("{message} (the file ends early: truncated?)")
     } else {
-        message
-    }
-}
-
-/// A shape error: where, and what is wrong there.
-type ShapeError = (String, String);
-
-fn parse_root(root: &Json) -> Result<Export, ShapeError> {
-    const ROOT: &str = "(root)";
-    if !matches!(root, Json::Object(_)) {
-        return Err((
-            ROOT.to_owned(),
-            format!("expected an object, found {}", root.kind()),
-        ));
-    }
-    let is_account = ["chats", "left_chats", "personal_information"]
-        .iter()
-        .any(|key| root.get(key).is_some());
-    if is_account {
-        let mut chats = Vec::new();
-        for list in ["chats", "left_chats"] {
-            let Some(section) = root.get(list) else {
-                continue;
-            };
-            let items = array_at(section.get("list"), &format!("{list}.list"))?;
-            for (index, chat) in items.iter().enumerate() {
-                chats.push(parse_chat(chat, &format!("{list}.list[{index}]"), true)?);
-            }
-        }
-        return Ok(Export {
-            kind: ExportKind::DesktopAccount,
-            chats,
-        });
-    }
-    if root.get("messages").is_none() {
-        return Err((
-            ROOT.to_owned(),
-            "not an export: no `messages`, `chats` or `left_chats`".to_owned(),
-        ));
-    }
-    // Desktop always writes the chat's type; tdl writes only `id` and `messages`.
-    let desktop = root.get("type").is_some();
-    let chat = parse_chat(root, "", desktop)?;
-    Ok(Export {
-        kind: if desktop {
-            ExportKind::DesktopChat
-        } else {
-            ExportKind::Tdl
-        },
-        chats: vec![chat],
-    })
-}
-
-/// `prefix` is the chat's path (empty for the root); `desktop` whether a message's file
-/// fields tell if it has media (tdl's do not).
-fn parse_chat(chat: &Json, prefix: &str, desktop: bool) -> Result<ExportChat, ShapeError> {
-    let place = if prefix.is_empty() {
-        "(root)".to_owned()
-    } else {
-        prefix.to_owned()
+        message.to_owned()
     };
-    if !matches!(chat, Json::Object(_)) {
-        return Err((
-            place,
-            format!("expected a chat object, found {}", chat.kind()),
-        ));
-    }
-    let path = |field: &str| {
-        if prefix.is_empty() {
-            field.to_owned()
-        } else {
-            format!("{prefix}.{field}")
-        }
-    };
-    let id = integer_at(chat.get("id"), &path("id"))?;
-    let name = optional_string(chat.get("name"), &path("name"))?;
-    let chat_type = optional_string(chat.get("type"), &path("type"))?;
-    let items = array_at(chat.get("messages"), &path("messages"))?;
-    let mut messages = Vec::with_capacity(items.len());
-    let mut migrated_skipped = 0;
-    for (index, message) in items.iter().enumerate() {
-        let at = path(&format!("messages[{index}]"));
-        if !matches!(message, Json::Object(_)) {
-            return Err((
-                at,
-                format!("expected a message object, found {}", message.kind()),
-            ));
-        }
-        let id = integer_at(message.get("id"), &format!("{at}.id"))?;
-        let kind = optional_string(message.get("type"), &format!("{at}.type"))?;
-        if kind.as_deref().is_some_and(|kind| kind != "message") {
-            // Service messages carry no downloadable file of the chat's own; unsupported
-            // ones nothing at all.
-            continue;
-        }
-        // Desktop shifts the ids of a migrated basic group's messages below zero.
-        let Ok(id) = i32::try_from(id) else {
-            return Err((format!("{at}.id"), format!("{id} is not a message id")));
-        };
-        if id <= 0 {
-            migrated_skipped += 1;
-            continue;
-        }
-        let has_media = !desktop || message.get("photo").is_some() || message.get("file").is_some();
-        messages.push(ExportMessage { id, has_media });
-    }
-    Ok(ExportChat {
-        place,
-        name,
-        chat_type,
-        id,
-        messages,
-        migrated_skipped,
-    })
-}
-
-fn integer_at(value: Option<&Json>, path: &str) -> Result<i64, ShapeError> {
-    match value {
-        None => Err((path.to_owned(), "missing".to_owned())),
-        Some(value) => value.as_i64().ok_or_else(|| {
-            (
-                path.to_owned(),
-                format!("expected an integer, found {}", value.kind()),
-            )
-        }),
-    }
-}
-
-fn array_at<'a>(value: Option<&'a Json>, path: &str) -> Result<&'a [Json], ShapeError> {
-    match value {
-        None => Err((path.to_owned(), "missing".to_owned())),
-        Some(Json::Array(items)) => Ok(items),
-        Some(other) => Err((
-            path.to_owned(),
-            format!("expected an array, found {}", other.kind()),
-        )),
-    }
-}
-
-fn optional_string(value: Option<&Json>, path: &str) -> Result<Option<String>, ShapeError> {
-    match value {
-        None | Some(Json::Null) => Ok(None),
-        Some(Json::String(s)) => Ok(Some(s.clone())),
-        Some(other) => Err((
-            path.to_owned(),
-            format!("expected a string or null, found {}", other.kind()),
-        )),
+    ReadError::Syntax {
+        file: file.to_owned(),
+        line,
+        column,
+        message,
     }
 }
 
@@ -242,6 +120,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::panic)]
 
     use super::*;
+    use crate::desktop_export::model::{ExportKind, ExportMessage};
 
     fn parse_str(text: &str) -> Result<Export, ReadError> {
         parse(text.as_bytes(), Path::new("result.json"))
@@ -339,6 +218,12 @@ mod tests {
         let message_type =
             r#"{"type": "personal_chat", "id": 1, "messages": [{"id": 1, "type": 3}]}"#;
         assert_eq!(shape_path(message_type), "messages[0].type");
+        let no_id = r#"{"type": "personal_chat", "id": 1, "messages": [{"id": 1}, {"type": "message", "x": [1, {"y": 2}]}]}"#;
+        assert_eq!(shape_path(no_id), "messages[1].id");
+        let huge_id = r#"{"type": "personal_chat", "id": 1, "messages": [{"id": 4294967296}]}"#;
+        assert_eq!(shape_path(huge_id), "messages[0].id");
+        let section = r#"{"left_chats": {"about": "x"}}"#;
+        assert_eq!(shape_path(section), "left_chats.list");
     }
 
     #[test]
@@ -376,7 +261,7 @@ mod tests {
         let error = shape_path_message(r#"{"type": "x", "id": 1, "messages": [{"id": true}]}"#);
         assert_eq!(
             error,
-            "result.json: at messages[0].id: expected an integer, found a boolean"
+            "result.json: at messages[0].id: expected an integer, found a boolean (line 1, column 47)"
         );
     }
 
