@@ -1,6 +1,6 @@
 //! One message as a Telegram Desktop `result.json` entry, its fields in Desktop's order:
 //! `id`, `type`, `date`, `date_unixtime`, `edited`, `edited_unixtime`, `from`, `from_id`,
-//! `author`, `forwarded_from`, `reply_to_message_id`, the media fields, `text`,
+//! `author`, `forwarded_from`, `saved_from`, `reply_to_message_id`, the media fields, `text`,
 //! `text_entities`.
 
 use std::collections::HashMap;
@@ -52,10 +52,8 @@ pub fn mentioned_peers(message: &enums::Message) -> Vec<(PeerKind, i64)> {
     match message {
         enums::Message::Message(m) => {
             peers.push(peer_key(m.from_id.as_ref().unwrap_or(&m.peer_id)));
-            if let Some(enums::MessageFwdHeader::MessageFwdHeader(fwd)) = &m.fwd_from
-                && let Some(from) = &fwd.from_id
-            {
-                peers.push(peer_key(from));
+            if let Some(enums::MessageFwdHeader::MessageFwdHeader(fwd)) = &m.fwd_from {
+                peers.extend(fwd.from_id.iter().chain(&fwd.saved_from_peer).map(peer_key));
             }
         }
         enums::Message::Service(m) => {
@@ -107,6 +105,9 @@ pub fn message_entry(
                     push("forwarded_from", name_of(peers, from));
                 } else if let Some(name) = fwd.from_name.as_deref().filter(|n| !n.is_empty()) {
                     push("forwarded_from", Json::from(name));
+                }
+                if let Some(saved) = &fwd.saved_from_peer {
+                    push("saved_from", name_of(peers, saved));
                 }
             }
             if let Some(enums::MessageReplyHeader::MessageReplyHeader(reply)) = &m.reply_to
@@ -177,5 +178,169 @@ fn push_media(push: &mut impl FnMut(&str, Json), media: &DesktopMedia, file: Opt
     {
         push("width", Json::from(i64::from(w)));
         push("height", Json::from(i64::from(h)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use tl_types::api::types;
+
+    use super::*;
+
+    fn user(id: i64) -> enums::Peer {
+        enums::Peer::User(Box::new(types::PeerUser { user_id: id }))
+    }
+
+    /// A text message of user 7 in the private chat with user 7.
+    fn message(text: &str, entities: Vec<enums::MessageEntity>) -> types::Message {
+        types::Message {
+            out: false,
+            mentioned: false,
+            media_unread: false,
+            silent: false,
+            post: false,
+            from_scheduled: false,
+            legacy: false,
+            edit_hide: false,
+            pinned: false,
+            noforwards: false,
+            invert_media: false,
+            offline: false,
+            video_processing_pending: false,
+            paid_suggested_post_stars: false,
+            paid_suggested_post_ton: false,
+            id: 42,
+            from_id: None,
+            from_boosts_applied: None,
+            from_rank: None,
+            peer_id: user(7),
+            saved_peer_id: None,
+            fwd_from: None,
+            via_bot_id: None,
+            via_business_bot_id: None,
+            guestchat_via_from: None,
+            reply_to: None,
+            date: 1_700_000_000,
+            message: text.to_owned(),
+            media: None,
+            reply_markup: None,
+            entities: Some(entities),
+            views: None,
+            forwards: None,
+            replies: None,
+            edit_date: None,
+            post_author: None,
+            grouped_id: None,
+            reactions: None,
+            restriction_reason: None,
+            ttl_period: None,
+            quick_reply_shortcut_id: None,
+            effect: None,
+            factcheck: None,
+            report_delivery_until_date: None,
+            paid_message_stars: None,
+            suggested_post: None,
+            schedule_repeat_period: None,
+            summary_from_language: None,
+            rich_message: None,
+        }
+    }
+
+    #[test]
+    fn a_message_with_entities_and_a_hidden_forward_reads_as_desktop_writes_it() {
+        let mut m = message(
+            "see docs now",
+            vec![
+                enums::MessageEntity::TextUrl(Box::new(types::MessageEntityTextUrl {
+                    offset: 4,
+                    length: 4,
+                    url: "https://example.com".to_owned(),
+                })),
+                enums::MessageEntity::MentionName(Box::new(types::MessageEntityMentionName {
+                    offset: 9,
+                    length: 3,
+                    user_id: 7,
+                })),
+            ],
+        );
+        m.fwd_from = Some(enums::MessageFwdHeader::MessageFwdHeader(Box::new(
+            types::MessageFwdHeader {
+                imported: false,
+                saved_out: false,
+                from_id: None,
+                from_name: Some("Hidden Person".to_owned()),
+                date: 1_600_000_000,
+                channel_post: None,
+                post_author: None,
+                saved_from_peer: None,
+                saved_from_msg_id: None,
+                saved_from_id: None,
+                saved_from_name: None,
+                saved_date: None,
+                psa_type: None,
+            },
+        )));
+        let mut peers = Peers::new();
+        peers.insert(
+            (PeerKind::User, 7),
+            PeerInfo {
+                name: "Bob Stone".to_owned(),
+                ..PeerInfo::default()
+            },
+        );
+        let entry = message_entry(&enums::Message::Message(Box::new(m)), &peers, None).unwrap();
+        let value = serde_json::to_value(&entry).unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({
+                "id": 42, "type": "message", "date": "2023-11-14T22:13:20",
+                "date_unixtime": "1700000000", "from": "Bob Stone", "from_id": "user7",
+                "forwarded_from": "Hidden Person",
+                "text": ["see ", {"type": "text_link", "text": "docs", "href": "https://example.com"},
+                         " ", {"type": "mention_name", "text": "now", "user_id": 7}],
+                "text_entities": [
+                    {"type": "plain", "text": "see "},
+                    {"type": "text_link", "text": "docs", "href": "https://example.com"},
+                    {"type": "plain", "text": " "},
+                    {"type": "mention_name", "text": "now", "user_id": 7}]
+            })
+        );
+        let Json::Object(fields) = entry else {
+            panic!("not an object");
+        };
+        let keys: Vec<&str> = fields.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "id",
+                "type",
+                "date",
+                "date_unixtime",
+                "from",
+                "from_id",
+                "forwarded_from",
+                "text",
+                "text_entities"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_unknown_sender_is_null_and_an_empty_message_has_no_entry() {
+        let entry = message_entry(
+            &enums::Message::Message(Box::new(message("", Vec::new()))),
+            &Peers::new(),
+            None,
+        )
+        .unwrap();
+        assert_eq!(entry.get("from"), Some(&Json::Null));
+        assert_eq!(entry.get("text"), Some(&Json::from("")));
+        let empty = enums::Message::Empty(Box::new(types::MessageEmpty {
+            id: 1,
+            peer_id: None,
+        }));
+        assert_eq!(message_entry(&empty, &Peers::new(), None), None);
     }
 }
