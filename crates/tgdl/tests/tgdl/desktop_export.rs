@@ -672,3 +672,49 @@ fn a_private_chat_round_trips_and_ids_of_other_chats_are_not_taken() {
     );
     assert_eq!(media_hashes(&other).len(), 1);
 }
+
+#[test]
+fn an_account_export_downloads_the_listed_messages_of_every_chat() {
+    let env = Env::start();
+    let account = env.path("account.json");
+    std::fs::write(
+        &account,
+        r#"{
+ "about": "Here is the data you requested.",
+ "personal_information": {"user_id": 1001, "first_name": "Alice", "last_name": "", "phone_number": "+1 555 0001"},
+ "chats": {"about": "chats", "list": [
+  {"name": "Bob Stone", "type": "personal_chat", "id": 1002, "messages": [
+   {"id": 501, "type": "message", "file": "chats/chat_1/files/bob.txt", "text": "from bob"},
+   {"id": 502, "type": "service", "actor": "Alice", "action": "pin_message", "text": ""}
+  ]},
+  {"name": "Archive", "type": "public_channel", "id": 702, "messages": [
+   {"id": 2, "type": "message", "file": "(File not included. Change data exporting settings to download.)"},
+   {"id": 9, "type": "message", "text": "forwarded words"}
+  ]}
+ ]},
+ "left_chats": {"about": "left", "list": [
+  {"name": "Archive", "type": "public_channel", "id": 702, "messages": [
+   {"id": 8, "type": "message", "file": "chats/chat_3/files/song.mp3"}
+  ]}
+ ]}
+}"#,
+    )
+    .unwrap();
+    let out = env.path("out");
+    let (code, _, stderr) = env.run(&[
+        "download",
+        "--from-export",
+        account.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let expected: BTreeMap<[u8; 32], usize> = [601, 607, 901]
+        .into_iter()
+        .map(|doc| (env.sha256_of_key(&FileKey::document(doc)), 1))
+        .collect();
+    assert_eq!(media_hashes(&out), expected);
+    // Only messages that name a file are fetched: one private batch, two channel batches.
+    assert_eq!(env.calls_of::<functions::messages::GetMessages>(), 1);
+    assert_eq!(env.calls_of::<functions::channels::GetMessages>(), 2);
+}
