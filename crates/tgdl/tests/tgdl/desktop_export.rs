@@ -11,13 +11,14 @@
 )]
 
 use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use localdc::rpc::CallCounts;
 use localdc::world::{FileKey, Fixture, World};
-use localdc::{Config, RunningServer};
+use localdc::{Config, RunningServer, WanProfile};
 use serde_json::{Value, json};
 use tgclient::PeerKind;
 use tgdl::desktop_export::model::{ExportKind, ExportMessage, PeerCandidates};
@@ -38,8 +39,9 @@ fn document(id: i64, size: u64, mime: &str, attributes: &Value) -> Value {
 }
 
 /// A public channel with one message of every kind of media Desktop tells apart, a
-/// reply, a forward and an edit, then many small files.
-fn fixture() -> Fixture {
+/// reply, a forward and an edit, then many small files; `report` is the size of the
+/// document of message 2.
+fn fixture(report: u64) -> Fixture {
     let date = |id: i64| 1_700_000_000 + id * 60;
     let mut messages = vec![
         json!({ "id": 1, "date": date(1), "text": "harbour",
@@ -47,7 +49,7 @@ fn fixture() -> Fixture {
                     { "type": "m", "w": 320, "h": 240, "size": 4000 },
                     { "type": "y", "w": 1280, "h": 960, "size": 60_000 } ] } }),
         json!({ "id": 2, "date": date(2), "text": "the report", "reply_to": 1,
-                "media": document(601, 150_000, "application/pdf",
+                "media": document(601, report, "application/pdf",
                     &json!([{ "type": "file_name", "file_name": "report.pdf" }])) }),
         json!({ "id": 3, "date": date(3), "text": "",
                 "media": document(602, 90_000, "video/mp4",
@@ -132,15 +134,19 @@ struct Env {
 
 impl Env {
     fn start() -> Self {
+        Self::start_with(Config::default(), 150_000)
+    }
+
+    fn start_with(config: Config, report: u64) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .unwrap();
-        let world = Arc::new(World::from_fixture(fixture()).unwrap());
+        let world = Arc::new(World::from_fixture(fixture(report)).unwrap());
         let calls = Arc::new(CallCounts::default());
         let server = runtime.block_on(async {
-            localdc::serve(Config::default())
+            localdc::serve(config)
                 .world(&world)
                 .counting_into(&calls)
                 .start()
@@ -717,4 +723,83 @@ fn an_account_export_downloads_the_listed_messages_of_every_chat() {
     // Only messages that name a file are fetched: one private batch, two channel batches.
     assert_eq!(env.calls_of::<functions::messages::GetMessages>(), 1);
     assert_eq!(env.calls_of::<functions::channels::GetMessages>(), 2);
+}
+
+#[test]
+fn a_killed_export_leaves_no_result_and_the_rerun_resumes_the_same_files() {
+    const MIB: u64 = 1 << 20;
+    let size = 32 * MIB;
+    let env = Env::start_with(Config::default().with_wan_profile(WanProfile::Wan), size);
+    let exp = env.path("exp");
+    let args = [
+        "export",
+        "@archive",
+        "-o",
+        exp.to_str().unwrap(),
+        "--media",
+        "--max-id",
+        "2",
+    ];
+    let mut child = env
+        .command(&[&args[..], &["--json"]].concat())
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Killed once 20 of the 32 MiB are written (several ledger commits in).
+    let reader = BufReader::new(child.stdout.take().unwrap());
+    let mut written = 0;
+    for line in reader.lines() {
+        let event: Value = serde_json::from_str(&line.unwrap()).unwrap();
+        if event["event"] == "progress" {
+            written += event["bytes"].as_u64().unwrap();
+            if written >= 20 * MIB {
+                break;
+            }
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        !exp.join("result.json").exists(),
+        "result.json is written only once the files are"
+    );
+
+    let report = exp.canonicalize().unwrap().join("files/report.pdf");
+    let store = tgclient::SessionStore::open(env.path("s.session")).unwrap();
+    let done = store
+        .download_state(&report.display().to_string())
+        .unwrap()
+        .and_then(|bytes| tgclient::download::FileState::from_bytes(&bytes))
+        .map(|state| state.done)
+        .unwrap_or_default();
+    drop(store);
+    assert!(
+        done.covered() > 0,
+        "the ledger recorded nothing before the kill"
+    );
+
+    env.world.reset_served();
+    let (code, _, stderr) = env.run(&args);
+    assert_eq!(code, 0, "{stderr}");
+    let export = read_json(&exp.join("result.json"));
+    assert_eq!(export["messages"][1]["file"], "files/report.pdf");
+    assert_eq!(
+        sha256_of(&report),
+        env.sha256_of_key(&FileKey::document(601))
+    );
+    // What the ledger recorded is not fetched again (requests the killed run left in
+    // flight may still be served, for ranges it had not recorded).
+    for served in env.world.served_log() {
+        if served.key != FileKey::document(601) {
+            continue;
+        }
+        let range = served.offset..served.offset + served.len;
+        assert!(
+            !done
+                .ranges()
+                .iter()
+                .any(|r| r.start < range.end && range.start < r.end),
+            "recorded range served again: {served:?}"
+        );
+    }
 }
