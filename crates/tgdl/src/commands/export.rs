@@ -24,7 +24,7 @@ use crate::desktop_export::json::{Json, to_desktop_text};
 use crate::desktop_export::media::{DesktopMedia, NOT_INCLUDED, Namer, TOO_LARGE, UNAVAILABLE};
 use crate::desktop_export::message::{FileField, Peers, mentioned_peers, message_entry};
 use crate::desktop_export::model::{Export, ExportKind, PeerCandidates, marked_id};
-use crate::desktop_export::reader;
+use crate::desktop_export::{reader, source};
 use crate::filters::Filters;
 use crate::{dates, errors, output};
 
@@ -50,7 +50,14 @@ pub async fn run(client: &Client, args: &ExportArgs) -> Result<()> {
     }
     let newest_kept = existing.as_ref().map_or(0, |e| e.max_id);
     let messages = list_newer(client, &peer, &filters, newest_kept).await?;
-    if messages.is_empty() && existing.is_some() {
+    // Files an earlier run could not download ("try again later") are tried again.
+    let retried = match &existing {
+        Some(existing) if args.media => {
+            source::fetch_by_id(client, &peer, &existing.unavailable_ids()).await?
+        }
+        _ => Vec::new(),
+    };
+    if messages.is_empty() && retried.is_empty() && existing.is_some() {
         output::note(format_args!("{}: no new messages", result_path.display()));
         return Ok(());
     }
@@ -73,8 +80,13 @@ pub async fn run(client: &Client, args: &ExportArgs) -> Result<()> {
         .iter()
         .map(|message| files.field(message, args.media, &filters))
         .collect();
+    let retried_fields: Vec<Option<FileField>> = retried
+        .iter()
+        .map(|message| files.field(message, true, &filters))
+        .collect();
     let failed = files.download(client, args).await?;
     let fields = mark_failed(fields, &failed);
+    let retried_fields = mark_failed(retried_fields, &failed);
 
     let entries: Vec<Json> = messages
         .iter()
@@ -82,18 +94,32 @@ pub async fn run(client: &Client, args: &ExportArgs) -> Result<()> {
         .filter_map(|(message, file)| message_entry(message, &peers, file.as_ref()))
         .collect();
     let added = entries.len();
+    let mut recovered = 0usize;
     let root = match existing {
-        Some(existing) => existing.with_more(entries)?,
+        Some(mut existing) => {
+            for (message, field) in retried.iter().zip(retried_fields) {
+                if let Some(path) = field.filter(|f| !f.starts_with('(')) {
+                    existing.set_unavailable_file(message_id(message), path);
+                    recovered += 1;
+                }
+            }
+            existing.with_more(entries)?
+        }
         None => new_root(kind, bare, me.id, &peers, entries),
     };
     write_atomically(&result_path, &root)?;
     output::note(format_args!(
-        "{}: {added} messages added{}",
+        "{}: {added} messages added{}{}",
         result_path.display(),
         if newest_kept > 0 {
             " to the existing export"
         } else {
             ""
+        },
+        if recovered > 0 {
+            format!(", {recovered} files an earlier run could not download are there now")
+        } else {
+            String::new()
         }
     ));
     if !failed.is_empty() {
@@ -315,6 +341,41 @@ impl Existing {
             .filter(|path| !path.starts_with('('))
             .map(str::to_owned)
             .collect()
+    }
+
+    /// The messages whose file an earlier run could not download.
+    fn unavailable_ids(&self) -> Vec<i32> {
+        messages_of(&self.root)
+            .iter()
+            .filter(|m| {
+                ["photo", "file"]
+                    .iter()
+                    .any(|key| m.get(key).and_then(Json::as_str) == Some(UNAVAILABLE))
+            })
+            .filter_map(|m| m.get("id").and_then(Json::as_i64))
+            .filter_map(|id| i32::try_from(id).ok())
+            .collect()
+    }
+
+    /// Puts `path` in the file field of message `id` that says the file was unavailable.
+    fn set_unavailable_file(&mut self, id: i32, path: String) {
+        let Json::Object(fields) = &mut self.root else {
+            return;
+        };
+        let Some((_, Json::Array(messages))) = fields.iter_mut().find(|(key, _)| key == "messages")
+        else {
+            return;
+        };
+        let message = messages
+            .iter_mut()
+            .find(|m| m.get("id").and_then(Json::as_i64) == Some(i64::from(id)));
+        if let Some(Json::Object(entry)) = message
+            && let Some((_, value)) = entry.iter_mut().find(|(key, value)| {
+                (key == "photo" || key == "file") && value.as_str() == Some(UNAVAILABLE)
+            })
+        {
+            *value = Json::String(path);
+        }
     }
 
     /// The export with `entries` appended to its messages, the rest as it was.

@@ -61,19 +61,9 @@ async fn add_chat(
         .filter(|m| m.has_media)
         .map(|m| m.id)
         .collect();
-    let expected = expected_chat(client, peer)?;
     let mut missing = 0usize;
     for batch in ids.chunks(BATCH) {
-        let messages = client
-            .messages_by_id(peer, batch)
-            .await
-            .map_err(errors::client_error)?;
-        // Outside channels message ids are the account's own, across all its chats: an id
-        // may name a message of another chat (an export made by another account).
-        let found: Vec<enums::Message> = messages
-            .into_iter()
-            .filter(|m| message_chat(m).is_some_and(|chat| expected.is_none_or(|e| e == chat)))
-            .collect();
+        let found = fetch_batch(client, peer, batch).await?;
         missing += batch.len().saturating_sub(found.len());
         if !plan.add_messages(&found, peer, "", filters) {
             break;
@@ -87,6 +77,39 @@ async fn add_chat(
         ));
     }
     Ok(())
+}
+
+/// Messages `ids` of the chat `peer`, fetched 100 per request; those deleted, or not of
+/// this chat, are left out.
+pub async fn fetch_by_id(
+    client: &Client,
+    peer: &enums::InputPeer,
+    ids: &[i32],
+) -> Result<Vec<enums::Message>> {
+    let mut found = Vec::with_capacity(ids.len());
+    for batch in ids.chunks(BATCH) {
+        found.extend(fetch_batch(client, peer, batch).await?);
+    }
+    Ok(found)
+}
+
+/// One request's worth (at most [`BATCH`] ids) of [`fetch_by_id`].
+async fn fetch_batch(
+    client: &Client,
+    peer: &enums::InputPeer,
+    ids: &[i32],
+) -> Result<Vec<enums::Message>> {
+    let expected = expected_chat(client, peer)?;
+    let messages = client
+        .messages_by_id(peer, ids)
+        .await
+        .map_err(errors::client_error)?;
+    // Outside channels message ids are the account's own, across all its chats: an id
+    // may name a message of another chat (an export made by another account).
+    Ok(messages
+        .into_iter()
+        .filter(|m| message_chat(m).is_some_and(|chat| expected.is_none_or(|e| e == chat)))
+        .collect())
 }
 
 /// The Bot API id of the chat `peer` is, when its messages must be checked against it

@@ -442,6 +442,29 @@ fn a_rerun_appends_the_new_messages_and_keeps_the_rest_as_it_was() {
         );
     }
 
+    // A file an earlier run could not download is tried again by the next run with --media.
+    let text = std::fs::read_to_string(exp.join("result.json")).unwrap();
+    let marked = text.replacen(
+        "\"file\": \"files/song.mp3\"",
+        "\"file\": \"(File unavailable, please try again later)\"",
+        1,
+    );
+    assert_ne!(marked, text);
+    std::fs::write(exp.join("result.json"), marked).unwrap();
+    std::fs::remove_file(exp.join("files/song.mp3")).unwrap();
+    let (code, _, stderr) =
+        env.run(&["export", "@archive", "-o", out, "--max-id", "12", "--media"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("1 files an earlier run could not download are there now"),
+        "{stderr}"
+    );
+    assert_eq!(read_json(&exp.join("result.json")), second);
+    assert_eq!(
+        sha256_of(&exp.join("files/song.mp3")),
+        env.sha256_of_key(&FileKey::document(607))
+    );
+
     // Nothing new: the file is left as it is.
     let before = std::fs::read(exp.join("result.json")).unwrap();
     let (code, _, stderr) = env.run(&["export", "@archive", "-o", out, "--max-id", "12"]);
