@@ -32,9 +32,7 @@ impl<'de> DeserializeSeed<'de> for ExportSeed {
     type Value = Export;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Export, D::Error> {
-        let root = deserializer.deserialize_any(ChatVisitor {
-            prefix: String::new(),
-        })?;
+        let root = deserializer.deserialize_any(ChatVisitor::new(String::new()))?;
         finish_root(root)
     }
 }
@@ -149,7 +147,7 @@ macro_rules! reject_others {
     ($expected:expr; $($method:ident($($arg:ty)?) => $found:expr),* $(,)?) => {
         $(
             fn $method<E: de::Error>(self, $(_: $arg)?) -> Result<Self::Value, E> {
-                Err(at(&self.path(), format_args!("expected {}, found {}", $expected, $found)))
+                Err(at(&self.path, format_args!("expected {}, found {}", $expected, $found)))
             }
         )*
     };
@@ -158,15 +156,18 @@ macro_rules! reject_others {
 /// A chat object; with an empty prefix, the root (which may also be an account export).
 struct ChatVisitor {
     prefix: String,
+    /// The prefix, or `(root)`: where errors about the object itself are.
+    path: String,
 }
 
 impl ChatVisitor {
-    fn path(&self) -> String {
-        if self.prefix.is_empty() {
+    fn new(prefix: String) -> Self {
+        let path = if prefix.is_empty() {
             "(root)".to_owned()
         } else {
-            self.prefix.clone()
-        }
+            prefix.clone()
+        };
+        Self { prefix, path }
     }
 }
 
@@ -187,7 +188,7 @@ impl<'de> Visitor<'de> for ChatVisitor {
     );
 
     fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<RawChat, A::Error> {
-        Err(at(&self.path(), "expected an object, found an array"))
+        Err(at(&self.path, "expected an object, found an array"))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawChat, A::Error> {
@@ -208,7 +209,7 @@ impl<'de> Visitor<'de> for ChatVisitor {
                 "messages" => chat.messages = Some(map.next_value_seed(Messages { path })?),
                 "chats" | "left_chats" if root => {
                     chat.account = true;
-                    let list = map.next_value_seed(Section { name: key })?;
+                    let list = map.next_value_seed(Section { path: key })?;
                     chat.sections.extend(list);
                 }
                 "personal_information" if root => {
@@ -232,21 +233,14 @@ impl<'de> DeserializeSeed<'de> for ChatSeed {
     type Value = RawChat;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<RawChat, D::Error> {
-        deserializer.deserialize_any(ChatVisitor {
-            prefix: self.prefix,
-        })
+        deserializer.deserialize_any(ChatVisitor::new(self.prefix))
     }
 }
 
 /// `chats` or `left_chats`: `{"about": ..., "list": [chat, ...]}`.
 struct Section {
-    name: String,
-}
-
-impl Section {
-    fn path(&self) -> String {
-        self.name.clone()
-    }
+    /// `chats` or `left_chats`.
+    path: String,
 }
 
 impl<'de> DeserializeSeed<'de> for Section {
@@ -274,7 +268,7 @@ impl<'de> Visitor<'de> for Section {
     );
 
     fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<Vec<RawChat>, A::Error> {
-        Err(at(&self.path(), "expected an object, found an array"))
+        Err(at(&self.path, "expected an object, found an array"))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<RawChat>, A::Error> {
@@ -282,25 +276,19 @@ impl<'de> Visitor<'de> for Section {
         while let Some(key) = map.next_key::<String>()? {
             if key == "list" {
                 chats = Some(map.next_value_seed(ChatList {
-                    path: format!("{}.list", self.name),
+                    path: format!("{}.list", self.path),
                 })?);
             } else {
                 map.next_value::<IgnoredAny>()?;
             }
         }
-        chats.ok_or_else(|| at(&format!("{}.list", self.name), "missing"))
+        chats.ok_or_else(|| at(&format!("{}.list", self.path), "missing"))
     }
 }
 
 /// An array of chats.
 struct ChatList {
     path: String,
-}
-
-impl ChatList {
-    fn path(&self) -> String {
-        self.path.clone()
-    }
 }
 
 impl<'de> DeserializeSeed<'de> for ChatList {
@@ -346,12 +334,6 @@ impl<'de> Visitor<'de> for ChatList {
 /// A chat's `messages`.
 struct Messages {
     path: String,
-}
-
-impl Messages {
-    fn path(&self) -> String {
-        self.path.clone()
-    }
 }
 
 impl<'de> DeserializeSeed<'de> for Messages {
@@ -400,12 +382,6 @@ impl<'de> Visitor<'de> for Messages {
 /// One message: its id, type and whether it names a file; the rest skipped.
 struct MessageSeed {
     path: String,
-}
-
-impl MessageSeed {
-    fn path(&self) -> String {
-        self.path.clone()
-    }
 }
 
 impl<'de> DeserializeSeed<'de> for MessageSeed {
@@ -473,12 +449,6 @@ struct Integer {
     path: String,
 }
 
-impl Integer {
-    fn path(&self) -> String {
-        self.path.clone()
-    }
-}
-
 impl<'de> DeserializeSeed<'de> for Integer {
     type Value = i64;
 
@@ -521,12 +491,6 @@ impl<'de> Visitor<'de> for Integer {
 /// A string field that may be null.
 struct OptionalString {
     path: String,
-}
-
-impl OptionalString {
-    fn path(&self) -> String {
-        self.path.clone()
-    }
 }
 
 impl<'de> DeserializeSeed<'de> for OptionalString {
