@@ -10,7 +10,7 @@ use tl_types::api::enums;
 
 use super::json::Json;
 use super::media::{DesktopMedia, desktop_date};
-use super::text;
+use super::{action, text};
 
 /// Names and kinds of the peers messages mention.
 pub type Peers = HashMap<(PeerKind, i64), PeerInfo>;
@@ -58,6 +58,8 @@ pub fn mentioned_peers(message: &enums::Message) -> Vec<(PeerKind, i64)> {
         }
         enums::Message::Service(m) => {
             peers.push(peer_key(m.from_id.as_ref().unwrap_or(&m.peer_id)));
+            let users = action::mentioned_users(&m.action);
+            peers.extend(users.into_iter().map(|id| (PeerKind::User, id)));
         }
         enums::Message::Empty(_) => {}
     }
@@ -83,6 +85,11 @@ pub fn message_entry(
             let actor = m.from_id.as_ref().unwrap_or(&m.peer_id);
             push("actor", name_of(peers, actor));
             push("actor_id", Json::from(wrapped_id(actor)));
+            let reply_to = match &m.reply_to {
+                Some(enums::MessageReplyHeader::MessageReplyHeader(reply)) => reply.reply_to_msg_id,
+                _ => None,
+            };
+            action::push_action(&mut push, &m.action, reply_to, peers);
             push("text", Json::from(""));
             push("text_entities", Json::Array(Vec::new()));
         }
@@ -324,6 +331,57 @@ mod tests {
                 "text",
                 "text_entities"
             ]
+        );
+    }
+
+    #[test]
+    fn a_service_message_has_its_actor_action_and_members() {
+        let service = types::MessageService {
+            out: false,
+            mentioned: false,
+            media_unread: false,
+            reactions_are_possible: false,
+            silent: false,
+            post: false,
+            legacy: false,
+            id: 3,
+            from_id: Some(user(7)),
+            peer_id: enums::Peer::Chat(Box::new(types::PeerChat { chat_id: 55 })),
+            saved_peer_id: None,
+            reply_to: None,
+            date: 1_700_000_000,
+            action: enums::MessageAction::ChatAddUser(Box::new(types::MessageActionChatAddUser {
+                users: vec![7, 8],
+            })),
+            reactions: None,
+            ttl_period: None,
+        };
+        let message = enums::Message::Service(Box::new(service));
+        assert_eq!(
+            mentioned_peers(&message),
+            [
+                (PeerKind::User, 7),
+                (PeerKind::User, 7),
+                (PeerKind::User, 8)
+            ]
+        );
+        let mut peers = Peers::new();
+        peers.insert(
+            (PeerKind::User, 7),
+            PeerInfo {
+                name: "Bob Stone".to_owned(),
+                ..PeerInfo::default()
+            },
+        );
+        let entry = message_entry(&message, &peers, None).unwrap();
+        assert_eq!(
+            serde_json::to_value(&entry).unwrap(),
+            serde_json::json!({
+                "id": 3, "type": "service", "date": "2023-11-14T22:13:20",
+                "date_unixtime": "1700000000", "actor": "Bob Stone", "actor_id": "user7",
+                "action": "invite_members", "members": ["Bob Stone", null],
+                "text": "", "text_entities": []
+            })
         );
     }
 

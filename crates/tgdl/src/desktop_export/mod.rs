@@ -4,10 +4,11 @@
 //! - [`reader`]: a whole file parsed into an [`model::Export`] (errors name the line and
 //!   column, or the JSON path), before anything is downloaded.
 //! - [`source`]: `tgdl download --from-export`: chats resolved, listed messages fetched by id.
-//! - [`message`], [`text`], [`media`]: one message as Desktop writes it; `tgdl export`
+//! - [`message`], [`text`], [`media`], [`action`]: one message as Desktop writes it; `tgdl export`
 //!   ([`crate::commands::export`]) puts them together.
 //! - [`json`]: a JSON value that keeps key order.
 
+pub mod action;
 pub mod json;
 pub mod media;
 pub mod message;
