@@ -6,9 +6,11 @@
 //! - [`source`]: `tgdl download --from-export`: chats resolved, listed messages fetched by id.
 //! - [`message`], [`text`], [`media`], [`action`]: one message as Desktop writes it; `tgdl export`
 //!   ([`crate::commands::export`]) puts them together.
-//! - [`json`]: a JSON value that keeps key order.
+//! - [`json`]: a JSON value that keeps key order; [`escapes`]: Desktop's `\xHH` escapes
+//!   made valid JSON.
 
 pub mod action;
+pub mod escapes;
 pub mod json;
 pub mod media;
 pub mod message;

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeSeed;
 
+use super::escapes::DesktopEscapes;
 use super::json::Json;
 use super::model::Export;
 use super::stream::{ExportSeed, shape_error};
@@ -66,12 +67,13 @@ pub fn read_keeping_text(file: &Path) -> Result<(Json, Export), ReadError> {
         source,
     })?;
     let export = parse(&bytes, file)?;
-    let root = serde_json::from_slice(&bytes).map_err(|error| read_error(error, file))?;
+    let root = serde_json::from_reader(DesktopEscapes::new(bytes.as_slice()))
+        .map_err(|error| read_error(error, file))?;
     Ok((root, export))
 }
 
 fn parse_from(reader: impl std::io::Read, file: &Path) -> Result<Export, ReadError> {
-    let mut deserializer = serde_json::Deserializer::from_reader(reader);
+    let mut deserializer = serde_json::Deserializer::from_reader(DesktopEscapes::new(reader));
     let export = ExportSeed
         .deserialize(&mut deserializer)
         .and_then(|export| deserializer.end().map(|()| export))
@@ -249,6 +251,21 @@ mod tests {
                 other => panic!("cut at {cut}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn desktop_hex_escapes_in_text_do_not_stop_the_reader() {
+        let text = r#"{"name": "A\x0Bb", "type": "personal_chat", "id": 1, "messages": [
+            {"id": 4, "type": "message", "text": "bell\x07", "file": "files/a.bin"}]}"#;
+        let export = parse_str(text).unwrap();
+        assert_eq!(export.chats[0].name.as_deref(), Some("A\u{b}b"));
+        assert_eq!(
+            export.chats[0].messages,
+            [ExportMessage {
+                id: 4,
+                has_media: true
+            }]
+        );
     }
 
     #[test]
