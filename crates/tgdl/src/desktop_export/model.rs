@@ -59,7 +59,7 @@ pub struct ExportMessage {
     pub has_media: bool,
 }
 
-/// Desktop's internal peer ids before version 2.7.x (April 2021): users `1 << 32 | id`,
+/// Desktop's internal peer ids before April 2021 (tdesktop commit 4625e761): users `1 << 32 | id`,
 /// basic groups and channels alike `2 << 32 | id`; the chat type tells the two apart.
 const OLD_SHIFT_LIMIT: i64 = 1 << 32;
 
