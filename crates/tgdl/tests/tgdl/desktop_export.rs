@@ -18,13 +18,13 @@ use std::sync::Arc;
 
 use localdc::rpc::CallCounts;
 use localdc::world::{FileKey, Fixture, World};
-use localdc::{Config, RunningServer, WanProfile};
+use localdc::{Config, Registry, RunningServer, Server, WanProfile};
 use serde_json::{Value, json};
 use tgclient::PeerKind;
 use tgdl::desktop_export::model::{ExportKind, ExportMessage, PeerCandidates};
 use tgdl::desktop_export::reader;
-use tl_types::Identifiable;
-use tl_types::api::functions;
+use tl_types::api::{enums, functions, types};
+use tl_types::{Deserialize, Identifiable, Serialize};
 
 use super::download::{files_under, finish, sha256_of};
 
@@ -123,6 +123,51 @@ fn fixture_files() -> Vec<(i64, FileKey)> {
     files
 }
 
+/// The entities of message 9 ("forwarded words"): the fixture format has none, so the
+/// history answers get them on the way out, as Telegram sends them.
+fn message_9_entities() -> Vec<enums::MessageEntity> {
+    vec![
+        enums::MessageEntity::Bold(Box::new(types::MessageEntityBold {
+            offset: 0,
+            length: 9,
+        })),
+        enums::MessageEntity::TextUrl(Box::new(types::MessageEntityTextUrl {
+            offset: 10,
+            length: 5,
+            url: "https://example.com/w".to_owned(),
+        })),
+    ]
+}
+
+/// Wraps `messages.getHistory` so that message 9 carries [`message_9_entities`].
+fn with_entities(registry: &mut Registry) {
+    let id = functions::messages::GetHistory::CONSTRUCTOR_ID;
+    let (name, original) = registry.get(id).expect("the world serves the method");
+    registry.register_async(id, name, move |ctx, body| {
+        let original = Arc::clone(&original);
+        async move {
+            let body = original.call(ctx, body).await?;
+            let Ok(mut answer) = enums::messages::Messages::from_bytes(&body) else {
+                return Ok(body);
+            };
+            let messages = match &mut answer {
+                enums::messages::Messages::Messages(m) => &mut m.messages,
+                enums::messages::Messages::Slice(m) => &mut m.messages,
+                enums::messages::Messages::ChannelMessages(m) => &mut m.messages,
+                enums::messages::Messages::NotModified(_) => return Ok(body),
+            };
+            for message in messages.iter_mut() {
+                if let enums::Message::Message(m) = message
+                    && m.id == 9
+                {
+                    m.entities = Some(message_9_entities());
+                }
+            }
+            Ok(answer.to_bytes())
+        }
+    });
+}
+
 struct Env {
     runtime: tokio::runtime::Runtime,
     server: Option<RunningServer>,
@@ -146,12 +191,10 @@ impl Env {
         let world = Arc::new(World::from_fixture(fixture(report)).unwrap());
         let calls = Arc::new(CallCounts::default());
         let server = runtime.block_on(async {
-            localdc::serve(config)
-                .world(&world)
-                .counting_into(&calls)
-                .start()
-                .await
-                .unwrap()
+            let mut registry = Registry::with_defaults().counting_into(Arc::clone(&calls));
+            localdc::world::register(&mut registry, Arc::clone(&world));
+            with_entities(&mut registry);
+            Server::start_with(config, registry).await.unwrap()
         });
         let dir = tempfile::tempdir().unwrap();
         let ready = dir.path().join("ready.json");
@@ -338,6 +381,16 @@ fn an_export_has_desktops_shape_and_reads_back_as_the_same_messages_and_files() 
     );
     assert_eq!(m(8)["file"], "files/song.mp3");
     assert_eq!(m(9)["forwarded_from"], "Alice");
+    assert_eq!(
+        m(9)["text"],
+        json!([{ "type": "bold", "text": "forwarded" }, " ",
+               { "type": "text_link", "text": "words", "href": "https://example.com/w" }])
+    );
+    assert_eq!(
+        m(9)["text_entities"],
+        json!([{ "type": "bold", "text": "forwarded" }, { "type": "plain", "text": " " },
+               { "type": "text_link", "text": "words", "href": "https://example.com/w" }])
+    );
     assert!(m(9).get("file").is_none() && m(9).get("photo").is_none());
     assert_eq!(m(10)["edited_unixtime"], (1_700_000_600 + 30).to_string());
     assert_eq!(m(10)["edited"], "2023-11-14T22:23:50");
