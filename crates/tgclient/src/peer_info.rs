@@ -19,6 +19,8 @@ const BATCH: usize = 100;
 pub struct PeerInfo {
     /// A user's first and last name, or a chat's title; empty for a deleted account.
     pub name: String,
+    /// The public username, without `@`.
+    pub username: Option<String>,
     /// A user that is a bot.
     pub bot: bool,
     /// A broadcast channel (not a supergroup).
@@ -104,6 +106,7 @@ fn user_info(user: &types::User) -> PeerInfo {
         .join(" ");
     PeerInfo {
         name,
+        username: user.username.clone(),
         bot: user.bot,
         ..PeerInfo::default()
     }
@@ -132,6 +135,7 @@ fn insert_chats(found: &mut HashMap<(PeerKind, i64), PeerInfo>, answer: enums::m
                     (PeerKind::Channel, c.id),
                     PeerInfo {
                         name: c.title,
+                        username: c.username,
                         broadcast: c.broadcast,
                         public,
                         ..PeerInfo::default()

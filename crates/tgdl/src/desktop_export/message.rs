@@ -1,7 +1,7 @@
 //! One message as a Telegram Desktop `result.json` entry, its fields in Desktop's order:
 //! `id`, `type`, `date`, `date_unixtime`, `edited`, `edited_unixtime`, `from`, `from_id`,
-//! `author`, `forwarded_from`, `saved_from`, `reply_to_message_id`, the media fields, `text`,
-//! `text_entities`.
+//! `author`, `forwarded_from`, `saved_from`, `reply_to_message_id`, `via_bot`, the media
+//! fields, `text`, `text_entities`.
 
 use std::collections::HashMap;
 
@@ -55,6 +55,7 @@ pub fn mentioned_peers(message: &enums::Message) -> Vec<(PeerKind, i64)> {
             if let Some(enums::MessageFwdHeader::MessageFwdHeader(fwd)) = &m.fwd_from {
                 peers.extend(fwd.from_id.iter().chain(&fwd.saved_from_peer).map(peer_key));
             }
+            peers.extend(m.via_bot_id.map(|bot| (PeerKind::User, bot)));
         }
         enums::Message::Service(m) => {
             peers.push(peer_key(m.from_id.as_ref().unwrap_or(&m.peer_id)));
@@ -124,6 +125,14 @@ pub fn message_entry(
                 if let Some(peer) = &reply.reply_to_peer_id {
                     push("reply_to_peer_id", Json::from(wrapped_id(peer)));
                 }
+            }
+            if let Some(username) = m
+                .via_bot_id
+                .and_then(|bot| peers.get(&(PeerKind::User, bot)))
+                .and_then(|info| info.username.as_deref())
+                .filter(|name| !name.is_empty())
+            {
+                push("via_bot", Json::from(format!("@{username}")));
             }
             if let Some(media) = m.media.as_ref().and_then(DesktopMedia::of) {
                 push_media(&mut push, &media, file);
@@ -272,6 +281,7 @@ mod tests {
                 })),
             ],
         );
+        m.via_bot_id = Some(93);
         m.fwd_from = Some(enums::MessageFwdHeader::MessageFwdHeader(Box::new(
             types::MessageFwdHeader {
                 imported: false,
@@ -297,6 +307,15 @@ mod tests {
                 ..PeerInfo::default()
             },
         );
+        peers.insert(
+            (PeerKind::User, 93),
+            PeerInfo {
+                name: "Gif Bot".to_owned(),
+                username: Some("gif".to_owned()),
+                bot: true,
+                ..PeerInfo::default()
+            },
+        );
         let entry = message_entry(&enums::Message::Message(Box::new(m)), &peers, None).unwrap();
         let value = serde_json::to_value(&entry).unwrap();
         assert_eq!(
@@ -304,7 +323,7 @@ mod tests {
             serde_json::json!({
                 "id": 42, "type": "message", "date": "2023-11-14T22:13:20",
                 "date_unixtime": "1700000000", "from": "Bob Stone", "from_id": "user7",
-                "forwarded_from": "Hidden Person",
+                "forwarded_from": "Hidden Person", "via_bot": "@gif",
                 "text": ["see ", {"type": "text_link", "text": "docs", "href": "https://example.com"},
                          " ", {"type": "mention_name", "text": "now", "user_id": 7}],
                 "text_entities": [
@@ -328,6 +347,7 @@ mod tests {
                 "from",
                 "from_id",
                 "forwarded_from",
+                "via_bot",
                 "text",
                 "text_entities"
             ]
