@@ -8,7 +8,7 @@
 //! - [`output`]: the JSON lines and tables printed (the message format is documented
 //!   there).
 //! - [`naming`], [`filters`], [`progress`], [`manifest`]: what `tgdl download` names,
-//!   takes, shows and records.
+//!   takes, shows and records; [`incremental`]: what a rerun lists again.
 //! - [`dates`], [`dialogs`], [`prompt`], [`errors`], [`logging`]: helpers of the above.
 
 // The print macros panic when the write fails (stdout or stderr a file on a full disk):
@@ -22,6 +22,7 @@ pub mod dates;
 pub mod dialogs;
 pub mod errors;
 pub mod filters;
+pub mod incremental;
 pub mod logging;
 pub mod manifest;
 pub mod naming;

@@ -243,10 +243,15 @@ fn files_arrive_verified_with_safe_names_and_a_rerun_fetches_nothing() {
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("2 already there"), "{stderr}");
 
-    // Listed inside a takeout session, the same plan; an id range plans only its messages.
-    let (code, _, stderr) = env.download(&["--takeout"]);
+    // Listed inside a takeout session, the same plan (`--full`: the first run's filters
+    // already archived everything, so a plain rerun plans nothing); an id range plans
+    // only its messages.
+    let (code, _, stderr) = env.download(&["--takeout", "--full"]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("5 already there"), "{stderr}");
+    let (code, _, stderr) = env.download(&["--takeout"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("nothing to download"), "{stderr}");
     let out = env.out();
     let child = env
         .command(&["download", "@vault/2-4", "-o", out.to_str().unwrap()])
