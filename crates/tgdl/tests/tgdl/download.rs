@@ -15,8 +15,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use localdc::rpc::CallCounts;
 use localdc::world::{FileKey, Fixture, World};
-use localdc::{Config, Registry, RunningServer, Server, WanProfile};
+use localdc::{Config, RunningServer, WanProfile};
 use serde_json::{Value, json};
 use sha2::Digest;
 
@@ -44,26 +45,33 @@ fn fixture(sizes: &[(i64, u64, i32, &str)]) -> Fixture {
     Fixture::from_json(&json.to_string()).unwrap()
 }
 
-struct Env {
+/// A localdc serving a world (its requests counted per method), a logged-in session, and
+/// a directory for the output (shared with the other modules' tests of `tgdl download`).
+pub(crate) struct Env {
     runtime: tokio::runtime::Runtime,
     server: Option<RunningServer>,
-    world: Arc<World>,
-    dir: tempfile::TempDir,
+    pub(crate) world: Arc<World>,
+    pub(crate) calls: Arc<CallCounts>,
+    pub(crate) dir: tempfile::TempDir,
     ready: PathBuf,
 }
 
 impl Env {
-    fn start(fixture: Fixture, config: Config) -> Self {
+    pub(crate) fn start(fixture: Fixture, config: Config) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .unwrap();
         let world = Arc::new(World::from_fixture(fixture).unwrap());
+        let calls = Arc::new(CallCounts::default());
         let server = runtime.block_on(async {
-            let mut registry = Registry::with_defaults();
-            localdc::world::register(&mut registry, Arc::clone(&world));
-            Server::start_with(config, registry).await.unwrap()
+            localdc::serve(config)
+                .world(&world)
+                .counting_into(&calls)
+                .start()
+                .await
+                .unwrap()
         });
         let dir = tempfile::tempdir().unwrap();
         let ready = dir.path().join("ready.json");
@@ -72,6 +80,7 @@ impl Env {
             runtime,
             server: Some(server),
             world,
+            calls,
             dir,
             ready,
         };
@@ -84,11 +93,11 @@ impl Env {
         env
     }
 
-    fn out(&self) -> PathBuf {
+    pub(crate) fn out(&self) -> PathBuf {
         self.dir.path().join("out")
     }
 
-    fn command(&self, args: &[&str]) -> Command {
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
         let home = self.dir.path().join("home");
         let mut command = Command::new(env!("CARGO_BIN_EXE_tgdl"));
         command
@@ -107,7 +116,7 @@ impl Env {
         command
     }
 
-    fn download(&self, extra: &[&str]) -> (i32, String, String) {
+    pub(crate) fn download(&self, extra: &[&str]) -> (i32, String, String) {
         let out = self.out();
         let mut args = vec!["download", "@vault", "-o", out.to_str().unwrap()];
         args.extend_from_slice(extra);
@@ -131,7 +140,7 @@ impl Drop for Env {
 }
 
 /// Feeds `stdin`, waits (at most 2 minutes), returns (status, stdout, stderr).
-fn finish(mut child: Child, stdin: &str) -> (i32, String, String) {
+pub(crate) fn finish(mut child: Child, stdin: &str) -> (i32, String, String) {
     use std::io::Write;
     if let Some(mut input) = child.stdin.take() {
         let _ = input.write_all(stdin.as_bytes());
@@ -148,12 +157,12 @@ fn finish(mut child: Child, stdin: &str) -> (i32, String, String) {
     (output.status.code().unwrap_or(-1), stdout, stderr)
 }
 
-fn sha256_of(path: &Path) -> [u8; 32] {
+pub(crate) fn sha256_of(path: &Path) -> [u8; 32] {
     sha2::Sha256::digest(std::fs::read(path).unwrap()).into()
 }
 
 /// Every regular file under `dir`, relative.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let mut stack = vec![dir.to_owned()];
     while let Some(at) = stack.pop() {

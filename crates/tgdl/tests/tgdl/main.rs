@@ -4,4 +4,5 @@
 mod cli;
 mod demo;
 mod download;
+mod incremental;
 mod secrets;

