@@ -133,3 +133,54 @@ fn a_run_whose_file_failed_does_not_move_the_mark_past_it() {
         );
     }
 }
+
+/// `messages.getHistory` calls so far.
+fn history_calls(env: &Env) -> u64 {
+    use tl_types::Identifiable;
+    env.calls
+        .of(tl_types::api::functions::messages::GetHistory::CONSTRUCTOR_ID)
+}
+
+/// Runs `tgdl download @vault` with `extra`; its history calls and stderr.
+fn counted_run(env: &Env, extra: &[&str]) -> (u64, String) {
+    let before = history_calls(env);
+    let (code, _, stderr) = env.download(extra);
+    assert_eq!(code, 0, "{stderr}");
+    (history_calls(env) - before, stderr)
+}
+
+#[test]
+fn a_rerun_lists_only_what_is_new_and_full_or_other_filters_list_again() {
+    // 3,000 messages, one in a hundred with a small document.
+    let env = Env::start(
+        channel(
+            3000,
+            |id| id % 100 == 0,
+            |id| 2000 + u64::try_from(id).unwrap(),
+        ),
+        Config::default(),
+    );
+    let (calls, stderr) = counted_run(&env, &[]);
+    assert!(stderr.contains("30 downloaded"), "{stderr}");
+    assert!(calls >= 30, "{calls} history calls for 3,000 messages");
+    assert_eq!(recorded(&env).0, Some(3000));
+
+    // Nothing new: one page (the newest messages, re-checked for edits), nothing fetched.
+    env.world.reset_served();
+    let (calls, stderr) = counted_run(&env, &[]);
+    assert_eq!(calls, 1, "{stderr}");
+    assert!(stderr.contains("nothing to download"), "{stderr}");
+
+    // `--full` lists everything again; the engine skips every verified file.
+    let (calls, stderr) = counted_run(&env, &["--full"]);
+    assert!(calls >= 30, "{calls}");
+    assert!(stderr.contains("30 already there"), "{stderr}");
+    // Other filters want other messages: their first run lists everything, then they
+    // have their own mark.
+    let (calls, stderr) = counted_run(&env, &["--type", "document"]);
+    assert!(calls >= 30, "{calls}");
+    assert!(stderr.contains("30 already there"), "{stderr}");
+    let (calls, _) = counted_run(&env, &["--type", "document"]);
+    assert_eq!(calls, 1);
+    assert_eq!(env.world.served_total(), 0);
+}
