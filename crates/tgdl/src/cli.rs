@@ -88,7 +88,8 @@ pub enum Command {
     /// Search messages in one chat or in all chats, as JSON lines.
     Search(SearchArgs),
     /// Download the media of chats, message links or id ranges; resumes where an earlier
-    /// run stopped and verifies every file.
+    /// run stopped and verifies every file. A rerun lists only messages newer than what
+    /// earlier runs with the same filters archived (and re-checks the newest for edits).
     Download(Box<DownloadArgs>),
     /// Try tgdl with no account and no network: start a local Telegram server with a demo
     /// world, log in, download every file of its chats with progress, verify each one.
@@ -196,7 +197,8 @@ pub struct DownloadArgs {
     #[arg(long)]
     pub takeout: bool,
     /// List every message again, not only those newer than what earlier runs with the same
-    /// filters archived (files already downloaded and verified are still skipped).
+    /// filters archived (files already downloaded and verified are still skipped). Needed
+    /// to fill another output directory, or a new template, with what is already archived.
     #[arg(long)]
     pub full: bool,
 }

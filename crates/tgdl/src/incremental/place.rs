@@ -55,19 +55,19 @@ pub fn place(
 ///
 /// [`DownloadJob::from_message`]: tgclient::download::DownloadJob::from_message
 pub fn occupant(client: &Client, path: &Path, media: &MediaFile) -> Occupant {
+    // `symlink_metadata`: a link there is something, wherever it points.
+    if std::fs::symlink_metadata(path).is_err() {
+        return Occupant::Nothing;
+    }
     let recorded = client
         .with_store(|store| store.download_state(&path.display().to_string()))
         .ok()
         .flatten()
         .and_then(|bytes| FileState::from_bytes(&bytes));
     if recorded.is_some_and(|state| state.media == media.id && state.size == media.size) {
-        return Occupant::Same;
-    }
-    // `symlink_metadata`: a link there is something, wherever it points.
-    if std::fs::symlink_metadata(path).is_ok() {
-        Occupant::Other
+        Occupant::Same
     } else {
-        Occupant::Nothing
+        Occupant::Other
     }
 }
 
