@@ -17,6 +17,8 @@ use std::process::Stdio;
 
 use localdc::Config;
 use localdc::world::Fixture;
+use localdc::world::fixture::{EditSpec, NewMedia, PostSpec};
+use localdc::world::posting::ChatRef;
 use serde_json::{Value, json};
 use tgclient::SessionStore;
 use tgdl::filters::Filters;
@@ -183,4 +185,182 @@ fn a_rerun_lists_only_what_is_new_and_full_or_other_filters_list_again() {
     let (calls, _) = counted_run(&env, &["--type", "document"]);
     assert_eq!(calls, 1);
     assert_eq!(env.world.served_total(), 0);
+}
+
+/// Posts a message now: a document `name` of `size` bytes, or only text without a size.
+fn post(env: &Env, name: &str, size: Option<u64>) -> i32 {
+    let media = size.map(|size| NewMedia::Document {
+        size,
+        file_name: Some(name.to_owned()),
+        mime_type: None,
+        dc: None,
+    });
+    env.world
+        .post(
+            ChatRef::Chat(CHANNEL),
+            &PostSpec {
+                text: name.to_owned(),
+                media,
+                ..PostSpec::default()
+            },
+        )
+        .unwrap()
+}
+
+#[test]
+fn a_rerun_after_n_posts_makes_about_n_over_100_history_calls_and_fetches_only_them() {
+    let env = Env::start(
+        channel(
+            3000,
+            |id| id % 100 == 0,
+            |id| 2000 + u64::try_from(id).unwrap(),
+        ),
+        Config::default(),
+    );
+    let (first, stderr) = counted_run(&env, &[]);
+    assert!(stderr.contains("30 downloaded"), "{stderr}");
+    // N new posts, one in `every` with a document.
+    for (n, every) in [(10_u64, 1_u64), (250, 5)] {
+        let (mut files, mut bytes) = (0, 0);
+        for i in 0..n {
+            if i % every == 0 {
+                let size = 1000 + i;
+                post(&env, &format!("new{n}-{i}.bin"), Some(size));
+                files += 1;
+                bytes += size;
+            } else {
+                post(&env, "text", None);
+            }
+        }
+        env.world.reset_served();
+        let (calls, stderr) = counted_run(&env, &[]);
+        assert!(stderr.contains(&format!("{files} downloaded")), "{stderr}");
+        assert!(stderr.contains(" 0 already there"), "{stderr}");
+        // Exactly the new files, each once.
+        assert_eq!(env.world.served_total(), bytes, "{n} new");
+        assert!(calls <= n / 100 + 3, "{n} new posts: {calls} history calls");
+        if n < 100 {
+            assert_eq!(calls, 1, "{n} new posts");
+        }
+        println!("{n} new posts: {calls} history calls (the first run made {first})");
+    }
+    assert_eq!(recorded(&env).0, Some(3260));
+
+    // `--full` lists all 3,260 again and fetches nothing.
+    env.world.reset_served();
+    let (calls, stderr) = counted_run(&env, &["--full"]);
+    assert!(calls >= 33, "{calls}");
+    assert!(stderr.contains("90 already there"), "{stderr}");
+    assert_eq!(env.world.served_total(), 0);
+}
+
+/// The one file under `dir` whose name starts with `prefix` and ends with `suffix`.
+fn find(dir: &std::path::Path, prefix: &str, suffix: &str) -> std::path::PathBuf {
+    let found: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(prefix) && n.ends_with(suffix))
+        .collect();
+    assert_eq!(found.len(), 1, "{prefix}*{suffix} in {found:?}");
+    dir.join(&found[0])
+}
+
+#[test]
+fn an_edited_media_lands_beside_the_old_file_and_a_deleted_messages_file_stays() {
+    // 150 messages; 120, 130, 140 and 150 carry documents.
+    let env = Env::start(
+        channel(
+            150,
+            |id| id >= 120 && id % 10 == 0,
+            |id| 3000 + u64::try_from(id).unwrap(),
+        ),
+        Config::default(),
+    );
+    let out = env.out();
+    let flat = env.dir.path().join("flat");
+    let flat_template = ["--template", "{chat}/{msg_id}.{ext}"];
+    let (code, _, stderr) = env.download(&[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("4 downloaded"), "{stderr}");
+    // The same into another directory with a template that has no `{edit}` (`--full`:
+    // the mark says these messages are archived already).
+    let flat_run = || {
+        let mut args = vec!["download", "@vault", "--full", "-o", flat.to_str().unwrap()];
+        args.extend(flat_template);
+        finish(env.command(&args).stdin(Stdio::null()).spawn().unwrap(), "")
+    };
+    let (code, _, stderr) = flat_run();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("4 downloaded"), "{stderr}");
+    let vault = out.join("vault");
+    let originals: Vec<(std::path::PathBuf, [u8; 32])> = [
+        vault.join("130_f130.bin"),
+        vault.join("140_f140.bin"),
+        flat.join("vault/130.bin"),
+        flat.join("vault/140.bin"),
+    ]
+    .into_iter()
+    .map(|path| {
+        let sha = sha256_of(&path);
+        (path, sha)
+    })
+    .collect();
+
+    // 130's document is replaced by an edit (same file name), 140 is deleted, 151 posted.
+    env.world
+        .edit(
+            ChatRef::Chat(CHANNEL),
+            &EditSpec {
+                id: 130,
+                text: None,
+                media: Some(NewMedia::Document {
+                    size: 5555,
+                    file_name: Some("f130.bin".into()),
+                    mime_type: None,
+                    dc: None,
+                }),
+            },
+        )
+        .unwrap();
+    assert_eq!(env.world.delete(ChatRef::Chat(CHANNEL), &[140]).unwrap(), 1);
+    assert_eq!(post(&env, "f151.bin", Some(4444)), 151);
+
+    env.world.reset_served();
+    let (code, _, stderr) = env.download(&[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("2 downloaded"), "{stderr}");
+    assert_eq!(env.world.served_total(), 5555 + 4444);
+    let edited = find(&vault, "130-edit", "_f130.bin");
+    assert_eq!(std::fs::metadata(&edited).unwrap().len(), 5555);
+    assert_eq!(
+        std::fs::metadata(vault.join("151_f151.bin")).unwrap().len(),
+        4444
+    );
+
+    // Without `{edit}` the new version wants the old file's name: it gets its own.
+    let (code, _, stderr) = flat_run();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("2 downloaded"), "{stderr}");
+    assert_eq!(
+        std::fs::metadata(flat.join("vault/130 (2).bin"))
+            .unwrap()
+            .len(),
+        5555
+    );
+    // Nothing archived was replaced or removed.
+    for (path, sha) in &originals {
+        assert_eq!(&sha256_of(path), sha, "{}", path.display());
+    }
+
+    // Everything is archived: a rerun (and one with `--full`) plans nothing new and keeps
+    // the edited version's name.
+    env.world.reset_served();
+    let (code, _, stderr) = env.download(&[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("nothing to download"), "{stderr}");
+    let (code, _, stderr) = env.download(&["--full"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("4 already there"), "{stderr}");
+    assert_eq!(env.world.served_total(), 0);
+    assert_eq!(find(&vault, "130-edit", "_f130.bin"), edited);
 }
