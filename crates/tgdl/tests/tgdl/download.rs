@@ -325,6 +325,12 @@ fn a_killed_download_resumes_without_refetching_recorded_ranges() {
             (*media, done)
         })
         .collect();
+    // Nor was any listing mark: the rerun lists the chat in full again.
+    let filters = tgdl::filters::Filters::default().digest();
+    assert_eq!(
+        store.listing_mark(-1_000_000_000_701, &filters).unwrap(),
+        None
+    );
     drop(store);
     let recorded: u64 = recorded_ranges.iter().map(|(_, done)| done.covered()).sum();
     assert!(recorded > 0, "the ledger recorded nothing before the kill");
@@ -378,4 +384,9 @@ fn a_killed_download_resumes_without_refetching_recorded_ranges() {
         assert_eq!(sha256_of(&path), env.expected(*media), "{name}");
         assert!(!tgclient::download::part_path(&path).exists());
     }
+    let store = tgclient::SessionStore::open(env.dir.path().join("s.session")).unwrap();
+    assert_eq!(
+        store.listing_mark(-1_000_000_000_701, &filters).unwrap(),
+        Some(3)
+    );
 }
