@@ -100,7 +100,11 @@ pub async fn run(client: &Client, args: &DownloadArgs) -> Result<()> {
     listed?;
     if plan.files.is_empty() {
         plan.record(client, &[]);
-        output::note("nothing to download: no new message matched");
+        output::note(if args.full {
+            "nothing to download: no message matched"
+        } else {
+            "nothing to download: no new message matched (--full lists every message again)"
+        });
         return Ok(());
     }
     let manifest_path = args.manifest.clone().unwrap_or_else(|| {
