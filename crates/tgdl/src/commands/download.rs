@@ -360,6 +360,7 @@ impl Plan {
                 .load_versions(client, chat_id)
                 .map_err(|e| errors::client_error(e.into()))?;
         }
+        // A message link is explicit, like a range: it is fetched whatever the mark.
         if let Some(id) = message_id {
             let messages = client
                 .messages_by_id(peer, &[id])
@@ -370,7 +371,6 @@ impl Plan {
             }
             return Ok(());
         }
-        // A message link is explicit too, like a range; a chat is listed from its mark.
         let marking = chat_id.filter(|_| marked && self.archive.keep_marks);
         let filter = filters.digest();
         let mark = match marking {
