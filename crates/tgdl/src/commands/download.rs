@@ -367,7 +367,7 @@ impl Plan {
                 .await
                 .map_err(errors::client_error)?;
             for message in &messages {
-                self.take(client, message, peer, chat_name, filters, Role::New);
+                self.take(client, message, peer, chat_name, filters);
             }
             return Ok(());
         }
@@ -386,7 +386,7 @@ impl Plan {
             let mut stopped = false;
             while let Some(message) = history.next().await.map_err(errors::client_error)? {
                 let role = lister.observe(message_id_of(&message));
-                if !self.take(client, &message, peer, chat_name, filters, role) {
+                if !self.take_as(client, &message, peer, chat_name, filters, role) {
                     stopped = true;
                     break;
                 }
@@ -436,9 +436,23 @@ impl Plan {
         history
     }
 
-    /// Plans the file of `message` if it has one `filters` accept (a re-checked message's
-    /// only if it is not archived yet); false once the plan is full.
-    fn take(
+    /// Plans the file of `message` if it has one `filters` accept; false once the plan is
+    /// full. `client`'s session tells which version of the message's media it is (an edit's
+    /// new media is named beside the old file) and what is already at its path.
+    pub fn take(
+        &mut self,
+        client: &Client,
+        message: &enums::Message,
+        peer: &enums::InputPeer,
+        chat_name: &str,
+        filters: &Filters,
+    ) -> bool {
+        self.take_as(client, message, peer, chat_name, filters, Role::New)
+    }
+
+    /// [`Plan::take`] for a message that is `role` to the listing: a re-checked message's
+    /// file only if it is not archived yet.
+    fn take_as(
         &mut self,
         client: &Client,
         message: &enums::Message,
