@@ -379,6 +379,13 @@ impl Plan {
                 .map_err(|e| errors::client_error(e.into()))?,
             _ => None,
         };
+        if let Some(mark) = mark {
+            tracing::info!(
+                chat_id,
+                mark,
+                "listing the messages after the mark (earlier runs archived up to it)"
+            );
+        }
         let first_file = self.files.len();
         let mut lister = Lister::new(mark, filters.min_id, filters.max_id);
         while let Some(request) = lister.next_listing() {
