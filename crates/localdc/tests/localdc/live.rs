@@ -266,6 +266,25 @@ async fn subscribed_sessions_get_each_change_pushed_with_its_pts() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn updates_follow_a_session_to_its_new_connection() {
+    with_alice(async |env, mut alice| {
+        get_state(&alice).await;
+        env.server.dc(2).unwrap().faults().disconnect_all();
+        // The client reconnects under the same session, which stays subscribed.
+        get_state(&alice).await;
+        env.world
+            .post(ChatRef::Chat(CHANNEL), &text("after"))
+            .unwrap();
+        let enums::Update::NewChannelMessage(new) = next_update(&mut alice).await else {
+            panic!("expected updateNewChannelMessage");
+        };
+        assert_eq!(new.pts, 6);
+        assert_eq!(env.world.subscribed_sessions(ALICE), 1);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropped_pushes_leave_a_gap_the_channel_difference_fills() {
     with_alice(async |env, mut alice| {
         get_state(&alice).await;
