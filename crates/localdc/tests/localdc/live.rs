@@ -15,10 +15,10 @@ use std::time::Duration;
 
 use localdc::control::Control;
 use localdc::world::FileKey;
-use localdc::world::fixture::{EditSpec, NewMedia, PostSpec, UpdateLimits};
+use localdc::world::fixture::{EditSpec, NewMedia, PostSpec, TimelineEntry, UpdateLimits};
 use localdc::world::posting::ChatRef;
-use tl_types::Deserialize;
 use tl_types::api::{enums, functions, types};
+use tl_types::{Deserialize, Serialize};
 
 use crate::media::location;
 use crate::world::{Client, Env, demo, start};
@@ -261,6 +261,32 @@ async fn subscribed_sessions_get_each_change_pushed_with_its_pts() {
 
         // The state moved with the common box only.
         assert_eq!(get_state(&alice).await.pts, state.pts + 1);
+
+        // Another session whose calls say invokeWithoutUpdates is not subscribed.
+        let quiet = Client::minted(env, "15550001").await;
+        let mut body = 0xbf94_59b7_u32.to_le_bytes().to_vec();
+        body.extend_from_slice(&functions::updates::GetState {}.to_bytes());
+        quiet.sender.invoke_raw(body, TEST_TIME).await.unwrap();
+        assert_eq!(env.world.subscribed_sessions(ALICE), 1);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn updates_follow_a_session_to_its_new_connection() {
+    with_alice(async |env, mut alice| {
+        get_state(&alice).await;
+        env.server.dc(2).unwrap().faults().disconnect_all();
+        // The client reconnects under the same session, which stays subscribed.
+        get_state(&alice).await;
+        env.world
+            .post(ChatRef::Chat(CHANNEL), &text("after"))
+            .unwrap();
+        let enums::Update::NewChannelMessage(new) = next_update(&mut alice).await else {
+            panic!("expected updateNewChannelMessage");
+        };
+        assert_eq!(new.pts, 6);
+        assert_eq!(env.world.subscribed_sessions(ALICE), 1);
     })
     .await;
 }
@@ -418,6 +444,41 @@ async fn differences_slice_past_the_limit_and_are_too_long_past_the_total() {
         assert_eq!(long.pts, start + 5);
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_served_world_plays_its_timeline() {
+    tokio::time::timeout(TEST_TIME, async {
+        let mut fixture = demo();
+        fixture.timeline = vec![TimelineEntry {
+            after_ms: 50,
+            chat: Some(CHANNEL),
+            post: Some(PostSpec {
+                media: Some(NewMedia::Photo {
+                    size: 4096,
+                    dc: None,
+                }),
+                ..text("from the timeline")
+            }),
+            ..TimelineEntry::default()
+        }];
+        let world = std::sync::Arc::new(localdc::world::World::from_fixture(fixture).unwrap());
+        let server = localdc::serve(localdc::Config::default())
+            .world(&world)
+            .start()
+            .await
+            .unwrap();
+        while world.channel_pts(CHANNEL) == Some(5) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let store = world.store();
+        let posted = store.chats[&CHANNEL].top().unwrap();
+        assert_eq!((posted.id, posted.text.as_str()), (6, "from the timeline"));
+        assert!(posted.media.is_some());
+        server.shutdown().await;
+    })
+    .await
+    .expect("test timed out");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
