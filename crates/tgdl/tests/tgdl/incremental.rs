@@ -14,6 +14,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
+use std::time::Duration;
 
 use localdc::Config;
 use localdc::world::Fixture;
@@ -92,11 +93,19 @@ fn a_run_whose_file_failed_does_not_move_the_mark_past_it() {
         .stdin(Stdio::null())
         .spawn()
         .unwrap();
-    let mut reader = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
+    // Stdout is read on a thread of its own, drained to the end so the run is never
+    // blocked on it; the events come through a channel, waited for at most 2 minutes.
+    let stdout = child.stdout.take().unwrap();
+    let (events, received) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let _ = events.send(line.unwrap());
+        }
+    });
     loop {
-        line.clear();
-        assert!(reader.read_line(&mut line).unwrap() > 0, "no file started");
+        let line = received
+            .recv_timeout(Duration::from_mins(2))
+            .expect("no file started");
         let event: Value = serde_json::from_str(&line).unwrap();
         if event["event"] == "started" {
             assert_eq!(event["index"], 0);
@@ -104,10 +113,8 @@ fn a_run_whose_file_failed_does_not_move_the_mark_past_it() {
             break;
         }
     }
-    // Drain stdout so the run is never blocked on it.
-    let drain = std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
     let (code, _, stderr) = finish(child, "");
-    drain.join().unwrap().unwrap();
+    reader.join().unwrap();
     assert_ne!(code, 0, "{stderr}");
     assert!(stderr.contains("4 downloaded"), "{stderr}");
     assert!(stderr.contains("1 failed"), "{stderr}");
