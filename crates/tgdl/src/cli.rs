@@ -88,7 +88,8 @@ pub enum Command {
     /// Search messages in one chat or in all chats, as JSON lines.
     Search(SearchArgs),
     /// Download the media of chats, message links or id ranges; resumes where an earlier
-    /// run stopped and verifies every file.
+    /// run stopped and verifies every file. A rerun lists only messages newer than what
+    /// earlier runs with the same filters archived (and re-checks the newest for edits).
     Download(Box<DownloadArgs>),
     /// Write a chat's history as Telegram Desktop's export (result.json), with its media
     /// in Desktop's folders with --media; a rerun appends what is new.
@@ -129,6 +130,8 @@ pub const DEFAULT_PARTS_IN_FLIGHT: usize = 16;
 pub const DEFAULT_CONNECTIONS: usize = 8;
 
 /// `tgdl download`.
+// On/off flags of a command line are bools, one per flag.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, Clone, Args)]
 pub struct DownloadArgs {
     /// Chats (@username, id, t.me link, invite link), message links (t.me/name/123) or id
@@ -176,7 +179,9 @@ pub struct DownloadArgs {
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
     /// How files are named, relative to the output directory. Fields: {chat} {chat_id}
-    /// {msg_id} {date} {date:%Y%m%d} {sender} {type} {file_name} {stem} {ext} {media_id}.
+    /// {msg_id} {date} {date:%Y%m%d} {sender} {type} {file_name} {stem} {ext} {media_id}
+    /// {edit} (empty for the media a message was first archived with; for a media an edit
+    /// put in its place, its edit date: it lands beside the old file, never over it).
     #[arg(long, value_name = "TEMPLATE", default_value = naming::DEFAULT_TEMPLATE, value_parser = naming::template_arg)]
     pub template: Template,
     /// At most this many files at once (default: as many as the parts budget allows, so
@@ -204,6 +209,11 @@ pub struct DownloadArgs {
     /// confirm in another app: its flood limits on long histories are looser.
     #[arg(long)]
     pub takeout: bool,
+    /// List every message again, not only those newer than what earlier runs with the same
+    /// filters archived (files already downloaded and verified are still skipped). Needed
+    /// to fill another output directory, or a new template, with what is already archived.
+    #[arg(long)]
+    pub full: bool,
 }
 
 /// `tgdl export`.

@@ -48,6 +48,53 @@ impl Filters {
     }
 }
 
+impl Filters {
+    /// A stable digest of what decides which messages are wanted, keying a chat's listing
+    /// mark: a rerun with the same filters lists only what is newer than its mark; other
+    /// filters want other messages and have a mark of their own. Canonical (kinds sorted
+    /// and deduplicated, the match text lowercased as it is compared) and versioned, so
+    /// the same filters always give the same digest, across runs and releases.
+    ///
+    /// In it: the kinds, dates, sizes, ids and match text, each of which changes the set
+    /// of messages planned. Not in it: the template and the output directory (they only
+    /// say where a file goes: a renamed template or a moved archive does not make old
+    /// messages new; `--full` re-lists when that is wanted), nor `--limit`, which cuts a
+    /// listing short and so never advances a mark.
+    pub fn digest(&self) -> String {
+        let mut kinds: Vec<&str> = self.kinds.iter().map(|k| k.name()).collect();
+        kinds.sort_unstable();
+        kinds.dedup();
+        let number = |n: Option<i64>| n.map(|n| n.to_string()).unwrap_or_default();
+        let size = |n: Option<u64>| n.map(|n| n.to_string()).unwrap_or_default();
+        let id = |n: Option<i32>| n.map(|n| n.to_string()).unwrap_or_default();
+        // The match text is user input: length-prefixed so that no text can pose as
+        // another field.
+        let text = self
+            .text
+            .as_deref()
+            .map(|t| {
+                let t = t.to_lowercase();
+                format!("{}:{t}", t.len())
+            })
+            .unwrap_or_default();
+        let canonical = format!(
+            "filters-v1;types={};from={};to={};min_size={};max_size={};min_id={};max_id={};match={text}",
+            kinds.join(","),
+            number(self.min_date),
+            number(self.max_date),
+            size(self.min_size),
+            size(self.max_size),
+            id(self.min_id),
+            id(self.max_id),
+        );
+        let hash = mtcrypto::hash::sha256(canonical.as_bytes());
+        format!(
+            "v1:{}",
+            crate::manifest::hex(hash.get(..16).unwrap_or_default())
+        )
+    }
+}
+
 /// One media kind of `--type` (clap splits the list at commas), as a clap
 /// `value_parser`: an unknown kind fails while parsing the command line.
 pub fn kind_arg(text: &str) -> Result<MediaKind, String> {
@@ -115,6 +162,67 @@ mod tests {
         assert_eq!(parse_size("2G").unwrap(), 2 << 30);
         assert!(parse_size("ten").is_err());
         assert!(parse_size("5 parsecs").is_err());
+    }
+
+    #[test]
+    fn the_digest_is_canonical_and_tells_filter_sets_apart() {
+        let base = Filters::default();
+        let photos = Filters {
+            kinds: vec![MediaKind::Video, MediaKind::Photo, MediaKind::Video],
+            ..Filters::default()
+        };
+        let same_photos = Filters {
+            kinds: vec![MediaKind::Photo, MediaKind::Video],
+            ..Filters::default()
+        };
+        assert_eq!(photos.digest(), same_photos.digest());
+        assert_eq!(base.digest(), Filters::default().digest());
+        // Pinned: a release that changed it would make every archive re-list in full.
+        assert_eq!(base.digest(), "v1:d75d3a76397c9b858f07d2766133c6da");
+        let text = |t: &str| Filters {
+            text: Some(t.into()),
+            ..Filters::default()
+        };
+        assert_eq!(text("Report").digest(), text("rEPORT").digest());
+        let variants = [
+            base.digest(),
+            photos.digest(),
+            text("report").digest(),
+            // A match text that looks like another field is still a match text.
+            text(";min_id=5").digest(),
+            Filters {
+                min_id: Some(5),
+                ..Filters::default()
+            }
+            .digest(),
+            Filters {
+                max_id: Some(5),
+                ..Filters::default()
+            }
+            .digest(),
+            Filters {
+                min_date: Some(5),
+                ..Filters::default()
+            }
+            .digest(),
+            Filters {
+                max_date: Some(5),
+                ..Filters::default()
+            }
+            .digest(),
+            Filters {
+                min_size: Some(5),
+                ..Filters::default()
+            }
+            .digest(),
+            Filters {
+                max_size: Some(5),
+                ..Filters::default()
+            }
+            .digest(),
+        ];
+        let distinct: std::collections::HashSet<&String> = variants.iter().collect();
+        assert_eq!(distinct.len(), variants.len(), "{variants:?}");
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! - [`output`]: the JSON lines and tables printed (the message format is documented
 //!   there).
 //! - [`naming`], [`filters`], [`progress`], [`manifest`]: what `tgdl download` names,
-//!   takes, shows and records.
+//!   takes, shows and records; [`incremental`]: what a rerun lists again.
 //! - [`desktop_export`]: Telegram Desktop's export format, read and written.
 //! - [`dates`], [`dialogs`], [`prompt`], [`errors`], [`logging`]: helpers of the above.
 
@@ -24,6 +24,7 @@ pub mod desktop_export;
 pub mod dialogs;
 pub mod errors;
 pub mod filters;
+pub mod incremental;
 pub mod logging;
 pub mod manifest;
 pub mod naming;

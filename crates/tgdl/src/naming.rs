@@ -1,5 +1,5 @@
 //! Where a downloaded file goes: a naming template (default
-//! `{chat}/{msg_id}_{file_name}`) filled from the message, every value made safe for a
+//! `{chat}/{msg_id}{edit}_{file_name}`) filled from the message, every value made safe for a
 //! file name, and collisions resolved. Names come from other people (senders choose file
 //! names, admins choose chat titles), so a value can never add a directory level, climb
 //! out of the output directory, or carry control characters: `/` in a template makes
@@ -8,7 +8,12 @@
 //! Fields: `{chat}` (username, else title), `{chat_id}`, `{msg_id}`, `{date}` (UTC,
 //! `YYYY-MM-DD`; `{date:%Y%m%d_%H%M%S}` formats with `%Y %m %d %H %M %S`), `{sender}`
 //! (sender id, empty for channel posts), `{type}` (photo, video, ...), `{file_name}` (the
-//! sender's name, else `<msg_id>.<ext>`), `{stem}`, `{ext}`, `{media_id}`.
+//! sender's name, else `<msg_id>.<ext>`), `{stem}`, `{ext}`, `{media_id}`, `{edit}` (empty
+//! for the media a message was first archived with; for a media an edit put in its place,
+//! the edit date as `-editYYYYmmdd-HHMMSS`, or formatted like `{date}` with
+//! `{edit:FORMAT}`). With `{edit}` in the default template an edited message's new media
+//! gets a name of its own beside the old file, and the names of originals are the same as
+//! before the field existed.
 
 use std::collections::HashSet;
 use std::path::{Component, Path, PathBuf};
@@ -19,7 +24,10 @@ use anyhow::{Result, bail};
 const MAX_COMPONENT: usize = 200;
 
 /// The default template.
-pub const DEFAULT_TEMPLATE: &str = "{chat}/{msg_id}_{file_name}";
+pub const DEFAULT_TEMPLATE: &str = "{chat}/{msg_id}{edit}_{file_name}";
+
+/// How `{edit}` formats the edit date of a replaced media.
+const DEFAULT_EDIT_FORMAT: &str = "-edit%Y%m%d-%H%M%S";
 
 /// What a template can say about one file.
 #[derive(Debug, Clone, Default)]
@@ -34,6 +42,9 @@ pub struct NameFields {
     pub file_name: Option<String>,
     pub ext: Option<String>,
     pub media_id: i64,
+    /// For a media that replaced an archived one of the same message: the edit date
+    /// (Unix seconds) that names it. `None` for the first media archived of a message.
+    pub edit: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +66,7 @@ enum Field {
     Stem,
     Ext,
     MediaId,
+    Edit(String),
 }
 
 /// A parsed naming template.
@@ -151,9 +163,10 @@ fn parse_field(name: &str) -> Result<Field> {
         ("stem", None) => Field::Stem,
         ("ext", None) => Field::Ext,
         ("media_id", None) => Field::MediaId,
+        ("edit", format) => Field::Edit(format.unwrap_or(DEFAULT_EDIT_FORMAT).to_owned()),
         _ => bail!(
             "unknown template field `{{{name}}}`; known: chat, chat_id, msg_id, date, sender, \
-             type, file_name, stem, ext, media_id"
+             type, file_name, stem, ext, media_id, edit"
         ),
     })
 }
@@ -178,6 +191,10 @@ fn value(field: &Field, fields: &NameFields) -> String {
         }
         Field::Ext => fields.ext.clone().unwrap_or_default(),
         Field::MediaId => fields.media_id.to_string(),
+        Field::Edit(format) => fields
+            .edit
+            .map(|date| format_date(date, format))
+            .unwrap_or_default(),
     };
     raw.replace(['/', '\\'], "_")
 }
@@ -334,6 +351,7 @@ mod tests {
             file_name: file_name.map(str::to_owned),
             ext: Some("bin".into()),
             media_id: 7,
+            edit: None,
         }
     }
 
@@ -357,6 +375,29 @@ mod tests {
         assert!(Template::parse("{nope}").is_err());
         assert!(Template::parse("{chat").is_err());
         assert!(Template::parse("/abs/{chat}").is_err());
+    }
+
+    #[test]
+    fn an_edited_media_gets_a_name_beside_the_original() {
+        let template = Template::parse(DEFAULT_TEMPLATE).unwrap();
+        // Originals keep the names the template gave before `{edit}` existed.
+        let before = Template::parse("{chat}/{msg_id}_{file_name}").unwrap();
+        assert_eq!(
+            template.render(&fields(Some("a.jpg"))),
+            before.render(&fields(Some("a.jpg")))
+        );
+        assert_eq!(template.render(&fields(None)), before.render(&fields(None)));
+        let edited = NameFields {
+            edit: Some(1_700_000_123),
+            ..fields(Some("a.jpg"))
+        };
+        assert_eq!(
+            template.render(&edited),
+            PathBuf::from("news/42-edit20231114-221523_a.jpg")
+        );
+        let custom = Template::parse("{msg_id}{edit:.v%Y%m%d}.{ext}").unwrap();
+        assert_eq!(custom.render(&edited), PathBuf::from("42.v20231114.bin"));
+        assert_eq!(custom.render(&fields(None)), PathBuf::from("42.bin"));
     }
 
     #[test]
@@ -431,6 +472,8 @@ mod tests {
             Just("{stem}".to_owned()),
             Just("{ext}".to_owned()),
             Just("{media_id}".to_owned()),
+            Just("{edit}".to_owned()),
+            hostile_text().prop_map(|f| format!("{{edit:{}}}", f.replace(['{', '}'], ""))),
         ];
         prop_oneof![
             3 => field,
@@ -449,9 +492,14 @@ mod tests {
                 proptest::option::of(hostile_text()),
                 any::<i64>(),
             ),
+            proptest::option::of(any::<i64>()),
         )
             .prop_map(
-                |((chat, chat_id, msg_id, date), (sender, kind, file_name, ext, media_id))| {
+                |(
+                    (chat, chat_id, msg_id, date),
+                    (sender, kind, file_name, ext, media_id),
+                    edit,
+                )| {
                     NameFields {
                         chat,
                         chat_id,
@@ -462,6 +510,7 @@ mod tests {
                         file_name,
                         ext,
                         media_id,
+                        edit,
                     }
                 },
             )

@@ -130,9 +130,9 @@ impl KeyView {
 pub(crate) type Wake = Arc<dyn Fn() + Send + Sync>;
 
 /// A client session, seen from outside the connection: what the server pushes through it
-/// (unsolicited updates such as `updateLoginToken`) goes out on whichever connection
-/// carries the session, at once on the one the request came on, else at that
-/// connection's next timer tick, and over HTTP on the held long poll. Holds the session
+/// (unsolicited updates such as `updateLoginToken`, the world's updates) goes out at once
+/// on whichever connection carries the session (see `conn::Carriers`), and over HTTP on
+/// the held long poll. Holds the session
 /// weakly: once the session is gone, pushing does nothing.
 #[derive(Clone)]
 pub struct SessionPush {
@@ -143,6 +143,19 @@ pub struct SessionPush {
     wake: Wake,
     /// The auth key, whose recorded layer says how pushed updates are written.
     key: Weak<KeyEntry>,
+    /// The DC serving the session, whose fault knobs may drop pushed updates.
+    dc: Weak<DcState>,
+}
+
+/// What became of an update pushed with [`SessionPush::push_update`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pushed {
+    /// Queued for the session.
+    Queued,
+    /// Dropped by the DC's fault knob ([`crate::Faults::drop_next_updates`]).
+    Dropped,
+    /// The session is gone (or the update cannot be sent).
+    Gone,
 }
 
 impl std::fmt::Debug for SessionPush {
@@ -169,6 +182,33 @@ impl SessionPush {
             session_id,
             wake,
             key: Weak::new(),
+            dc: Weak::new(),
+        }
+    }
+
+    /// The same session, served by `dc` (whose fault knobs may drop its updates).
+    pub(crate) fn on_dc(mut self, dc: &Arc<DcState>) -> Self {
+        self.dc = Arc::downgrade(dc);
+        self
+    }
+
+    /// Queues a world update (a boxed `Updates` object) as [`SessionPush::push`] does,
+    /// unless the DC's fault knob drops it.
+    pub fn push_update(&self, updates: Vec<u8>) -> Pushed {
+        if self.session.strong_count() == 0 {
+            return Pushed::Gone;
+        }
+        if self
+            .dc
+            .upgrade()
+            .is_some_and(|dc| dc.faults.take_update_drop())
+        {
+            return Pushed::Dropped;
+        }
+        if self.push(updates) {
+            Pushed::Queued
+        } else {
+            Pushed::Gone
         }
     }
 
@@ -207,7 +247,15 @@ impl SessionPush {
         if let Some(polls) = self.polls.upgrade() {
             polls.output(self.key_id, self.session_id);
         }
-        (self.wake)();
+        // The connection carrying the session now sends it; the one the request came on
+        // when the DC is not known.
+        let carried = self
+            .dc
+            .upgrade()
+            .is_some_and(|dc| dc.carriers.wake(self.target()));
+        if !carried {
+            (self.wake)();
+        }
         true
     }
 }

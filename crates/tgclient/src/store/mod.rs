@@ -1,5 +1,6 @@
 //! The session store: one SQLite file per session holding auth keys, the DC list, the
-//! logged-in user, a peers cache and (from M5) download state.
+//! logged-in user, a peers cache, (from M5) download state and (from M9) what archive mode
+//! already has (`marks`).
 //!
 //! Opening is careful: the session is locked first (a second process gets
 //! [`StoreError::InUse`]), a new file is created with mode 0600, an existing one is
@@ -9,6 +10,7 @@
 mod error;
 mod file;
 mod lock;
+mod marks;
 mod records;
 mod schema;
 
@@ -20,6 +22,7 @@ use mtnet::AuthState;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 pub use error::StoreError;
+pub use marks::{ListingMark, MessageVersion};
 pub use records::{DcAddress, DcAuth, DcFlags, PeerKind, PeerRecord, SelfUser};
 pub use schema::SCHEMA_VERSION;
 

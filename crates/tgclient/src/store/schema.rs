@@ -65,9 +65,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
      CREATE TABLE message_versions (
          chat_id   INTEGER NOT NULL,
          msg_id    INTEGER NOT NULL,
+         media_id  INTEGER NOT NULL,
          edit_date INTEGER NOT NULL,
-         media_id  INTEGER,
-         PRIMARY KEY (chat_id, msg_id, edit_date)
+         PRIMARY KEY (chat_id, msg_id, media_id)
      ) STRICT;
      CREATE TABLE update_state (
          id   INTEGER PRIMARY KEY NOT NULL CHECK (id = 0),

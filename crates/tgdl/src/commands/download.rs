@@ -1,7 +1,9 @@
 //! `tgdl download TARGET...`: the media of chats, message links and id ranges
 //! (`t.me/name/100-200`), filtered, named by a template, downloaded by the engine with
 //! progress, verified, and recorded in a JSON-lines manifest. Files already downloaded
-//! and verified by an earlier run are skipped; interrupted ones resume.
+//! and verified by an earlier run are skipped; interrupted ones resume. A rerun lists only
+//! the messages newer than what earlier runs with the same filters archived (`--full`
+//! lists everything), see [`crate::incremental`].
 //!
 //! The steps are public for `tgdl demo`, which downloads the same way: a [`Plan`] names the
 //! files of chats, [`execute`] fetches them with progress and writes the manifest.
@@ -23,6 +25,9 @@ use super::{require_login, resolve_chat, takeout};
 use crate::cli::DownloadArgs;
 use crate::dates::{self, DateArg};
 use crate::filters::{self, Filters};
+use crate::incremental::{
+    self, Archive, ArchivedFile, Lister, MarkedListing, Request, Role, place,
+};
 use crate::manifest::{Manifest, ManifestEntry, hex};
 use crate::naming::{Claims, NameFields, Template, is_contained};
 use crate::progress::Progress;
@@ -48,6 +53,8 @@ pub struct Plan {
     claims: Claims,
     /// The takeout session chats are listed in, if any.
     takeout: Option<Takeout>,
+    /// The marks and versions of archive mode.
+    archive: Archive,
     /// The files so far.
     pub files: Vec<Planned>,
 }
@@ -78,7 +85,9 @@ pub async fn run(client: &Client, args: &DownloadArgs) -> Result<()> {
     } else {
         None
     };
-    let mut plan = Plan::new(template, output, args.limit).in_takeout(takeout);
+    let mut plan = Plan::new(template, output, args.limit)
+        .in_takeout(takeout)
+        .with_marks(!args.full);
     let mut listed = Ok(());
     for target in &args.targets {
         listed = plan
@@ -96,7 +105,12 @@ pub async fn run(client: &Client, args: &DownloadArgs) -> Result<()> {
     takeout::finish(plan.take_takeout(), listed.is_ok()).await;
     listed?;
     if plan.files.is_empty() {
-        output::note("nothing to download: no message matched");
+        plan.record(client, &[]);
+        output::note(if args.full {
+            "nothing to download: no message matched"
+        } else {
+            "nothing to download: no new message matched (--full lists every message again)"
+        });
         return Ok(());
     }
     let manifest_path = args.manifest.clone().unwrap_or_else(|| {
@@ -113,6 +127,7 @@ pub async fn run(client: &Client, args: &DownloadArgs) -> Result<()> {
         ..DownloadOptions::default()
     };
     let executed = execute(client, &plan.files, options, args.json, &manifest_path).await?;
+    plan.record(client, &executed.outcomes);
     let summary = &executed.summary;
     summary.print(executed.elapsed, &manifest_path);
     // Failed files outrank a stdout that could not be written: a closed pipe must not turn
@@ -229,7 +244,30 @@ impl Plan {
             limit,
             claims: Claims::default(),
             takeout: None,
+            archive: Archive::default(),
             files: Vec::new(),
+        }
+    }
+
+    /// Lists chats from their marks (with `incremental`; otherwise in full) and records
+    /// the marks [`Plan::record`] may move. Without this a plan neither reads nor moves
+    /// marks (it still names an edited media beside the old file).
+    #[must_use]
+    pub fn with_marks(mut self, incremental: bool) -> Self {
+        self.archive.use_marks = incremental;
+        self.archive.keep_marks = true;
+        self
+    }
+
+    /// Records in the session what the run archived: the versions of the files that
+    /// finished (`outcomes`, in plan order) and the marks they allow. A failure is only
+    /// reported: the files are there, and the next run lists more than it needed to.
+    pub fn record(&self, client: &Client, outcomes: &[FileOutcome]) {
+        if let Err(error) = self.archive.record(client, outcomes) {
+            output::note(format_args!(
+                "warning: cannot record what was archived ({error}); the next run lists these \
+                 messages again"
+            ));
         }
     }
 
@@ -264,7 +302,8 @@ impl Plan {
         filters: &Filters,
     ) -> Result<()> {
         let mut filters = filters.clone();
-        let base = match filters::split_id_range(target) {
+        let range = filters::split_id_range(target);
+        let base = match range {
             Some((base, low, high)) => {
                 filters.min_id = Some(filters.min_id.map_or(low, |m| m.max(low)));
                 filters.max_id = Some(filters.max_id.map_or(high, |m| m.min(high)));
@@ -278,8 +317,18 @@ impl Plan {
             _ => String::new(),
         };
         let peer = resolve_chat(client, base).await?;
-        self.add_chat(client, &peer, &chat_name, link.message_id, &filters)
-            .await
+        // An id range is explicit: it lists exactly its messages (verified files are
+        // skipped by the engine), so a mark neither shortens it nor is moved by it (it says
+        // nothing about the messages outside it).
+        self.list_chat(
+            client,
+            &peer,
+            &chat_name,
+            link.message_id,
+            &filters,
+            range.is_none(),
+        )
+        .await
     }
 
     /// Adds the wanted files of the chat `peer` (only message `message_id` of it, when
@@ -292,16 +341,91 @@ impl Plan {
         message_id: Option<i32>,
         filters: &Filters,
     ) -> Result<()> {
+        self.list_chat(client, peer, chat_name, message_id, filters, true)
+            .await
+    }
+
+    /// [`Plan::add_chat`]; `marked`: whether the chat's mark applies (see
+    /// [`Plan::with_marks`]).
+    async fn list_chat(
+        &mut self,
+        client: &Client,
+        peer: &enums::InputPeer,
+        chat_name: &str,
+        message_id: Option<i32>,
+        filters: &Filters,
+        marked: bool,
+    ) -> Result<()> {
+        let self_id = client
+            .self_user()
+            .map_err(errors::client_error)?
+            .map(|user| user.id);
+        let chat_id = incremental::marked_chat_id(peer, self_id);
+        if let Some(chat_id) = chat_id {
+            self.archive
+                .load_versions(client, chat_id)
+                .map_err(|e| errors::client_error(e.into()))?;
+        }
+        // A message link is explicit, like a range: it is fetched whatever the mark.
         if let Some(id) = message_id {
             let messages = client
                 .messages_by_id(peer, &[id])
                 .await
                 .map_err(errors::client_error)?;
             for message in &messages {
-                self.take(message, peer, chat_name, filters);
+                self.take(client, message, peer, chat_name, filters);
             }
             return Ok(());
         }
+        let marking = chat_id.filter(|_| marked && self.archive.keep_marks);
+        let filter = filters.digest();
+        let mark = match marking {
+            Some(chat_id) if self.archive.use_marks => client
+                .with_store(|s| s.listing_mark(chat_id, &filter))
+                .map_err(|e| errors::client_error(e.into()))?,
+            _ => None,
+        };
+        if let Some(mark) = mark {
+            tracing::info!(
+                chat_id,
+                mark,
+                "listing the messages after the mark (earlier runs archived up to it)"
+            );
+        }
+        let first_file = self.files.len();
+        let mut lister = Lister::new(mark, filters.min_id, filters.max_id);
+        while let Some(request) = lister.next_listing() {
+            let mut history = self.history(client, peer, filters, request);
+            let mut stopped = false;
+            while let Some(message) = history.next().await.map_err(errors::client_error)? {
+                let role = lister.observe(message_id_of(&message));
+                if !self.take_as(client, &message, peer, chat_name, filters, role) {
+                    stopped = true;
+                    break;
+                }
+            }
+            lister.ended(stopped);
+        }
+        if let Some(chat_id) = marking {
+            self.archive.listings.push(MarkedListing {
+                chat_id,
+                filter,
+                mark,
+                coverage: lister.coverage(),
+                files: first_file..self.files.len(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The listing of `peer` that `request` asks for, within the filters' dates.
+    fn history(
+        &self,
+        client: &Client,
+        peer: &enums::InputPeer,
+        filters: &Filters,
+        request: Request,
+    ) -> tgclient::Messages {
         let mut history = match &self.takeout {
             Some(takeout) => takeout.history(peer.clone()),
             None => client.history(peer.clone()),
@@ -313,42 +437,42 @@ impl Plan {
             history = history.max_date(dates::to_api_date(max));
         }
         // An id range pages only through itself, not down from the newest message.
-        if let Some(min) = filters.min_id {
+        if let Some(min) = request.min_id {
             history = history.min_id(min);
         }
-        if let Some(max) = filters.max_id {
+        if let Some(max) = request.max_id {
             history = history.max_id(max);
         }
-        while let Some(message) = history.next().await.map_err(errors::client_error)? {
-            if !self.take(&message, peer, chat_name, filters) {
-                break;
-            }
+        if let Some(limit) = request.limit {
+            history = history.limit(limit);
         }
-        Ok(())
-    }
-
-    /// Adds the wanted files of `messages` of the chat `peer` (fetched by id rather than
-    /// listed); false once the plan is full.
-    pub fn add_messages(
-        &mut self,
-        messages: &[enums::Message],
-        peer: &enums::InputPeer,
-        chat_name: &str,
-        filters: &Filters,
-    ) -> bool {
-        messages
-            .iter()
-            .all(|message| self.take(message, peer, chat_name, filters))
+        history
     }
 
     /// Plans the file of `message` if it has one `filters` accept; false once the plan is
-    /// full.
-    fn take(
+    /// full. `client`'s session tells which version of the message's media it is (an edit's
+    /// new media is named beside the old file) and what is already at its path.
+    pub fn take(
         &mut self,
+        client: &Client,
         message: &enums::Message,
         peer: &enums::InputPeer,
         chat_name: &str,
         filters: &Filters,
+    ) -> bool {
+        self.take_as(client, message, peer, chat_name, filters, Role::New)
+    }
+
+    /// [`Plan::take`] for a message that is `role` to the listing: a re-checked message's
+    /// file only if it is not archived yet.
+    fn take_as(
+        &mut self,
+        client: &Client,
+        message: &enums::Message,
+        peer: &enums::InputPeer,
+        chat_name: &str,
+        filters: &Filters,
+        role: Role,
     ) -> bool {
         if self.is_full() {
             return false;
@@ -356,29 +480,40 @@ impl Plan {
         if let Some(media) = MediaFile::from_message(message)
             && filters.accepts(message, &media)
         {
-            let planned = self.plan(message, media, peer, chat_name);
-            self.files.push(planned);
+            let planned = self.plan(client, message, media, peer, chat_name, role);
+            self.files.extend(planned);
         }
         true
     }
 
-    /// Names `media` of `message` and makes its job.
+    /// Names `media` of `message` and makes its job; `None` for a re-checked message whose
+    /// media is archived already.
     fn plan(
         &mut self,
+        client: &Client,
         message: &enums::Message,
         media: MediaFile,
         peer: &enums::InputPeer,
         chat_name: &str,
-    ) -> Planned {
-        let (chat_id, msg_id, date, sender) = match message {
+        role: Role,
+    ) -> Option<Planned> {
+        let (chat_id, msg_id, date, edit_date, sender) = match message {
             enums::Message::Message(m) => (
                 output::marked_id(&m.peer_id),
                 m.id,
-                i64::from(m.date),
+                m.date,
+                m.edit_date,
                 m.from_id.as_ref().map(output::marked_id),
             ),
-            _ => (0, 0, 0, None),
+            _ => (0, 0, 0, None, None),
         };
+        let judged = self
+            .archive
+            .versions
+            .judge(chat_id, msg_id, media.id.id, date, edit_date);
+        if role == Role::Recheck && judged.archived {
+            return None;
+        }
         let fields = NameFields {
             chat: if chat_name.is_empty() {
                 chat_id.to_string()
@@ -387,25 +522,47 @@ impl Plan {
             },
             chat_id,
             msg_id,
-            date,
+            date: i64::from(date),
             sender,
             kind: media.kind.name().to_owned(),
             file_name: media.file_name.clone(),
             ext: media.extension(),
             media_id: media.id.id,
+            edit: judged.edit.map(i64::from),
         };
-        let mut relative = self.claims.claim(self.template.render(&fields));
-        if !is_contained(&relative) {
+        let mut wanted = self.template.render(&fields);
+        if !is_contained(&wanted) {
             // Cannot happen with a parsed template; stay safe regardless.
-            relative = PathBuf::from(format!("{msg_id}"));
+            wanted = PathBuf::from(format!("{msg_id}"));
         }
+        let relative = place::place(&mut self.claims, &self.output, &wanted, |path| {
+            place::occupant(client, path, &media)
+        });
         let path = self.output.join(&relative);
-        Planned {
+        self.archive.files.insert(
+            self.files.len(),
+            ArchivedFile {
+                chat_id,
+                msg_id,
+                media_id: media.id.id,
+                edit_date: judged.edit.or(edit_date).unwrap_or(0),
+            },
+        );
+        Some(Planned {
             job: DownloadJob::from_message(media, path, peer.clone(), msg_id),
             chat_id,
             msg_id,
             shown: relative.display().to_string(),
-        }
+        })
+    }
+}
+
+/// A message's id.
+fn message_id_of(message: &enums::Message) -> i32 {
+    match message {
+        enums::Message::Message(m) => m.id,
+        enums::Message::Service(m) => m.id,
+        enums::Message::Empty(m) => m.id,
     }
 }
 

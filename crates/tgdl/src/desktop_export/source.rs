@@ -65,7 +65,10 @@ async fn add_chat(
     for batch in ids.chunks(BATCH) {
         let found = fetch_batch(client, peer, batch).await?;
         missing += batch.len().saturating_sub(found.len());
-        if !plan.add_messages(&found, peer, "", filters) {
+        if !found
+            .iter()
+            .all(|message| plan.take(client, message, peer, "", filters))
+        {
             break;
         }
     }

@@ -15,8 +15,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use localdc::rpc::CallCounts;
 use localdc::world::{FileKey, Fixture, World};
-use localdc::{Config, Registry, RunningServer, Server, WanProfile};
+use localdc::{Config, RunningServer, WanProfile};
 use serde_json::{Value, json};
 use sha2::Digest;
 
@@ -44,26 +45,33 @@ fn fixture(sizes: &[(i64, u64, i32, &str)]) -> Fixture {
     Fixture::from_json(&json.to_string()).unwrap()
 }
 
-struct Env {
+/// A localdc serving a world (its requests counted per method), a logged-in session, and
+/// a directory for the output (shared with the other modules' tests of `tgdl download`).
+pub(crate) struct Env {
     runtime: tokio::runtime::Runtime,
     server: Option<RunningServer>,
-    world: Arc<World>,
-    dir: tempfile::TempDir,
+    pub(crate) world: Arc<World>,
+    pub(crate) calls: Arc<CallCounts>,
+    pub(crate) dir: tempfile::TempDir,
     ready: PathBuf,
 }
 
 impl Env {
-    fn start(fixture: Fixture, config: Config) -> Self {
+    pub(crate) fn start(fixture: Fixture, config: Config) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .unwrap();
         let world = Arc::new(World::from_fixture(fixture).unwrap());
+        let calls = Arc::new(CallCounts::default());
         let server = runtime.block_on(async {
-            let mut registry = Registry::with_defaults();
-            localdc::world::register(&mut registry, Arc::clone(&world));
-            Server::start_with(config, registry).await.unwrap()
+            localdc::serve(config)
+                .world(&world)
+                .counting_into(&calls)
+                .start()
+                .await
+                .unwrap()
         });
         let dir = tempfile::tempdir().unwrap();
         let ready = dir.path().join("ready.json");
@@ -72,6 +80,7 @@ impl Env {
             runtime,
             server: Some(server),
             world,
+            calls,
             dir,
             ready,
         };
@@ -84,11 +93,11 @@ impl Env {
         env
     }
 
-    fn out(&self) -> PathBuf {
+    pub(crate) fn out(&self) -> PathBuf {
         self.dir.path().join("out")
     }
 
-    fn command(&self, args: &[&str]) -> Command {
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
         let home = self.dir.path().join("home");
         let mut command = Command::new(env!("CARGO_BIN_EXE_tgdl"));
         command
@@ -107,7 +116,7 @@ impl Env {
         command
     }
 
-    fn download(&self, extra: &[&str]) -> (i32, String, String) {
+    pub(crate) fn download(&self, extra: &[&str]) -> (i32, String, String) {
         let out = self.out();
         let mut args = vec!["download", "@vault", "-o", out.to_str().unwrap()];
         args.extend_from_slice(extra);
@@ -243,10 +252,15 @@ fn files_arrive_verified_with_safe_names_and_a_rerun_fetches_nothing() {
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("2 already there"), "{stderr}");
 
-    // Listed inside a takeout session, the same plan; an id range plans only its messages.
-    let (code, _, stderr) = env.download(&["--takeout"]);
+    // Listed inside a takeout session, the same plan (`--full`: the first run's filters
+    // already archived everything, so a plain rerun plans nothing); an id range plans
+    // only its messages.
+    let (code, _, stderr) = env.download(&["--takeout", "--full"]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("5 already there"), "{stderr}");
+    let (code, _, stderr) = env.download(&["--takeout"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("nothing to download"), "{stderr}");
     let out = env.out();
     let child = env
         .command(&["download", "@vault/2-4", "-o", out.to_str().unwrap()])
@@ -311,6 +325,12 @@ fn a_killed_download_resumes_without_refetching_recorded_ranges() {
             (*media, done)
         })
         .collect();
+    // Nor was any listing mark: the rerun lists the chat in full again.
+    let filters = tgdl::filters::Filters::default().digest();
+    assert_eq!(
+        store.listing_mark(-1_000_000_000_701, &filters).unwrap(),
+        None
+    );
     drop(store);
     let recorded: u64 = recorded_ranges.iter().map(|(_, done)| done.covered()).sum();
     assert!(recorded > 0, "the ledger recorded nothing before the kill");
@@ -364,4 +384,9 @@ fn a_killed_download_resumes_without_refetching_recorded_ranges() {
         assert_eq!(sha256_of(&path), env.expected(*media), "{name}");
         assert!(!tgclient::download::part_path(&path).exists());
     }
+    let store = tgclient::SessionStore::open(env.dir.path().join("s.session")).unwrap();
+    assert_eq!(
+        store.listing_mark(-1_000_000_000_701, &filters).unwrap(),
+        Some(3)
+    );
 }

@@ -5,4 +5,5 @@ mod cli;
 mod demo;
 mod desktop_export;
 mod download;
+mod incremental;
 mod secrets;
