@@ -351,45 +351,48 @@ fn split(store: &Store, events: &[&Logged<Event>], viewer: i64) -> Split {
 }
 
 /// `updates.getChannelDifference` for `viewer` on channel `channel` from `pts`, at most
-/// `limit` events. `None` when the channel has no box.
+/// `limit` events; "too long" past the limits' `channel_too_long`, or `too_long_at` when
+/// it is lower. `None` when the channel has no box.
 pub(super) fn channel_difference(
     world: &World,
     channel: i64,
     pts: i32,
     limit: usize,
+    too_long_at: Option<u32>,
     viewer: i64,
 ) -> Option<enums::updates::ChannelDifference> {
     let store = world.store();
     let boxes = crate::sync::lock(&world.boxes);
     let limits = &boxes.limits;
     let timeout = Some(limits.channel_timeout);
+    let threshold = too_long_at.map_or(limits.channel_too_long, |at| {
+        at.min(limits.channel_too_long)
+    });
     let channel_box = boxes.channel(channel)?;
-    Some(
-        match channel_box.difference(pts, limit, limits.channel_too_long) {
-            Difference::Empty { pts } => types::updates::ChannelDifferenceEmpty {
-                r#final: true,
+    Some(match channel_box.difference(pts, limit, threshold) {
+        Difference::Empty { pts } => types::updates::ChannelDifferenceEmpty {
+            r#final: true,
+            pts,
+            timeout,
+        }
+        .into(),
+        Difference::Events { events, pts, last } => {
+            let split = split(&store, &events, viewer);
+            types::updates::ChannelDifference {
+                r#final: last,
                 pts,
                 timeout,
+                new_messages: split.new_messages,
+                other_updates: split.other_updates,
+                chats: split.mentions.chats(world, &store, viewer),
+                users: split.mentions.users(&store, viewer),
             }
-            .into(),
-            Difference::Events { events, pts, last } => {
-                let split = split(&store, &events, viewer);
-                types::updates::ChannelDifference {
-                    r#final: last,
-                    pts,
-                    timeout,
-                    new_messages: split.new_messages,
-                    other_updates: split.other_updates,
-                    chats: split.mentions.chats(world, &store, viewer),
-                    users: split.mentions.users(&store, viewer),
-                }
-                .into()
-            }
-            Difference::TooLong { pts } => {
-                too_long(world, &store, channel, pts, limit, timeout, viewer)?
-            }
-        },
-    )
+            .into()
+        }
+        Difference::TooLong { pts } => {
+            too_long(world, &store, channel, pts, limit, timeout, viewer)?
+        }
+    })
 }
 
 /// `channelDifferenceTooLong`: the dialog (top message, read state, the pts to go on
@@ -548,8 +551,9 @@ impl World {
         channel: i64,
         pts: i32,
         limit: usize,
+        too_long_at: Option<u32>,
         viewer: i64,
     ) -> Option<enums::updates::ChannelDifference> {
-        channel_difference(self, channel, pts, limit, viewer)
+        channel_difference(self, channel, pts, limit, too_long_at, viewer)
     }
 }

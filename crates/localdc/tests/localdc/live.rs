@@ -399,6 +399,42 @@ async fn channel_differences_page_every_event_once_then_answer_too_long() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_quirk_answers_too_long_past_the_request_limit() {
+    tokio::time::timeout(TEST_TIME, async {
+        let world = std::sync::Arc::new(localdc::world::World::from_fixture(demo()).unwrap());
+        let mut config = localdc::Config::default();
+        config.faults.quirks = localdc::quirks::Quirks::default().too_long_past_limit();
+        let server = localdc::serve(config).world(&world).start().await.unwrap();
+        let key = mtcrypto::RsaPublicKey::from_pem(server.public_key_pem()).unwrap();
+        let env = Env { server, key, world };
+        let alice = Client::minted(&env, "15550001").await;
+        for i in 0..4 {
+            env.world
+                .post(ChatRef::Chat(CHANNEL), &text(&format!("post {i}")))
+                .unwrap();
+        }
+        // Four owed, three asked: too long under this reading.
+        let answer = alice.rpc(&channel_difference(&env, 5, 3)).await.unwrap();
+        assert!(
+            matches!(answer, enums::updates::ChannelDifference::TooLong(_)),
+            "{answer:?}"
+        );
+        let answer = alice.rpc(&channel_difference(&env, 6, 3)).await.unwrap();
+        let enums::updates::ChannelDifference::ChannelDifference(d) = answer else {
+            panic!("{answer:?}");
+        };
+        assert!(d.r#final);
+        assert_eq!(
+            d.new_messages.iter().map(message_id).collect::<Vec<_>>(),
+            vec![7, 8, 9]
+        );
+        env.server.shutdown().await;
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn differences_slice_past_the_limit_and_are_too_long_past_the_total() {
     with_alice(async |env, alice| {
         env.world.set_update_limits(UpdateLimits {
