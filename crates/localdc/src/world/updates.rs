@@ -288,15 +288,21 @@ pub(super) fn update(store: &Store, logged: &Logged<Event>, viewer: i64) -> Opti
     })
 }
 
-/// The `updates` object pushed to `viewer`'s sessions for one logged event. `seq` is 0:
-/// pts-carrying updates are ordered by their pts, not by the account's seq
-/// (core.telegram.org/api/updates; Telethon's and TDLib's handlers skip the seq check at 0).
+/// What is pushed to `viewer`'s sessions for one logged event: a new message without
+/// media in a basic group or a private chat as `updateShortChatMessage` /
+/// `updateShortMessage`, as Telegram sends them (core.telegram.org/api/updates: the short
+/// forms carry what fits in them), anything else as `updates` with `seq` 0: pts-carrying
+/// updates are ordered by their pts, not by the account's seq (Telegram sends 0 when the
+/// seq "doesn't matter"; Telethon's and grammers' message boxes skip the check at 0).
 pub(super) fn pushed(
     world: &World,
     store: &Store,
     logged: &Logged<Event>,
     viewer: i64,
 ) -> Option<enums::Updates> {
+    if let Some(short) = short(store, logged, viewer) {
+        return Some(short);
+    }
     let update = update(store, logged, viewer)?;
     let mut mentions = Mentions::default();
     let spec = match &logged.event.change {
@@ -314,6 +320,65 @@ pub(super) fn pushed(
         }
         .into(),
     )
+}
+
+/// The short form of a new text message in a basic group or a private chat, if it is one.
+fn short(store: &Store, logged: &Logged<Event>, viewer: i64) -> Option<enums::Updates> {
+    let Change::New(spec) = &logged.event.change else {
+        return None;
+    };
+    if spec.media.is_some() {
+        return None;
+    }
+    let out = spec.from == Some(viewer);
+    let fwd_from = spec.fwd_from.as_ref().map(convert::fwd_header);
+    let reply_to = spec.reply_to.map(convert::reply_header);
+    match logged.event.thread {
+        ChatRef::Private { peer, .. } => Some(
+            types::UpdateShortMessage {
+                out,
+                mentioned: false,
+                media_unread: false,
+                silent: false,
+                id: spec.id,
+                user_id: peer,
+                message: spec.text.clone(),
+                pts: logged.pts,
+                pts_count: logged.pts_count,
+                date: spec.date,
+                fwd_from,
+                via_bot_id: None,
+                reply_to,
+                entities: None,
+                ttl_period: None,
+            }
+            .into(),
+        ),
+        ChatRef::Chat(id) => {
+            let group = store.chats.get(&id).filter(|c| !c.is_channel())?;
+            Some(
+                types::UpdateShortChatMessage {
+                    out,
+                    mentioned: false,
+                    media_unread: false,
+                    silent: false,
+                    id: spec.id,
+                    from_id: spec.from?,
+                    chat_id: group.spec.id,
+                    message: spec.text.clone(),
+                    pts: logged.pts,
+                    pts_count: logged.pts_count,
+                    date: spec.date,
+                    fwd_from,
+                    via_bot_id: None,
+                    reply_to,
+                    entities: None,
+                    ttl_period: None,
+                }
+                .into(),
+            )
+        }
+    }
 }
 
 /// What a difference carries: new messages apart, everything else as updates.
