@@ -39,6 +39,7 @@ pub use handlers::register;
 pub use live::{MediaLive, ServedRange};
 pub use media::{FileInfo, FileKey};
 pub use mint::{MintError, MintedSession, mint_session, string_session};
+pub use posting::{ChatRef, LiveError};
 pub use store::{ChatRecord, Store, WorldError};
 
 use crate::sync::lock;

@@ -311,7 +311,12 @@ impl World {
             return;
         };
         let bytes = updates.to_bytes();
-        for session in sessions {
+        for (key, session) in sessions {
+            // A key logged out (or forgotten) since: its sessions are the user's no more.
+            if self.logins.user(key) != Some(user) {
+                self.pushes.drop_gone(user, session.target());
+                continue;
+            }
             match session.push_update(bytes.clone()) {
                 Pushed::Queued => {}
                 Pushed::Dropped => {

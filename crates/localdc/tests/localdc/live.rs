@@ -334,6 +334,13 @@ async fn subscribed_sessions_get_each_change_pushed_with_its_pts() {
         body.extend_from_slice(&functions::updates::GetState {}.to_bytes());
         quiet.sender.invoke_raw(body, TEST_TIME).await.unwrap();
         assert_eq!(env.world.subscribed_sessions(ALICE), 1);
+
+        // Logged out, the session is Alice's no more: the next change drops it.
+        alice.rpc(&functions::auth::LogOut {}).await.unwrap();
+        env.world
+            .post(ChatRef::Chat(CHANNEL), &text("after logout"))
+            .unwrap();
+        assert_eq!(env.world.subscribed_sessions(ALICE), 0);
     })
     .await;
 }
