@@ -234,7 +234,12 @@ impl World {
     /// Changes the limits of the update boxes (how differences are sliced and when they
     /// are too long).
     pub fn set_update_limits(&self, limits: UpdateLimits) {
-        lock(&self.boxes).limits = limits;
+        lock(&self.boxes).set_limits(limits);
+    }
+
+    /// The limits of the update boxes in force.
+    pub fn update_limits(&self) -> UpdateLimits {
+        lock(&self.boxes).limits().clone()
     }
 
     /// How many sessions get `user`'s pushed updates.

@@ -51,7 +51,7 @@ pub(super) struct Event {
 /// The boxes, their limits, and the counters of what posting makes.
 #[derive(Debug)]
 pub(super) struct Boxes {
-    pub limits: UpdateLimits,
+    limits: UpdateLimits,
     channels: HashMap<i64, UpdateBox<Event>>,
     users: HashMap<i64, UpdateBox<Event>>,
     /// The fixture's timeline, until the server takes it to play.
@@ -127,8 +127,22 @@ impl Boxes {
         }
     }
 
+    /// New limits; every box keeps at most `keep` events from now on.
+    pub fn set_limits(&mut self, limits: UpdateLimits) {
+        self.limits = limits;
+        let keep = self.keep();
+        for update_box in self.channels.values_mut().chain(self.users.values_mut()) {
+            update_box.set_keep(keep);
+        }
+    }
+
     fn keep(&self) -> usize {
         usize::try_from(self.limits.keep).unwrap_or(usize::MAX)
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &UpdateLimits {
+        &self.limits
     }
 
     /// Channel `id`'s box.

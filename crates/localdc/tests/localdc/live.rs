@@ -626,6 +626,17 @@ async fn control_port_commands_post_edit_delete_and_drop_updates() {
                 .execute("drop-updates all rate 2")
                 .starts_with("error")
         );
+        assert_eq!(
+            control.execute("update-limits channel_too_long 40"),
+            "ok channel_too_long=40 difference_slice=1000 difference_too_long=100000 \
+             keep=100000 channel_timeout=30"
+        );
+        assert_eq!(env.world.update_limits().channel_too_long, 40);
+        assert!(
+            control
+                .execute("update-limits bogus 1")
+                .starts_with("error")
+        );
     })
     .await;
 }
