@@ -63,6 +63,25 @@ pub(super) struct Boxes {
     next_box_id: i32,
     /// The highest id each channel has used, deleted or not (ids are never reused).
     channel_ids: HashMap<i64, i32>,
+    /// The changes made so far, for a state dir.
+    pub saved: SavedLive,
+}
+
+/// What a state dir keeps of a live world (`live.json`): every change made while serving,
+/// in order, with its date, and how many timeline entries were played. Replaying them on
+/// the fixture gives the same world: ids and media ids are taken in the same order.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SavedLive {
+    pub changes: Vec<SavedChange>,
+    pub timeline_played: usize,
+}
+
+/// One change made while serving: where and what (as a timeline entry, `after_ms` unused),
+/// and when.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SavedChange {
+    pub date: i32,
+    pub change: TimelineEntry,
 }
 
 impl Boxes {
@@ -124,6 +143,7 @@ impl Boxes {
             next_media,
             next_box_id,
             channel_ids: HashMap::new(),
+            saved: SavedLive::default(),
         }
     }
 
