@@ -129,7 +129,10 @@ impl Connection {
         };
         let slot = (key.id(), session_id);
         self.sessions.insert(slot, bound.clone());
-        self.dc.carriers.carry(slot, self.id, self.wake_for(slot));
+        // Over HTTP, output for the session goes out on its held request (`HttpPolls`).
+        if self.http.is_none() {
+            self.dc.carriers.carry(slot, self.id, self.wake_for(slot));
+        }
         bound
     }
 
@@ -237,11 +240,11 @@ impl Connection {
             respond(&bound, msg_id, result);
             // A request of the session held on another HTTP connection may take the answer.
             dc.http_polls.output(bound.key.id(), session_id);
-            // Whichever connection carries the session now sends it (the client may have
-            // reconnected meanwhile); with none, the answer waits in the session.
-            if !dc.carriers.wake((key_id, session_id)) {
-                answered();
-            }
+            // The connection the request came on sends it (over HTTP, as the response it
+            // holds), and so does whichever connection carries the session now (the client
+            // may have reconnected meanwhile); with neither, it waits in the session.
+            answered();
+            dc.carriers.wake((key_id, session_id));
             drop(permit);
         });
         Ok(())
