@@ -29,6 +29,7 @@ mod peers;
 pub mod policy;
 pub mod store;
 mod takeout;
+pub mod updates;
 
 pub use client::{Client, Route};
 pub use config::{ClientConfig, ConnectOptions, EndpointStyle, FloodPolicy, ServerConfig};
