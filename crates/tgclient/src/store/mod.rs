@@ -11,6 +11,7 @@ mod file;
 mod lock;
 mod records;
 mod schema;
+mod updates;
 
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -22,6 +23,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 pub use error::StoreError;
 pub use records::{DcAddress, DcAuth, DcFlags, PeerKind, PeerRecord, SelfUser};
 pub use schema::SCHEMA_VERSION;
+pub use updates::FollowState;
 
 use lock::SessionLock;
 use schema::Identity;
