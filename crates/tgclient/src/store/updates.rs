@@ -86,8 +86,10 @@ impl SessionStore {
 
     /// Forgets a channel's `pts` (it became private, or the state was reset).
     pub fn forget_channel_state(&self, channel_id: i64) -> Result<(), StoreError> {
-        self.conn
-            .execute("DELETE FROM channel_state WHERE channel_id = ?1", [channel_id])?;
+        self.conn.execute(
+            "DELETE FROM channel_state WHERE channel_id = ?1",
+            [channel_id],
+        )?;
         Ok(())
     }
 }
