@@ -90,6 +90,12 @@ pub enum Command {
     /// Download the media of chats, message links or id ranges; resumes where an earlier
     /// run stopped and verifies every file.
     Download(Box<DownloadArgs>),
+    /// Download the media of chats, then stay connected and download each new one as it
+    /// is posted (the same as `download --follow`). Prints a line per file as it lands
+    /// (with --json one JSON object per file: event "file", chat_id, msg_id, path, size,
+    /// sha256, status, server_hashes, error); SIGINT or SIGTERM stops it cleanly, and the
+    /// next start fetches what was posted meanwhile.
+    Watch(Box<DownloadArgs>),
     /// Try tgdl with no account and no network: start a local Telegram server with a demo
     /// world, log in, download every file of its chats with progress, verify each one.
     #[cfg(feature = "demo")]
@@ -104,7 +110,7 @@ impl Command {
     /// A range whose lower end is above its upper end.
     pub fn check(&self) -> Result<()> {
         match self {
-            Self::Download(args) => {
+            Self::Download(args) | Self::Watch(args) => {
                 dates::check_range(args.from_date, args.to_date)?;
                 if let (Some(min), Some(max)) = (args.min_size, args.max_size)
                     && min > max
@@ -125,6 +131,8 @@ pub const DEFAULT_PARTS_IN_FLIGHT: usize = 16;
 pub const DEFAULT_CONNECTIONS: usize = 8;
 
 /// `tgdl download`.
+// Command-line switches are bools by nature.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, Clone, Args)]
 pub struct DownloadArgs {
     /// Chats (@username, id, t.me link, invite link), message links (t.me/name/123) or id
@@ -191,6 +199,10 @@ pub struct DownloadArgs {
     /// confirm in another app: its flood limits on long histories are looser.
     #[arg(long)]
     pub takeout: bool,
+    /// After downloading, stay connected and download new media as it is posted (see
+    /// `tgdl watch`).
+    #[arg(long)]
+    pub follow: bool,
 }
 
 /// `tgdl demo`.

@@ -9,6 +9,7 @@
 //!   there).
 //! - [`naming`], [`filters`], [`progress`], [`manifest`]: what `tgdl download` names,
 //!   takes, shows and records.
+//! - [`signals`]: SIGINT and SIGTERM as a clean stop.
 //! - [`dates`], [`dialogs`], [`prompt`], [`errors`], [`logging`]: helpers of the above.
 
 // The print macros panic when the write fails (stdout or stderr a file on a full disk):
@@ -30,6 +31,7 @@ pub mod progress;
 pub mod prompt;
 pub mod proxy;
 pub mod server;
+pub mod signals;
 
 use std::time::Duration;
 

@@ -189,14 +189,20 @@ impl Follow {
             if let Some(entry) = self.in_flight.take() {
                 self.machine.difference_failed(entry, clock::now());
             }
-            if let Some((event, state)) = self.ready.pop_front() {
-                if let Some(state) = state {
-                    self.committable = Some(state);
-                }
+            if let Some(event) = self.try_next() {
                 return Ok(event);
             }
             self.step().await?;
         }
+    }
+
+    /// The next event already fetched, if there is one (no waiting, no call).
+    pub fn try_next(&mut self) -> Option<FollowEvent> {
+        let (event, state) = self.ready.pop_front()?;
+        if let Some(state) = state {
+            self.committable = Some(state);
+        }
+        Some(event)
     }
 
     /// Saves the state covering every event [`Follow::next`] returned so far. Call it once

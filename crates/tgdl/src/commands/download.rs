@@ -26,6 +26,7 @@ use crate::filters::{self, Filters};
 use crate::manifest::{Manifest, ManifestEntry, hex};
 use crate::naming::{Claims, NameFields, Template, is_contained};
 use crate::progress::Progress;
+use crate::signals::{Interrupted, Stopper};
 use crate::{errors, output};
 
 /// One file to fetch, with what the manifest says about it.
@@ -67,7 +68,11 @@ pub struct Executed {
 
 /// Runs `tgdl download`.
 pub async fn run(client: &Client, args: &DownloadArgs) -> Result<()> {
+    if args.follow {
+        return super::watch::run(client, args).await;
+    }
     require_login(client)?;
+    let stopper = Stopper::listen()?;
     let filters = build_filters(args);
     let template = args.template.clone();
     let output = prepare_output(&args.output)?;
@@ -93,22 +98,17 @@ pub async fn run(client: &Client, args: &DownloadArgs) -> Result<()> {
         output::note("nothing to download: no message matched");
         return Ok(());
     }
-    let manifest_path = args.manifest.clone().unwrap_or_else(|| {
-        plan.output().join(format!(
-            "tgdl-manifest-{}.jsonl",
-            dates::rfc3339(unix_now()).replace(':', "")
-        ))
-    });
+    let manifest_path = manifest_path(args, plan.output());
     let options = DownloadOptions {
-        parts_in_flight: args.parts_in_flight.max(1),
-        parallel_files: args.parallel_files.map(|files| files.max(1)),
-        connections_per_dc: args.connections.max(1),
-        verify_server_hashes: !args.no_server_hashes,
-        ..DownloadOptions::default()
+        stop: Some(stopper.signal().clone()),
+        ..download_options(args)
     };
     let executed = execute(client, &plan.files, options, args.json, &manifest_path).await?;
     let summary = &executed.summary;
     summary.print(executed.elapsed, &manifest_path);
+    if let Some(signal) = stopper.received() {
+        return Err(Interrupted { signal }.into());
+    }
     // Failed files outrank a stdout that could not be written: a closed pipe must not turn
     // them into a success.
     if summary.failed > 0 {
@@ -121,6 +121,28 @@ pub async fn run(client: &Client, args: &DownloadArgs) -> Result<()> {
     executed
         .progress_failure
         .map_or(Ok(()), |error| Err(output::stdout_error(error)))
+}
+
+/// Where the run's manifest goes: `--manifest`, or a new file named after the time in
+/// the output directory.
+pub fn manifest_path(args: &DownloadArgs, output: &Path) -> PathBuf {
+    args.manifest.clone().unwrap_or_else(|| {
+        output.join(format!(
+            "tgdl-manifest-{}.jsonl",
+            dates::rfc3339(unix_now()).replace(':', "")
+        ))
+    })
+}
+
+/// The engine's options the flags ask for.
+pub fn download_options(args: &DownloadArgs) -> DownloadOptions {
+    DownloadOptions {
+        parts_in_flight: args.parts_in_flight.max(1),
+        parallel_files: args.parallel_files.map(|files| files.max(1)),
+        connections_per_dc: args.connections.max(1),
+        verify_server_hashes: !args.no_server_hashes,
+        ..DownloadOptions::default()
+    }
 }
 
 /// Downloads `files` with `options`, showing progress (bars, or JSON lines with `json`)
@@ -173,7 +195,8 @@ pub async fn execute(
     })
 }
 
-fn run_error(error: DownloadError) -> anyhow::Error {
+/// The command's error for a run-wide download failure.
+pub fn run_error(error: DownloadError) -> anyhow::Error {
     match error {
         DownloadError::DiskFull { .. } => anyhow!(
             "{error}\nthe .part files and their progress are kept: the same command resumes"
@@ -183,7 +206,8 @@ fn run_error(error: DownloadError) -> anyhow::Error {
     }
 }
 
-fn build_filters(args: &DownloadArgs) -> Filters {
+/// The filters the flags ask for.
+pub fn build_filters(args: &DownloadArgs) -> Filters {
     Filters {
         kinds: args.types.clone(),
         min_date: args.from_date.map(DateArg::lower),
@@ -323,7 +347,7 @@ impl Plan {
 
     /// Plans the file of `message` if it has one `filters` accept; false once the plan is
     /// full.
-    fn take(
+    pub fn take(
         &mut self,
         message: &enums::Message,
         peer: &enums::InputPeer,
@@ -402,7 +426,8 @@ pub struct Summary {
 }
 
 impl Summary {
-    fn record(
+    /// Counts `outcome` of `plan` and records it in `manifest`.
+    pub fn record(
         &mut self,
         plan: &Planned,
         outcome: &FileOutcome,

@@ -1,0 +1,311 @@
+//! `tgdl watch CHAT...` (and `tgdl download --follow`): downloads what the chats hold, then
+//! follows them through Telegram's updates ([`tgclient::updates::Follow`]) and downloads
+//! each new media as it arrives, through the same engine, naming and manifest.
+//!
+//! The follow state is taken before the history is listed (nothing posted meanwhile is
+//! missed) and saved after each batch of files is recorded, so a watcher killed at any
+//! point fetches, when started again, what was posted since (a file it had finished is
+//! skipped as verified). SIGINT/SIGTERM stop it cleanly with status 0: a watch has no end
+//! of its own, and a service manager stopping it is its normal end.
+//!
+//! An edit that replaced a message's media is downloaded beside the old file (`.edit-DATE`
+//! before the extension), never over it.
+// TODO(lead): use m9-incremental's naming field for edit versions instead of the suffix.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Result, anyhow, bail};
+use serde::Serialize;
+use tgclient::Client;
+use tgclient::download::{DownloadOptions, FileOutcome, FileState, download};
+use tgclient::links::{self, PeerRef};
+use tgclient::media::MediaFile;
+use tgclient::updates::{FollowError, FollowEvent, convert};
+use tl_types::api::enums;
+
+use super::download::{self as plain, Plan, Planned, Summary};
+use super::{require_login, resolve_chat};
+use crate::cli::DownloadArgs;
+use crate::filters::{self, Filters};
+use crate::manifest::{Manifest, hex};
+use crate::signals::Stopper;
+use crate::{errors, output};
+
+/// How often a heartbeat is logged (seen at `-v`).
+const HEARTBEAT: Duration = Duration::from_mins(1);
+
+/// One followed chat.
+struct Chat {
+    id: i64,
+    peer: enums::InputPeer,
+    /// The name `{chat}` renders (empty: the id).
+    name: String,
+}
+
+/// Runs `tgdl watch` (and `tgdl download --follow`).
+pub async fn run(client: &Client, args: &DownloadArgs) -> Result<()> {
+    require_login(client)?;
+    let stopper = Stopper::listen()?;
+    let filters = plain::build_filters(args);
+    let output_dir = plain::prepare_output(&args.output)?;
+    let chats = resolve(client, &args.targets).await?;
+    let peers: Vec<enums::InputPeer> = chats.iter().map(|c| c.peer.clone()).collect();
+    // Before the history is listed: what is posted while it is, arrives as updates.
+    let mut follow = client.follow(&peers).await.map_err(follow_error)?;
+    let manifest_path = plain::manifest_path(args, &output_dir);
+    let options = DownloadOptions {
+        stop: Some(stopper.signal().clone()),
+        ..plain::download_options(args)
+    };
+
+    let mut plan = Plan::new(args.template.clone(), output_dir, None);
+    for chat in &chats {
+        plan.add_chat(client, &chat.peer, &chat.name, None, &filters)
+            .await
+            .map_err(|e| e.context(format!("cannot list the media of {}", chat.id)))?;
+    }
+    let mut planned: HashSet<Key> = plan.files.iter().map(Key::of).collect();
+    if !plan.files.is_empty() {
+        let executed = plain::execute(
+            client,
+            &plan.files,
+            options.clone(),
+            args.json,
+            &manifest_path,
+        )
+        .await?;
+        executed.summary.print(executed.elapsed, &manifest_path);
+        if stopper.received().is_some() {
+            return Ok(());
+        }
+    }
+    follow.commit().map_err(follow_error)?;
+    output::note(format_args!(
+        "watching {} chat(s) for new media; Ctrl-C stops",
+        follow.chats()
+    ));
+
+    let mut manifest = Manifest::create(&manifest_path)?;
+    let mut totals = Summary::default();
+    let mut heartbeat = tokio::time::interval(HEARTBEAT);
+    heartbeat.tick().await;
+    loop {
+        let first = tokio::select! {
+            event = follow.next() => event.map_err(follow_error)?,
+            () = stopper.requested() => break,
+            _ = heartbeat.tick() => {
+                tracing::info!(
+                    chats = follow.chats(),
+                    downloaded = totals.downloaded,
+                    failed = totals.failed,
+                    "watching"
+                );
+                continue;
+            }
+        };
+        let mut events = vec![first];
+        while let Some(more) = follow.try_next() {
+            events.push(more);
+        }
+        for event in events {
+            take_event(client, &mut plan, &mut planned, &chats, &filters, event)?;
+        }
+        if !plan.files.is_empty() {
+            let jobs = plan.files.iter().map(|p| p.job.clone()).collect();
+            let outcomes = download(client, jobs, options.clone(), None)
+                .await
+                .map_err(plain::run_error)?;
+            for (file, outcome) in plan.files.iter().zip(&outcomes) {
+                totals.record(file, outcome, &mut manifest)?;
+                report(file, outcome, args.json)?;
+            }
+            plan.files.clear();
+            if outcomes.iter().any(|o| matches!(o, FileOutcome::NotRun)) {
+                // Stopped before every file was had: the state is not saved past them.
+                break;
+            }
+        }
+        follow.commit().map_err(follow_error)?;
+    }
+    output::note(format_args!(
+        "stopped: {} downloaded, {} failed while watching; the next start resumes",
+        totals.downloaded, totals.failed
+    ));
+    Ok(())
+}
+
+/// The chats to follow; a message link or id range cannot be followed.
+async fn resolve(client: &Client, targets: &[String]) -> Result<Vec<Chat>> {
+    let mut chats = Vec::with_capacity(targets.len());
+    for target in targets {
+        let link = links::parse(target).map_err(|e| anyhow!("{target}: {e}"))?;
+        if link.message_id.is_some() || filters::split_id_range(target).is_some() {
+            bail!("{target}: watch follows whole chats, not a message or an id range");
+        }
+        let peer = resolve_chat(client, target).await?;
+        let id = match &peer {
+            enums::InputPeer::User(p) => p.user_id,
+            enums::InputPeer::Chat(p) => p.chat_id.saturating_neg(),
+            enums::InputPeer::Channel(p) => convert::channel_marked_id(p.channel_id),
+            _ => require_login(client)?.id,
+        };
+        let name = match &link.peer {
+            PeerRef::Username(name) => name.clone(),
+            _ => String::new(),
+        };
+        chats.push(Chat { id, peer, name });
+    }
+    Ok(chats)
+}
+
+/// A file planned once per process: chat, message, media.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Key(i64, i32, i64);
+
+impl Key {
+    fn of(planned: &Planned) -> Self {
+        Key(planned.chat_id, planned.msg_id, planned.job.media.id.id)
+    }
+}
+
+/// Plans the file an event brings, if it has one the filters take and it was not
+/// planned already.
+fn take_event(
+    client: &Client,
+    plan: &mut Plan,
+    planned: &mut HashSet<Key>,
+    chats: &[Chat],
+    filters: &Filters,
+    event: FollowEvent,
+) -> Result<()> {
+    let (chat_id, message, edited) = match event {
+        FollowEvent::New { chat_id, message } => (chat_id, message, false),
+        FollowEvent::Edited { chat_id, message } => (chat_id, message, true),
+        // An archived file stays when its message is deleted.
+        FollowEvent::Deleted { .. } => return Ok(()),
+    };
+    let Some(chat) = chats.iter().find(|c| c.id == chat_id) else {
+        return Ok(());
+    };
+    let Some(media) = MediaFile::from_message(&message) else {
+        return Ok(());
+    };
+    if planned.contains(&Key(chat_id, convert::message_id(&message), media.id.id)) {
+        return Ok(());
+    }
+    let before = plan.files.len();
+    plan.take(&message, &chat.peer, &chat.name, filters);
+    if plan.files.len() == before {
+        return Ok(());
+    }
+    if let Some(file) = plan.files.last_mut() {
+        if edited && replaces_archived(client, file)? {
+            let edit_date = match &message {
+                enums::Message::Message(m) => m.edit_date.unwrap_or(m.date),
+                _ => 0,
+            };
+            beside(file, edit_date);
+        }
+        planned.insert(Key::of(file));
+    }
+    Ok(())
+}
+
+/// Whether the planned path already holds (by the ledger) another media than the job's.
+fn replaces_archived(client: &Client, file: &Planned) -> Result<bool> {
+    let saved = client
+        .with_store(|s| s.download_state(&file.job.key))
+        .map_err(|e| errors::client_error(e.into()))?;
+    Ok(saved
+        .as_deref()
+        .and_then(FileState::from_bytes)
+        .is_some_and(|state| state.media != file.job.media.id))
+}
+
+/// Renames a planned file to `NAME.edit-DATE.EXT`, beside the one it replaces.
+fn beside(file: &mut Planned, edit_date: i32) {
+    let rename = |path: &std::path::Path| -> PathBuf {
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let name = match path.extension() {
+            Some(ext) => format!("{stem}.edit-{edit_date}.{}", ext.to_string_lossy()),
+            None => format!("{stem}.edit-{edit_date}"),
+        };
+        path.with_file_name(name)
+    };
+    file.job.path = rename(&file.job.path);
+    file.job.key = file.job.path.display().to_string();
+    file.shown = rename(std::path::Path::new(&file.shown))
+        .display()
+        .to_string();
+}
+
+/// One file's line (`--json`: one JSON object).
+#[derive(Debug, Serialize)]
+struct FileJson<'a> {
+    event: &'static str,
+    chat_id: i64,
+    msg_id: i32,
+    path: &'a str,
+    size: u64,
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sha256: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server_hashes: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+fn report(file: &Planned, outcome: &FileOutcome, json: bool) -> Result<()> {
+    let (status, sha256, server_hashes, error) = match outcome {
+        FileOutcome::Done {
+            sha256,
+            server_hashes,
+            ..
+        } => (
+            "downloaded",
+            Some(hex(sha256)),
+            Some(server_hashes.as_str()),
+            None,
+        ),
+        FileOutcome::AlreadyDone { sha256 } => {
+            ("already_downloaded", Some(hex(sha256)), None, None)
+        }
+        FileOutcome::Failed(failure) => ("failed", None, None, Some(failure.to_string())),
+        FileOutcome::NotRun => ("not_run", None, None, None),
+    };
+    let line = FileJson {
+        event: "file",
+        chat_id: file.chat_id,
+        msg_id: file.msg_id,
+        path: &file.shown,
+        size: file.job.media.size,
+        status,
+        sha256,
+        server_hashes,
+        error,
+    };
+    output::to_stdout(|out| {
+        if json {
+            output::write_json_line(out, &line)
+        } else {
+            use std::io::Write;
+            match &line.error {
+                Some(error) => writeln!(out, "{status} {} ({error})", line.path),
+                None => writeln!(out, "{status} {} ({} bytes)", line.path, line.size),
+            }
+        }
+    })
+}
+
+fn follow_error(error: FollowError) -> anyhow::Error {
+    match error {
+        FollowError::Client(client) => errors::client_error(client),
+        other => anyhow!(other),
+    }
+}
