@@ -351,7 +351,7 @@ async fn a_requested_stop_records_what_is_on_disk_and_the_rerun_fetches_the_rest
     let stop = StopSignal::new();
     let options = DownloadOptions {
         parts_in_flight: 2,
-        commit_interval: Duration::from_secs(3600),
+        commit_interval: Duration::from_hours(1),
         stop: Some(stop.clone()),
         ..DownloadOptions::default()
     };
