@@ -27,6 +27,13 @@
 //! cdn-missing <media_id> [on|off]       World::set_cdn_missing (default on)
 //! flood <method> <max_calls> <per_seconds> [<user_id>]   adds a flood rule
 //! flood clear                           removes every flood rule
+//! drop-updates <dcs> next <n>           Faults::drop_next_updates (pushed world updates)
+//! drop-updates <dcs> rate <fraction>    Faults::set_update_drop_rate (0.0..1.0)
+//! drop-updates <dcs> off                both back to off
+//! post <chat> [photo|document <size>] [<text>]        World::post: ok <message id>
+//! edit <chat> <id> [photo|document <size>] [<text>]   World::edit (text and/or media)
+//! delete <chat> <id>...                 World::delete: ok <messages deleted>
+//! pts <chat>|user:<user_id>             ok <pts> of a channel's or an account's box
 //! shutdown                              stops the server (state saved), answers ok first
 //! ```
 
@@ -42,7 +49,8 @@ use crate::error::Error;
 use crate::faults::{Block, Faults, TransportClass};
 use crate::server::{DcHandle, RunningServer, ShutdownHandle};
 use crate::world::World;
-use crate::world::fixture::FloodRule;
+use crate::world::fixture::{EditSpec, FloodRule, NewMedia, PostSpec};
+use crate::world::posting::{ChatRef, LiveError};
 
 /// Longest command line accepted.
 const MAX_LINE: u64 = 1024;
@@ -103,6 +111,13 @@ impl Control {
         let Some((&command, args)) = words.split_first() else {
             return Err("empty command".into());
         };
+        if matches!(command, "post" | "edit" | "delete") {
+            let rest = line
+                .trim_start()
+                .split_once(char::is_whitespace)
+                .map_or("", |(_, rest)| rest);
+            return self.change(command, rest);
+        }
         let arg = |i: usize| {
             args.get(i)
                 .copied()
@@ -224,6 +239,41 @@ impl Control {
                     world.flood().set_rules(rules);
                 }
             }
+            "drop-updates" => {
+                let (next, rate) = match arg(1)? {
+                    "next" => (Some(number::<u64>(arg(2)?)?), None),
+                    "rate" => {
+                        let rate = number::<f64>(arg(2)?)?;
+                        if !(0.0..=1.0).contains(&rate) {
+                            return Err("drop-updates: a rate is from 0 to 1".into());
+                        }
+                        (None, Some(rate))
+                    }
+                    "off" => (Some(0), Some(0.0)),
+                    other => {
+                        return Err(format!("drop-updates: {other:?} is not next, rate or off"));
+                    }
+                };
+                self.each(arg(0)?, |f| {
+                    if let Some(n) = next {
+                        f.drop_next_updates(n);
+                    }
+                    if let Some(rate) = rate {
+                        f.set_update_drop_rate(rate);
+                    }
+                })?;
+            }
+            "pts" => {
+                let world = self.world()?;
+                let target = arg(0)?;
+                let pts = match target.strip_prefix("user:") {
+                    Some(user) => world.user_pts(number(user)?),
+                    None => world.channel_pts(number(target)?),
+                };
+                return pts
+                    .map(|pts| Some(pts.to_string()))
+                    .ok_or_else(|| format!("no update box for {target}"));
+            }
             "shutdown" => self.shutdown.shutdown(),
             other => return Err(format!("unknown command {other:?}")),
         }
@@ -253,6 +303,51 @@ impl Control {
         Ok(())
     }
 
+    /// `post`, `edit` and `delete`: `rest` is the line after the command.
+    fn change(&self, command: &str, rest: &str) -> Result<Option<String>, String> {
+        let world = self.world()?;
+        let (chat, rest) = next_word(rest).ok_or_else(|| format!("{command}: missing chat"))?;
+        let chat = chat_ref(chat)?;
+        let refused = |e: LiveError| format!("{command}: {e}");
+        match command {
+            "post" => {
+                let (media, text) = media_and_text(rest)?;
+                let post = PostSpec {
+                    text,
+                    media,
+                    ..PostSpec::default()
+                };
+                let id = world.post(chat, &post).map_err(refused)?;
+                Ok(Some(id.to_string()))
+            }
+            "edit" => {
+                let (id, rest) = next_word(rest).ok_or("edit: missing message id")?;
+                let (media, text) = media_and_text(rest)?;
+                if media.is_none() && text.is_empty() {
+                    return Err("edit: give new text, new media or both".into());
+                }
+                let edit = EditSpec {
+                    id: number(id)?,
+                    text: (!text.is_empty()).then_some(text),
+                    media,
+                };
+                world.edit(chat, &edit).map_err(refused)?;
+                Ok(None)
+            }
+            _ => {
+                let ids = rest
+                    .split_whitespace()
+                    .map(number::<i32>)
+                    .collect::<Result<Vec<_>, _>>()?;
+                if ids.is_empty() {
+                    return Err("delete: missing message ids".into());
+                }
+                let deleted = world.delete(chat, &ids).map_err(refused)?;
+                Ok(Some(deleted.to_string()))
+            }
+        }
+    }
+
     fn world(&self) -> Result<&World, String> {
         self.world
             .as_deref()
@@ -274,6 +369,49 @@ fn clear(faults: &Faults) {
     faults.set_response_delay(Duration::ZERO);
     faults.set_drop_after_bytes(None);
     faults.set_drop_after_messages(None);
+    faults.drop_next_updates(0);
+    faults.set_update_drop_rate(0.0);
+}
+
+/// The first word of `text` and what follows it.
+fn next_word(text: &str) -> Option<(&str, &str)> {
+    let text = text.trim_start();
+    (!text.is_empty()).then(|| text.split_once(char::is_whitespace).unwrap_or((text, "")))
+}
+
+/// A chat id, or `user:peer` for a private chat.
+fn chat_ref(word: &str) -> Result<ChatRef, String> {
+    match word.split_once(':') {
+        Some((user, peer)) => Ok(ChatRef::Private {
+            user: number(user)?,
+            peer: number(peer)?,
+        }),
+        None => Ok(ChatRef::Chat(number(word)?)),
+    }
+}
+
+/// An optional `photo <size>` or `document <size>`, then the text (the rest).
+fn media_and_text(rest: &str) -> Result<(Option<NewMedia>, String), String> {
+    let Some((first, after)) = next_word(rest) else {
+        return Ok((None, String::new()));
+    };
+    let kind = match first {
+        "photo" | "document" => first,
+        _ => return Ok((None, rest.trim().to_owned())),
+    };
+    let (size, text) = next_word(after).ok_or_else(|| format!("{kind}: missing size"))?;
+    let size = number::<u64>(size)?;
+    let media = if kind == "photo" {
+        NewMedia::Photo { size, dc: None }
+    } else {
+        NewMedia::Document {
+            size,
+            file_name: None,
+            mime_type: None,
+            dc: None,
+        }
+    };
+    Ok((Some(media), text.trim().to_owned()))
 }
 
 fn on_off(word: &str) -> Result<bool, String> {
@@ -358,5 +496,27 @@ mod tests {
         assert_eq!(optional_number("off"), Ok(None));
         assert_eq!(optional_number("12"), Ok(Some(12)));
         assert!(number::<i32>("99999999999").is_err());
+        assert_eq!(chat_ref("501"), Ok(ChatRef::Chat(501)));
+        assert_eq!(
+            chat_ref("1001:2001"),
+            Ok(ChatRef::Private {
+                user: 1001,
+                peer: 2001
+            })
+        );
+        let (media, text) = media_and_text(" photo 5000 two  words ").unwrap();
+        assert_eq!(
+            media,
+            Some(NewMedia::Photo {
+                size: 5000,
+                dc: None
+            })
+        );
+        assert_eq!(text, "two  words");
+        assert_eq!(
+            media_and_text("just text").unwrap(),
+            (None, "just text".into())
+        );
+        assert!(media_and_text("document").is_err());
     }
 }

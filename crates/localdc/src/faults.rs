@@ -8,7 +8,7 @@
 //! [`Faults::rotate_salt`], [`Faults::bad_msg_storm`], [`Faults::set_clock_skew`],
 //! [`Faults::forget_keys`], [`Faults::set_block`] and [`Faults::set_mtproxy_down`].
 
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -180,6 +180,12 @@ pub struct Faults {
     refused_http_waits: AtomicU64,
     /// The DC's keys, for the salt and key knobs (attached when the DC starts).
     keys: OnceLock<Arc<KeyStore>>,
+    /// Pushed world updates still to drop (see [`Faults::drop_next_updates`]).
+    drop_updates_left: AtomicU64,
+    /// The share of pushed world updates dropped at random, in millionths.
+    drop_updates_ppm: AtomicU32,
+    /// Pushed world updates dropped so far.
+    updates_dropped: AtomicU64,
 }
 
 impl Faults {
@@ -205,6 +211,9 @@ impl Faults {
             quirks: settings.quirks,
             refused_http_waits: AtomicU64::new(0),
             keys: OnceLock::new(),
+            drop_updates_left: AtomicU64::new(0),
+            drop_updates_ppm: AtomicU32::new(0),
+            updates_dropped: AtomicU64::new(0),
         };
         faults.apply(settings);
         faults
@@ -344,6 +353,52 @@ impl Faults {
                 left.checked_sub(1)
             })
             .is_ok()
+    }
+
+    /// The next `n` updates the world pushes to sessions of this DC (new, edited and
+    /// deleted messages; not login tokens) are dropped instead of sent: the client sees a
+    /// pts gap only when a later update comes, and must fill it with `updates.getDifference`
+    /// or `updates.getChannelDifference`. Zero ends it.
+    pub fn drop_next_updates(&self, n: u64) {
+        self.drop_updates_left.store(n, Ordering::Relaxed);
+    }
+
+    /// Drops this share (0.0..=1.0) of the world's pushed updates at random, from now on.
+    pub fn set_update_drop_rate(&self, fraction: f64) {
+        let ppm = (fraction.clamp(0.0, 1.0) * 1_000_000.0).round();
+        // Clamped to 0..=1e6 above: the cast is exact.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        self.drop_updates_ppm.store(ppm as u32, Ordering::Relaxed);
+    }
+
+    /// The share of pushed updates dropped at random.
+    pub fn update_drop_rate(&self) -> f64 {
+        f64::from(self.drop_updates_ppm.load(Ordering::Relaxed)) / 1_000_000.0
+    }
+
+    /// How many pushed updates the knobs dropped so far.
+    pub fn updates_dropped(&self) -> u64 {
+        self.updates_dropped.load(Ordering::Relaxed)
+    }
+
+    /// Whether the next pushed update is to be dropped (counting it when it is).
+    pub(crate) fn take_update_drop(&self) -> bool {
+        let counted = self
+            .drop_updates_left
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+                left.checked_sub(1)
+            })
+            .is_ok();
+        let ppm = self.drop_updates_ppm.load(Ordering::Relaxed);
+        let random = ppm > 0 && {
+            use rand::Rng;
+            rand::thread_rng().gen_range(0..1_000_000) < ppm
+        };
+        let drop = counted || random;
+        if drop {
+            self.updates_dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        drop
     }
 
     /// Packets the current storm still refuses.

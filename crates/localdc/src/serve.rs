@@ -78,6 +78,9 @@ impl Serve {
         if let Some(world) = &self.world {
             server.attach_world(world)?;
             crate::world::use_world_logins(&server, world);
+            // The fixture's timeline runs from the first start (a restarted server goes on
+            // with the world as it is).
+            world.play_timeline();
         }
         Ok(server)
     }

@@ -199,7 +199,8 @@ impl Connection {
             key_id,
             session_id,
             wake,
-        );
+        )
+        .on_dc(&self.dc);
         bound.key.note_executed(session_id, msg_id);
         let prepared = rpc::prepare(&self.dc, &bound.key, session_id, msg_id, body, push);
         let permit = Arc::clone(&self.inflight)

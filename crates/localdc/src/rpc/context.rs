@@ -143,6 +143,19 @@ pub struct SessionPush {
     wake: Wake,
     /// The auth key, whose recorded layer says how pushed updates are written.
     key: Weak<KeyEntry>,
+    /// The DC serving the session, whose fault knobs may drop pushed updates.
+    dc: Weak<DcState>,
+}
+
+/// What became of an update pushed with [`SessionPush::push_update`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pushed {
+    /// Queued for the session.
+    Queued,
+    /// Dropped by the DC's fault knob ([`crate::Faults::drop_next_updates`]).
+    Dropped,
+    /// The session is gone (or the update cannot be sent).
+    Gone,
 }
 
 impl std::fmt::Debug for SessionPush {
@@ -169,6 +182,33 @@ impl SessionPush {
             session_id,
             wake,
             key: Weak::new(),
+            dc: Weak::new(),
+        }
+    }
+
+    /// The same session, served by `dc` (whose fault knobs may drop its updates).
+    pub(crate) fn on_dc(mut self, dc: &Arc<DcState>) -> Self {
+        self.dc = Arc::downgrade(dc);
+        self
+    }
+
+    /// Queues a world update (a boxed `Updates` object) as [`SessionPush::push`] does,
+    /// unless the DC's fault knob drops it.
+    pub fn push_update(&self, updates: Vec<u8>) -> Pushed {
+        if self.session.strong_count() == 0 {
+            return Pushed::Gone;
+        }
+        if self
+            .dc
+            .upgrade()
+            .is_some_and(|dc| dc.faults.take_update_drop())
+        {
+            return Pushed::Dropped;
+        }
+        if self.push(updates) {
+            Pushed::Queued
+        } else {
+            Pushed::Gone
         }
     }
 

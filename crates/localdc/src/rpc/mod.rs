@@ -12,7 +12,7 @@ mod wrappers;
 
 use std::sync::Arc;
 
-pub use context::{DcView, KeyView, RequestContext, SessionPush};
+pub use context::{DcView, KeyView, Pushed, RequestContext, SessionPush};
 pub use help::config;
 pub use mutate::{HostileMutator, Mutator, MutatorHook};
 pub use registry::{CallCounts, Handler, HandlerFuture, Registry, RpcResult};

@@ -355,16 +355,6 @@ pub fn thread_message(
     spec: &MessageSpec,
     viewer: i64,
 ) -> enums::Message {
-    // A message deleted while serving (World::delete_message) reads as messageEmpty.
-    if let Some(record) = thread.chat()
-        && store.media.is_message_deleted(record.spec.id, spec.id)
-    {
-        return types::MessageEmpty {
-            id: spec.id,
-            peer_id: Some(chat_peer(record)),
-        }
-        .into();
-    }
     let post = thread
         .chat()
         .is_some_and(|record| record.spec.kind == ChatKind::Channel);

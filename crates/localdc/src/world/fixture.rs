@@ -117,6 +117,125 @@ pub struct Fixture {
     /// `api_id`/`api_hash` pair answer `API_ID_INVALID`; when none are, every pair is good.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub apps: Vec<AppSpec>,
+    /// How `updates.getDifference` and `updates.getChannelDifference` answer (defaults:
+    /// [`UpdateLimits::default`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updates: Option<UpdateLimits>,
+    /// Changes the server makes while it runs, each at an offset from its start.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timeline: Vec<TimelineEntry>,
+}
+
+/// The limits of the update boxes (see `world::pts`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UpdateLimits {
+    /// `updates.getChannelDifference` answers `channelDifferenceTooLong` when more than this
+    /// many pts are owed. Telegram's own threshold is undocumented ("usually
+    /// latestPts - 100000" for the events it keeps); tests set it low.
+    pub channel_too_long: u32,
+    /// `updates.getDifference` answers at most this many events per call
+    /// (`differenceSlice` with an `intermediate_state` past it).
+    pub difference_slice: u32,
+    /// `updates.getDifference` answers `differenceTooLong` when more than this many pts
+    /// are owed (or the client's `pts_total_limit`, when it is lower).
+    pub difference_too_long: u32,
+    /// Events each box keeps; a client behind the oldest is answered "too long".
+    pub keep: u32,
+    /// The `timeout` (seconds) of channel differences: when to ask again.
+    pub channel_timeout: i32,
+}
+
+impl Default for UpdateLimits {
+    fn default() -> Self {
+        Self {
+            channel_too_long: 100_000,
+            difference_slice: 1000,
+            difference_too_long: 100_000,
+            keep: 100_000,
+            channel_timeout: 30,
+        }
+    }
+}
+
+/// One change in the fixture's timeline: after `after_ms` from the server's start, in
+/// `chat` (a group, supergroup or channel) or in the private chat `private`, one of
+/// `post`, `edit` or `delete`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimelineEntry {
+    pub after_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chat: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private: Option<PrivateRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post: Option<PostSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edit: Option<EditSpec>,
+    /// Message ids to delete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delete: Option<Vec<i32>>,
+}
+
+/// A private chat as `user` sees it (with `peer`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrivateRef {
+    pub user: i64,
+    pub peer: i64,
+}
+
+/// A message posted while serving; its id and date are the server's.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostSpec {
+    /// The sender: by default none in a broadcast channel, the creator in a group, the
+    /// peer in a private chat.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<i64>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grouped_id: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media: Option<NewMedia>,
+}
+
+/// An edit of message `id`: new text, new media, or both (`edit_date` is set).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EditSpec {
+    pub id: i32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media: Option<NewMedia>,
+}
+
+/// Media made for a post or an edit: a new photo or document with a fresh id, its bytes
+/// derived from the seed like every file of the world.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum NewMedia {
+    /// A photo whose largest size (`y`) is `size` bytes, with a small `m` size.
+    Photo {
+        size: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dc: Option<i32>,
+    },
+    /// A document of `size` bytes.
+    Document {
+        size: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        file_name: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mime_type: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dc: Option<i32>,
+    },
 }
 
 /// An app registered at my.telegram.org.

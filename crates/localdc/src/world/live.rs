@@ -7,7 +7,8 @@
 //!   generation answers `FILE_REFERENCE_EXPIRED` (core.telegram.org/api/file_reference:
 //!   re-read the message for a fresh one); a reference that is not one of ours, or names
 //!   media whose message was deleted, answers `FILE_REFERENCE_INVALID`.
-//! - **Deleted messages** read as `messageEmpty` and their media are no longer served.
+//! - **Deleted media**: the photos and documents of messages deleted while serving
+//!   ([`World::delete`]) are no longer served.
 //! - **CDN state**: files the CDN lacks (`upload.cdnFileReuploadNeeded` until
 //!   `upload.reuploadCdnFile`), pending request tokens, chunks to corrupt once.
 //! - **Accounting**: bytes served per file and in all, and a log of the ranges served.
@@ -18,7 +19,6 @@ use std::sync::Mutex;
 use mtcrypto::hash::sha256_concat;
 
 use super::World;
-use super::fixture::MediaSpec;
 use super::media::FileKey;
 use crate::sync::lock;
 
@@ -71,7 +71,6 @@ pub struct MediaLive {
 struct State {
     rotations_all: u32,
     rotations: HashMap<i64, u32>,
-    deleted_messages: HashSet<(i64, i32)>,
     deleted_media: HashSet<i64>,
     /// Media the CDN does not hold (getCdnFile answers cdnFileReuploadNeeded).
     cdn_missing: HashSet<i64>,
@@ -153,10 +152,9 @@ impl MediaLive {
         Ok(())
     }
 
-    /// Whether message `id` of chat `chat` was deleted while serving.
-    pub fn is_message_deleted(&self, chat: i64, id: i32) -> bool {
-        let state = lock(&self.state);
-        !state.deleted_messages.is_empty() && state.deleted_messages.contains(&(chat, id))
+    /// Media `media_id` is gone with its message: no longer served.
+    pub(crate) fn forget_media(&self, media_id: i64) {
+        lock(&self.state).deleted_media.insert(media_id);
     }
 
     /// Whether media `media_id` is gone with its message.
@@ -259,41 +257,21 @@ impl World {
     /// Every file reference handed out so far expires (`FILE_REFERENCE_EXPIRED`); messages
     /// read from now on carry fresh ones.
     pub fn rotate_file_references(&self) {
-        let mut state = lock(&self.store.media.state);
+        let mut state = lock(&self.media.state);
         state.rotations_all = state.rotations_all.wrapping_add(1);
     }
 
     /// Like [`World::rotate_file_references`], for one photo or document only.
     pub fn rotate_file_reference(&self, media_id: i64) {
-        let mut state = lock(&self.store.media.state);
+        let mut state = lock(&self.media.state);
         let rotation = state.rotations.entry(media_id).or_insert(0);
         *rotation = rotation.wrapping_add(1);
-    }
-
-    /// Deletes message `id` of chat `chat`: it reads as `messageEmpty`, and its photo or
-    /// document is no longer served (`FILE_REFERENCE_INVALID`, and `FILE_TOKEN_INVALID`
-    /// on the CDN). Whether the message exists.
-    pub fn delete_message(&self, chat: i64, id: i32) -> bool {
-        let Some(message) = self.store.chats.get(&chat).and_then(|c| c.message(id)) else {
-            return false;
-        };
-        let media_id = match &message.media {
-            Some(MediaSpec::Photo(photo)) => Some(photo.id),
-            Some(MediaSpec::Document(doc)) => Some(doc.id),
-            None => None,
-        };
-        let mut state = lock(&self.store.media.state);
-        state.deleted_messages.insert((chat, id));
-        if let Some(media_id) = media_id {
-            state.deleted_media.insert(media_id);
-        }
-        true
     }
 
     /// Whether the CDN lacks document `media_id`: its next `upload.getCdnFile` answers
     /// `upload.cdnFileReuploadNeeded`, until `upload.reuploadCdnFile` on the file's DC.
     pub fn set_cdn_missing(&self, media_id: i64, missing: bool) {
-        let mut state = lock(&self.store.media.state);
+        let mut state = lock(&self.media.state);
         if missing {
             state.cdn_missing.insert(media_id);
         } else {
@@ -305,14 +283,12 @@ impl World {
     /// carries a wrong byte there, once (the chunk's hash no longer matches; fetching it
     /// again gives the right bytes).
     pub fn corrupt_cdn_chunk_once(&self, media_id: i64, offset: u64) {
-        lock(&self.store.media.state)
-            .cdn_corrupt
-            .push((media_id, offset));
+        lock(&self.media.state).cdn_corrupt.push((media_id, offset));
     }
 
     /// Bytes of file `key` served so far (by `upload.getFile` and `upload.getCdnFile`).
     pub fn served_bytes(&self, key: &FileKey) -> u64 {
-        lock(&self.store.media.served)
+        lock(&self.media.served)
             .per_file
             .get(key)
             .copied()
@@ -321,17 +297,17 @@ impl World {
 
     /// Bytes of every file served so far.
     pub fn served_total(&self) -> u64 {
-        lock(&self.store.media.served).total
+        lock(&self.media.served).total
     }
 
     /// The ranges served so far, oldest first (the last [`SERVED_LOG_CAP`]).
     pub fn served_log(&self) -> Vec<ServedRange> {
-        lock(&self.store.media.served).log.iter().cloned().collect()
+        lock(&self.media.served).log.iter().cloned().collect()
     }
 
     /// Forgets what was served (counters and log).
     pub fn reset_served(&self) {
-        *lock(&self.store.media.served) = Served::default();
+        *lock(&self.media.served) = Served::default();
     }
 }
 

@@ -55,8 +55,8 @@ pub fn mint_session(
     phone: &str,
     dc: Option<i32>,
 ) -> Result<MintedSession, MintError> {
-    let account = world
-        .store()
+    let store = world.store();
+    let account = store
         .accounts
         .get(&phone_key(phone))
         .ok_or_else(|| MintError::UnknownAccount(phone.to_owned()))?;

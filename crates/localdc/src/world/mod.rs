@@ -23,11 +23,15 @@ mod logins;
 pub mod media;
 mod mint;
 pub mod paging;
+pub mod posting;
+pub mod pts;
+mod push;
 mod store;
+mod updates;
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 pub use fixture::Fixture;
 pub use flood::Flood;
@@ -42,10 +46,18 @@ use logins::{ChangeHook, Login, Logins};
 pub use logins::{SavedLogin, SavedLogins, SavedQr};
 
 /// A world being served: the fixture indexed, plus what clients changed (logins, joined
-/// chats, flood counters).
+/// chats, flood counters) and what was posted, edited and deleted while serving.
 #[derive(Debug)]
 pub struct World {
-    store: Store,
+    /// The current snapshot. Handlers read one snapshot per call ([`World::store`]); the
+    /// live methods ([`posting`]) replace it, copying only what a reader still holds.
+    store: RwLock<Arc<Store>>,
+    /// The store's live media state (the same `Arc` as every snapshot's `media`).
+    media: Arc<MediaLive>,
+    /// The update boxes (pts per channel and per account) and their limits.
+    boxes: Mutex<updates::Boxes>,
+    /// The sessions that get pushed updates, by user.
+    pushes: push::Subscribers,
     logins: Logins,
     flood: Flood,
     /// (chat, user) pairs joined through invite links while running.
@@ -56,11 +68,22 @@ pub struct World {
 
 impl World {
     /// Indexes `fixture`, refusing unknown references and duplicates.
-    pub fn from_fixture(fixture: Fixture) -> Result<Self, WorldError> {
+    pub fn from_fixture(mut fixture: Fixture) -> Result<Self, WorldError> {
+        let limits = fixture.updates.clone().unwrap_or_default();
+        let timeline = std::mem::take(&mut fixture.timeline);
+        for (index, entry) in timeline.iter().enumerate() {
+            entry
+                .parts()
+                .map_err(|why| WorldError::Timeline(format!("entry {index}: {why}")))?;
+        }
         let store = Store::build(fixture)?;
         let flood = Flood::with_premium(store.flood.clone(), store.flood_premium.clone());
+        let boxes = updates::Boxes::new(&store, limits, timeline);
         Ok(Self {
-            store,
+            media: Arc::clone(&store.media),
+            store: RwLock::new(Arc::new(store)),
+            boxes: Mutex::new(boxes),
+            pushes: push::Subscribers::default(),
             logins: Logins::default(),
             flood,
             joined: Mutex::new(BTreeSet::new()),
@@ -74,9 +97,20 @@ impl World {
         Self::from_fixture(Fixture::from_json(&text)?)
     }
 
-    /// The indexed fixture.
-    pub fn store(&self) -> &Store {
-        &self.store
+    /// The world as it is now: a snapshot, unchanged by later posts, edits and deletions
+    /// (read one per request, so that a request sees one consistent world).
+    pub fn store(&self) -> Arc<Store> {
+        Arc::clone(&self.store.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// The seed of the world's derived values (access hashes, references, file bytes).
+    pub(crate) fn seed(&self) -> u64 {
+        self.store().seed
+    }
+
+    /// What changes about media while serving.
+    pub(crate) fn media(&self) -> &MediaLive {
+        &self.media
     }
 
     /// The flood-control knob (rules can change while the server runs).
@@ -86,7 +120,7 @@ impl World {
 
     /// Where file `key` is stored and how large it is.
     pub fn file(&self, key: &FileKey) -> Option<FileInfo> {
-        self.store.files.get(key).copied()
+        self.store().files.get(key).copied()
     }
 
     /// `len` bytes of file `key` from `offset`, cut at the end of the file (the lookup
@@ -110,7 +144,7 @@ impl World {
         }
         let available = usize::try_from(info.size - offset).unwrap_or(usize::MAX);
         Ok(media::bytes(
-            self.store.seed,
+            self.store().seed,
             key,
             offset,
             len.min(available),
@@ -123,7 +157,7 @@ impl World {
             media_id: key.media_id,
             thumb: key.thumb.clone(),
         })?;
-        Ok(media::file_sha256(self.store.seed, key, info.size))
+        Ok(media::file_sha256(self.store().seed, key, info.size))
     }
 
     /// The user logged in on auth key `key_id` of DC `dc`.
@@ -170,7 +204,7 @@ impl World {
 
     /// Whether `user` is in `chat` (fixture members and invite joins).
     pub fn is_member(&self, chat: &ChatRecord, user: i64) -> bool {
-        self.store.is_member(chat, user, &lock(&self.joined))
+        chat.members.contains(&user) || lock(&self.joined).contains(&(chat.spec.id, user))
     }
 
     fn join(&self, chat: i64, user: i64) {

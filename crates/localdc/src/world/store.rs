@@ -3,6 +3,7 @@
 //! checked on the way (unknown references and duplicates are refused).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 use mtcrypto::hash::sha256_concat;
 
@@ -35,6 +36,8 @@ pub enum WorldError {
     PrivateSender { user: i64, peer: i64, id: i32 },
     #[error("no such file: media {media_id} size {thumb:?}")]
     NoSuchFile { media_id: i64, thumb: String },
+    #[error("timeline: {0}")]
+    Timeline(String),
     #[error("range {offset}+{len} is past the end of a file of {size} bytes")]
     OutOfRange { offset: u64, len: usize, size: u64 },
 }
@@ -51,7 +54,9 @@ pub enum Named {
 pub struct ChatRecord {
     /// The chat as the fixture describes it (its `messages` moved to `messages`).
     pub spec: ChatSpec,
-    pub messages: Vec<MessageSpec>,
+    /// Shared between snapshots of the store: a change copies it only while a reader
+    /// still holds the previous snapshot.
+    pub messages: Arc<Vec<MessageSpec>>,
     pub members: BTreeSet<i64>,
 }
 
@@ -92,7 +97,7 @@ pub struct PrivateRecord {
     pub owner: i64,
     /// The other side.
     pub peer: i64,
-    pub messages: Vec<MessageSpec>,
+    pub messages: Arc<Vec<MessageSpec>>,
 }
 
 /// A message list a user can read: a group, supergroup or channel, or a private chat.
@@ -159,7 +164,8 @@ impl Paged for MessageSpec {
     }
 }
 
-/// The static world.
+/// The world's contents: built from the fixture, then changed only through
+/// [`super::World`]'s live methods, each change making the next snapshot.
 #[derive(Debug, Clone, Default)]
 pub struct Store {
     pub seed: u64,
@@ -175,7 +181,7 @@ pub struct Store {
     /// Private chats by (owner, peer).
     pub privates: BTreeMap<(i64, i64), PrivateRecord>,
     pub invites: HashMap<String, i64>,
-    pub files: HashMap<FileKey, FileInfo>,
+    pub files: Arc<HashMap<FileKey, FileInfo>>,
     pub flood: Vec<FloodRule>,
     pub qr_auto_accept: Option<i64>,
     pub code_ttl_secs: u32,
@@ -316,7 +322,7 @@ impl Store {
             }
             let record = ChatRecord {
                 spec,
-                messages,
+                messages: Arc::new(messages),
                 members,
             };
             if store.chats.insert(id, record).is_some() {
@@ -377,7 +383,7 @@ impl Store {
         let record = PrivateRecord {
             owner: user,
             peer,
-            messages,
+            messages: Arc::new(messages),
         };
         if self.privates.insert((user, peer), record).is_some() {
             return Err(dup("private chat", &format!("{user}/{peer}")));
@@ -392,10 +398,12 @@ impl Store {
             .map(|(_, p)| p)
     }
 
-    fn index_media(&mut self, media: Option<&MediaSpec>) -> Result<(), WorldError> {
+    /// Indexes the files of `media` (a message's, from the fixture or posted live).
+    pub(super) fn index_media(&mut self, media: Option<&MediaSpec>) -> Result<(), WorldError> {
+        let files = Arc::make_mut(&mut self.files);
         let mut add = |key: FileKey, info: FileInfo| {
             // The same media may be attached to several messages (forwards): same file.
-            match self.files.insert(key.clone(), info) {
+            match files.insert(key.clone(), info) {
                 Some(old) if old != info => Err(dup("media", &key.media_id)),
                 _ => Ok(()),
             }
@@ -460,11 +468,6 @@ impl Store {
     /// The access hash of channel `id`.
     pub fn channel_hash(&self, id: i64) -> i64 {
         self.derive("channel", id)
-    }
-
-    /// The chats `user` is a member of, fixture members plus `joined`.
-    pub fn is_member(&self, chat: &ChatRecord, user: i64, joined: &BTreeSet<(i64, i64)>) -> bool {
-        chat.members.contains(&user) || joined.contains(&(chat.spec.id, user))
     }
 
     /// The basic group holding message `id` (basic groups share one id space).

@@ -13,6 +13,7 @@ mod gramjs;
 mod hostile;
 mod hostile_clients;
 mod http;
+mod live;
 mod media;
 mod mtproxy;
 mod pyrogram;

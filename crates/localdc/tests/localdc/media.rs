@@ -259,7 +259,7 @@ fn assert_error<T: std::fmt::Debug>(result: Result<T, RpcError>, code: i32, mess
 }
 
 /// The location of a message's document (thumb "" for the file itself) or photo size.
-fn location(message: &enums::Message, thumb: &str) -> enums::InputFileLocation {
+pub(crate) fn location(message: &enums::Message, thumb: &str) -> enums::InputFileLocation {
     let enums::Message::Message(message) = message else {
         panic!("{message:?}");
     };

@@ -29,13 +29,13 @@ use tl_types::{Blob, Deserialize, RemoteCall, Serialize};
 
 const TEST_TIME: Duration = Duration::from_mins(3);
 
-struct Env {
-    server: RunningServer,
-    key: RsaPublicKey,
-    world: Arc<World>,
+pub(crate) struct Env {
+    pub(crate) server: RunningServer,
+    pub(crate) key: RsaPublicKey,
+    pub(crate) world: Arc<World>,
 }
 
-async fn start(fixture: Fixture) -> Env {
+pub(crate) async fn start(fixture: Fixture) -> Env {
     let world = Arc::new(World::from_fixture(fixture).unwrap());
     let mut registry = Registry::with_defaults();
     localdc::world::register(&mut registry, Arc::clone(&world));
@@ -46,18 +46,18 @@ async fn start(fixture: Fixture) -> Env {
     Env { server, key, world }
 }
 
-fn demo() -> Fixture {
+pub(crate) fn demo() -> Fixture {
     Fixture::from_json(include_str!("../../fixtures/demo.json")).unwrap()
 }
 
 /// A client connection to one DC, the first call wrapped as clients wrap it.
-struct Client {
-    sender: Sender,
-    updates: tokio::sync::mpsc::Receiver<Vec<u8>>,
+pub(crate) struct Client {
+    pub(crate) sender: Sender,
+    pub(crate) updates: tokio::sync::mpsc::Receiver<Vec<u8>>,
 }
 
 impl Client {
-    async fn connect(env: &Env, dc: i32, auth: Option<AuthState>) -> Self {
+    pub(crate) async fn connect(env: &Env, dc: i32, auth: Option<AuthState>) -> Self {
         let endpoint = Endpoint::new(env.server.addr(dc).unwrap(), dc as i16);
         let mut config = SenderConfig::new(vec![endpoint], dc, vec![env.key.clone()]);
         config.request_timeout = Duration::from_mins(1);
@@ -71,7 +71,7 @@ impl Client {
     }
 
     /// A client on an auth key minted as already logged in.
-    async fn minted(env: &Env, phone: &str) -> Self {
+    pub(crate) async fn minted(env: &Env, phone: &str) -> Self {
         let minted = mint_session(&env.server, &env.world, phone, None).unwrap();
         let auth = AuthState {
             auth_key: AuthKey::from_bytes(minted.auth_key),
@@ -81,7 +81,7 @@ impl Client {
         Self::connect(env, minted.dc, Some(auth)).await
     }
 
-    async fn rpc<R: RemoteCall>(&self, request: &R) -> Result<R::Return, RpcError> {
+    pub(crate) async fn rpc<R: RemoteCall>(&self, request: &R) -> Result<R::Return, RpcError> {
         match self.sender.invoke(request).await {
             Ok(value) => Ok(value),
             Err(InvokeError::Rpc(error)) => Err(error),

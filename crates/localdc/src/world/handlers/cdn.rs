@@ -41,13 +41,13 @@ fn get_cdn_file(world: &World, ctx: &RequestContext, body: &[u8]) -> RpcResult {
     let (key, info) = cdn_file(world, &request.file_token)?;
     let (offset, limit) = media::check_range(request.offset, request.limit, false)
         .map_err(|e| error(400, e.message()))?;
-    let live = &world.store.media;
+    let live = &world.media();
     if !live.cdn_has(key.media_id) {
         let request_token = random_bytes();
         live.cdn_request_reupload(key.media_id, offset, request_token.clone());
         return Ok(types::upload::CdnFileReuploadNeeded { request_token }.to_bytes());
     }
-    let seed = world.store.seed;
+    let seed = world.seed();
     let len = media::available(info.size, offset, limit);
     let (aes_key, iv) = media::cdn_secrets(seed, &key);
     let corrupt = live.take_cdn_corruption(key.media_id, offset, len);

@@ -72,8 +72,10 @@ where
     registry.register_typed(move |ctx: &RequestContext, request: M| {
         not_on_cdn(ctx)?;
         let user = guard(&world, ctx, M::TL_NAME, Need::Login)?;
+        let store = world.store();
         let call = Call {
             world: &world,
+            store: &store,
             ctx,
             key: (ctx.dc_id(), ctx.key.id()),
             user,
@@ -107,7 +109,7 @@ fn locate(
     location: &enums::InputFileLocation,
 ) -> Result<Located, RpcError> {
     use enums::InputFileLocation as L;
-    let store = &world.store;
+    let store = world.store();
     let (id, access_hash, reference, thumb, photo) = match location {
         L::InputDocumentFileLocation(l) => {
             (l.id, l.access_hash, &l.file_reference, &l.thumb_size, false)
@@ -165,7 +167,7 @@ fn get_file(world: &World, ctx: &RequestContext, body: &[u8]) -> RpcResult {
     {
         return Ok(redirect(world, &file, dc_id, offset).to_bytes());
     }
-    let seed = world.store.seed;
+    let seed = world.seed();
     let len = media::available(file.info.size, offset, limit);
     // Telethon and TDLib read only `bytes`; photos say JPEG, documents "partial", which is
     // what a part of a file is.
@@ -184,7 +186,7 @@ fn get_file(world: &World, ctx: &RequestContext, body: &[u8]) -> RpcResult {
         len,
         |buf| media::fill(seed, &file.key, offset, buf),
     )?;
-    world.store.media.record(ServedRange {
+    world.media().record(ServedRange {
         key: file.key,
         offset,
         len,
@@ -226,7 +228,7 @@ pub(super) fn with_bytes(
 /// A plausible, deterministic modification time of a media item.
 fn mtime(world: &World, media_id: i64) -> i32 {
     let spread = world
-        .store
+        .store()
         .derive("mtime", media_id)
         .rem_euclid(100_000_000);
     1_600_000_000 + i32::try_from(spread).unwrap_or(0)
@@ -254,7 +256,7 @@ pub(super) fn hashes_at(
     size: u64,
     offset: u64,
 ) -> Vec<enums::FileHash> {
-    file_hashes(media::chunk_hashes(world.store.seed, key, size, offset))
+    file_hashes(media::chunk_hashes(world.seed(), key, size, offset))
 }
 
 /// `upload.fileCdnRedirect` for a CDN document: where to fetch it, the token, the AES-CTR
@@ -265,10 +267,10 @@ fn redirect(
     dc_id: i32,
     offset: u64,
 ) -> types::upload::FileCdnRedirect {
-    let (encryption_key, encryption_iv) = media::cdn_secrets(world.store.seed, &file.key);
+    let (encryption_key, encryption_iv) = media::cdn_secrets(world.seed(), &file.key);
     types::upload::FileCdnRedirect {
         dc_id,
-        file_token: cdn_file_token(world.store.seed, file.key.media_id),
+        file_token: cdn_file_token(world.seed(), file.key.media_id),
         encryption_key: encryption_key.to_vec(),
         encryption_iv: encryption_iv.to_vec(),
         file_hashes: hashes_at(world, &file.key, file.info.size, offset),
@@ -289,14 +291,11 @@ fn get_file_hashes(call: &Call<'_>, req: GetFileHashes) -> Result<Vec<enums::Fil
 /// names a file no longer served, is `400 FILE_TOKEN_INVALID` (core.telegram.org/cdn).
 pub(super) fn cdn_file(world: &World, token: &[u8]) -> Result<(FileKey, FileInfo), RpcError> {
     let invalid = || error(400, "FILE_TOKEN_INVALID");
-    let id = parse_cdn_file_token(world.store.seed, token).ok_or_else(invalid)?;
+    let id = parse_cdn_file_token(world.seed(), token).ok_or_else(invalid)?;
     let key = FileKey::document(id);
     let info = world
-        .store
-        .files
-        .get(&key)
-        .copied()
-        .filter(|info| info.cdn && !world.store.media.is_media_deleted(id))
+        .file(&key)
+        .filter(|info| info.cdn && !world.media().is_media_deleted(id))
         .ok_or_else(invalid)?;
     Ok((key, info))
 }
@@ -313,7 +312,6 @@ fn reupload_cdn_file(
         return Err(error(303, &format!("FILE_MIGRATE_{}", info.dc)));
     }
     let offset = call
-        .world
         .store
         .media
         .cdn_reupload(key.media_id, &req.request_token)

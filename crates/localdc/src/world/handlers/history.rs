@@ -40,12 +40,8 @@ struct Bundle {
 impl Bundle {
     fn push(&mut self, call: &Call<'_>, thread: Thread<'_>, message: &MessageSpec) {
         let me = call.user.unwrap_or_default();
-        self.messages.push(convert::thread_message(
-            &call.world.store,
-            thread,
-            message,
-            me,
-        ));
+        self.messages
+            .push(convert::thread_message(call.store, thread, message, me));
         self.users.extend(convert::message_users(message));
         self.mention(thread);
     }
@@ -72,7 +68,7 @@ impl Bundle {
     fn chats(&self, call: &Call<'_>) -> Vec<enums::Chat> {
         self.chats
             .iter()
-            .filter_map(|id| call.world.store.chats.get(id))
+            .filter_map(|id| call.store.chats.get(id))
             .map(|record| chat_obj(call, record))
             .collect()
     }
@@ -91,7 +87,7 @@ impl Bundle {
         if let Some(record) = channel {
             return types::messages::ChannelMessages {
                 inexact: false,
-                pts: record.top().map_or(1, |m| m.id.max(1)),
+                pts: call.world.channel_pts(record.spec.id).unwrap_or(1),
                 count: total,
                 offset_id_offset: None,
                 messages: self.messages,
@@ -142,11 +138,7 @@ fn thread<'w>(call: &Call<'w>, input: &enums::InputPeer) -> Result<Option<Thread
         PeerTarget::Chat(record) => Some(Thread::Chat(record)),
         PeerTarget::User(id) => {
             let me = call.me()?;
-            call.world
-                .store
-                .privates
-                .get(&(me, id))
-                .map(Thread::Private)
+            call.store.privates.get(&(me, id)).map(Thread::Private)
         }
     })
 }
@@ -316,7 +308,7 @@ fn search_global(
         max_date: req.max_date,
         from: None,
     };
-    let store = &call.world.store;
+    let store = &call.store;
     let chats = store
         .chats
         .values()
@@ -410,7 +402,7 @@ fn input_message(
 
 fn get_messages(call: &Call<'_>, req: GetMessages) -> Result<enums::messages::Messages, RpcError> {
     let me = call.me()?;
-    let store = &call.world.store;
+    let store = &call.store;
     // The caller's message box: its basic groups (which share one id space) and its
     // private chats.
     let find = |id: i32| {
@@ -485,7 +477,7 @@ fn get_dialogs(call: &Call<'_>, req: GetDialogs) -> Result<enums::messages::Dial
         }
         .into());
     }
-    let store = &call.world.store;
+    let store = &call.store;
     let chats = store
         .chats
         .values()
@@ -539,7 +531,7 @@ fn get_dialogs(call: &Call<'_>, req: GetDialogs) -> Result<enums::messages::Dial
                 unread_reactions_count: 0,
                 unread_poll_votes_count: 0,
                 notify_settings: convert::notify_settings(),
-                pts: channel_of(thread).map(|_| top_id.max(1)),
+                pts: channel_of(thread).map(|c| call.world.channel_pts(c.spec.id).unwrap_or(1)),
                 draft: None,
                 folder_id: None,
                 ttl_period: None,

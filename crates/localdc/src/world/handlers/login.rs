@@ -43,7 +43,6 @@ pub(super) fn register(registry: &mut Registry, world: &Arc<World>) {
         |call: &Call<'_>, req: SignUp| {
             // localdc registers no new accounts.
             let known = call
-                .world
                 .store
                 .accounts
                 .contains_key(&phone_key(&req.phone_number));
@@ -81,8 +80,8 @@ pub(super) fn authorization(
     world: &World,
     user: i64,
 ) -> Result<enums::auth::Authorization, RpcError> {
-    let spec = world
-        .store
+    let store = world.store();
+    let spec = store
         .users
         .get(&user)
         .ok_or_else(|| error(500, "INTERNAL"))?;
@@ -91,7 +90,7 @@ pub(super) fn authorization(
         otherwise_relogin_days: None,
         tmp_sessions: None,
         future_auth_token: None,
-        user: convert::user(&world.store, spec, user),
+        user: convert::user(&store, spec, user),
     }
     .into())
 }
@@ -102,7 +101,6 @@ pub(super) fn finish_login(
     user: i64,
 ) -> Result<enums::auth::Authorization, RpcError> {
     let has_password = call
-        .world
         .store
         .accounts
         .values()
@@ -122,7 +120,7 @@ pub(super) fn finish_login(
 /// `home`, the DC that would serve it: Telegram sends a new client to its network's DC
 /// first; from there `PHONE_MIGRATE_X`/`USER_MIGRATE_X` lead to the account's home.
 pub(super) fn network_migrate(call: &Call<'_>, home: Option<i32>) -> Result<(), RpcError> {
-    match call.world.store.network_dc {
+    match call.store.network_dc {
         Some(network) if call.user.is_none() && network != call.dc() && home != Some(call.dc()) => {
             Err(error(303, &format!("NETWORK_MIGRATE_{network}")))
         }
@@ -133,7 +131,7 @@ pub(super) fn network_migrate(call: &Call<'_>, home: Option<i32>) -> Result<(), 
 /// With registered apps in the fixture, `api_id`/`api_hash` must be one of them, as
 /// Telegram wants an app registered at my.telegram.org.
 pub(super) fn check_app(call: &Call<'_>, api_id: i32, api_hash: &str) -> Result<(), RpcError> {
-    let apps = &call.world.store.apps;
+    let apps = &call.store.apps;
     if apps.is_empty() || apps.get(&api_id).is_some_and(|hash| hash == api_hash) {
         Ok(())
     } else {
@@ -152,7 +150,7 @@ fn account_for<'a>(
     if phone.len() < 5 || phone.len() > 15 {
         return Err(error(400, "PHONE_NUMBER_INVALID"));
     }
-    let account = call.world.store.accounts.get(&phone);
+    let account = call.store.accounts.get(&phone);
     network_migrate(call, account.map(|a| a.home_dc))?;
     if let Some(account) = account
         && account.home_dc != call.dc()
@@ -181,7 +179,7 @@ fn send_code(call: &Call<'_>, req: SendCode) -> Result<enums::auth::SentCode, Rp
         .into(),
         // No account, so no app to send it to: Telegram texts it.
         None => types::auth::SentCodeTypeSms {
-            length: i32::try_from(call.world.store.signup_code.len()).unwrap_or(5),
+            length: i32::try_from(call.store.signup_code.len()).unwrap_or(5),
         }
         .into(),
     };
@@ -205,11 +203,11 @@ fn sign_in(call: &Call<'_>, req: SignIn) -> Result<enums::auth::Authorization, R
         .pending_code(call.key)
         .filter(|p| p.phone == phone && p.hash == req.phone_code_hash)
         .ok_or_else(|| error(400, "PHONE_CODE_EXPIRED"))?;
-    let ttl = u64::from(call.world.store.code_ttl_secs);
+    let ttl = u64::from(call.store.code_ttl_secs);
     if pending.sent.elapsed().as_secs() >= ttl {
         return Err(error(400, "PHONE_CODE_EXPIRED"));
     }
-    let expected = account.map_or(&call.world.store.signup_code, |a| &a.code);
+    let expected = account.map_or(&call.store.signup_code, |a| &a.code);
     match req.phone_code.as_deref() {
         None | Some("") => Err(error(400, "PHONE_CODE_EMPTY")),
         Some(code) if code != expected => Err(error(400, "PHONE_CODE_INVALID")),
@@ -228,7 +226,7 @@ fn verifier(world: &World, user: i64, password: &str) -> Result<Arc<Verifier>, R
     if let Some(v) = lock(&world.verifiers).get(&user) {
         return Ok(Arc::clone(v));
     }
-    let seed = world.store.seed.to_le_bytes();
+    let seed = world.seed().to_le_bytes();
     let salt = |label: &[u8]| sha256_concat(&[label, &seed, &user.to_le_bytes()]);
     // salt1 is 40 bytes in Telegram's algo (the client may extend it), salt2 16.
     let mut salt1 = salt(b"localdc srp salt1").to_vec();
@@ -260,12 +258,7 @@ fn get_password(call: &Call<'_>, _: GetPassword) -> Result<enums::account::Passw
     else {
         return Err(crate::rpc::errors::auth_key_unregistered());
     };
-    let account = call
-        .world
-        .store
-        .accounts
-        .values()
-        .find(|a| a.user_id == user);
+    let account = call.store.accounts.values().find(|a| a.user_id == user);
     let new_salt = random_bytes();
     let new_algo = algo(
         new_salt.clone(),
@@ -366,14 +359,9 @@ fn import_bot(
     req: ImportBotAuthorization,
 ) -> Result<enums::auth::Authorization, RpcError> {
     check_app(call, req.api_id, &req.api_hash)?;
-    let bot = call.world.store.bots.get(&req.bot_auth_token);
+    let bot = call.store.bots.get(&req.bot_auth_token);
     network_migrate(call, bot.map(|b| b.home_dc))?;
-    if call
-        .world
-        .store
-        .revoked_bot_tokens
-        .contains(&req.bot_auth_token)
-    {
+    if call.store.revoked_bot_tokens.contains(&req.bot_auth_token) {
         return Err(error(400, "ACCESS_TOKEN_EXPIRED"));
     }
     let bot = bot.ok_or_else(|| error(400, "ACCESS_TOKEN_INVALID"))?;

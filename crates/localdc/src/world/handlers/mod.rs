@@ -41,6 +41,8 @@ enum Need {
 /// One call being served.
 struct Call<'a> {
     world: &'a World,
+    /// The world as this call sees it (one snapshot for the whole call).
+    store: &'a super::Store,
     ctx: &'a RequestContext,
     key: KeyRef,
     /// The logged-in user (always `Some` for `Need::Login`/`Need::Home` methods).
@@ -91,11 +93,17 @@ fn guard(
     }
     if need != Need::Nothing {
         let me = user.ok_or_else(errors::auth_key_unregistered)?;
+        let home = world.store().home_dc.get(&me).copied();
         if need == Need::Home
-            && let Some(home) = world.store.home_dc.get(&me)
-            && *home != ctx.dc_id()
+            && let Some(home) = home
+            && home != ctx.dc_id()
         {
             return Err(error(303, &format!("USER_MIGRATE_{home}")));
+        }
+        // A call as the logged-in user on the home DC subscribes the session to the
+        // account's updates (see `world::push`).
+        if home.is_none_or(|home| home == ctx.dc_id()) && !ctx.invocation.without_updates {
+            world.pushes.subscribe(me, ctx.session_push());
         }
     }
     let caller = user.map_or(
@@ -122,8 +130,10 @@ where
     let world = Arc::clone(world);
     registry.register_typed(move |ctx: &RequestContext, request: M| {
         let user = guard(&world, ctx, M::TL_NAME, need)?;
+        let store = world.store();
         let call = Call {
             world: &world,
+            store: &store,
             ctx,
             key: (ctx.dc_id(), ctx.key.id()),
             user,
@@ -149,8 +159,10 @@ where
             let request = M::from_bytes(&body).map_err(|_| errors::fetch_error())?;
             let user = guard(&world, &ctx, M::TL_NAME, need)?;
             let task = tokio::task::spawn_blocking(move || {
+                let store = world.store();
                 let call = Call {
                     world: &world,
+                    store: &store,
                     ctx: &ctx,
                     key: (ctx.dc_id(), ctx.key.id()),
                     user,

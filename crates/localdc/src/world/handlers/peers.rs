@@ -35,22 +35,16 @@ pub(super) fn register(registry: &mut Registry, world: &Arc<World>) {
 /// The TL user `id` as the caller sees it.
 pub(super) fn user_obj(call: &Call<'_>, id: i64) -> Option<enums::User> {
     let me = call.user.unwrap_or_default();
-    call.world
-        .store
+    call.store
         .users
         .get(&id)
-        .map(|spec| convert::user(&call.world.store, spec, me))
+        .map(|spec| convert::user(call.store, spec, me))
 }
 
 /// The TL chat as the caller sees it.
 pub(super) fn chat_obj(call: &Call<'_>, record: &ChatRecord) -> enums::Chat {
     let me = call.user.unwrap_or_default();
-    convert::chat(
-        &call.world.store,
-        record,
-        me,
-        call.world.is_member(record, me),
-    )
+    convert::chat(call.store, record, me, call.world.is_member(record, me))
 }
 
 /// An `InputUser`'s user id (the hash checked).
@@ -59,15 +53,15 @@ pub(super) fn input_user(call: &Call<'_>, input: &enums::InputUser) -> Result<i6
     match input {
         enums::InputUser::InputUserSelf => call.me(),
         enums::InputUser::InputUser(u) => {
-            if call.world.store.users.contains_key(&u.user_id)
-                && call.world.store.user_hash(u.user_id) == u.access_hash
+            if call.store.users.contains_key(&u.user_id)
+                && call.store.user_hash(u.user_id) == u.access_hash
             {
                 Ok(u.user_id)
             } else {
                 Err(invalid())
             }
         }
-        enums::InputUser::FromMessage(u) if call.world.store.users.contains_key(&u.user_id) => {
+        enums::InputUser::FromMessage(u) if call.store.users.contains_key(&u.user_id) => {
             Ok(u.user_id)
         }
         _ => Err(invalid()),
@@ -109,7 +103,7 @@ fn known_channel<'w>(
     id: i64,
     hash: Option<i64>,
 ) -> Result<&'w ChatRecord, RpcError> {
-    let store = &call.world.store;
+    let store = &call.store;
     store
         .chats
         .get(&id)
@@ -150,7 +144,6 @@ pub(super) fn input_peer<'w>(
     match input {
         enums::InputPeer::Chat(c) => {
             let record = call
-                .world
                 .store
                 .chats
                 .get(&c.chat_id)
@@ -177,7 +170,7 @@ pub(super) fn input_peer<'w>(
         .map(PeerTarget::User)
         .map_err(|_| error(400, "PEER_ID_INVALID")),
         enums::InputPeer::UserFromMessage(u) => {
-            if call.world.store.users.contains_key(&u.user_id) {
+            if call.store.users.contains_key(&u.user_id) {
                 Ok(PeerTarget::User(u.user_id))
             } else {
                 Err(error(400, "PEER_ID_INVALID"))
@@ -200,13 +193,11 @@ fn get_full_user(call: &Call<'_>, req: GetFullUser) -> Result<enums::users::User
     let id = input_user(call, &req.id)?;
     let me = call.me()?;
     let spec = call
-        .world
         .store
         .users
         .get(&id)
         .ok_or_else(|| error(400, "USER_ID_INVALID"))?;
     let common = call
-        .world
         .store
         .chats
         .values()
@@ -318,7 +309,6 @@ fn resolve_username(
         return Err(error(400, "USERNAME_INVALID"));
     }
     let named = call
-        .world
         .store
         .usernames
         .get(&key)
@@ -331,7 +321,6 @@ fn resolve_username(
         },
         Named::Chat(id) => {
             let record = call
-                .world
                 .store
                 .chats
                 .get(&id)
@@ -360,7 +349,7 @@ fn get_channels(call: &Call<'_>, req: GetChannels) -> Result<enums::messages::Ch
             Ok(if visible(call, record, me) {
                 chat_obj(call, record)
             } else {
-                convert::channel_forbidden(&call.world.store, record)
+                convert::channel_forbidden(call.store, record)
             })
         })
         .collect::<Result<Vec<_>, RpcError>>()?;
@@ -421,7 +410,7 @@ fn get_full_channel(
         slowmode_seconds: None,
         slowmode_next_send_date: None,
         stats_dc: None,
-        pts: top.max(1),
+        pts: call.world.channel_pts(record.spec.id).unwrap_or(1),
         call: None,
         ttl_period: None,
         pending_suggestions: None,
@@ -454,11 +443,10 @@ fn get_full_channel(
 fn invite<'w>(call: &Call<'w>, hash: &str) -> Result<&'w ChatRecord, RpcError> {
     // Clients may pass the whole link tail; Telegram wants the bare hash.
     let hash = hash.trim_start_matches('+');
-    call.world
-        .store
+    call.store
         .invites
         .get(hash)
-        .and_then(|id| call.world.store.chats.get(id))
+        .and_then(|id| call.store.chats.get(id))
         .ok_or_else(|| error(400, "INVITE_HASH_INVALID"))
 }
 

@@ -26,13 +26,7 @@ pub(super) fn register(registry: &mut Registry, world: &Arc<World>) {
 
 /// What an accepted token gives on this DC: success, or where to go.
 fn redeem(call: &Call<'_>, token: Vec<u8>, user: i64) -> Result<enums::auth::LoginToken, RpcError> {
-    let home = call
-        .world
-        .store
-        .home_dc
-        .get(&user)
-        .copied()
-        .unwrap_or(call.dc());
+    let home = call.store.home_dc.get(&user).copied().unwrap_or(call.dc());
     if home != call.dc() {
         return Ok(types::auth::LoginTokenMigrateTo { dc_id: home, token }.into());
     }
@@ -63,7 +57,7 @@ fn export_token(
             exporter: Some(call.ctx.session_push()),
         },
     );
-    if let Some(user) = call.world.store.qr_auto_accept {
+    if let Some(user) = call.store.qr_auto_accept {
         call.world.logins.qr_accept(&token, user);
     }
     Ok(types::auth::LoginToken { expires, token }.into())

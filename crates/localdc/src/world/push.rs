@@ -1,0 +1,45 @@
+//! Which client sessions get pushed updates. Telegram sends an account's updates to
+//! every session of it that has made a call as the logged-in user (clients call
+//! `updates.getState` for exactly that: core.telegram.org/api/updates, "subscribing to
+//! updates"), except requests wrapped in `invokeWithoutUpdates`, and only on the
+//! account's home DC (file connections to other DCs get none).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use crate::rpc::SessionPush;
+use crate::sync::lock;
+
+/// The sessions subscribed, by user.
+#[derive(Debug, Default)]
+pub(super) struct Subscribers {
+    by_user: Mutex<HashMap<i64, Vec<SessionPush>>>,
+}
+
+impl Subscribers {
+    /// Subscribes `push`'s session to `user`'s updates (once per session).
+    pub fn subscribe(&self, user: i64, push: SessionPush) {
+        let mut by_user = lock(&self.by_user);
+        let sessions = by_user.entry(user).or_default();
+        if !sessions.iter().any(|s| s.target() == push.target()) {
+            sessions.push(push);
+        }
+    }
+
+    /// The sessions subscribed to `user`'s updates.
+    pub fn of(&self, user: i64) -> Vec<SessionPush> {
+        lock(&self.by_user).get(&user).cloned().unwrap_or_default()
+    }
+
+    /// Forgets a session that no longer exists.
+    pub fn drop_gone(&self, user: i64, target: (u64, i64)) {
+        if let Some(sessions) = lock(&self.by_user).get_mut(&user) {
+            sessions.retain(|s| s.target() != target);
+        }
+    }
+
+    /// How many sessions are subscribed to `user`'s updates.
+    pub fn count(&self, user: i64) -> usize {
+        lock(&self.by_user).get(&user).map_or(0, Vec::len)
+    }
+}
