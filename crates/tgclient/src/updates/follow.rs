@@ -128,6 +128,7 @@ impl Client {
                 Some(top) => *top,
                 None => self.newest_message_id(peer).await?,
             };
+            tracing::debug!(chat_id, top, "following");
             follow.tops.insert(chat_id, top);
             follow.chats.insert(chat_id, peer.clone());
             if let enums::InputPeer::Channel(p) = peer {

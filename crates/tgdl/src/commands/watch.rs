@@ -80,6 +80,7 @@ pub async fn run(client: &Client, args: &DownloadArgs) -> Result<()> {
         if stopper.received().is_some() {
             return Ok(());
         }
+        plan.files.clear();
     }
     follow.commit().map_err(follow_error)?;
     output::note(format_args!(
