@@ -100,7 +100,8 @@ pub struct Batch<T> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Incoming<T> {
     /// `updatesTooLong`, or anything else that means "fetch the difference" (the server
-    /// started a new session, so pushed updates may have been lost).
+    /// started a new session, or the connection was down: pushed updates may have been
+    /// lost). Every box fetches its difference.
     TooLong,
     Batch(Batch<T>),
 }
@@ -376,7 +377,15 @@ impl<T> Machine<T> {
     pub fn handle_incoming(&mut self, incoming: Incoming<T>, now: Instant) -> Vec<Output<T>> {
         let mut out = Vec::new();
         match incoming {
-            Incoming::TooLong => self.common_seq.want_diff(),
+            // Whatever was lost may have been in any box: a channel's updates do not all
+            // come back through the common difference (only as `updateChannelTooLong`, when
+            // the server thinks of it), so every followed channel is asked too.
+            Incoming::TooLong => {
+                self.common_seq.want_diff();
+                for sequence in self.channels.values_mut() {
+                    sequence.want_diff();
+                }
+            }
             Incoming::Batch(batch) => self.handle_batch(batch, now, &mut out),
         }
         out

@@ -195,6 +195,27 @@ async fn posts_edits_and_deletions_arrive_in_order_and_dropped_updates_are_recov
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_lost_before_a_reconnect_is_fetched_after_it() {
+    let env = Env::start().await;
+    let mut follow = env
+        .client
+        .follow(std::slice::from_ref(&env.peer))
+        .await
+        .unwrap();
+    let faults = env.server.dc(2).unwrap().faults();
+    // Lost, and nothing after it to show the gap; then the connection drops.
+    faults.drop_next_updates(1);
+    let lost = env.post("lost");
+    assert_eq!(faults.updates_dropped(), 1);
+    faults.disconnect_all();
+    // The sender reconnects by itself and says updates may have been lost: the
+    // differences bring the post (the channel would otherwise be polled in 15 minutes).
+    assert_eq!(new_ids(&events(&mut follow, 1).await), vec![lost]);
+    env.client.close().await.unwrap();
+    env.server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_follow_resumes_from_the_commit_through_the_difference_or_a_relisting() {
     let mut env = Env::start().await;
     let mut follow = env

@@ -485,3 +485,20 @@ fn a_followed_channel_keeps_its_state_when_followed_again() {
     m.unfollow_channel(CHANNEL);
     assert!(!m.follows_channel(CHANNEL));
 }
+
+#[test]
+fn too_long_fetches_the_difference_of_every_box() {
+    let now = Instant::now();
+    let mut m = machine(now);
+    m.follow_channel(CHANNEL, Some(100), now);
+    m.follow_channel(CHANNEL + 1, Some(7), now);
+    m.handle_incoming(Incoming::TooLong, now);
+    assert_eq!(m.next_request(), Some(Request::Difference(state(10, 5))));
+    let channels: Vec<i64> = std::iter::from_fn(|| m.next_request())
+        .map(|r| match r {
+            Request::ChannelDifference { channel_id, .. } => channel_id,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(channels, vec![CHANNEL, CHANNEL + 1]);
+}
