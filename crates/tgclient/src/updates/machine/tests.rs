@@ -497,7 +497,7 @@ fn too_long_fetches_the_difference_of_every_box() {
     let channels: Vec<i64> = std::iter::from_fn(|| m.next_request())
         .map(|r| match r {
             Request::ChannelDifference { channel_id, .. } => channel_id,
-            other => panic!("{other:?}"),
+            other @ Request::Difference(_) => panic!("{other:?}"),
         })
         .collect();
     assert_eq!(channels, vec![CHANNEL, CHANNEL + 1]);
