@@ -68,9 +68,13 @@ pub struct Follow {
     /// (on the last event of what one step delivered).
     ready: VecDeque<(FollowEvent, Option<FollowState>)>,
     /// The state covering everything returned so far.
-    committable: Option<FollowState>,
-    /// The box whose difference call a cancelled `next` left unanswered.
-    in_flight: Option<Entry>,
+    committable: FollowState,
+    /// The state last saved.
+    committed: Option<FollowState>,
+    /// A step is under way: seen at the start of `next`, it means the previous call was
+    /// cancelled or failed halfway, and what that step took from the machine is lost.
+    stepping: bool,
+    channel_limit: i32,
 }
 
 impl Client {
@@ -110,8 +114,10 @@ impl Client {
             tops: BTreeMap::new(),
             edits: HashSet::new(),
             ready: VecDeque::new(),
-            committable: None,
-            in_flight: None,
+            committable: FollowState::default(),
+            committed: None,
+            stepping: false,
+            channel_limit: limit,
         };
         for peer in chats {
             let chat_id = match peer {
@@ -144,7 +150,7 @@ impl Client {
                 }
             }
         }
-        follow.committable = Some(follow.state());
+        follow.committable = follow.state();
         Ok(follow)
     }
 
@@ -182,16 +188,17 @@ fn is_channel(chat_id: i64) -> bool {
 impl Follow {
     /// The next event of a followed chat, waiting for it as long as it takes.
     ///
-    /// Cancelling the future (a `select!` on a shutdown signal) may drop events it was
-    /// fetching; the state saved by [`Follow::commit`] never covers them, so a later
-    /// follow delivers them again.
+    /// Cancelling the future (a `select!` on a shutdown signal), or an error, may drop
+    /// events it was fetching: the next call then goes back to the state covering what
+    /// was returned and fetches the differences from there (what comes again is not
+    /// returned twice), and the state saved by [`Follow::commit`] never covers them.
     pub async fn next(&mut self) -> Result<FollowEvent, FollowError> {
         loop {
-            if let Some(entry) = self.in_flight.take() {
-                self.machine.difference_failed(entry, clock::now());
-            }
             if let Some(event) = self.try_next() {
                 return Ok(event);
+            }
+            if self.stepping {
+                self.rewind();
             }
             self.step().await?;
         }
@@ -201,7 +208,7 @@ impl Follow {
     pub fn try_next(&mut self) -> Option<FollowEvent> {
         let (event, state) = self.ready.pop_front()?;
         if let Some(state) = state {
-            self.committable = Some(state);
+            self.committable = state;
         }
         Some(event)
     }
@@ -209,10 +216,34 @@ impl Follow {
     /// Saves the state covering every event [`Follow::next`] returned so far. Call it once
     /// they are handled: a crash after it does not deliver them again.
     pub fn commit(&mut self) -> Result<(), FollowError> {
-        if let Some(state) = self.committable.take() {
-            self.client.with_store(|s| s.save_follow_state(&state))?;
+        if self.committed.as_ref() != Some(&self.committable) {
+            self.client
+                .with_store(|s| s.save_follow_state(&self.committable))?;
+            self.committed = Some(self.committable.clone());
         }
         Ok(())
+    }
+
+    /// Goes back to the state covering what was returned, after a step that did not
+    /// finish: the machine starts again from it and fetches every difference.
+    fn rewind(&mut self) {
+        tracing::debug!("a follow step did not finish; fetching again from the last state");
+        let now = clock::now();
+        let state = &self.committable;
+        let mut machine = Machine::new(state.common.unwrap_or_default(), self.channel_limit, now);
+        machine.request_difference(Entry::Common);
+        for (channel_id, pts) in &state.channels {
+            machine.follow_channel(*channel_id, Some(*pts), now);
+            machine.request_difference(Entry::Channel(*channel_id));
+        }
+        self.machine = machine;
+        self.tops = state.marks.iter().copied().collect();
+        // Edits not returned yet come again with the differences.
+        for (event, _) in self.ready.drain(..) {
+            if let FollowEvent::Edited { chat_id, message } = &event {
+                self.edits.remove(&edit_key(*chat_id, message));
+            }
+        }
     }
 
     /// How many chats are followed.
@@ -226,16 +257,22 @@ impl Follow {
         let now = clock::now();
         self.machine.check_deadlines(now);
         if let Some(request) = self.machine.next_request() {
-            self.in_flight = Some(request.entry());
+            // From here until its events are queued, stopping halfway loses them.
+            self.stepping = true;
             let outputs = self.fetch(request).await?;
-            self.in_flight = None;
-            return self.enqueue(outputs).await;
+            self.enqueue(outputs).await?;
+            self.stepping = false;
+            return Ok(());
         }
         let deadline = self.machine.next_deadline();
+        // Waiting can be cancelled safely: nothing is taken yet.
         tokio::select! {
             body = self.pushed.recv() => {
                 let body = body.ok_or(FollowError::Closed)?;
-                self.take_pushed(&body).await
+                self.stepping = true;
+                self.take_pushed(&body).await?;
+                self.stepping = false;
+                Ok(())
             }
             () = sleep_until(deadline) => Ok(()),
         }
@@ -361,7 +398,7 @@ impl Follow {
         let state = self.state();
         match self.ready.back_mut() {
             Some(last) => last.1 = Some(state),
-            None => self.committable = Some(state),
+            None => self.committable = state,
         }
         Ok(())
     }
@@ -407,12 +444,7 @@ impl Follow {
                 if !self.chats.contains_key(chat_id) {
                     return;
                 }
-                let edit_date = match message {
-                    enums::Message::Message(m) => m.edit_date.unwrap_or(m.date),
-                    _ => 0,
-                };
-                let key = (*chat_id, convert::message_id(message), edit_date);
-                if !self.edits.insert(key) {
+                if !self.edits.insert(edit_key(*chat_id, message)) {
                     return;
                 }
             }
@@ -437,6 +469,15 @@ impl Follow {
             marks: self.tops.iter().map(|(c, t)| (*c, *t)).collect(),
         }
     }
+}
+
+/// An edit, once: chat, message, edit date.
+fn edit_key(chat_id: i64, message: &enums::Message) -> (i64, i32, i32) {
+    let edit_date = match message {
+        enums::Message::Message(m) => m.edit_date.unwrap_or(m.date),
+        _ => 0,
+    };
+    (chat_id, convert::message_id(message), edit_date)
 }
 
 async fn sleep_until(deadline: Option<Instant>) {

@@ -216,6 +216,36 @@ async fn an_update_lost_before_a_reconnect_is_fetched_after_it() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_next_cancelled_during_a_difference_loses_nothing_and_repeats_nothing() {
+    let env = Env::start().await;
+    let mut follow = env
+        .client
+        .follow(std::slice::from_ref(&env.peer))
+        .await
+        .unwrap();
+    let faults = env.server.dc(2).unwrap().faults();
+    // The first post is lost, the second shows the gap; the difference that fills it
+    // answers slowly, and the wait for the next event gives up while it is under way.
+    faults.set_response_delay(Duration::from_millis(800));
+    faults.drop_next_updates(1);
+    let before = env.channel_differences();
+    let posted = vec![env.post("lost"), env.post("gap")];
+    assert!(
+        tokio::time::timeout(Duration::from_millis(900), follow.next())
+            .await
+            .is_err(),
+        "the difference answered before the wait gave up"
+    );
+    faults.set_response_delay(Duration::ZERO);
+    assert_eq!(new_ids(&events(&mut follow, 2).await), posted);
+    assert!(follow.try_next().is_none());
+    // The cancelled difference was asked again.
+    assert!(env.channel_differences() >= before + 2);
+    env.client.close().await.unwrap();
+    env.server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_follow_resumes_from_the_commit_through_the_difference_or_a_relisting() {
     let mut env = Env::start().await;
     let mut follow = env

@@ -14,6 +14,8 @@
 
 use std::collections::HashSet;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use anyhow::{Result, anyhow, bail};
@@ -90,21 +92,13 @@ pub async fn run(client: &Client, args: &DownloadArgs) -> Result<()> {
 
     let mut manifest = Manifest::create(&manifest_path)?;
     let mut totals = Summary::default();
-    let mut heartbeat = tokio::time::interval(HEARTBEAT);
-    heartbeat.tick().await;
+    let landed = Arc::new(AtomicUsize::new(0));
+    // Its own task: a tick must not cancel `follow.next()` halfway through a call.
+    let heartbeat = tokio::spawn(heartbeat(follow.chats(), Arc::clone(&landed)));
     loop {
         let first = tokio::select! {
             event = follow.next() => event.map_err(follow_error)?,
             () = stopper.requested() => break,
-            _ = heartbeat.tick() => {
-                tracing::info!(
-                    chats = follow.chats(),
-                    downloaded = totals.downloaded,
-                    failed = totals.failed,
-                    "watching"
-                );
-                continue;
-            }
         };
         let mut events = vec![first];
         while let Some(more) = follow.try_next() {
@@ -122,6 +116,7 @@ pub async fn run(client: &Client, args: &DownloadArgs) -> Result<()> {
                 totals.record(file, outcome, &mut manifest)?;
                 report(file, outcome, args.json)?;
             }
+            landed.store(totals.downloaded, Ordering::Relaxed);
             plan.files.clear();
             if outcomes.iter().any(|o| matches!(o, FileOutcome::NotRun)) {
                 // Stopped before every file was had: the state is not saved past them.
@@ -130,11 +125,26 @@ pub async fn run(client: &Client, args: &DownloadArgs) -> Result<()> {
         }
         follow.commit().map_err(follow_error)?;
     }
+    heartbeat.abort();
     output::note(format_args!(
         "stopped: {} downloaded, {} failed while watching; the next start resumes",
         totals.downloaded, totals.failed
     ));
     Ok(())
+}
+
+/// Logs that the watch is alive (seen at `-v`), with the files downloaded so far.
+async fn heartbeat(chats: usize, landed: Arc<AtomicUsize>) {
+    let mut tick = tokio::time::interval(HEARTBEAT);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        tracing::info!(
+            chats,
+            downloaded = landed.load(Ordering::Relaxed),
+            "watching"
+        );
+    }
 }
 
 /// The chats to follow; a message link or id range cannot be followed.
