@@ -9,7 +9,7 @@ use mtcrypto::dh::DhParams;
 use tokio::sync::Semaphore;
 
 use crate::config::Limits;
-use crate::conn::HttpPolls;
+use crate::conn::{Carriers, HttpPolls};
 use crate::faults::Faults;
 use crate::keys::KeyStore;
 use crate::mtproxy::MtProxyFront;
@@ -42,6 +42,8 @@ pub struct DcState {
     pub(crate) mtproxy: Arc<MtProxyFront>,
     /// The HTTP requests held, by session.
     pub(crate) http_polls: Arc<HttpPolls>,
+    /// The connection carrying each session, to wake for output queued from elsewhere.
+    pub(crate) carriers: Carriers,
     /// The public keys of the server's CDN DCs (PKCS#1 PEM), for `help.getCdnConfig`.
     pub(crate) cdn_public_keys: Arc<[(i32, String)]>,
 }

@@ -542,6 +542,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn update_drops_take_the_next_n_then_a_share() {
+        let faults = Faults::new(&FaultSettings::default());
+        assert!(!faults.take_update_drop());
+        faults.drop_next_updates(2);
+        let taken: Vec<bool> = (0..4).map(|_| faults.take_update_drop()).collect();
+        assert_eq!(taken, vec![true, true, false, false]);
+        faults.set_update_drop_rate(1.0);
+        assert!((0..50).all(|_| faults.take_update_drop()));
+        faults.set_update_drop_rate(0.5);
+        let dropped = (0..2000).filter(|_| faults.take_update_drop()).count();
+        assert!((700..1300).contains(&dropped), "{dropped} of 2000");
+        faults.set_update_drop_rate(0.0);
+        assert!((0..50).all(|_| !faults.take_update_drop()));
+        assert_eq!(faults.updates_dropped(), 2 + 50 + dropped as u64);
+    }
+
+    #[test]
     fn settings_round_trip() {
         let settings = FaultSettings {
             drop_after_bytes: Some(100),

@@ -98,7 +98,9 @@ struct Args {
     #[arg(long, value_name = "DIR")]
     state_dir: Option<PathBuf>,
     /// Serve the control protocol (one command per line: `stall 2 on`, `storm all 20`,
-    /// `block all tcp blackhole`, ...; see the `control` module) on this loopback port.
+    /// `block all tcp blackhole`, `post 501 photo 40000 hello`, `edit 501 6 new text`,
+    /// `delete 501 6`, `drop-updates all next 3`, ...; see the `control` module) on this
+    /// loopback port.
     #[arg(long, value_name = "PORT")]
     control_port: Option<u16>,
     /// Serve the world of this JSON fixture (accounts, chats, messages, media).

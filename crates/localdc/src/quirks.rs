@@ -31,6 +31,9 @@ pub struct Quirks {
     pinned: Option<ServerQuirks>,
     /// `upload.getFileHashes` is always served, whatever the seed says.
     keep_file_hashes: bool,
+    /// Every key gets `channelDifferenceTooLong` past its own `limit`, whatever the seed
+    /// says.
+    always_too_long_at_limit: bool,
 }
 
 impl Quirks {
@@ -55,6 +58,14 @@ impl Quirks {
     #[must_use]
     pub fn keeping_file_hashes(mut self) -> Self {
         self.keep_file_hashes = true;
+        self
+    }
+
+    /// These readings, with `updates.getChannelDifference` "too long" past the request's
+    /// `limit` for every key.
+    #[must_use]
+    pub fn too_long_past_limit(mut self) -> Self {
+        self.always_too_long_at_limit = true;
         self
     }
 
@@ -134,6 +145,18 @@ impl Quirks {
         self.seed.is_some_and(|seed| mix(&[seed, 9]) % 2 == 1)
     }
 
+    /// Whether `updates.getChannelDifference` answers `channelDifferenceTooLong` to key
+    /// `key_id` as soon as more than the request's `limit` events are owed ("the provided
+    /// pts + limit < remote pts", the constructor's description in the current schema
+    /// docs), rather than only past the server's own threshold of events kept (the older
+    /// description: "updates older than latestPts - 100000").
+    pub fn channel_too_long_at_limit(&self, key_id: u64) -> bool {
+        self.always_too_long_at_limit
+            || self
+                .seed
+                .is_some_and(|seed| mix(&[seed, 11, key_id]).is_multiple_of(2))
+    }
+
     /// How `upload.getFileHashes` is served to key `key_id`.
     pub fn file_hashes(&self, key_id: u64) -> FileHashes {
         match self.seed.map(|seed| mix(&[seed, 8, key_id]) % 3) {
@@ -170,6 +193,7 @@ mod tests {
         assert!(!quirks.refuses_http_wait(1, 2));
         assert!(!quirks.pads_full_range());
         assert!(quirks.gives_quick_acks(1));
+        assert!(!quirks.channel_too_long_at_limit(1));
     }
 
     #[test]
@@ -195,5 +219,7 @@ mod tests {
         assert!((0..60).any(|k| quirks.refuses_initial_salt(k)));
         assert!((0..60).any(|k| !quirks.gives_quick_acks(k)));
         assert!((0..60).any(|k| !quirks.refuses_initial_salt(k)));
+        assert!((0..60).any(|k| quirks.channel_too_long_at_limit(k)));
+        assert!((0..60).any(|k| !quirks.channel_too_long_at_limit(k)));
     }
 }

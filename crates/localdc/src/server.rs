@@ -128,6 +128,7 @@ impl Server {
                 connections: Arc::new(Semaphore::new(config.limits.max_connections_per_dc.max(1))),
                 mtproxy: Arc::clone(&mtproxy),
                 http_polls: Arc::default(),
+                carriers: crate::conn::Carriers::default(),
                 cdn_public_keys: Arc::clone(&cdn_public_keys),
             });
             dcs.push((DcHandle { state }, listener));

@@ -11,7 +11,7 @@ use tl_types::Serialize;
 use tl_types::mtproto::{enums, types};
 
 use super::writer::Outbound;
-use super::{Answered, Bound, Connection, End, MAX_SESSIONS_PER_CONNECTION};
+use super::{Bound, Connection, End, MAX_SESSIONS_PER_CONNECTION};
 use crate::keys::KeyEntry;
 use crate::rpc::{self, Prepared, errors};
 use crate::sync::lock;
@@ -117,6 +117,7 @@ impl Connection {
             && let Some(stale) = self.sessions.keys().next().copied()
             && let Some(stale_bound) = self.sessions.remove(&stale)
         {
+            self.dc.carriers.release(stale, self.id);
             self.dc
                 .keys
                 .release(&stale_bound.key, stale.1, stale_bound.session);
@@ -126,7 +127,12 @@ impl Connection {
             session,
             clock,
         };
-        self.sessions.insert((key.id(), session_id), bound.clone());
+        let slot = (key.id(), session_id);
+        self.sessions.insert(slot, bound.clone());
+        // Over HTTP, output for the session goes out on its held request (`HttpPolls`).
+        if self.http.is_none() {
+            self.dc.carriers.carry(slot, self.id, self.wake_for(slot));
+        }
         bound
     }
 
@@ -145,6 +151,9 @@ impl Connection {
                 let existed = bound.key.destroy_session(session_id);
                 if session_id != lock(&bound.session).session_id() {
                     self.sessions.remove(&(bound.key.id(), session_id));
+                    self.dc
+                        .carriers
+                        .release((bound.key.id(), session_id), self.id);
                 }
                 let answer: enums::DestroySessionRes = if existed {
                     types::DestroySessionOk { session_id }.into()
@@ -189,16 +198,12 @@ impl Connection {
     async fn dispatch(&mut self, bound: &Bound, msg_id: i64, body: &[u8]) -> Result<(), End> {
         let session_id = lock(&bound.session).session_id();
         let key_id = bound.key.id();
-        let wake_tx = self.answered_tx.clone();
-        let wake: rpc::Wake = Arc::new(move || {
-            let _ = wake_tx.send(Answered { key_id, session_id });
-        });
         let push = rpc::SessionPush::new(
             &bound.session,
             &self.dc.http_polls,
             key_id,
             session_id,
-            wake,
+            self.wake_for((key_id, session_id)),
         )
         .on_dc(&self.dc);
         bound.key.note_executed(session_id, msg_id);
@@ -209,7 +214,7 @@ impl Connection {
             .map_err(|_| End::WriterGone)?;
         let dc = Arc::clone(&self.dc);
         let bound = bound.clone();
-        let answered = self.answered_tx.clone();
+        let answered = self.wake_for((key_id, session_id));
         tokio::spawn(async move {
             let (name, result) = match prepared {
                 Prepared::Call {
@@ -235,11 +240,11 @@ impl Connection {
             respond(&bound, msg_id, result);
             // A request of the session held on another HTTP connection may take the answer.
             dc.http_polls.output(bound.key.id(), session_id);
-            // The connection may be gone: the answer then waits in the session.
-            let _ = answered.send(Answered {
-                key_id: bound.key.id(),
-                session_id,
-            });
+            // The connection the request came on sends it (over HTTP, as the response it
+            // holds), and so does whichever connection carries the session now (the client
+            // may have reconnected meanwhile); with neither, it waits in the session.
+            answered();
+            dc.carriers.wake((key_id, session_id));
             drop(permit);
         });
         Ok(())

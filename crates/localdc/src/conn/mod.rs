@@ -10,12 +10,14 @@
 //! MTProto over HTTP takes the same path, one packet per request, with each request held
 //! until it can be answered ([`http`]).
 
+mod carriers;
 mod encrypted;
 mod http;
 mod plain;
 mod polls;
 mod writer;
 
+pub(crate) use carriers::Carriers;
 pub(crate) use polls::HttpPolls;
 
 use std::collections::HashMap;
@@ -39,10 +41,6 @@ use crate::keys::{KeyEntry, SharedSession};
 use crate::transport::{self, Packet, PacketReader, TransportError};
 use writer::{Outbound, WriterEnd};
 
-/// How often a connection with sessions looks for output queued into them from elsewhere
-/// (an update pushed by another client's request), which nothing signals. Everything else
-/// wakes the connection at its deadline.
-const OUTPUT_POLL: Duration = Duration::from_millis(100);
 /// Sessions one connection carries at most (clients use one; a few after bad_msg 32/33).
 const MAX_SESSIONS_PER_CONNECTION: usize = 16;
 /// Handshakes one connection may run (clients run one, two with a temporary key).
@@ -209,6 +207,8 @@ pub(crate) struct Connection {
     sessions: HashMap<(u64, i64), Bound>,
     answered_tx: mpsc::UnboundedSender<Answered>,
     answered_rx: mpsc::UnboundedReceiver<Answered>,
+    /// This connection's id among the DC's [`Carriers`].
+    id: u64,
     /// One permit per request running; at the limit the connection stops reading.
     inflight: Arc<Semaphore>,
     disconnect_at: Option<Instant>,
@@ -224,6 +224,7 @@ impl Connection {
     fn new(dc: Arc<DcState>, out: mpsc::Sender<Outbound>) -> Self {
         let (answered_tx, answered_rx) = mpsc::unbounded_channel();
         let inflight = Arc::new(Semaphore::new(dc.limits.max_pending_per_connection.max(1)));
+        let id = dc.carriers.connection_id();
         Self {
             dc,
             out,
@@ -234,6 +235,7 @@ impl Connection {
             sessions: HashMap::new(),
             answered_tx,
             answered_rx,
+            id,
             inflight,
             disconnect_at: None,
             last_received: clock::now(),
@@ -325,7 +327,8 @@ impl Connection {
     /// The connection is closing: its sessions stay with their keys, detached (what they
     /// hold is bounded per DC and they expire; see [`crate::keys::KeyStore::release`]).
     fn release_sessions(&mut self) {
-        for ((_, session_id), Bound { key, session, .. }) in self.sessions.drain() {
+        for ((key_id, session_id), Bound { key, session, .. }) in self.sessions.drain() {
+            self.dc.carriers.release((key_id, session_id), self.id);
             self.dc.keys.release(&key, session_id, session);
         }
     }
@@ -358,13 +361,10 @@ impl Connection {
         ]
     }
 
-    /// When the timers need a look: the earliest of the connection's deadlines and its
-    /// sessions' (delayed acknowledgments), and [`OUTPUT_POLL`] while it carries sessions.
+    /// When the timers need a look: the earliest of the connection's deadlines (the idle
+    /// deadline is always there) and its sessions' (delayed acknowledgments). Output
+    /// queued into a session from elsewhere wakes the connection itself (see [`Carriers`]).
     fn next_wake(&self) -> Instant {
-        let now = clock::now();
-        let poll = (!self.sessions.is_empty())
-            .then(|| now.checked_add(OUTPUT_POLL))
-            .flatten();
         let sessions = self
             .sessions
             .values()
@@ -372,10 +372,18 @@ impl Connection {
         self.deadlines()
             .into_iter()
             .flatten()
-            .chain(poll)
             .chain(sessions)
             .min()
-            .unwrap_or_else(|| now.checked_add(OUTPUT_POLL).unwrap_or(now))
+            .unwrap_or_else(|| clock::now() + self.dc.limits.idle_timeout)
+    }
+
+    /// The wake-up of this connection for output queued into `session` from elsewhere.
+    fn wake_for(&self, session: (u64, i64)) -> crate::rpc::Wake {
+        let answered = self.answered_tx.clone();
+        let (key_id, session_id) = session;
+        Arc::new(move || {
+            let _ = answered.send(Answered { key_id, session_id });
+        })
     }
 
     /// Timers: the deadlines that close the connection, and the sessions' (acknowledgments

@@ -130,9 +130,9 @@ impl KeyView {
 pub(crate) type Wake = Arc<dyn Fn() + Send + Sync>;
 
 /// A client session, seen from outside the connection: what the server pushes through it
-/// (unsolicited updates such as `updateLoginToken`) goes out on whichever connection
-/// carries the session, at once on the one the request came on, else at that
-/// connection's next timer tick, and over HTTP on the held long poll. Holds the session
+/// (unsolicited updates such as `updateLoginToken`, the world's updates) goes out at once
+/// on whichever connection carries the session (see `conn::Carriers`), and over HTTP on
+/// the held long poll. Holds the session
 /// weakly: once the session is gone, pushing does nothing.
 #[derive(Clone)]
 pub struct SessionPush {
@@ -247,7 +247,15 @@ impl SessionPush {
         if let Some(polls) = self.polls.upgrade() {
             polls.output(self.key_id, self.session_id);
         }
-        (self.wake)();
+        // The connection carrying the session now sends it; the one the request came on
+        // when the DC is not known.
+        let carried = self
+            .dc
+            .upgrade()
+            .is_some_and(|dc| dc.carriers.wake(self.target()));
+        if !carried {
+            (self.wake)();
+        }
         true
     }
 }

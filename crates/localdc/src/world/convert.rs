@@ -2,7 +2,9 @@
 
 use tl_types::api::{enums, types};
 
-use super::fixture::{AttributeSpec, ChatKind, MediaSpec, MessageSpec, SizeSpec, UserSpec};
+use super::fixture::{
+    AttributeSpec, ChatKind, FwdSpec, MediaSpec, MessageSpec, SizeSpec, UserSpec,
+};
 use super::store::{ChatRecord, Store, Thread};
 
 /// The peer of a chat.
@@ -385,46 +387,11 @@ pub fn thread_message(
         from_rank: None,
         peer_id: thread_peer(thread),
         saved_peer_id: None,
-        fwd_from: spec.fwd_from.as_ref().map(|fwd| {
-            types::MessageFwdHeader {
-                imported: false,
-                saved_out: false,
-                from_id: fwd.from_user.map(user_peer),
-                from_name: fwd.from_name.clone(),
-                date: fwd.date,
-                channel_post: None,
-                post_author: None,
-                saved_from_peer: None,
-                saved_from_msg_id: None,
-                saved_from_id: None,
-                saved_from_name: None,
-                saved_date: None,
-                psa_type: None,
-            }
-            .into()
-        }),
+        fwd_from: spec.fwd_from.as_ref().map(fwd_header),
         via_bot_id: None,
         via_business_bot_id: None,
         guestchat_via_from: None,
-        reply_to: spec.reply_to.map(|id| {
-            types::MessageReplyHeader {
-                reply_to_scheduled: false,
-                forum_topic: false,
-                quote: false,
-                reply_to_ephemeral: false,
-                reply_to_msg_id: Some(id),
-                reply_to_peer_id: None,
-                reply_from: None,
-                reply_media: None,
-                reply_to_top_id: None,
-                quote_text: None,
-                quote_entities: None,
-                quote_offset: None,
-                todo_item_id: None,
-                poll_option: None,
-            }
-            .into()
-        }),
+        reply_to: spec.reply_to.map(reply_header),
         date: spec.date,
         message: spec.text.clone(),
         media: spec.media.as_ref().map(|m| media(store, m, spec.date)),
@@ -448,6 +415,47 @@ pub fn thread_message(
         schedule_repeat_period: None,
         summary_from_language: None,
         rich_message: None,
+    }
+    .into()
+}
+
+/// Where a forwarded message came from.
+pub fn fwd_header(fwd: &FwdSpec) -> enums::MessageFwdHeader {
+    types::MessageFwdHeader {
+        imported: false,
+        saved_out: false,
+        from_id: fwd.from_user.map(user_peer),
+        from_name: fwd.from_name.clone(),
+        date: fwd.date,
+        channel_post: None,
+        post_author: None,
+        saved_from_peer: None,
+        saved_from_msg_id: None,
+        saved_from_id: None,
+        saved_from_name: None,
+        saved_date: None,
+        psa_type: None,
+    }
+    .into()
+}
+
+/// A reply to message `id` of the same chat.
+pub fn reply_header(id: i32) -> enums::MessageReplyHeader {
+    types::MessageReplyHeader {
+        reply_to_scheduled: false,
+        forum_topic: false,
+        quote: false,
+        reply_to_ephemeral: false,
+        reply_to_msg_id: Some(id),
+        reply_to_peer_id: None,
+        reply_from: None,
+        reply_media: None,
+        reply_to_top_id: None,
+        quote_text: None,
+        quote_entities: None,
+        quote_offset: None,
+        todo_item_id: None,
+        poll_option: None,
     }
     .into()
 }

@@ -47,6 +47,13 @@
 //! message box does), so they must be unique among basic groups; channel and supergroup
 //! ids are per chat. A public chat has a `username`, a private one an `invite_hash`.
 //!
+//! `timeline` lists changes the server makes while it runs, each `after_ms` from its start,
+//! in a `chat` or a `private` chat (`{"user": .., "peer": ..}`): a `post` (`text`, `from`,
+//! `reply_to`, `grouped_id`, `media`: `{"type": "photo", "size": N}` or
+//! `{"type": "document", "size": N, "file_name": .., "mime_type": ..}`), an `edit` (`id`,
+//! new `text` and/or `media`) or a `delete` (ids). `updates` sets the limits of
+//! `updates.getDifference`/`getChannelDifference` ([`UpdateLimits`]).
+//!
 //! `private_chats` are 1:1 conversations as `user` sees them (a `peerUser` dialog with
 //! `peer`): every message is `from` one of the two. Their ids are in `user`'s own message
 //! box, as Telegram numbers non-channel messages per account, so they must not collide

@@ -1,8 +1,10 @@
-//! Which client sessions get pushed updates. Telegram sends an account's updates to
-//! every session of it that has made a call as the logged-in user (clients call
-//! `updates.getState` for exactly that: core.telegram.org/api/updates, "subscribing to
-//! updates"), except requests wrapped in `invokeWithoutUpdates`, and only on the
-//! account's home DC (file connections to other DCs get none).
+//! Which client sessions get pushed updates. Telegram sends an account's updates to the
+//! connections that have made a call as the logged-in user (clients call
+//! `updates.getState` for that: core.telegram.org/api/updates), except calls wrapped in
+//! `invokeWithoutUpdates` and file queries, which do not subscribe
+//! (core.telegram.org/method/invokeWithoutUpdates: "this is enabled by default for file
+//! queries"). localdc subscribes the session (which follows its client from connection to
+//! connection) and only on the account's home DC, whose updates they are.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

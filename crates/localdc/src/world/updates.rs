@@ -288,15 +288,21 @@ pub(super) fn update(store: &Store, logged: &Logged<Event>, viewer: i64) -> Opti
     })
 }
 
-/// The `updates` object pushed to `viewer`'s sessions for one logged event. `seq` is 0:
-/// pts-carrying updates are ordered by their pts, not by the account's seq
-/// (core.telegram.org/api/updates; Telethon's and TDLib's handlers skip the seq check at 0).
+/// What is pushed to `viewer`'s sessions for one logged event: a new message without
+/// media in a basic group or a private chat as `updateShortChatMessage` /
+/// `updateShortMessage`, as Telegram sends them (core.telegram.org/api/updates: the short
+/// forms carry what fits in them), anything else as `updates` with `seq` 0: pts-carrying
+/// updates are ordered by their pts, not by the account's seq (Telegram sends 0 when the
+/// seq "doesn't matter"; Telethon's and grammers' message boxes skip the check at 0).
 pub(super) fn pushed(
     world: &World,
     store: &Store,
     logged: &Logged<Event>,
     viewer: i64,
 ) -> Option<enums::Updates> {
+    if let Some(short) = short(store, logged, viewer) {
+        return Some(short);
+    }
     let update = update(store, logged, viewer)?;
     let mut mentions = Mentions::default();
     let spec = match &logged.event.change {
@@ -314,6 +320,65 @@ pub(super) fn pushed(
         }
         .into(),
     )
+}
+
+/// The short form of a new text message in a basic group or a private chat, if it is one.
+fn short(store: &Store, logged: &Logged<Event>, viewer: i64) -> Option<enums::Updates> {
+    let Change::New(spec) = &logged.event.change else {
+        return None;
+    };
+    if spec.media.is_some() {
+        return None;
+    }
+    let out = spec.from == Some(viewer);
+    let fwd_from = spec.fwd_from.as_ref().map(convert::fwd_header);
+    let reply_to = spec.reply_to.map(convert::reply_header);
+    match logged.event.thread {
+        ChatRef::Private { peer, .. } => Some(
+            types::UpdateShortMessage {
+                out,
+                mentioned: false,
+                media_unread: false,
+                silent: false,
+                id: spec.id,
+                user_id: peer,
+                message: spec.text.clone(),
+                pts: logged.pts,
+                pts_count: logged.pts_count,
+                date: spec.date,
+                fwd_from,
+                via_bot_id: None,
+                reply_to,
+                entities: None,
+                ttl_period: None,
+            }
+            .into(),
+        ),
+        ChatRef::Chat(id) => {
+            let group = store.chats.get(&id).filter(|c| !c.is_channel())?;
+            Some(
+                types::UpdateShortChatMessage {
+                    out,
+                    mentioned: false,
+                    media_unread: false,
+                    silent: false,
+                    id: spec.id,
+                    from_id: spec.from?,
+                    chat_id: group.spec.id,
+                    message: spec.text.clone(),
+                    pts: logged.pts,
+                    pts_count: logged.pts_count,
+                    date: spec.date,
+                    fwd_from,
+                    via_bot_id: None,
+                    reply_to,
+                    entities: None,
+                    ttl_period: None,
+                }
+                .into(),
+            )
+        }
+    }
 }
 
 /// What a difference carries: new messages apart, everything else as updates.
@@ -351,45 +416,48 @@ fn split(store: &Store, events: &[&Logged<Event>], viewer: i64) -> Split {
 }
 
 /// `updates.getChannelDifference` for `viewer` on channel `channel` from `pts`, at most
-/// `limit` events. `None` when the channel has no box.
+/// `limit` events; "too long" past the limits' `channel_too_long`, or `too_long_at` when
+/// it is lower. `None` when the channel has no box.
 pub(super) fn channel_difference(
     world: &World,
     channel: i64,
     pts: i32,
     limit: usize,
+    too_long_at: Option<u32>,
     viewer: i64,
 ) -> Option<enums::updates::ChannelDifference> {
     let store = world.store();
     let boxes = crate::sync::lock(&world.boxes);
     let limits = &boxes.limits;
     let timeout = Some(limits.channel_timeout);
+    let threshold = too_long_at.map_or(limits.channel_too_long, |at| {
+        at.min(limits.channel_too_long)
+    });
     let channel_box = boxes.channel(channel)?;
-    Some(
-        match channel_box.difference(pts, limit, limits.channel_too_long) {
-            Difference::Empty { pts } => types::updates::ChannelDifferenceEmpty {
-                r#final: true,
+    Some(match channel_box.difference(pts, limit, threshold) {
+        Difference::Empty { pts } => types::updates::ChannelDifferenceEmpty {
+            r#final: true,
+            pts,
+            timeout,
+        }
+        .into(),
+        Difference::Events { events, pts, last } => {
+            let split = split(&store, &events, viewer);
+            types::updates::ChannelDifference {
+                r#final: last,
                 pts,
                 timeout,
+                new_messages: split.new_messages,
+                other_updates: split.other_updates,
+                chats: split.mentions.chats(world, &store, viewer),
+                users: split.mentions.users(&store, viewer),
             }
-            .into(),
-            Difference::Events { events, pts, last } => {
-                let split = split(&store, &events, viewer);
-                types::updates::ChannelDifference {
-                    r#final: last,
-                    pts,
-                    timeout,
-                    new_messages: split.new_messages,
-                    other_updates: split.other_updates,
-                    chats: split.mentions.chats(world, &store, viewer),
-                    users: split.mentions.users(&store, viewer),
-                }
-                .into()
-            }
-            Difference::TooLong { pts } => {
-                too_long(world, &store, channel, pts, limit, timeout, viewer)?
-            }
-        },
-    )
+            .into()
+        }
+        Difference::TooLong { pts } => {
+            too_long(world, &store, channel, pts, limit, timeout, viewer)?
+        }
+    })
 }
 
 /// `channelDifferenceTooLong`: the dialog (top message, read state, the pts to go on
@@ -548,8 +616,9 @@ impl World {
         channel: i64,
         pts: i32,
         limit: usize,
+        too_long_at: Option<u32>,
         viewer: i64,
     ) -> Option<enums::updates::ChannelDifference> {
-        channel_difference(self, channel, pts, limit, viewer)
+        channel_difference(self, channel, pts, limit, too_long_at, viewer)
     }
 }

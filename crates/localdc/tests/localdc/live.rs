@@ -15,10 +15,13 @@ use std::time::Duration;
 
 use localdc::control::Control;
 use localdc::world::FileKey;
-use localdc::world::fixture::{EditSpec, NewMedia, PostSpec, UpdateLimits};
+use localdc::world::Fixture;
+use localdc::world::fixture::{
+    EditSpec, NewMedia, PostSpec, PrivateChatSpec, TimelineEntry, UpdateLimits,
+};
 use localdc::world::posting::ChatRef;
-use tl_types::Deserialize;
 use tl_types::api::{enums, functions, types};
+use tl_types::{Deserialize, Serialize};
 
 use crate::media::location;
 use crate::world::{Client, Env, demo, start};
@@ -27,6 +30,7 @@ const TEST_TIME: Duration = Duration::from_mins(3);
 const CHANNEL: i64 = 501;
 const GROUP: i64 = 503;
 const ALICE: i64 = 1001;
+const BOB: i64 = 1002;
 
 fn text(text: &str) -> PostSpec {
     PostSpec {
@@ -116,10 +120,15 @@ async fn history_ids(client: &Client, env: &Env) -> Vec<i32> {
     answer.messages.iter().map(message_id).collect()
 }
 
+/// The next object pushed.
+async fn next_updates(client: &mut Client) -> enums::Updates {
+    let body = client.updates.recv().await.expect("updates channel closed");
+    enums::Updates::from_bytes(&body).unwrap()
+}
+
 /// The next pushed `updates` object's single update.
 async fn next_update(client: &mut Client) -> enums::Update {
-    let body = client.updates.recv().await.expect("updates channel closed");
-    match enums::Updates::from_bytes(&body).unwrap() {
+    match next_updates(client).await {
         enums::Updates::Updates(updates) => {
             assert_eq!(updates.seq, 0, "pts updates are not seq-ordered");
             assert_eq!(updates.updates.len(), 1, "{updates:?}");
@@ -130,8 +139,12 @@ async fn next_update(client: &mut Client) -> enums::Update {
 }
 
 async fn with_alice(test: impl AsyncFnOnce(&Env, Client)) {
+    with_alice_in(demo(), test).await;
+}
+
+async fn with_alice_in(fixture: Fixture, test: impl AsyncFnOnce(&Env, Client)) {
     tokio::time::timeout(TEST_TIME, async {
-        let env = start(demo()).await;
+        let env = start(fixture).await;
         let alice = Client::minted(&env, "15550001").await;
         test(&env, alice).await;
         env.server.shutdown().await;
@@ -208,9 +221,22 @@ async fn posted_edited_and_deleted_messages_show_in_history_and_their_files_are_
     .await;
 }
 
+/// The demo world with a private chat between Alice and Bob, seen from both sides.
+fn with_private_chats() -> Fixture {
+    let mut fixture = demo();
+    for (user, peer) in [(ALICE, BOB), (BOB, ALICE)] {
+        fixture.private_chats.push(PrivateChatSpec {
+            user,
+            peer,
+            messages: Vec::new(),
+        });
+    }
+    fixture
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscribed_sessions_get_each_change_pushed_with_its_pts() {
-    with_alice(async |env, mut alice| {
+    with_alice_in(with_private_chats(), async |env, mut alice| {
         // Connecting (help.getConfig) is not a call as the user: no updates yet.
         assert_eq!(env.world.subscribed_sessions(ALICE), 0);
         let state = get_state(&alice).await;
@@ -227,13 +253,53 @@ async fn subscribed_sessions_get_each_change_pushed_with_its_pts() {
             (6, 1, 6)
         );
 
+        // Text in a basic group or a private chat comes in the short forms.
         env.world
             .post(ChatRef::Chat(GROUP), &text("group"))
             .unwrap();
+        let enums::Updates::UpdateShortChatMessage(short) = next_updates(&mut alice).await else {
+            panic!("expected updateShortChatMessage");
+        };
+        assert_eq!((short.pts, short.pts_count), (state.pts + 1, 1));
+        assert_eq!(
+            (short.chat_id, short.from_id, short.out),
+            (GROUP, BOB, false)
+        );
+        // Bob writes to Alice (from his side): Alice gets her own copy.
+        let post = PostSpec {
+            from: Some(BOB),
+            ..text("hi Alice")
+        };
+        let private = ChatRef::Private {
+            user: BOB,
+            peer: ALICE,
+        };
+        env.world.post(private, &post).unwrap();
+        let enums::Updates::UpdateShortMessage(short) = next_updates(&mut alice).await else {
+            panic!("expected updateShortMessage");
+        };
+        assert_eq!(
+            (short.pts, short.user_id, short.out),
+            (state.pts + 2, BOB, false)
+        );
+        assert_eq!(short.message, "hi Alice");
+        // With media, the full form.
+        let post = PostSpec {
+            media: Some(NewMedia::Photo {
+                size: 1000,
+                dc: None,
+            }),
+            ..text("a photo")
+        };
+        let private = ChatRef::Private {
+            user: ALICE,
+            peer: BOB,
+        };
+        env.world.post(private, &post).unwrap();
         let enums::Update::NewMessage(new) = next_update(&mut alice).await else {
             panic!("expected updateNewMessage");
         };
-        assert_eq!((new.pts, new.pts_count), (state.pts + 1, 1));
+        assert_eq!((new.pts, new.pts_count), (state.pts + 3, 1));
 
         let edit = EditSpec {
             id: 6,
@@ -260,7 +326,33 @@ async fn subscribed_sessions_get_each_change_pushed_with_its_pts() {
         );
 
         // The state moved with the common box only.
-        assert_eq!(get_state(&alice).await.pts, state.pts + 1);
+        assert_eq!(get_state(&alice).await.pts, state.pts + 3);
+
+        // Another session whose calls say invokeWithoutUpdates is not subscribed.
+        let quiet = Client::minted(env, "15550001").await;
+        let mut body = 0xbf94_59b7_u32.to_le_bytes().to_vec();
+        body.extend_from_slice(&functions::updates::GetState {}.to_bytes());
+        quiet.sender.invoke_raw(body, TEST_TIME).await.unwrap();
+        assert_eq!(env.world.subscribed_sessions(ALICE), 1);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn updates_follow_a_session_to_its_new_connection() {
+    with_alice(async |env, mut alice| {
+        get_state(&alice).await;
+        env.server.dc(2).unwrap().faults().disconnect_all();
+        // The client reconnects under the same session, which stays subscribed.
+        get_state(&alice).await;
+        env.world
+            .post(ChatRef::Chat(CHANNEL), &text("after"))
+            .unwrap();
+        let enums::Update::NewChannelMessage(new) = next_update(&mut alice).await else {
+            panic!("expected updateNewChannelMessage");
+        };
+        assert_eq!(new.pts, 6);
+        assert_eq!(env.world.subscribed_sessions(ALICE), 1);
     })
     .await;
 }
@@ -373,6 +465,42 @@ async fn channel_differences_page_every_event_once_then_answer_too_long() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_quirk_answers_too_long_past_the_request_limit() {
+    tokio::time::timeout(TEST_TIME, async {
+        let world = std::sync::Arc::new(localdc::world::World::from_fixture(demo()).unwrap());
+        let mut config = localdc::Config::default();
+        config.faults.quirks = localdc::quirks::Quirks::default().too_long_past_limit();
+        let server = localdc::serve(config).world(&world).start().await.unwrap();
+        let key = mtcrypto::RsaPublicKey::from_pem(server.public_key_pem()).unwrap();
+        let env = Env { server, key, world };
+        let alice = Client::minted(&env, "15550001").await;
+        for i in 0..4 {
+            env.world
+                .post(ChatRef::Chat(CHANNEL), &text(&format!("post {i}")))
+                .unwrap();
+        }
+        // Four owed, three asked: too long under this reading.
+        let answer = alice.rpc(&channel_difference(&env, 5, 3)).await.unwrap();
+        assert!(
+            matches!(answer, enums::updates::ChannelDifference::TooLong(_)),
+            "{answer:?}"
+        );
+        let answer = alice.rpc(&channel_difference(&env, 6, 3)).await.unwrap();
+        let enums::updates::ChannelDifference::ChannelDifference(d) = answer else {
+            panic!("{answer:?}");
+        };
+        assert!(d.r#final);
+        assert_eq!(
+            d.new_messages.iter().map(message_id).collect::<Vec<_>>(),
+            vec![7, 8, 9]
+        );
+        env.server.shutdown().await;
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn differences_slice_past_the_limit_and_are_too_long_past_the_total() {
     with_alice(async |env, alice| {
         env.world.set_update_limits(UpdateLimits {
@@ -418,6 +546,41 @@ async fn differences_slice_past_the_limit_and_are_too_long_past_the_total() {
         assert_eq!(long.pts, start + 5);
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_served_world_plays_its_timeline() {
+    tokio::time::timeout(TEST_TIME, async {
+        let mut fixture = demo();
+        fixture.timeline = vec![TimelineEntry {
+            after_ms: 50,
+            chat: Some(CHANNEL),
+            post: Some(PostSpec {
+                media: Some(NewMedia::Photo {
+                    size: 4096,
+                    dc: None,
+                }),
+                ..text("from the timeline")
+            }),
+            ..TimelineEntry::default()
+        }];
+        let world = std::sync::Arc::new(localdc::world::World::from_fixture(fixture).unwrap());
+        let server = localdc::serve(localdc::Config::default())
+            .world(&world)
+            .start()
+            .await
+            .unwrap();
+        while world.channel_pts(CHANNEL) == Some(5) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let store = world.store();
+        let posted = store.chats[&CHANNEL].top().unwrap();
+        assert_eq!((posted.id, posted.text.as_str()), (6, "from the timeline"));
+        assert!(posted.media.is_some());
+        server.shutdown().await;
+    })
+    .await
+    .expect("test timed out");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -22,6 +22,7 @@ mod sender;
 mod server;
 mod session_memory;
 mod telethon;
+mod telethon_live;
 mod telethon_media;
 mod telethon_mtproxy;
 mod wan;

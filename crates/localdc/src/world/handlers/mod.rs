@@ -101,8 +101,11 @@ fn guard(
             return Err(error(303, &format!("USER_MIGRATE_{home}")));
         }
         // A call as the logged-in user on the home DC subscribes the session to the
-        // account's updates (see `world::push`).
-        if home.is_none_or(|home| home == ctx.dc_id()) && !ctx.invocation.without_updates {
+        // account's updates; file queries do not (see `world::push`).
+        if home.is_none_or(|home| home == ctx.dc_id())
+            && !ctx.invocation.without_updates
+            && !method.starts_with("upload.")
+        {
             world.pushes.subscribe(me, ctx.session_push());
         }
     }

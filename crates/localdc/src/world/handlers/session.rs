@@ -58,8 +58,15 @@ fn get_channel_difference(
         USER_CHANNEL_LIMIT
     };
     let limit = usize::try_from(req.limit.clamp(1, most)).unwrap_or(1);
+    // One reading of the docs: "too long" as soon as more than `limit` is owed.
+    let too_long_at = call
+        .ctx
+        .dc
+        .quirks()
+        .channel_too_long_at_limit(call.ctx.key.id())
+        .then(|| u32::try_from(limit).unwrap_or(u32::MAX));
     call.world
-        .channel_difference(record.spec.id, req.pts, limit, me)
+        .channel_difference(record.spec.id, req.pts, limit, too_long_at, me)
         .ok_or_else(|| error(400, "CHANNEL_INVALID"))
 }
 
