@@ -10,7 +10,10 @@
 //!
 //! An edit that replaced a message's media is downloaded beside the old file (`.edit-DATE`
 //! before the extension), never over it.
-// TODO(lead): use m9-incremental's naming field for edit versions instead of the suffix.
+// TODO(lead): m9-incremental's `Plan::take(client, ...)` names an edit's media with its
+// `{edit}` field and records versions: when merging, call it here (and `Plan::record` after
+// each batch, so the marks move with what the watcher archives) and drop
+// `replaces_archived`/`beside`.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
