@@ -112,6 +112,9 @@ impl Command {
         match self {
             Self::Download(args) | Self::Watch(args) => {
                 dates::check_range(args.from_date, args.to_date)?;
+                if args.follow || matches!(self, Self::Watch(_)) {
+                    crate::commands::watch::check_targets(&args.targets)?;
+                }
                 if let (Some(min), Some(max)) = (args.min_size, args.max_size)
                     && min > max
                 {

@@ -150,14 +150,30 @@ async fn heartbeat(chats: usize, landed: Arc<AtomicUsize>) {
     }
 }
 
-/// The chats to follow; a message link or id range cannot be followed.
+/// Checks that every target names a whole chat (a message link or an id range cannot be
+/// followed), before any session is opened.
+///
+/// # Errors
+/// The first target that does not parse or names less than a chat.
+pub fn check_targets(targets: &[String]) -> Result<()> {
+    for target in targets {
+        let whole = filters::split_id_range(target).is_none()
+            && links::parse(target)
+                .map_err(|e| anyhow!("{target}: {e}"))?
+                .message_id
+                .is_none();
+        if !whole {
+            bail!("{target}: watch follows whole chats, not a message or an id range");
+        }
+    }
+    Ok(())
+}
+
+/// The chats to follow (checked by [`check_targets`]).
 async fn resolve(client: &Client, targets: &[String]) -> Result<Vec<Chat>> {
     let mut chats = Vec::with_capacity(targets.len());
     for target in targets {
         let link = links::parse(target).map_err(|e| anyhow!("{target}: {e}"))?;
-        if link.message_id.is_some() || filters::split_id_range(target).is_some() {
-            bail!("{target}: watch follows whole chats, not a message or an id range");
-        }
         let peer = resolve_chat(client, target).await?;
         let id = match &peer {
             enums::InputPeer::User(p) => p.user_id,

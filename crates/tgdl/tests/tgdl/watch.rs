@@ -503,3 +503,25 @@ fn sigterm_stops_a_download_cleanly_and_the_rerun_fetches_only_the_rest() {
         );
     }
 }
+
+#[test]
+fn watch_refuses_a_message_link_or_an_id_range_before_any_session() {
+    let dir = tempfile::tempdir().unwrap();
+    for target in ["https://t.me/live/5", "https://t.me/live/2-9"] {
+        for args in [vec!["watch", target], vec!["download", "--follow", target]] {
+            let output = Command::new(env!("CARGO_BIN_EXE_tgdl"))
+                .arg("--session")
+                .arg(dir.path().join("none.session"))
+                .args(&args)
+                .env("TGDL_API_ID", "4")
+                .env("TGDL_API_HASH", "0123456789abcdef")
+                .env("HOME", dir.path())
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+            assert!(stderr.contains("follows whole chats"), "{args:?}: {stderr}");
+            assert!(!dir.path().join("none.session").exists(), "{args:?}");
+        }
+    }
+}
