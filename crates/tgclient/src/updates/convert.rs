@@ -332,3 +332,85 @@ pub(crate) fn channel_difference(
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
+
+    use tl_types::api::types;
+
+    use super::*;
+
+    fn delete_in_channel(pts: i32) -> enums::Update {
+        types::UpdateDeleteChannelMessages {
+            channel_id: 77,
+            messages: vec![4, 5],
+            pts,
+            pts_count: 2,
+        }
+        .into()
+    }
+
+    #[test]
+    fn channel_updates_go_to_the_channel_box_with_its_marked_id() {
+        let Item::Pts(update) = item(delete_in_channel(12)) else {
+            panic!("pts expected");
+        };
+        assert_eq!(update.entry, Entry::Channel(77));
+        assert_eq!((update.pts, update.pts_count), (12, 2));
+        assert_eq!(
+            update.payload,
+            Some(FollowEvent::Deleted {
+                chat_id: Some(-1_000_000_000_077),
+                ids: vec![4, 5],
+            })
+        );
+        let too_long = types::UpdateChannelTooLong {
+            channel_id: 77,
+            pts: Some(40),
+        };
+        assert_eq!(
+            item(too_long.into()),
+            Item::ChannelTooLong {
+                channel_id: 77,
+                pts: Some(40)
+            }
+        );
+    }
+
+    #[test]
+    fn containers_carry_their_sequence() {
+        let combined = types::UpdatesCombined {
+            updates: vec![delete_in_channel(3)],
+            users: Vec::new(),
+            chats: Vec::new(),
+            date: 1000,
+            seq_start: 7,
+            seq: 8,
+        };
+        let (Incoming::Batch(batch), _, _) = incoming(combined.into()) else {
+            panic!("batch expected");
+        };
+        assert_eq!((batch.seq_start, batch.seq, batch.date), (7, 8, 1000));
+        assert_eq!(batch.items.len(), 1);
+        let short = types::UpdateShort {
+            update: delete_in_channel(4),
+            date: 2000,
+        };
+        let (Incoming::Batch(batch), _, _) = incoming(short.into()) else {
+            panic!("batch expected");
+        };
+        // No sequence: applied by pts alone.
+        assert_eq!((batch.seq_start, batch.seq), (0, 0));
+        assert_eq!(incoming(enums::Updates::TooLong).0, Incoming::TooLong);
+    }
+
+    #[test]
+    fn marked_ids_follow_telegrams_convention() {
+        assert_eq!(channel_marked_id(1234), -1_000_000_001_234);
+        let chat: enums::Peer = types::PeerChat { chat_id: 5 }.into();
+        assert_eq!(marked_id(&chat), -5);
+        let user: enums::Peer = types::PeerUser { user_id: 9 }.into();
+        assert_eq!(marked_id(&user), 9);
+    }
+}
