@@ -139,15 +139,16 @@ impl Client {
             follow.chats.insert(chat_id, peer.clone());
             if let enums::InputPeer::Channel(p) = peer {
                 follow.channels.insert(p.channel_id, p.access_hash);
-                if let Some(pts) = saved_pts.get(&p.channel_id) {
-                    follow.machine.follow_channel(p.channel_id, Some(*pts), now);
-                    follow
-                        .machine
-                        .request_difference(Entry::Channel(p.channel_id));
-                } else {
-                    let pts = self.channel_pts(p.channel_id, p.access_hash).await?;
-                    follow.machine.follow_channel(p.channel_id, Some(pts), now);
-                }
+                let pts = match saved_pts.get(&p.channel_id) {
+                    Some(pts) => *pts,
+                    None => self.channel_pts(p.channel_id, p.access_hash).await?,
+                };
+                follow.machine.follow_channel(p.channel_id, Some(pts), now);
+                // Resumed: what was missed. New: nothing yet, but the answer's `timeout`
+                // says how often to poll a channel whose updates are not pushed.
+                follow
+                    .machine
+                    .request_difference(Entry::Channel(p.channel_id));
             }
         }
         follow.committable = follow.state();

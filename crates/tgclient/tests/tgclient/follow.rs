@@ -223,6 +223,9 @@ async fn a_next_cancelled_during_a_difference_loses_nothing_and_repeats_nothing(
         .follow(std::slice::from_ref(&env.peer))
         .await
         .unwrap();
+    // Past the first channel difference a new follow makes.
+    let warm = env.post("warm");
+    assert_eq!(new_ids(&events(&mut follow, 1).await), vec![warm]);
     let faults = env.server.dc(2).unwrap().faults();
     // The first post is lost, the second shows the gap; the difference that fills it
     // answers slowly, and the wait for the next event gives up while it is under way.
