@@ -395,17 +395,35 @@ impl<T> Machine<T> {
         let sequenced = batch.seq_start != 0 && self.common_seq.diff == Diff::No;
         if sequenced {
             let expected = self.common.seq.saturating_add(1);
-            if expected > batch.seq_start {
-                tracing::trace!(
-                    seq = batch.seq_start,
-                    local = self.common.seq,
-                    "container already applied"
-                );
-                return;
-            }
-            if expected < batch.seq_start {
-                tracing::debug!(seq = batch.seq_start, local = self.common.seq, "seq gap");
-                self.common_seq.want_diff();
+            let in_order = match expected.cmp(&batch.seq_start) {
+                std::cmp::Ordering::Equal => true,
+                std::cmp::Ordering::Greater => {
+                    tracing::trace!(
+                        seq = batch.seq_start,
+                        local = self.common.seq,
+                        "container already applied"
+                    );
+                    false
+                }
+                std::cmp::Ordering::Less => {
+                    tracing::debug!(seq = batch.seq_start, local = self.common.seq, "seq gap");
+                    self.common_seq.want_diff();
+                    false
+                }
+            };
+            if !in_order {
+                // The common difference answers for the common box; a channel's updates
+                // have their own pts to be judged by (they are not in that difference).
+                for item in batch.items {
+                    let channel = match &item {
+                        Item::Pts(update) => matches!(update.entry, Entry::Channel(_)),
+                        Item::ChannelTooLong { .. } => true,
+                        Item::Plain(_) => false,
+                    };
+                    if channel {
+                        self.offer_item(item, now, out);
+                    }
+                }
                 return;
             }
         }

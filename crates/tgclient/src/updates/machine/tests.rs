@@ -502,3 +502,17 @@ fn too_long_fetches_the_difference_of_every_box() {
         .collect();
     assert_eq!(channels, vec![CHANNEL, CHANNEL + 1]);
 }
+
+#[test]
+fn channel_updates_in_a_container_out_of_seq_are_judged_by_their_own_pts() {
+    let now = Instant::now();
+    let mut m = machine(now);
+    m.follow_channel(CHANNEL, Some(100), now);
+    // seq 9 after 5: a gap for the common box, not for the channel.
+    let out = m.handle_incoming(seq(9, 9, vec![channel(101, 1, 1), common(11, 1, 2)]), now);
+    assert_eq!(applied(&out), vec![1]);
+    assert!(matches!(m.next_request(), Some(Request::Difference(_))));
+    // An old container again: its channel update is a duplicate by pts.
+    let out = m.handle_incoming(seq(3, 3, vec![channel(101, 1, 1)]), now);
+    assert!(out.is_empty());
+}
