@@ -82,6 +82,9 @@ pub async fn run(client: &Client, args: &DownloadArgs) -> Result<()> {
         )
         .await?;
         executed.summary.print(executed.elapsed, &manifest_path);
+        for (file, outcome) in plan.files.iter().zip(&executed.outcomes) {
+            report(file, outcome, args.json)?;
+        }
         if stopper.received().is_some() {
             return Ok(());
         }
