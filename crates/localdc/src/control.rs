@@ -34,6 +34,9 @@
 //! edit <chat> <id> [photo|document <size>] [<text>]   World::edit (text and/or media)
 //! delete <chat> <id>...                 World::delete: ok <messages deleted>
 //! pts <chat>|user:<user_id>             ok <pts> of a channel's or an account's box
+//! update-limits [<name> <value>]        World::set_update_limits, one field (channel_too_long,
+//!                                       difference_slice, difference_too_long, keep,
+//!                                       channel_timeout); ok <all five> without arguments
 //! shutdown                              stops the server (state saved), answers ok first
 //! ```
 
@@ -273,6 +276,31 @@ impl Control {
                 return pts
                     .map(|pts| Some(pts.to_string()))
                     .ok_or_else(|| format!("no update box for {target}"));
+            }
+            "update-limits" => {
+                let world = self.world()?;
+                let mut limits = world.update_limits();
+                if let Some(name) = args.first() {
+                    let value = arg(1)?;
+                    match *name {
+                        "channel_too_long" => limits.channel_too_long = number(value)?,
+                        "difference_slice" => limits.difference_slice = number(value)?,
+                        "difference_too_long" => limits.difference_too_long = number(value)?,
+                        "keep" => limits.keep = number(value)?,
+                        "channel_timeout" => limits.channel_timeout = number(value)?,
+                        other => return Err(format!("update-limits: no limit {other:?}")),
+                    }
+                    world.set_update_limits(limits.clone());
+                }
+                return Ok(Some(format!(
+                    "channel_too_long={} difference_slice={} difference_too_long={} keep={} \
+                     channel_timeout={}",
+                    limits.channel_too_long,
+                    limits.difference_slice,
+                    limits.difference_too_long,
+                    limits.keep,
+                    limits.channel_timeout
+                )));
             }
             "shutdown" => self.shutdown.shutdown(),
             other => return Err(format!("unknown command {other:?}")),

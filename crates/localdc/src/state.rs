@@ -9,6 +9,9 @@
 //! - `logins.json`: with a world attached ([`RunningServer::attach_world`](crate::RunningServer::attach_world)),
 //!   which user each key is logged in as, exported authorizations not yet imported, QR
 //!   tokens and takeout sessions;
+//! - `live.json`: with a world attached, the changes made while serving (posts, edits,
+//!   deletions, with their dates) and how much of the fixture's timeline was played,
+//!   replayed on the next start ([`World::restore_live`]);
 //! - `ports.json`: the ports bound, reused on the next start when the port base is 0.
 //!
 //! Changes are saved at most [`DEBOUNCE`] after they happen, and once more at shutdown.
@@ -33,6 +36,7 @@ pub const DEBOUNCE: Duration = Duration::from_millis(100);
 
 const KEYS_FILE: &str = "keys.json";
 const LOGINS_FILE: &str = "logins.json";
+const LIVE_FILE: &str = "live.json";
 const PORTS_FILE: &str = "ports.json";
 const RSA_FILE: &str = "rsa.pem";
 const CDN_RSA_FILE: &str = "cdn-rsa.pem";
@@ -150,8 +154,22 @@ impl StateDir {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(io_error(&path, &e)),
         }
+        let path = self.dir.join(LIVE_FILE);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                let saved = serde_json::from_str(&text)
+                    .map_err(|e| Error::Config(format!("state dir: {}: {e}", path.display())))?;
+                world
+                    .restore_live(&saved)
+                    .map_err(|e| Error::Config(format!("state dir: {}: {e}", path.display())))?;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_error(&path, &e)),
+        }
         let dirty = Arc::clone(&self.dirty);
         world.on_logins_changed(Arc::new(move || dirty.notify_one()));
+        let dirty = Arc::clone(&self.dirty);
+        world.on_live_changed(Arc::new(move || dirty.notify_one()));
         *lock(&self.world) = Some(Arc::downgrade(world));
         Ok(())
     }
@@ -173,6 +191,10 @@ impl StateDir {
         if let Some(world) = world {
             let path = self.dir.join(LOGINS_FILE);
             let json = serde_json::to_vec(&world.saved_logins())
+                .map_err(|e| Error::Config(e.to_string()))?;
+            write_atomically(&path, &json).map_err(|e| io_error(&path, &e))?;
+            let path = self.dir.join(LIVE_FILE);
+            let json = serde_json::to_vec(&world.saved_live())
                 .map_err(|e| Error::Config(e.to_string()))?;
             write_atomically(&path, &json).map_err(|e| io_error(&path, &e))?;
         }

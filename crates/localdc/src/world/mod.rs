@@ -39,7 +39,9 @@ pub use handlers::register;
 pub use live::{MediaLive, ServedRange};
 pub use media::{FileInfo, FileKey};
 pub use mint::{MintError, MintedSession, mint_session, string_session};
+pub use posting::{ChatRef, LiveError};
 pub use store::{ChatRecord, Store, WorldError};
+pub use updates::{SavedChange, SavedLive};
 
 use crate::sync::lock;
 use logins::{ChangeHook, Login, Logins};
@@ -58,6 +60,8 @@ pub struct World {
     boxes: Mutex<updates::Boxes>,
     /// The sessions that get pushed updates, by user.
     pushes: push::Subscribers,
+    /// Told after every live change (a state dir saves them).
+    live_changed: Mutex<Option<ChangeHook>>,
     logins: Logins,
     flood: Flood,
     /// (chat, user) pairs joined through invite links while running.
@@ -84,6 +88,7 @@ impl World {
             store: RwLock::new(Arc::new(store)),
             boxes: Mutex::new(boxes),
             pushes: push::Subscribers::default(),
+            live_changed: Mutex::new(None),
             logins: Logins::default(),
             flood,
             joined: Mutex::new(BTreeSet::new()),

@@ -13,12 +13,12 @@ use tl_types::Serialize as _;
 use super::World;
 use super::fixture::{
     AttributeSpec, ChatKind, DocumentSpec, EditSpec, MediaSpec, MessageSpec, NewMedia, PhotoSpec,
-    PostSpec, SizeSpec, TimelineEntry, UpdateLimits,
+    PostSpec, PrivateRef, SizeSpec, TimelineEntry, UpdateLimits,
 };
 use super::pts::Logged;
 use super::store::{Store, WorldError};
 pub use super::updates::ChatRef;
-use super::updates::{self, Boxes, Change, Event};
+use super::updates::{self, Boxes, Change, Event, SavedChange, SavedLive};
 use crate::rpc::Pushed;
 use crate::sync::lock;
 
@@ -46,8 +46,11 @@ impl World {
     /// and new media when the post has some. In a private chat whose other side has the
     /// conversation too, that side gets its own copy (its own id), as Telegram does.
     pub fn post(&self, chat: ChatRef, post: &PostSpec) -> Result<i32, LiveError> {
+        self.post_at(chat, post, updates::now())
+    }
+
+    fn post_at(&self, chat: ChatRef, post: &PostSpec, date: i32) -> Result<i32, LiveError> {
         let mut boxes = lock(&self.boxes);
-        let date = updates::now();
         let mut copies = Vec::new();
         {
             let mut guard = self.store.write().unwrap_or_else(PoisonError::into_inner);
@@ -106,14 +109,18 @@ impl World {
         for (thread, message) in copies {
             self.log(&mut boxes, thread, Change::New(message), 1, date);
         }
+        self.journal(&mut boxes, date, chat, Action::Post(post));
         Ok(id)
     }
 
     /// Edits message `edit.id` of `chat` now: its text and/or media replaced, `edit_date`
     /// set. The old media stays served (a client may still be fetching it).
     pub fn edit(&self, chat: ChatRef, edit: &EditSpec) -> Result<(), LiveError> {
+        self.edit_at(chat, edit, updates::now())
+    }
+
+    fn edit_at(&self, chat: ChatRef, edit: &EditSpec, date: i32) -> Result<(), LiveError> {
         let mut boxes = lock(&self.boxes);
-        let date = updates::now();
         let edited = {
             let mut guard = self.store.write().unwrap_or_else(PoisonError::into_inner);
             let store = Arc::make_mut(&mut guard);
@@ -140,6 +147,7 @@ impl World {
             message.clone()
         };
         self.log(&mut boxes, chat, Change::Edit(edited), 1, date);
+        self.journal(&mut boxes, date, chat, Action::Edit(edit));
         Ok(())
     }
 
@@ -147,8 +155,11 @@ impl World {
     /// `messageEmpty`, and their photos and documents are no longer served
     /// (`FILE_REFERENCE_INVALID`). How many existed.
     pub fn delete(&self, chat: ChatRef, ids: &[i32]) -> Result<usize, LiveError> {
+        self.delete_at(chat, ids, updates::now())
+    }
+
+    fn delete_at(&self, chat: ChatRef, ids: &[i32], date: i32) -> Result<usize, LiveError> {
         let mut boxes = lock(&self.boxes);
-        let date = updates::now();
         let removed: Vec<MessageSpec> = {
             let mut guard = self.store.write().unwrap_or_else(PoisonError::into_inner);
             let store = Arc::make_mut(&mut guard);
@@ -168,10 +179,11 @@ impl World {
                 self.media.forget_media(media_id);
             }
         }
-        let ids: Vec<i32> = removed.iter().map(|m| m.id).collect();
-        if !ids.is_empty() {
-            let count = i32::try_from(ids.len()).unwrap_or(i32::MAX);
-            self.log(&mut boxes, chat, Change::Delete(ids), count, date);
+        let gone: Vec<i32> = removed.iter().map(|m| m.id).collect();
+        if !gone.is_empty() {
+            let count = i32::try_from(gone.len()).unwrap_or(i32::MAX);
+            self.log(&mut boxes, chat, Change::Delete(gone), count, date);
+            self.journal(&mut boxes, date, chat, Action::Delete(ids));
         }
         Ok(removed.len())
     }
@@ -184,13 +196,61 @@ impl World {
 
     /// Applies one timeline entry now: the id posted, for a post.
     pub fn apply(&self, entry: &TimelineEntry) -> Result<Option<i32>, LiveError> {
+        self.apply_at(entry, updates::now())
+    }
+
+    /// Applies one timeline entry as if at `date`.
+    fn apply_at(&self, entry: &TimelineEntry, date: i32) -> Result<Option<i32>, LiveError> {
         let (chat, action) = entry
             .parts()
             .map_err(|why| LiveError::World(WorldError::Timeline(why)))?;
         match action {
-            Action::Post(post) => self.post(chat, post).map(Some),
-            Action::Edit(edit) => self.edit(chat, edit).map(|()| None),
-            Action::Delete(ids) => self.delete(chat, ids).map(|_| None),
+            Action::Post(post) => self.post_at(chat, post, date).map(Some),
+            Action::Edit(edit) => self.edit_at(chat, edit, date).map(|()| None),
+            Action::Delete(ids) => self.delete_at(chat, ids, date).map(|_| None),
+        }
+    }
+
+    /// What a state dir keeps of the changes made while serving.
+    pub fn saved_live(&self) -> SavedLive {
+        lock(&self.boxes).saved.clone()
+    }
+
+    /// Replays the changes a state dir kept (a restarted server's), with their dates: the
+    /// same ids, media, pts and dates come back. A world that has changed already (the
+    /// same world served again in one process) keeps its state and replays nothing.
+    pub fn restore_live(&self, saved: &SavedLive) -> Result<(), LiveError> {
+        if !lock(&self.boxes).saved.changes.is_empty() {
+            return Ok(());
+        }
+        for change in &saved.changes {
+            self.apply_at(&change.change, change.date)?;
+        }
+        lock(&self.boxes).saved.timeline_played = saved.timeline_played;
+        Ok(())
+    }
+
+    /// Calls `hook` after every change (a state dir saves them).
+    pub(crate) fn on_live_changed(&self, hook: Arc<dyn Fn() + Send + Sync>) {
+        *lock(&self.live_changed) = Some(super::logins::ChangeHook(hook));
+    }
+
+    /// Records a change made, for the state dir.
+    fn journal(&self, boxes: &mut Boxes, date: i32, chat: ChatRef, action: Action<'_>) {
+        let mut change = TimelineEntry::default();
+        match chat {
+            ChatRef::Chat(id) => change.chat = Some(id),
+            ChatRef::Private { user, peer } => change.private = Some(PrivateRef { user, peer }),
+        }
+        match action {
+            Action::Post(post) => change.post = Some(post.clone()),
+            Action::Edit(edit) => change.edit = Some(edit.clone()),
+            Action::Delete(ids) => change.delete = Some(ids.to_vec()),
+        }
+        boxes.saved.changes.push(SavedChange { date, change });
+        let hook = lock(&self.live_changed).clone();
+        if let Some(hook) = hook {
+            (hook.0)();
         }
     }
 
@@ -198,11 +258,20 @@ impl World {
     /// `after_ms` (on tokio's clock, so paused-time tests drive it). Only the first call
     /// plays it; `None` when there is nothing (left) to play.
     pub fn play_timeline(self: &Arc<Self>) -> Option<tokio::task::JoinHandle<()>> {
-        let mut entries = std::mem::take(&mut lock(&self.boxes).timeline);
+        let (mut entries, played) = {
+            let mut boxes = lock(&self.boxes);
+            (
+                std::mem::take(&mut boxes.timeline),
+                boxes.saved.timeline_played,
+            )
+        };
+        // The stable sort keeps the fixture's order among entries of one offset.
+        entries.sort_by_key(|e| e.after_ms);
+        // Entries a restarted server already played before (see `restore_live`).
+        let entries: Vec<TimelineEntry> = entries.into_iter().skip(played).collect();
         if entries.is_empty() {
             return None;
         }
-        entries.sort_by_key(|e| e.after_ms);
         let world = Arc::clone(self);
         let start = mtnet::clock::now();
         Some(tokio::spawn(async move {
@@ -215,6 +284,7 @@ impl World {
                     Ok(posted) => tracing::debug!(index, ?posted, "timeline entry played"),
                     Err(error) => tracing::warn!(index, %error, "timeline entry refused"),
                 }
+                lock(&world.boxes).saved.timeline_played += 1;
             }
         }))
     }
@@ -234,7 +304,12 @@ impl World {
     /// Changes the limits of the update boxes (how differences are sliced and when they
     /// are too long).
     pub fn set_update_limits(&self, limits: UpdateLimits) {
-        lock(&self.boxes).limits = limits;
+        lock(&self.boxes).set_limits(limits);
+    }
+
+    /// The limits of the update boxes in force.
+    pub fn update_limits(&self) -> UpdateLimits {
+        lock(&self.boxes).limits().clone()
     }
 
     /// How many sessions get `user`'s pushed updates.
@@ -311,7 +386,12 @@ impl World {
             return;
         };
         let bytes = updates.to_bytes();
-        for session in sessions {
+        for (key, session) in sessions {
+            // A key logged out (or forgotten) since: its sessions are the user's no more.
+            if self.logins.user(key) != Some(user) {
+                self.pushes.drop_gone(user, session.target());
+                continue;
+            }
             match session.push_update(bytes.clone()) {
                 Pushed::Queued => {}
                 Pushed::Dropped => {
@@ -427,7 +507,7 @@ fn new_media(id: i64, spec: &NewMedia, default_dc: i32) -> MediaSpec {
 }
 
 /// What a timeline entry does.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub enum Action<'a> {
     Post(&'a PostSpec),
     Edit(&'a EditSpec),
@@ -462,6 +542,7 @@ mod tests {
 
     use super::*;
     use crate::world::fixture::{Fixture, PrivateChatSpec, PrivateRef};
+    use crate::world::updates::SavedLive;
 
     const CHANNEL: i64 = 501;
     const GROUP: i64 = 503;
@@ -617,6 +698,73 @@ mod tests {
                 })
                 .is_err()
         );
+    }
+
+    #[test]
+    fn a_saved_journal_replays_into_the_same_world() {
+        let mut fixture = demo();
+        for (user, peer) in [(ALICE, BOB), (BOB, ALICE)] {
+            fixture.private_chats.push(PrivateChatSpec {
+                user,
+                peer,
+                messages: Vec::new(),
+            });
+        }
+        let first = World::from_fixture(fixture.clone()).unwrap();
+        let photo = PostSpec {
+            media: Some(NewMedia::Photo {
+                size: 3000,
+                dc: None,
+            }),
+            ..text("photo")
+        };
+        first.post(ChatRef::Chat(CHANNEL), &photo).unwrap();
+        first.post(ChatRef::Chat(GROUP), &text("group")).unwrap();
+        let private = ChatRef::Private {
+            user: ALICE,
+            peer: BOB,
+        };
+        first.post(private, &text("psst")).unwrap();
+        let edit = EditSpec {
+            id: 6,
+            text: Some("edited".into()),
+            media: Some(NewMedia::Document {
+                size: 100,
+                file_name: None,
+                mime_type: None,
+                dc: None,
+            }),
+        };
+        first.edit(ChatRef::Chat(CHANNEL), &edit).unwrap();
+        first.delete(ChatRef::Chat(CHANNEL), &[2, 77]).unwrap();
+        let saved = first.saved_live();
+        assert_eq!(saved.changes.len(), 5);
+        // Through JSON, as the state dir keeps it.
+        let saved: SavedLive =
+            serde_json::from_str(&serde_json::to_string(&saved).unwrap()).unwrap();
+
+        let second = World::from_fixture(fixture).unwrap();
+        second.restore_live(&saved).unwrap();
+        for chat in [ChatRef::Chat(CHANNEL), ChatRef::Chat(GROUP), private] {
+            let (a, b) = (first.store(), second.store());
+            assert_eq!(
+                chat.thread(&a).unwrap().messages(),
+                chat.thread(&b).unwrap().messages()
+            );
+        }
+        assert_eq!(first.store().files, second.store().files);
+        assert_eq!(second.channel_pts(CHANNEL), first.channel_pts(CHANNEL));
+        for user in [ALICE, BOB] {
+            assert_eq!(second.user_pts(user), first.user_pts(user));
+        }
+        assert_eq!(
+            second.post(ChatRef::Chat(CHANNEL), &text("next")).unwrap(),
+            first.post(ChatRef::Chat(CHANNEL), &text("next")).unwrap()
+        );
+        // A world that has changed already replays nothing.
+        let pts = second.channel_pts(CHANNEL);
+        second.restore_live(&saved).unwrap();
+        assert_eq!(second.channel_pts(CHANNEL), pts);
     }
 
     #[test]

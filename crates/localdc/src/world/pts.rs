@@ -71,16 +71,27 @@ impl<E> UpdateBox<E> {
         self.date
     }
 
+    /// Keeps at most `keep` events from now on (forgetting the oldest past it).
+    pub fn set_keep(&mut self, keep: usize) {
+        self.keep = keep.max(1);
+        self.trim(self.keep);
+    }
+
+    /// Forgets the oldest events until at most `room` are left.
+    fn trim(&mut self, room: usize) {
+        while self.events.len() > room {
+            if let Some(old) = self.events.pop_front() {
+                self.floor = old.pts;
+            }
+        }
+    }
+
     /// Appends an event moving `pts` by `pts_count` (at least 1); the `pts` after it.
     pub fn push(&mut self, pts_count: i32, date: i32, event: E) -> i32 {
         let pts_count = pts_count.max(1);
         self.pts = self.pts.saturating_add(pts_count);
         self.date = self.date.max(date);
-        while self.events.len() >= self.keep {
-            if let Some(old) = self.events.pop_front() {
-                self.floor = old.pts;
-            }
-        }
+        self.trim(self.keep - 1);
         self.events.push_back(Logged {
             pts: self.pts,
             pts_count,
@@ -193,5 +204,8 @@ mod tests {
         }
         assert_eq!(small.difference(1, 10, 100), Difference::TooLong { pts: 6 });
         assert_eq!(events(&small.difference(2, 10, 100)), vec![2, 3, 4, 5]);
+        small.set_keep(2);
+        assert_eq!(small.difference(3, 10, 100), Difference::TooLong { pts: 6 });
+        assert_eq!(events(&small.difference(4, 10, 100)), vec![4, 5]);
     }
 }

@@ -9,34 +9,36 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use super::logins::KeyRef;
 use crate::rpc::SessionPush;
 use crate::sync::lock;
 
-/// The sessions subscribed, by user.
+/// The sessions subscribed, by user, with the auth key each came under (a session gets
+/// its user's updates only while that key is logged in as the user).
 #[derive(Debug, Default)]
 pub(super) struct Subscribers {
-    by_user: Mutex<HashMap<i64, Vec<SessionPush>>>,
+    by_user: Mutex<HashMap<i64, Vec<(KeyRef, SessionPush)>>>,
 }
 
 impl Subscribers {
-    /// Subscribes `push`'s session to `user`'s updates (once per session).
-    pub fn subscribe(&self, user: i64, push: SessionPush) {
+    /// Subscribes `push`'s session, under key `key`, to `user`'s updates (once per session).
+    pub fn subscribe(&self, user: i64, key: KeyRef, push: SessionPush) {
         let mut by_user = lock(&self.by_user);
         let sessions = by_user.entry(user).or_default();
-        if !sessions.iter().any(|s| s.target() == push.target()) {
-            sessions.push(push);
+        if !sessions.iter().any(|(_, s)| s.target() == push.target()) {
+            sessions.push((key, push));
         }
     }
 
-    /// The sessions subscribed to `user`'s updates.
-    pub fn of(&self, user: i64) -> Vec<SessionPush> {
+    /// The sessions subscribed to `user`'s updates, with their keys.
+    pub fn of(&self, user: i64) -> Vec<(KeyRef, SessionPush)> {
         lock(&self.by_user).get(&user).cloned().unwrap_or_default()
     }
 
-    /// Forgets a session that no longer exists.
+    /// Forgets a session that no longer exists (or whose key logged out).
     pub fn drop_gone(&self, user: i64, target: (u64, i64)) {
         if let Some(sessions) = lock(&self.by_user).get_mut(&user) {
-            sessions.retain(|s| s.target() != target);
+            sessions.retain(|(_, s)| s.target() != target);
         }
     }
 

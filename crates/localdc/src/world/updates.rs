@@ -51,7 +51,7 @@ pub(super) struct Event {
 /// The boxes, their limits, and the counters of what posting makes.
 #[derive(Debug)]
 pub(super) struct Boxes {
-    pub limits: UpdateLimits,
+    limits: UpdateLimits,
     channels: HashMap<i64, UpdateBox<Event>>,
     users: HashMap<i64, UpdateBox<Event>>,
     /// The fixture's timeline, until the server takes it to play.
@@ -63,6 +63,25 @@ pub(super) struct Boxes {
     next_box_id: i32,
     /// The highest id each channel has used, deleted or not (ids are never reused).
     channel_ids: HashMap<i64, i32>,
+    /// The changes made so far, for a state dir.
+    pub saved: SavedLive,
+}
+
+/// What a state dir keeps of a live world (`live.json`): every change made while serving,
+/// in order, with its date, and how many timeline entries were played. Replaying them on
+/// the fixture gives the same world: ids and media ids are taken in the same order.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SavedLive {
+    pub changes: Vec<SavedChange>,
+    pub timeline_played: usize,
+}
+
+/// One change made while serving: where and what (as a timeline entry, `after_ms` unused),
+/// and when.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SavedChange {
+    pub date: i32,
+    pub change: TimelineEntry,
 }
 
 impl Boxes {
@@ -124,11 +143,26 @@ impl Boxes {
             next_media,
             next_box_id,
             channel_ids: HashMap::new(),
+            saved: SavedLive::default(),
+        }
+    }
+
+    /// New limits; every box keeps at most `keep` events from now on.
+    pub fn set_limits(&mut self, limits: UpdateLimits) {
+        self.limits = limits;
+        let keep = self.keep();
+        for update_box in self.channels.values_mut().chain(self.users.values_mut()) {
+            update_box.set_keep(keep);
         }
     }
 
     fn keep(&self) -> usize {
         usize::try_from(self.limits.keep).unwrap_or(usize::MAX)
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &UpdateLimits {
+        &self.limits
     }
 
     /// Channel `id`'s box.

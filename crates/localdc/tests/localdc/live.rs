@@ -334,6 +334,13 @@ async fn subscribed_sessions_get_each_change_pushed_with_its_pts() {
         body.extend_from_slice(&functions::updates::GetState {}.to_bytes());
         quiet.sender.invoke_raw(body, TEST_TIME).await.unwrap();
         assert_eq!(env.world.subscribed_sessions(ALICE), 1);
+
+        // Logged out, the session is Alice's no more: the next change drops it.
+        alice.rpc(&functions::auth::LogOut {}).await.unwrap();
+        env.world
+            .post(ChatRef::Chat(CHANNEL), &text("after logout"))
+            .unwrap();
+        assert_eq!(env.world.subscribed_sessions(ALICE), 0);
     })
     .await;
 }
@@ -584,6 +591,56 @@ async fn a_served_world_plays_its_timeline() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_server_keeps_what_was_posted_and_the_timeline_it_played() {
+    tokio::time::timeout(TEST_TIME, async {
+        let dir = std::env::temp_dir().join(format!("localdc-live-state-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut fixture = demo();
+        fixture.timeline = vec![TimelineEntry {
+            after_ms: 0,
+            chat: Some(CHANNEL),
+            post: Some(text("from the timeline")),
+            ..TimelineEntry::default()
+        }];
+        let config = localdc::Config {
+            state_dir: Some(dir.clone()),
+            ..localdc::Config::default()
+        };
+        let world =
+            std::sync::Arc::new(localdc::world::World::from_fixture(fixture.clone()).unwrap());
+        let server = localdc::serve(config.clone())
+            .world(&world)
+            .start()
+            .await
+            .unwrap();
+        while world.channel_pts(CHANNEL) == Some(5) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        world
+            .post(ChatRef::Chat(CHANNEL), &text("by hand"))
+            .unwrap();
+        server.shutdown().await;
+        let before = world.store().chats[&CHANNEL].messages.clone();
+        assert_eq!(before.len(), 7);
+
+        // A new process: the fixture again, the state dir's changes replayed, the timeline
+        // not played twice.
+        let again = std::sync::Arc::new(localdc::world::World::from_fixture(fixture).unwrap());
+        let server = localdc::serve(config).world(&again).start().await.unwrap();
+        assert_eq!(again.store().chats[&CHANNEL].messages, before);
+        assert_eq!(again.channel_pts(CHANNEL), Some(7));
+        assert_eq!(
+            again.post(ChatRef::Chat(CHANNEL), &text("after")).unwrap(),
+            8
+        );
+        server.shutdown().await;
+        let _ = std::fs::remove_dir_all(&dir);
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn control_port_commands_post_edit_delete_and_drop_updates() {
     with_alice(async |env, _alice| {
         let control = Control::new(&env.server, Some(std::sync::Arc::clone(&env.world)));
@@ -617,6 +674,17 @@ async fn control_port_commands_post_edit_delete_and_drop_updates() {
         assert!(
             control
                 .execute("drop-updates all rate 2")
+                .starts_with("error")
+        );
+        assert_eq!(
+            control.execute("update-limits channel_too_long 40"),
+            "ok channel_too_long=40 difference_slice=1000 difference_too_long=100000 \
+             keep=100000 channel_timeout=30"
+        );
+        assert_eq!(env.world.update_limits().channel_too_long, 40);
+        assert!(
+            control
+                .execute("update-limits bogus 1")
                 .starts_with("error")
         );
     })

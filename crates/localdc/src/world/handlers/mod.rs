@@ -106,7 +106,7 @@ fn guard(
             && !ctx.invocation.without_updates
             && !method.starts_with("upload.")
         {
-            world.pushes.subscribe(me, ctx.session_push());
+            world.pushes.subscribe(me, key, ctx.session_push());
         }
     }
     let caller = user.map_or(
