@@ -12,6 +12,8 @@
 //! - [`Messages`]: lazy history, search and global search with Telegram's paging.
 //! - [`download`]: the download engine (parts in parallel, resumable, verified), with
 //!   [`media::MediaFile`] naming the file of a message.
+//! - [`updates`]: following chats through Telegram's updates ([`Client::follow`]): the
+//!   pure update-sequence machine and its driver.
 //! - [`ServerConfig`]: Telegram's production DCs and key by default; anything else (a test
 //!   DC, localdc) is configuration.
 
@@ -30,6 +32,7 @@ mod peers;
 pub mod policy;
 pub mod store;
 mod takeout;
+pub mod updates;
 
 pub use client::{Client, Route};
 pub use config::{ClientConfig, ConnectOptions, EndpointStyle, FloodPolicy, ServerConfig};

@@ -94,6 +94,12 @@ pub enum Command {
     /// Write a chat's history as Telegram Desktop's export (result.json), with its media
     /// in Desktop's folders with --media; a rerun appends what is new.
     Export(Box<ExportArgs>),
+    /// Download the media of chats, then stay connected and download each new one as it
+    /// is posted (the same as `download --follow`). Prints a line per file as it lands
+    /// (with --json one JSON object per file: event "file", chat_id, msg_id, path, size,
+    /// sha256, status, server_hashes, error); SIGINT or SIGTERM stops it cleanly, and the
+    /// next start fetches what was posted meanwhile.
+    Watch(Box<DownloadArgs>),
     /// Try tgdl with no account and no network: start a local Telegram server with a demo
     /// world, log in, download every file of its chats with progress, verify each one.
     #[cfg(feature = "demo")]
@@ -108,8 +114,11 @@ impl Command {
     /// A range whose lower end is above its upper end.
     pub fn check(&self) -> Result<()> {
         match self {
-            Self::Download(args) => {
+            Self::Download(args) | Self::Watch(args) => {
                 dates::check_range(args.from_date, args.to_date)?;
+                if args.follow || matches!(self, Self::Watch(_)) {
+                    crate::commands::watch::check_targets(&args.targets)?;
+                }
                 if let (Some(min), Some(max)) = (args.min_size, args.max_size)
                     && min > max
                 {
@@ -214,6 +223,10 @@ pub struct DownloadArgs {
     /// to fill another output directory, or a new template, with what is already archived.
     #[arg(long)]
     pub full: bool,
+    /// After downloading, stay connected and download new media as it is posted (see
+    /// `tgdl watch`).
+    #[arg(long, conflicts_with = "from_export")]
+    pub follow: bool,
 }
 
 /// `tgdl export`.

@@ -10,6 +10,7 @@
 //! - [`naming`], [`filters`], [`progress`], [`manifest`]: what `tgdl download` names,
 //!   takes, shows and records; [`incremental`]: what a rerun lists again.
 //! - [`desktop_export`]: Telegram Desktop's export format, read and written.
+//! - [`signals`]: SIGINT and SIGTERM as a clean stop.
 //! - [`dates`], [`dialogs`], [`prompt`], [`errors`], [`logging`]: helpers of the above.
 
 // The print macros panic when the write fails (stdout or stderr a file on a full disk):
@@ -33,6 +34,7 @@ pub mod progress;
 pub mod prompt;
 pub mod proxy;
 pub mod server;
+pub mod signals;
 
 use std::time::Duration;
 

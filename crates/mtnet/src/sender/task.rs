@@ -9,6 +9,7 @@ use mtproto::session::{
 };
 use rand::Rng;
 use rand::rngs::StdRng;
+use tl_types::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
 use super::config::SenderConfig;
@@ -66,6 +67,8 @@ pub(super) struct Task {
     sweep_at: usize,
     dropped_packets: WarnLimit,
     dropped_updates: WarnLimit,
+    /// `new_session_created` notices received so far.
+    server_sessions: u64,
     /// Connections in a row that ended in -404 with no packet decrypted.
     key_unknown_reports: u32,
     rng: StdRng,
@@ -97,6 +100,7 @@ impl Task {
             sweep_at: SWEEP_FLOOR,
             dropped_packets: WarnLimit::new(),
             dropped_updates: WarnLimit::new(),
+            server_sessions: 0,
             key_unknown_reports: 0,
             rng,
             dialer,
@@ -148,7 +152,11 @@ impl Task {
             }
             drop(connection);
             match self.reconnect(preferred).await {
-                Some(next) => connection = next,
+                Some(next) => {
+                    // Updates pushed while no connection was up went nowhere.
+                    self.updates_may_be_lost();
+                    connection = next;
+                }
                 None => break,
             }
         }
@@ -299,7 +307,14 @@ impl Task {
                 }
             }
             ClientEvent::NewSession { .. } => {
-                tracing::debug!("the server started a new session; updates may have been missed");
+                // The first one only confirms the session this sender began with.
+                if self.server_sessions > 0 {
+                    tracing::debug!(
+                        "the server started a new session; updates may have been missed"
+                    );
+                    self.updates_may_be_lost();
+                }
+                self.server_sessions += 1;
             }
             // Handled where timeouts are (it ends the connection).
             ClientEvent::Stalled { .. } => {}
@@ -353,6 +368,21 @@ impl Task {
             }
         }
         None
+    }
+
+    /// Tells the application that pushed updates may have been lost, the way the server
+    /// itself says so: an `updatesTooLong` in the updates channel (the application fetches
+    /// the difference).
+    fn updates_may_be_lost(&mut self) {
+        let too_long = tl_types::api::enums::Updates::TooLong.to_bytes();
+        if self.updates.try_send(too_long).is_err()
+            && let Some(suppressed) = self.dropped_updates.allow()
+        {
+            tracing::warn!(
+                suppressed,
+                "update dropped: the application is not taking updates"
+            );
+        }
     }
 
     fn fail_all(&mut self, error: impl Fn() -> InvokeError) {

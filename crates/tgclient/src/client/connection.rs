@@ -1,6 +1,7 @@
 //! One DC's connection: made on demand with the stored key (or a new one, saved at once),
 //! its first request wrapped in `invokeWithLayer(initConnection(...))`, its updates
-//! watched for `updateLoginToken`.
+//! watched for `updateLoginToken` and handed to a follower ([`crate::updates::Follow`])
+//! when one listens.
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -310,7 +311,8 @@ pub(crate) fn dc_addresses(options: &[enums::DcOption]) -> Vec<DcAddress> {
         .collect()
 }
 
-/// Reads a connection's updates until it closes, signalling `updateLoginToken`.
+/// Reads a connection's updates until it closes, signalling `updateLoginToken` and
+/// forwarding every update to the follower, if one listens.
 async fn watch_updates(
     mut updates: mpsc::Receiver<Vec<u8>>,
     client: std::sync::Weak<super::Inner>,
@@ -319,6 +321,18 @@ async fn watch_updates(
         let Ok(update) = enums::Updates::from_bytes(&body) else {
             continue;
         };
+        {
+            let Some(inner) = client.upgrade() else {
+                return;
+            };
+            let mut follower = inner.updates.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(sender) = follower.as_ref()
+                && sender.send(body).is_err()
+            {
+                // The follower is gone.
+                *follower = None;
+            }
+        }
         let login_token = match &update {
             enums::Updates::UpdateShort(short) => matches!(short.update, enums::Update::LoginToken),
             enums::Updates::Updates(all) => all

@@ -44,6 +44,8 @@ struct Inner {
     bootstrapped: AtomicBool,
     /// Signalled when the server pushes `updateLoginToken` (QR login).
     login_token: Notify,
+    /// Where pushed updates go while a [`crate::updates::Follow`] listens.
+    updates: Mutex<Option<tokio::sync::mpsc::UnboundedSender<Vec<u8>>>>,
 }
 
 impl Client {
@@ -60,6 +62,7 @@ impl Client {
                 unreachable: Mutex::new(HashSet::new()),
                 bootstrapped: AtomicBool::new(false),
                 login_token: Notify::new(),
+                updates: Mutex::new(None),
             }),
         })
     }
@@ -201,6 +204,19 @@ impl Client {
     /// since the last wait).
     pub(crate) async fn login_token_updated(&self) {
         self.inner.login_token.notified().await;
+    }
+
+    /// From now on, every update any connection receives (and each `updatesTooLong` a
+    /// connection makes up when updates may have been lost) goes to the receiver returned;
+    /// a previous receiver gets nothing more.
+    pub(crate) fn subscribe_updates(&self) -> tokio::sync::mpsc::UnboundedReceiver<Vec<u8>> {
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+        *self
+            .inner
+            .updates
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(sender);
+        receiver
     }
 
     fn slot<T: Default>(map: &Mutex<HashMap<i32, Slot<T>>>, dc_id: i32) -> Slot<T> {

@@ -18,6 +18,7 @@ use super::job::{DownloadEvent, DownloadJob, DownloadOptions, FileOutcome};
 use super::ledger::Ledger;
 use super::machine::{Limits, PART_SIZE};
 use super::pool::Pools;
+use super::stop::StopSignal;
 use crate::Client;
 use crate::policy::Context;
 
@@ -82,6 +83,19 @@ impl Executor {
 
     pub(crate) fn stopped(&self) -> bool {
         self.stopping.load(Ordering::Acquire)
+            || self
+                .options
+                .stop
+                .as_ref()
+                .is_some_and(StopSignal::is_requested)
+    }
+
+    /// Waits until a stop is requested (never, without a stop signal).
+    pub(crate) async fn stop_requested(&self) {
+        match &self.options.stop {
+            Some(stop) => stop.requested().await,
+            None => std::future::pending().await,
+        }
     }
 
     /// The budget a part of `bytes` bytes takes, waited for.
@@ -148,7 +162,11 @@ pub async fn download(
         // A file starts when the budget has room for its first part: small files run as
         // many at once as the budget allows, and memory stays within it.
         let first = job.media.size.min(u64::from(PART_SIZE));
-        let Some(permit) = exec.budget_for(first).await else {
+        let permit = tokio::select! {
+            permit = exec.budget_for(first) => permit,
+            () = exec.stop_requested() => None,
+        };
+        let Some(permit) = permit else {
             break;
         };
         if exec.stopped() {

@@ -211,6 +211,9 @@ impl FileRun {
                     spare = permit;
                 }
                 () = sleep_until(deadline), if deadline.is_some() => {}
+                // A requested stop: the parts in flight are dropped (the next run fetches
+                // them again); those on disk are in the ledger, committed at the end.
+                () = exec.stop_requested(), if exec.options.stop.is_some() => break End::Stopped,
                 else => break End::Failed(FileFailure::GaveUp {
                     attempts: 0,
                     last: "nothing left to try".into(),

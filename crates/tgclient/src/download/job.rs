@@ -29,6 +29,9 @@ pub struct DownloadOptions {
     /// Accept CDN redirects (parts then come from the CDN DC, checked against the hashes
     /// the file's DC gives).
     pub cdn: bool,
+    /// A clean stop when raised: no new part starts, what is on disk is recorded, the
+    /// unfinished files are `NotRun` (resumed by the next run).
+    pub stop: Option<super::StopSignal>,
 }
 
 impl Default for DownloadOptions {
@@ -41,6 +44,7 @@ impl Default for DownloadOptions {
             verify_server_hashes: true,
             commit_interval: Duration::from_millis(250),
             cdn: true,
+            stop: None,
         }
     }
 }

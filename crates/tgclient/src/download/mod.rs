@@ -32,6 +32,7 @@ mod machine;
 mod part_file;
 mod pool;
 mod ranges;
+mod stop;
 mod verify;
 
 pub use error::{DownloadError, FileFailure};
@@ -43,3 +44,4 @@ pub use ledger::{FileState, LedgerError};
 pub use machine::PART_SIZE;
 pub use part_file::{FileError, part_path};
 pub use ranges::RangeSet;
+pub use stop::StopSignal;

@@ -13,6 +13,7 @@ mod lock;
 mod marks;
 mod records;
 mod schema;
+mod updates;
 
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -25,6 +26,7 @@ pub use error::StoreError;
 pub use marks::{ListingMark, MessageVersion};
 pub use records::{DcAddress, DcAuth, DcFlags, PeerKind, PeerRecord, SelfUser};
 pub use schema::SCHEMA_VERSION;
+pub use updates::FollowState;
 
 use lock::SessionLock;
 use schema::Identity;

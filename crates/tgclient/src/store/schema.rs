@@ -52,9 +52,10 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // 3: archive mode (M9). Per chat (marked peer id) and filter set, the highest message
     // id already planned, so a rerun lists only what is newer; the versions of archived
     // messages (an edit that replaced media is archived beside the old file, never over
-    // it); the update state of the common message box and of each channel; the messages a
-    // difference delivered that are not downloaded yet (saved with the state that
-    // delivered them, so a crash between the two loses nothing).
+    // it); the update state of the common message box and of each followed channel, and
+    // per followed chat the newest message handled (where a relisting starts when updates
+    // were lost for good). The follow state is saved only once what it covers is handled,
+    // so a crash replays (at least once) rather than loses.
     "CREATE TABLE listing_marks (
          chat_id    INTEGER NOT NULL,
          filter     TEXT NOT NULL,
@@ -80,10 +81,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
          channel_id INTEGER PRIMARY KEY NOT NULL,
          pts        INTEGER NOT NULL
      ) STRICT;
-     CREATE TABLE pending_messages (
-         chat_id INTEGER NOT NULL,
-         msg_id  INTEGER NOT NULL,
-         PRIMARY KEY (chat_id, msg_id)
+     CREATE TABLE follow_marks (
+         chat_id INTEGER PRIMARY KEY NOT NULL,
+         top_id  INTEGER NOT NULL
      ) STRICT;",
 ];
 

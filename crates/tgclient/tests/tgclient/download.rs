@@ -20,7 +20,7 @@ use localdc::world::fixture::FloodRule;
 use localdc::world::{FileKey, Fixture, World};
 use localdc::{Config, RunningServer};
 use tgclient::download::{
-    DownloadEvent, DownloadJob, DownloadOptions, FileFailure, FileOutcome, download,
+    DownloadEvent, DownloadJob, DownloadOptions, FileFailure, FileOutcome, StopSignal, download,
 };
 use tgclient::media::{MediaFile, MediaKind};
 use tgclient::{Client, SessionStore};
@@ -342,6 +342,75 @@ async fn an_interrupted_run_resumes_with_only_the_missing_parts() {
     let key = FileKey::document(job.media.id.id);
     assert_eq!(world.served_bytes(&key), job.media.size - kept);
     assert_eq!(common::file_sha256(&job.path), expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_requested_stop_records_what_is_on_disk_and_the_rerun_fetches_the_rest() {
+    let env = Env::start(Vec::new()).await;
+    let job = env.job(7);
+    let stop = StopSignal::new();
+    let options = DownloadOptions {
+        parts_in_flight: 2,
+        commit_interval: Duration::from_hours(1),
+        stop: Some(stop.clone()),
+        ..DownloadOptions::default()
+    };
+    env.delay_answers(Duration::from_millis(150));
+    let (events, mut seen) = mpsc::unbounded_channel();
+    let run = tokio::spawn({
+        let client = env.client.clone();
+        let jobs = vec![job.clone()];
+        let options = options.clone();
+        async move { download(&client, jobs, options, Some(events)).await }
+    });
+    let mut parts = 0;
+    while parts < 3 {
+        if let Some(DownloadEvent::Progress { .. }) = seen.recv().await {
+            parts += 1;
+        }
+    }
+    stop.request();
+    // A clean stop: the run returns (no error), the file not finished.
+    let outcomes = run.await.unwrap().unwrap();
+    assert!(
+        matches!(outcomes[0], FileOutcome::NotRun),
+        "{:?}",
+        outcomes[0]
+    );
+    // The periodic commit never ran: what is recorded was committed by the stop.
+    let saved = env
+        .client
+        .with_store(|s| s.download_state(&job.key))
+        .unwrap()
+        .and_then(|bytes| tgclient::download::FileState::from_bytes(&bytes))
+        .unwrap();
+    let kept = saved.done.covered();
+    assert!(kept >= 3 * MIB && kept < job.media.size, "kept {kept}");
+    let key = FileKey::document(job.media.id.id);
+    let first_run = env.world.served_bytes(&key);
+    env.delay_answers(Duration::ZERO);
+    let options = DownloadOptions {
+        stop: None,
+        ..options
+    };
+    let outcomes = download(&env.client, vec![job.clone()], options, None)
+        .await
+        .unwrap();
+    let FileOutcome::Done { fetched, .. } = outcomes[0] else {
+        panic!("{:?}", outcomes[0]);
+    };
+    assert_eq!(fetched, job.media.size - kept);
+    // Fetched twice at most: the parts that were in flight when the stop came.
+    let total = env.world.served_bytes(&key);
+    assert!(
+        total <= job.media.size + 2 * MIB,
+        "served {total} for a file of {} (first run {first_run})",
+        job.media.size
+    );
+    assert_eq!(
+        common::file_sha256(&job.path),
+        env.expected_sha256(&job.media)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,6 +4,7 @@
 mod common;
 
 mod download;
+mod follow;
 mod hostile_server;
 mod login;
 mod peers_and_history;

@@ -31,6 +31,7 @@ use crate::incremental::{
 use crate::manifest::{Manifest, ManifestEntry, hex};
 use crate::naming::{Claims, NameFields, Template, is_contained};
 use crate::progress::Progress;
+use crate::signals::{Interrupted, Stopper};
 use crate::{desktop_export, errors, output};
 
 /// One file to fetch, with what the manifest says about it.
@@ -74,9 +75,13 @@ pub struct Executed {
 
 /// Runs `tgdl download`.
 pub async fn run(client: &Client, args: &DownloadArgs) -> Result<()> {
+    if args.follow {
+        return super::watch::run(client, args).await;
+    }
     // Every export is parsed whole before anything is listed or fetched.
     let exports = desktop_export::reader::read_all(&args.from_export)?;
     require_login(client)?;
+    let stopper = Stopper::listen()?;
     let filters = build_filters(args);
     let template = args.template.clone();
     let output = prepare_output(&args.output)?;
@@ -113,23 +118,18 @@ pub async fn run(client: &Client, args: &DownloadArgs) -> Result<()> {
         });
         return Ok(());
     }
-    let manifest_path = args.manifest.clone().unwrap_or_else(|| {
-        plan.output().join(format!(
-            "tgdl-manifest-{}.jsonl",
-            dates::rfc3339(unix_now()).replace(':', "")
-        ))
-    });
+    let manifest_path = manifest_path(args, plan.output());
     let options = DownloadOptions {
-        parts_in_flight: args.parts_in_flight.max(1),
-        parallel_files: args.parallel_files.map(|files| files.max(1)),
-        connections_per_dc: args.connections.max(1),
-        verify_server_hashes: !args.no_server_hashes,
-        ..DownloadOptions::default()
+        stop: Some(stopper.signal().clone()),
+        ..download_options(args)
     };
     let executed = execute(client, &plan.files, options, args.json, &manifest_path).await?;
     plan.record(client, &executed.outcomes);
     let summary = &executed.summary;
     summary.print(executed.elapsed, &manifest_path);
+    if let Some(signal) = stopper.received() {
+        return Err(Interrupted { signal }.into());
+    }
     // Failed files outrank a stdout that could not be written: a closed pipe must not turn
     // them into a success.
     if summary.failed > 0 {
@@ -142,6 +142,28 @@ pub async fn run(client: &Client, args: &DownloadArgs) -> Result<()> {
     executed
         .progress_failure
         .map_or(Ok(()), |error| Err(output::stdout_error(error)))
+}
+
+/// Where the run's manifest goes: `--manifest`, or a new file named after the time in
+/// the output directory.
+pub fn manifest_path(args: &DownloadArgs, output: &Path) -> PathBuf {
+    args.manifest.clone().unwrap_or_else(|| {
+        output.join(format!(
+            "tgdl-manifest-{}.jsonl",
+            dates::rfc3339(unix_now()).replace(':', "")
+        ))
+    })
+}
+
+/// The engine's options the flags ask for.
+pub fn download_options(args: &DownloadArgs) -> DownloadOptions {
+    DownloadOptions {
+        parts_in_flight: args.parts_in_flight.max(1),
+        parallel_files: args.parallel_files.map(|files| files.max(1)),
+        connections_per_dc: args.connections.max(1),
+        verify_server_hashes: !args.no_server_hashes,
+        ..DownloadOptions::default()
+    }
 }
 
 /// Downloads `files` with `options`, showing progress (bars, or JSON lines with `json`)
@@ -194,7 +216,8 @@ pub async fn execute(
     })
 }
 
-fn run_error(error: DownloadError) -> anyhow::Error {
+/// The command's error for a run-wide download failure.
+pub fn run_error(error: DownloadError) -> anyhow::Error {
     match error {
         DownloadError::DiskFull { .. } => anyhow!(
             "{error}\nthe .part files and their progress are kept: the same command resumes"
@@ -204,7 +227,8 @@ fn run_error(error: DownloadError) -> anyhow::Error {
     }
 }
 
-fn build_filters(args: &DownloadArgs) -> Filters {
+/// The filters the flags ask for.
+pub fn build_filters(args: &DownloadArgs) -> Filters {
     Filters {
         kinds: args.types.clone(),
         min_date: args.from_date.map(DateArg::lower),
@@ -262,13 +286,21 @@ impl Plan {
     /// Records in the session what the run archived: the versions of the files that
     /// finished (`outcomes`, in plan order) and the marks they allow. A failure is only
     /// reported: the files are there, and the next run lists more than it needed to.
-    pub fn record(&self, client: &Client, outcomes: &[FileOutcome]) {
+    pub fn record(&mut self, client: &Client, outcomes: &[FileOutcome]) {
         if let Err(error) = self.archive.record(client, outcomes) {
             output::note(format_args!(
                 "warning: cannot record what was archived ({error}); the next run lists these \
                  messages again"
             ));
         }
+    }
+
+    /// Records what a batch archived ([`Plan::record`]) and forgets its files: a watch
+    /// plans its next batch from an empty list (names claimed so far stay claimed).
+    pub fn record_batch(&mut self, client: &Client, outcomes: &[FileOutcome]) {
+        self.record(client, outcomes);
+        self.files.clear();
+        self.archive.clear_batch();
     }
 
     /// Lists chats inside `takeout` from now on.
@@ -464,8 +496,8 @@ impl Plan {
     }
 
     /// [`Plan::take`] for a message that is `role` to the listing: a re-checked message's
-    /// file only if it is not archived yet.
-    fn take_as(
+    /// file (or an edited one's, seen by a watch) only if it is not archived yet.
+    pub fn take_as(
         &mut self,
         client: &Client,
         message: &enums::Message,
@@ -579,7 +611,8 @@ pub struct Summary {
 }
 
 impl Summary {
-    fn record(
+    /// Counts `outcome` of `plan` and records it in `manifest`.
+    pub fn record(
         &mut self,
         plan: &Planned,
         outcome: &FileOutcome,

@@ -12,6 +12,7 @@ pub mod login;
 pub mod logout;
 pub mod search;
 pub mod takeout;
+pub mod watch;
 
 use anyhow::{Context, Result, anyhow};
 use tgclient::{Client, ClientConfig, ResolveError, SelfUser, SessionStore};
@@ -39,6 +40,7 @@ pub async fn run(cli: &Cli) -> Result<()> {
         Command::Search(args) => search::run(&client, args).await,
         Command::Download(args) => download::run(&client, args).await,
         Command::Export(args) => export::run(&client, args).await,
+        Command::Watch(args) => watch::run(&client, args).await,
         #[cfg(feature = "demo")]
         Command::Demo(_) => Ok(()),
     };

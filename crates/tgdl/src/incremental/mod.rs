@@ -156,7 +156,7 @@ impl Archive {
     /// # Errors
     /// The session store's.
     pub fn record(
-        &self,
+        &mut self,
         client: &Client,
         outcomes: &[FileOutcome],
     ) -> Result<(), tgclient::StoreError> {
@@ -164,7 +164,19 @@ impl Archive {
         if marks.is_empty() && versions.is_empty() {
             return Ok(());
         }
-        client.with_store(|s| s.record_archived(&marks, &versions))
+        client.with_store(|s| s.record_archived(&marks, &versions))?;
+        // A later batch of the same process (a watch) judges edits against these too.
+        for version in versions {
+            self.versions.remember(version);
+        }
+        Ok(())
+    }
+
+    /// Forgets the files and listings recorded, keeping the versions: a watch plans its
+    /// next batch from an empty list.
+    pub fn clear_batch(&mut self) {
+        self.files.clear();
+        self.listings.clear();
     }
 }
 

@@ -41,6 +41,17 @@ impl Versions {
         }
     }
 
+    /// Adds a version just recorded, if its chat is loaded (an unloaded chat reads it from
+    /// the store when it is).
+    pub fn remember(&mut self, version: MessageVersion) {
+        if self.has(version.chat_id) {
+            self.by_message
+                .entry((version.chat_id, version.msg_id))
+                .or_default()
+                .push(version);
+        }
+    }
+
     /// Judges media `media_id` of message `msg_id` of `chat_id`, which was sent at `date`
     /// and last edited at `edit_date`.
     pub fn judge(

@@ -7,3 +7,4 @@ mod desktop_export;
 mod download;
 mod incremental;
 mod secrets;
+mod watch;
