@@ -42,7 +42,7 @@ const FALLBACK_DC: i32 = 2;
 
 impl World {
     /// Posts a message in `chat` now; its id. The message gets the next id of the chat
-    /// (a channel) or of the common message space (groups, private chats), today's date,
+    /// (a channel) or of the common message space (groups, private chats), the current date,
     /// and new media when the post has some. In a private chat whose other side has the
     /// conversation too, that side gets its own copy (its own id), as Telegram does.
     pub fn post(&self, chat: ChatRef, post: &PostSpec) -> Result<i32, LiveError> {
@@ -125,18 +125,21 @@ impl World {
             let mut guard = self.store.write().unwrap_or_else(PoisonError::into_inner);
             let store = Arc::make_mut(&mut guard);
             let owner = Owner::of(store, chat)?;
+            let missing = || LiveError::NoSuchMessage { chat, id: edit.id };
+            // The message is found before any media id is taken: a refused edit takes
+            // nothing, so a replay (`restore_live`) takes the same ids.
+            let index = chat
+                .thread(store)
+                .and_then(|t| t.messages().binary_search_by_key(&edit.id, |m| m.id).ok())
+                .ok_or_else(missing)?;
             let media = edit
                 .media
                 .as_ref()
                 .map(|m| new_media(boxes.take_media_id(), m, owner.dc));
             store.index_media(media.as_ref())?;
-            let missing = LiveError::NoSuchMessage { chat, id: edit.id };
-            let messages = messages_mut(store, chat).ok_or(missing)?;
-            let message = messages
-                .binary_search_by_key(&edit.id, |m| m.id)
-                .ok()
-                .and_then(|i| messages.get_mut(i))
-                .ok_or(LiveError::NoSuchMessage { chat, id: edit.id })?;
+            let message = messages_mut(store, chat)
+                .and_then(|messages| messages.get_mut(index))
+                .ok_or_else(missing)?;
             if let Some(text) = &edit.text {
                 message.text.clone_from(text);
             }
@@ -735,6 +738,12 @@ mod tests {
                 dc: None,
             }),
         };
+        // A refused edit takes no media id (the replay would not take it either).
+        let refused = EditSpec {
+            id: 999,
+            ..edit.clone()
+        };
+        assert!(first.edit(ChatRef::Chat(CHANNEL), &refused).is_err());
         first.edit(ChatRef::Chat(CHANNEL), &edit).unwrap();
         first.delete(ChatRef::Chat(CHANNEL), &[2, 77]).unwrap();
         let saved = first.saved_live();
