@@ -147,9 +147,9 @@ impl Quirks {
 
     /// Whether `updates.getChannelDifference` answers `channelDifferenceTooLong` to key
     /// `key_id` as soon as more than the request's `limit` events are owed ("the provided
-    /// pts + limit < remote pts", the constructor's description in the current schema
-    /// docs), rather than only past the server's own threshold of events kept (the older
-    /// description: "updates older than latestPts - 100000").
+    /// pts + limit < remote pts", one description of the constructor), rather than only
+    /// past the server's own threshold of events kept (another: "updates older than
+    /// latestPts - 100000"); see `QUIRKS.md`.
     pub fn channel_too_long_at_limit(&self, key_id: u64) -> bool {
         self.always_too_long_at_limit
             || self
