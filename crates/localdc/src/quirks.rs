@@ -169,7 +169,7 @@ impl Quirks {
 }
 
 /// A well-spread hash of `parts` (splitmix64 steps).
-fn mix(parts: &[u64]) -> u64 {
+pub(crate) fn mix(parts: &[u64]) -> u64 {
     parts.iter().fold(0x9e37_79b9_7f4a_7c15, |acc: u64, part| {
         let mut z = acc ^ part.wrapping_add(0x9e37_79b9_7f4a_7c15);
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
