@@ -94,10 +94,7 @@ impl Boxes {
             .chats
             .values()
             .filter(|c| c.is_channel())
-            .map(|c| {
-                let pts = c.top().map_or(1, |m| m.id.max(1));
-                (c.spec.id, UpdateBox::new(pts, now, keep))
-            })
+            .map(|c| (c.spec.id, UpdateBox::new(c.pts, now, keep)))
             .collect();
         let users = store
             .users
@@ -460,8 +457,10 @@ pub(super) fn channel_difference(
     too_long_at: Option<u32>,
     viewer: i64,
 ) -> Option<enums::updates::ChannelDifference> {
-    let store = world.store();
+    // The store read under the boxes' lock: changes take the lock first, so the snapshot
+    // and the boxes agree (a dialog's pts never runs ahead of its messages).
     let boxes = crate::sync::lock(&world.boxes);
+    let store = world.store();
     let limits = &boxes.limits;
     let timeout = Some(limits.channel_timeout);
     let threshold = too_long_at.map_or(limits.channel_too_long, |at| {
@@ -573,8 +572,8 @@ pub(super) fn difference(
     pts: i32,
     total_limit: Option<i32>,
 ) -> enums::updates::Difference {
-    let store = world.store();
     let boxes = crate::sync::lock(&world.boxes);
+    let store = world.store();
     let limits = &boxes.limits;
     let too_long = total_limit
         .and_then(|l| u32::try_from(l).ok())
