@@ -28,7 +28,7 @@
 //! flood <method> <max_calls> <per_seconds> [<user_id>]   adds a flood rule
 //! flood clear                           removes every flood rule
 //! drop-updates <dcs> next <n>           Faults::drop_next_updates (pushed world updates)
-//! drop-updates <dcs> rate <fraction>    Faults::set_update_drop_rate (0.0..1.0)
+//! drop-updates <dcs> rate <fraction> [<seed>]   Faults::set_update_drop_rate (0.0..1.0)
 //! drop-updates <dcs> off                both back to off
 //! post <chat> [photo|document <size>] [<text>]        World::post: ok <message id>
 //! edit <chat> <id> [photo|document <size>] [<text>]   World::edit (text and/or media)
@@ -243,6 +243,7 @@ impl Control {
                 }
             }
             "drop-updates" => {
+                let seed = args.get(3).map(|s| number::<u64>(s)).transpose()?;
                 let (next, rate) = match arg(1)? {
                     "next" => (Some(number::<u64>(arg(2)?)?), None),
                     "rate" => {
@@ -260,6 +261,9 @@ impl Control {
                 self.each(arg(0)?, |f| {
                     if let Some(n) = next {
                         f.drop_next_updates(n);
+                    }
+                    if let Some(seed) = seed {
+                        f.set_update_drop_seed(seed);
                     }
                     if let Some(rate) = rate {
                         f.set_update_drop_rate(rate);

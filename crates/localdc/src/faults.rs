@@ -184,6 +184,11 @@ pub struct Faults {
     drop_updates_left: AtomicU64,
     /// The share of pushed world updates dropped at random, in millionths.
     drop_updates_ppm: AtomicU32,
+    /// Picks which updates the share drops: the n-th update considered is dropped by a
+    /// hash of (seed, n), so a seed and an order of pushes give the same drops.
+    drop_updates_seed: AtomicU64,
+    /// Pushed world updates considered so far.
+    updates_considered: AtomicU64,
     /// Pushed world updates dropped so far.
     updates_dropped: AtomicU64,
 }
@@ -213,6 +218,8 @@ impl Faults {
             keys: OnceLock::new(),
             drop_updates_left: AtomicU64::new(0),
             drop_updates_ppm: AtomicU32::new(0),
+            drop_updates_seed: AtomicU64::new(0),
+            updates_considered: AtomicU64::new(0),
             updates_dropped: AtomicU64::new(0),
         };
         faults.apply(settings);
@@ -363,12 +370,19 @@ impl Faults {
         self.drop_updates_left.store(n, Ordering::Relaxed);
     }
 
-    /// Drops this share (0.0..=1.0) of the world's pushed updates at random, from now on.
+    /// Drops this share (0.0..=1.0) of the world's pushed updates from now on, picked by
+    /// the seed of [`Faults::set_update_drop_seed`] (0 unless set).
     pub fn set_update_drop_rate(&self, fraction: f64) {
         let ppm = (fraction.clamp(0.0, 1.0) * 1_000_000.0).round();
         // Clamped to 0..=1e6 above: the cast is exact.
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         self.drop_updates_ppm.store(ppm as u32, Ordering::Relaxed);
+    }
+
+    /// Which updates [`Faults::set_update_drop_rate`] drops: the same seed and the same
+    /// order of pushes drop the same ones.
+    pub fn set_update_drop_seed(&self, seed: u64) {
+        self.drop_updates_seed.store(seed, Ordering::Relaxed);
     }
 
     /// The share of pushed updates dropped at random.
@@ -389,11 +403,10 @@ impl Faults {
                 left.checked_sub(1)
             })
             .is_ok();
+        let n = self.updates_considered.fetch_add(1, Ordering::Relaxed);
         let ppm = self.drop_updates_ppm.load(Ordering::Relaxed);
-        let random = ppm > 0 && {
-            use rand::Rng;
-            rand::thread_rng().gen_range(0..1_000_000) < ppm
-        };
+        let seed = self.drop_updates_seed.load(Ordering::Relaxed);
+        let random = ppm > 0 && crate::quirks::mix(&[seed, n]) % 1_000_000 < u64::from(ppm);
         let drop = counted || random;
         if drop {
             self.updates_dropped.fetch_add(1, Ordering::Relaxed);
@@ -551,11 +564,24 @@ mod tests {
         faults.set_update_drop_rate(1.0);
         assert!((0..50).all(|_| faults.take_update_drop()));
         faults.set_update_drop_rate(0.5);
-        let dropped = (0..2000).filter(|_| faults.take_update_drop()).count();
+        let picks: Vec<bool> = (0..2000).map(|_| faults.take_update_drop()).collect();
+        let dropped = picks.iter().filter(|d| **d).count();
         assert!((700..1300).contains(&dropped), "{dropped} of 2000");
+        // The same seed and order of pushes drop the same updates.
+        let again = Faults::new(&FaultSettings::default());
+        again.set_update_drop_rate(1.0);
+        // 55 updates were considered before the share began above.
+        (0..55).for_each(|_| {
+            again.take_update_drop();
+        });
+        again.set_update_drop_rate(0.5);
+        let repeated: Vec<bool> = (0..2000).map(|_| again.take_update_drop()).collect();
+        assert_eq!(picks, repeated);
+        let dropped_again = repeated.iter().filter(|d| **d).count();
         faults.set_update_drop_rate(0.0);
         assert!((0..50).all(|_| !faults.take_update_drop()));
         assert_eq!(faults.updates_dropped(), 2 + 50 + dropped as u64);
+        assert_eq!(again.updates_dropped(), 55 + dropped_again as u64);
     }
 
     #[test]

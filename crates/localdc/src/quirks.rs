@@ -147,9 +147,9 @@ impl Quirks {
 
     /// Whether `updates.getChannelDifference` answers `channelDifferenceTooLong` to key
     /// `key_id` as soon as more than the request's `limit` events are owed ("the provided
-    /// pts + limit < remote pts", the constructor's description in the current schema
-    /// docs), rather than only past the server's own threshold of events kept (the older
-    /// description: "updates older than latestPts - 100000").
+    /// pts + limit < remote pts", one description of the constructor), rather than only
+    /// past the server's own threshold of events kept (another: "updates older than
+    /// latestPts - 100000"); see `QUIRKS.md`.
     pub fn channel_too_long_at_limit(&self, key_id: u64) -> bool {
         self.always_too_long_at_limit
             || self
@@ -169,7 +169,7 @@ impl Quirks {
 }
 
 /// A well-spread hash of `parts` (splitmix64 steps).
-fn mix(parts: &[u64]) -> u64 {
+pub(crate) fn mix(parts: &[u64]) -> u64 {
     parts.iter().fold(0x9e37_79b9_7f4a_7c15, |acc: u64, part| {
         let mut z = acc ^ part.wrapping_add(0x9e37_79b9_7f4a_7c15);
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);

@@ -42,7 +42,7 @@ const FALLBACK_DC: i32 = 2;
 
 impl World {
     /// Posts a message in `chat` now; its id. The message gets the next id of the chat
-    /// (a channel) or of the common message space (groups, private chats), today's date,
+    /// (a channel) or of the common message space (groups, private chats), the current date,
     /// and new media when the post has some. In a private chat whose other side has the
     /// conversation too, that side gets its own copy (its own id), as Telegram does.
     pub fn post(&self, chat: ChatRef, post: &PostSpec) -> Result<i32, LiveError> {
@@ -104,11 +104,11 @@ impl World {
                     messages.push(message.clone());
                 }
             }
+            for (thread, message) in copies.iter().cloned() {
+                self.log(&mut boxes, store, thread, Change::New(message), 1, date);
+            }
         }
         let id = copies.first().map_or(0, |(_, m)| m.id);
-        for (thread, message) in copies {
-            self.log(&mut boxes, thread, Change::New(message), 1, date);
-        }
         self.journal(&mut boxes, date, chat, Action::Post(post));
         Ok(id)
     }
@@ -121,22 +121,25 @@ impl World {
 
     fn edit_at(&self, chat: ChatRef, edit: &EditSpec, date: i32) -> Result<(), LiveError> {
         let mut boxes = lock(&self.boxes);
-        let edited = {
+        {
             let mut guard = self.store.write().unwrap_or_else(PoisonError::into_inner);
             let store = Arc::make_mut(&mut guard);
             let owner = Owner::of(store, chat)?;
+            let missing = || LiveError::NoSuchMessage { chat, id: edit.id };
+            // The message is found before any media id is taken: a refused edit takes
+            // nothing, so a replay (`restore_live`) takes the same ids.
+            let index = chat
+                .thread(store)
+                .and_then(|t| t.messages().binary_search_by_key(&edit.id, |m| m.id).ok())
+                .ok_or_else(missing)?;
             let media = edit
                 .media
                 .as_ref()
                 .map(|m| new_media(boxes.take_media_id(), m, owner.dc));
             store.index_media(media.as_ref())?;
-            let missing = LiveError::NoSuchMessage { chat, id: edit.id };
-            let messages = messages_mut(store, chat).ok_or(missing)?;
-            let message = messages
-                .binary_search_by_key(&edit.id, |m| m.id)
-                .ok()
-                .and_then(|i| messages.get_mut(i))
-                .ok_or(LiveError::NoSuchMessage { chat, id: edit.id })?;
+            let message = messages_mut(store, chat)
+                .and_then(|messages| messages.get_mut(index))
+                .ok_or_else(missing)?;
             if let Some(text) = &edit.text {
                 message.text.clone_from(text);
             }
@@ -144,9 +147,9 @@ impl World {
                 message.media = media;
             }
             message.edit_date = Some(date);
-            message.clone()
-        };
-        self.log(&mut boxes, chat, Change::Edit(edited), 1, date);
+            let edited = message.clone();
+            self.log(&mut boxes, store, chat, Change::Edit(edited), 1, date);
+        }
         self.journal(&mut boxes, date, chat, Action::Edit(edit));
         Ok(())
     }
@@ -160,20 +163,17 @@ impl World {
 
     fn delete_at(&self, chat: ChatRef, ids: &[i32], date: i32) -> Result<usize, LiveError> {
         let mut boxes = lock(&self.boxes);
-        let removed: Vec<MessageSpec> = {
-            let mut guard = self.store.write().unwrap_or_else(PoisonError::into_inner);
-            let store = Arc::make_mut(&mut guard);
-            Owner::of(store, chat)?;
-            let wanted: BTreeSet<i32> = ids.iter().copied().collect();
-            let Some(messages) = messages_mut(store, chat) else {
-                return Ok(0);
-            };
-            let (gone, kept) = std::mem::take(messages)
-                .into_iter()
-                .partition(|m| wanted.contains(&m.id));
-            *messages = kept;
-            gone
+        let mut guard = self.store.write().unwrap_or_else(PoisonError::into_inner);
+        let store = Arc::make_mut(&mut guard);
+        Owner::of(store, chat)?;
+        let wanted: BTreeSet<i32> = ids.iter().copied().collect();
+        let Some(messages) = messages_mut(store, chat) else {
+            return Ok(0);
         };
+        let (removed, kept): (Vec<MessageSpec>, _) = std::mem::take(messages)
+            .into_iter()
+            .partition(|m| wanted.contains(&m.id));
+        *messages = kept;
         for message in &removed {
             if let Some(media_id) = message.media.as_ref().map(media_id) {
                 self.media.forget_media(media_id);
@@ -182,7 +182,8 @@ impl World {
         let gone: Vec<i32> = removed.iter().map(|m| m.id).collect();
         if !gone.is_empty() {
             let count = i32::try_from(gone.len()).unwrap_or(i32::MAX);
-            self.log(&mut boxes, chat, Change::Delete(gone), count, date);
+            self.log(&mut boxes, store, chat, Change::Delete(gone), count, date);
+            drop(guard);
             self.journal(&mut boxes, date, chat, Action::Delete(ids));
         }
         Ok(removed.len())
@@ -317,15 +318,23 @@ impl World {
         self.pushes.count(user)
     }
 
-    /// Logs `change` of `thread` in every box it touches and pushes it to the sessions
-    /// subscribed to those boxes' accounts (under the boxes' lock, so each session gets
-    /// its updates in pts order).
-    fn log(&self, boxes: &mut Boxes, thread: ChatRef, change: Change, pts_count: i32, date: i32) {
-        let store = self.store();
+    /// Logs `change` of `thread` in every box it touches (a channel's pts goes into the
+    /// store being changed too, so that a snapshot's messages and pts agree) and pushes it
+    /// to the sessions subscribed to those boxes' accounts (under the boxes' lock, so each
+    /// session gets its updates in pts order).
+    fn log(
+        &self,
+        boxes: &mut Boxes,
+        store: &mut Store,
+        thread: ChatRef,
+        change: Change,
+        pts_count: i32,
+        date: i32,
+    ) {
         let event = Event { thread, change };
         match thread {
             ChatRef::Chat(id) => {
-                let Some(record) = store.chats.get(&id) else {
+                let Some(record) = store.chats.get_mut(&id) else {
                     return;
                 };
                 let members: BTreeSet<i64> = record
@@ -341,6 +350,7 @@ impl World {
                     .collect();
                 if record.is_channel() {
                     let pts = boxes.channel_mut(id).push(pts_count, date, event.clone());
+                    record.pts = pts;
                     let logged = Logged {
                         pts,
                         pts_count,
@@ -348,7 +358,7 @@ impl World {
                         event,
                     };
                     for user in members {
-                        self.deliver(&store, user, &logged);
+                        self.deliver(store, user, &logged);
                     }
                 } else {
                     for user in members {
@@ -359,7 +369,7 @@ impl World {
                             date,
                             event: event.clone(),
                         };
-                        self.deliver(&store, user, &logged);
+                        self.deliver(store, user, &logged);
                     }
                 }
             }
@@ -371,7 +381,7 @@ impl World {
                     date,
                     event,
                 };
-                self.deliver(&store, user, &logged);
+                self.deliver(store, user, &logged);
             }
         }
     }
@@ -625,6 +635,12 @@ mod tests {
         assert!(!world.media().is_media_deleted(doc.id));
         // A deletion moves pts by the number of messages deleted.
         assert_eq!(world.channel_pts(CHANNEL), Some(9));
+        // The snapshot carries the same pts as its messages (history answers read both).
+        assert_eq!(world.store().chats[&CHANNEL].pts, 9);
+        assert_eq!(
+            store.chats[&CHANNEL].pts, 6,
+            "the snapshot taken after the post"
+        );
         // Ids are never reused.
         assert_eq!(world.post(chat, &text("again")).unwrap(), 7);
         assert!(matches!(
@@ -735,6 +751,12 @@ mod tests {
                 dc: None,
             }),
         };
+        // A refused edit takes no media id (the replay would not take it either).
+        let refused = EditSpec {
+            id: 999,
+            ..edit.clone()
+        };
+        assert!(first.edit(ChatRef::Chat(CHANNEL), &refused).is_err());
         first.edit(ChatRef::Chat(CHANNEL), &edit).unwrap();
         first.delete(ChatRef::Chat(CHANNEL), &[2, 77]).unwrap();
         let saved = first.saved_live();

@@ -58,6 +58,10 @@ pub struct ChatRecord {
     /// still holds the previous snapshot.
     pub messages: Arc<Vec<MessageSpec>>,
     pub members: BTreeSet<i64>,
+    /// A channel's pts as of this snapshot (its top message id at first; then moved by
+    /// every change, see `world::posting`), so that an answer reads messages and pts from
+    /// one snapshot. Unused for basic groups.
+    pub pts: i32,
 }
 
 impl ChatRecord {
@@ -322,6 +326,7 @@ impl Store {
             }
             let record = ChatRecord {
                 spec,
+                pts: messages.last().map_or(1, |m| m.id.max(1)),
                 messages: Arc::new(messages),
                 members,
             };

@@ -94,10 +94,7 @@ impl Boxes {
             .chats
             .values()
             .filter(|c| c.is_channel())
-            .map(|c| {
-                let pts = c.top().map_or(1, |m| m.id.max(1));
-                (c.spec.id, UpdateBox::new(pts, now, keep))
-            })
+            .map(|c| (c.spec.id, UpdateBox::new(c.pts, now, keep)))
             .collect();
         let users = store
             .users
@@ -460,8 +457,10 @@ pub(super) fn channel_difference(
     too_long_at: Option<u32>,
     viewer: i64,
 ) -> Option<enums::updates::ChannelDifference> {
-    let store = world.store();
+    // The store read under the boxes' lock: changes take the lock first, so the snapshot
+    // and the boxes agree (a dialog's pts never runs ahead of its messages).
     let boxes = crate::sync::lock(&world.boxes);
+    let store = world.store();
     let limits = &boxes.limits;
     let timeout = Some(limits.channel_timeout);
     let threshold = too_long_at.map_or(limits.channel_too_long, |at| {
@@ -573,8 +572,8 @@ pub(super) fn difference(
     pts: i32,
     total_limit: Option<i32>,
 ) -> enums::updates::Difference {
-    let store = world.store();
     let boxes = crate::sync::lock(&world.boxes);
+    let store = world.store();
     let limits = &boxes.limits;
     let too_long = total_limit
         .and_then(|l| u32::try_from(l).ok())
@@ -654,5 +653,42 @@ impl World {
         viewer: i64,
     ) -> Option<enums::updates::ChannelDifference> {
         channel_difference(self, channel, pts, limit, too_long_at, viewer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+
+    use tl_types::Serialize as _;
+
+    use super::*;
+    use crate::world::fixture::{Fixture, NewMedia, PostSpec};
+
+    #[test]
+    fn pushed_posts_are_rewritten_for_the_oldest_layer_served() {
+        let fixture = Fixture::from_json(include_str!("../../fixtures/demo.json")).unwrap();
+        let world = World::from_fixture(fixture).unwrap();
+        let post = PostSpec {
+            text: "with a photo".into(),
+            media: Some(NewMedia::Photo {
+                size: 5000,
+                dc: None,
+            }),
+            ..PostSpec::default()
+        };
+        world.post(ChatRef::Chat(501), &post).unwrap();
+        let store = world.store();
+        let boxes = crate::sync::lock(&world.boxes);
+        let Difference::Events { events, .. } = boxes.channel(501).unwrap().difference(5, 10, 100)
+        else {
+            panic!("no event");
+        };
+        let logged = events.first().unwrap();
+        let updates = pushed(&world, &store, logged, 1001).unwrap().to_bytes();
+        // A GramJS of layer 198 reads it: rewritten, not left out.
+        let old = tl_layers::downgrade_object(&updates, 198).unwrap().unwrap();
+        assert!(!old.is_empty());
+        assert_ne!(old, updates, "layer 198's message differs from 229's");
     }
 }

@@ -4,9 +4,10 @@
     clippy::panic,
     clippy::indexing_slicing
 )]
-//! Telethon 1.45.0, an unmodified real client, following a channel of localdc's live world:
-//! posts pushed to it as `updateNewChannelMessage`, and one push dropped by the fault knob,
-//! which Telethon must notice as a pts gap and fill with `updates.getChannelDifference`.
+//! Telethon 1.45.0, an unmodified real client, following localdc's live world: channel
+//! posts pushed as `updateNewChannelMessage`, one push dropped by the fault knob, which
+//! Telethon must notice as a pts gap and fill with `updates.getChannelDifference`, and
+//! basic-group posts pushed as `updateShortChatMessage` (text) and `updates` (a photo).
 //! Needs Python 3; the venv is made by `scripts/setup-python-tests.sh`.
 
 use std::path::Path;
@@ -15,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use localdc::rpc::CallCounts;
-use localdc::world::fixture::PostSpec;
+use localdc::world::fixture::{NewMedia, PostSpec};
 use localdc::world::posting::ChatRef;
 use localdc::world::{Fixture, World, mint_session};
 use localdc::{Config, serve};
@@ -29,9 +30,11 @@ use crate::venv;
 
 const SCRIPT_TIME: Duration = Duration::from_mins(2);
 const CHANNEL: i64 = 501;
+/// A basic group Alice is in (messages 100 and 101 in the fixture).
+const GROUP: i64 = 503;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn telethon_follows_a_channel_and_fills_a_dropped_push_from_the_difference() {
+async fn telethon_follows_a_channel_and_a_group_and_fills_a_dropped_push() {
     let python = venv::python().await;
     let fixture = Fixture::from_json(include_str!("../../fixtures/demo.json")).unwrap();
     let world = Arc::new(World::from_fixture(fixture).unwrap());
@@ -55,6 +58,8 @@ async fn telethon_follows_a_channel_and_fills_a_dropped_push_from_the_difference
         .arg(&minted.string_session)
         .arg("demo_news")
         .arg("3")
+        .arg(GROUP.to_string())
+        .arg("2")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
@@ -80,6 +85,21 @@ async fn telethon_follows_a_channel_and_fills_a_dropped_push_from_the_difference
         assert_eq!(post("dropped"), 7);
         assert_eq!(post("pushed after the gap"), 8);
         assert_eq!(dc.faults().updates_dropped(), 1);
+        // In the basic group: text (updateShortChatMessage), then a photo (updates).
+        let group = |post: &PostSpec| world.post(ChatRef::Chat(GROUP), post).unwrap();
+        let first = group(&PostSpec {
+            text: "short".into(),
+            ..PostSpec::default()
+        });
+        let second = group(&PostSpec {
+            text: "with a photo".into(),
+            media: Some(NewMedia::Photo {
+                size: 2048,
+                dc: None,
+            }),
+            ..PostSpec::default()
+        });
+        assert_eq!((first, second), (102, 103));
         let mut result = None;
         while let Some(line) = lines.next_line().await.unwrap() {
             println!("{line}");
@@ -110,6 +130,13 @@ async fn telethon_follows_a_channel_and_fills_a_dropped_push_from_the_difference
     ids.sort_unstable();
     // Every post once: the dropped one through Telethon's getChannelDifference.
     assert_eq!(ids, vec![6, 7, 8]);
+    let group: Vec<i64> = result["group"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_i64().unwrap())
+        .collect();
+    assert_eq!(group, vec![102, 103]);
     assert!(calls.of(GetChannelDifference::CONSTRUCTOR_ID) >= 1);
     server.shutdown().await;
 }

@@ -87,7 +87,7 @@ impl Bundle {
         if let Some(record) = channel {
             return types::messages::ChannelMessages {
                 inexact: false,
-                pts: call.world.channel_pts(record.spec.id).unwrap_or(1),
+                pts: record.pts,
                 count: total,
                 offset_id_offset: None,
                 messages: self.messages,
@@ -531,7 +531,7 @@ fn get_dialogs(call: &Call<'_>, req: GetDialogs) -> Result<enums::messages::Dial
                 unread_reactions_count: 0,
                 unread_poll_votes_count: 0,
                 notify_settings: convert::notify_settings(),
-                pts: channel_of(thread).map(|c| call.world.channel_pts(c.spec.id).unwrap_or(1)),
+                pts: channel_of(thread).map(|c| c.pts),
                 draft: None,
                 folder_id: None,
                 ttl_period: None,

@@ -410,7 +410,7 @@ fn get_full_channel(
         slowmode_seconds: None,
         slowmode_next_send_date: None,
         stats_dc: None,
-        pts: call.world.channel_pts(record.spec.id).unwrap_or(1),
+        pts: record.pts,
         call: None,
         ttl_period: None,
         pending_suggestions: None,
