@@ -29,6 +29,11 @@ pub struct SenderConfig {
     pub handshake_timeout: Duration,
     /// Waiting between reconnection attempts.
     pub backoff: Backoff,
+    /// Put an `updatesTooLong` in the updates channel when pushed updates may have been
+    /// lost (after a reconnect, or when the server starts a new session after the first),
+    /// so that an application keeping update state fetches the difference. Off by default:
+    /// the channel then carries only what the server pushed.
+    pub report_lost_updates: bool,
 }
 
 impl SenderConfig {
@@ -43,6 +48,7 @@ impl SenderConfig {
             request_timeout: Duration::from_mins(1),
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             backoff: Backoff::default(),
+            report_lost_updates: false,
         }
     }
 }

@@ -374,6 +374,9 @@ impl Task {
     /// itself says so: an `updatesTooLong` in the updates channel (the application fetches
     /// the difference).
     fn updates_may_be_lost(&mut self) {
+        if !self.config.report_lost_updates {
+            return;
+        }
         let too_long = tl_types::api::enums::Updates::TooLong.to_bytes();
         if self.updates.try_send(too_long).is_err()
             && let Some(suppressed) = self.dropped_updates.allow()

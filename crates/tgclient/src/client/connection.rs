@@ -117,6 +117,8 @@ impl Client {
         let endpoints = config.server.connect.endpoints(addresses, wire_dc);
         let mut sender_config = SenderConfig::new(endpoints, wire_dc, rsa_keys);
         sender_config.request_timeout = config.request_timeout;
+        // A follower fetches the difference when pushed updates may have been lost.
+        sender_config.report_lost_updates = true;
         let patience = if self.is_unreachable(dc_id) {
             Duration::ZERO
         } else {
