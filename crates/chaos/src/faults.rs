@@ -65,6 +65,9 @@ pub enum Fault {
     /// The MTProxy front is down: proxied connections are reset as they open, and the
     /// client runs that go through the proxy wait for it to come back.
     MtProxyDown,
+    /// The next `updates` updates pushed to clients are dropped: a follower must notice
+    /// the gap (or poll) and fetch the difference.
+    DropUpdates { updates: u64 },
 }
 
 impl fmt::Display for Fault {
@@ -100,6 +103,7 @@ impl fmt::Display for Fault {
             Self::CdnReupload { files } => write!(f, "cdn-reupload files={}", files.len()),
             Self::Slow { dc, rate } => write!(f, "slow dc={dc} rate={rate}B/s"),
             Self::MtProxyDown => write!(f, "mtproxy-down"),
+            Self::DropUpdates { updates } => write!(f, "drop-updates next={updates}"),
         }
     }
 }
@@ -227,6 +231,9 @@ impl Iterator for Schedule {
                     .collect();
                 Fault::CdnReupload { files }
             }
+            93..=96 => Fault::DropUpdates {
+                updates: self.rng.gen_range(1..=5),
+            },
             100..=104 => Fault::MtProxyDown,
             _ => Fault::Slow {
                 dc: self.any_dc_or_cdn(),
@@ -433,6 +440,7 @@ fn apply(local: &Local, fault: &Fault, cdn: &[(i64, u64)]) -> Option<Revert> {
             on_every_dc(local, |f| f.set_mtproxy_down(true));
             return Some(Revert::MtProxy);
         }
+        Fault::DropUpdates { updates } => on_every_dc(local, |f| f.drop_next_updates(*updates)),
     }
     None
 }
@@ -470,6 +478,7 @@ fn reset_all(local: &Local, cdn: &[(i64, u64)]) {
                 faults.set_block(class, Block::None);
             }
             faults.set_mtproxy_down(false);
+            faults.drop_next_updates(0);
         }
     });
     local.world().flood().set_rules(Vec::new());
@@ -507,7 +516,7 @@ mod tests {
                     .to_owned()
             })
             .collect();
-        assert_eq!(kinds.len(), 19, "{kinds:?}");
+        assert_eq!(kinds.len(), 20, "{kinds:?}");
         assert!(
             !a.iter()
                 .any(|e| e.fault == Fault::ForgetKeys { dc: HOME_DC })

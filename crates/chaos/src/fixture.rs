@@ -3,6 +3,10 @@
 //! largest size), the rest log-uniform between one byte and `--max-size`, so most files are
 //! small and a few are large. Documents are spread over DCs 1-5; every fourth one is served
 //! through the CDN DC.
+//!
+//! A second channel, `@chaos_live`, starts with a few small documents and gets new posts
+//! while the round runs (see `live.rs`); its channel differences answer "too long" past
+//! [`LIVE_TOO_LONG`] events, and tell clients to ask again every [`LIVE_TIMEOUT`] seconds.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -12,6 +16,8 @@ use localdc::world::{FileKey, Fixture, World};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
+
+use crate::live::{LiveFile, live_path};
 
 /// The account tgdl logs in as.
 pub const PHONE: &str = "15550001";
@@ -27,6 +33,16 @@ pub const DCS: u8 = 5;
 /// The channel's username, which is also the directory tgdl's default template uses.
 pub const CHAT: &str = "chaos";
 const CHAT_ID: i64 = 9001;
+/// The live channel's username (and the watcher's directory).
+pub const LIVE_CHAT: &str = "chaos_live";
+/// The live channel's id.
+pub const LIVE_CHAT_ID: i64 = 9002;
+/// Events past which a channel difference is `channelDifferenceTooLong`.
+pub const LIVE_TOO_LONG: u32 = 40;
+/// The `timeout` of channel differences: how often an idle follower asks again.
+const LIVE_TIMEOUT: i32 = 2;
+/// Documents the live channel has before anything is posted.
+const LIVE_INITIAL: i32 = 4;
 const USER_ID: i64 = 1001;
 const MEDIA_BASE: i64 = 500_000;
 const PART: u64 = 1 << 20;
@@ -45,6 +61,8 @@ pub struct FileSpec {
 pub struct Plan {
     pub fixture: Fixture,
     pub files: BTreeMap<PathBuf, FileSpec>,
+    /// The live channel's initial files.
+    pub live_files: BTreeMap<PathBuf, LiveFile>,
 }
 
 impl Plan {
@@ -83,6 +101,20 @@ impl Plan {
                 },
             );
         }
+        let mut live_messages = Vec::new();
+        let mut live_files = BTreeMap::new();
+        for msg_id in 1..=LIVE_INITIAL {
+            let size = log_uniform(&mut rng, 256 << 10);
+            let media_id = MEDIA_BASE / 2 + i64::from(msg_id);
+            let name = format!("initial{msg_id}.bin");
+            live_messages.push(json!({
+                "id": msg_id, "date": 1_700_000_000 + i64::from(msg_id) * 60,
+                "media": { "type": "document", "id": media_id, "dc": HOME_DC, "size": size,
+                    "mime_type": "application/octet-stream",
+                    "attributes": [ { "type": "file_name", "file_name": name } ] }
+            }));
+            live_files.insert(live_path(msg_id, &name), LiveFile { media_id, size });
+        }
         let fixture = json!({
             "seed": seed,
             "users": [ { "id": USER_ID, "first_name": "Chaos", "username": "chaos_user",
@@ -91,13 +123,18 @@ impl Plan {
                             "home_dc": HOME_DC } ],
             "chats": [ { "id": CHAT_ID, "kind": "channel", "title": "Chaos", "username": CHAT,
                          "creator": USER_ID, "members": [USER_ID], "date": 1_700_000_000,
-                         "messages": Value::Array(messages) } ]
+                         "messages": Value::Array(messages) },
+                       { "id": LIVE_CHAT_ID, "kind": "channel", "title": "Chaos live",
+                         "username": LIVE_CHAT, "creator": USER_ID, "members": [USER_ID],
+                         "date": 1_700_000_000, "messages": Value::Array(live_messages) } ],
+            "updates": { "channel_too_long": LIVE_TOO_LONG, "channel_timeout": LIVE_TIMEOUT }
         });
         let fixture =
             Fixture::from_json(&fixture.to_string()).context("the generated fixture is invalid")?;
         Ok(Self {
             fixture,
             files: specs,
+            live_files,
         })
     }
 
@@ -121,7 +158,7 @@ impl Plan {
 }
 
 /// A size between 1 and `max` bytes, log-uniform.
-fn log_uniform(rng: &mut StdRng, max: u64) -> u64 {
+pub fn log_uniform(rng: &mut StdRng, max: u64) -> u64 {
     let exponent: f64 = rng.gen_range(0.0..=(max as f64).ln());
     (exponent.exp() as u64).clamp(1, max)
 }

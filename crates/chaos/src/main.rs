@@ -22,6 +22,7 @@ use clap::Parser;
 
 mod faults;
 mod fixture;
+mod live;
 mod run;
 mod server;
 mod watch;
@@ -151,25 +152,38 @@ fn chaos(args: &Args) -> Result<bool> {
     if totals.ok() {
         let _ = std::fs::remove_dir_all(&work_dir);
     }
-    if totals.unverified + totals.leftovers + totals.panics + totals.failures + totals.hangs > 0 {
+    if totals.unverified
+        + totals.leftovers
+        + totals.panics
+        + totals.failures
+        + totals.hangs
+        + totals.unclean_stops
+        > 0
+    {
         eprintln!(
-            "chaos: rounds={} unverified={} leftovers={} panics={} failures={} hangs={}",
+            "chaos: rounds={} unverified={} leftovers={} panics={} failures={} hangs={} \
+             unclean_stops={}",
             totals.rounds,
             totals.unverified,
             totals.leftovers,
             totals.panics,
             totals.failures,
-            totals.hangs
+            totals.hangs,
+            totals.unclean_stops
         );
     }
     println!(
-        "faults={} kills={} files={} bytes={} corrupt={} lost={} wall={}",
+        "faults={} kills={} files={} bytes={} corrupt={} lost={} posted={} missed={} \
+         watch_kills={} wall={}",
         totals.faults,
         totals.kills,
         totals.files,
         totals.bytes,
         totals.corrupt + totals.unverified,
         totals.lost,
+        totals.posted,
+        totals.missed,
+        totals.watch_kills,
         start.elapsed().as_secs()
     );
     Ok(totals.ok())

@@ -21,6 +21,7 @@ use tl_types::api::functions::auth::{SendCode, SignIn};
 
 use crate::faults::{Firing, Schedule};
 use crate::fixture::{CODE, PHONE, Plan};
+use crate::live::{self, Live, LiveFile};
 use crate::server::{Keys, Local, proxy_secrets};
 use crate::watch::{self, Watcher};
 
@@ -68,6 +69,14 @@ pub struct Totals {
     /// Client runs killed because they made no progress for too long.
     pub hangs: u64,
     pub rounds: u64,
+    /// Messages posted into the live channel.
+    pub posted: u64,
+    /// Posted (or initial) live files the watcher never delivered.
+    pub missed: u64,
+    /// Watcher runs SIGKILLed.
+    pub watch_kills: u64,
+    /// Watcher runs that did not stop cleanly on SIGTERM at the end of a round.
+    pub unclean_stops: u64,
 }
 
 impl Totals {
@@ -77,6 +86,8 @@ impl Totals {
             && self.unverified == 0
             && self.leftovers == 0
             && self.panics == 0
+            && self.missed == 0
+            && self.unclean_stops == 0
     }
 
     fn add(&mut self, other: &Self) {
@@ -92,6 +103,10 @@ impl Totals {
         self.failures += other.failures;
         self.hangs += other.hangs;
         self.rounds += other.rounds;
+        self.posted += other.posted;
+        self.missed += other.missed;
+        self.watch_kills += other.watch_kills;
+        self.unclean_stops += other.unclean_stops;
     }
 }
 
@@ -124,7 +139,8 @@ pub fn run(settings: &Settings) -> Result<Totals> {
         port_base = base;
         eprintln!(
             "chaos: round {round}: faults={} kills={} files={} bytes={} corrupt={} lost={} \
-             unverified={} leftovers={} panics={} failures={} hangs={} t={:.0}s",
+             unverified={} leftovers={} panics={} failures={} hangs={} posted={} missed={} \
+             watch_kills={} unclean_stops={} t={:.0}s",
             outcome.faults,
             outcome.kills,
             outcome.files,
@@ -136,6 +152,10 @@ pub fn run(settings: &Settings) -> Result<Totals> {
             outcome.panics,
             outcome.failures,
             outcome.hangs,
+            outcome.posted,
+            outcome.missed,
+            outcome.watch_kills,
+            outcome.unclean_stops,
             start.elapsed().as_secs_f64()
         );
         totals.add(&outcome);
@@ -200,6 +220,7 @@ fn run_round(
     let client = Client {
         ready: local.ready_file().to_owned(),
         dir: dir.clone(),
+        session: dir.join("s.session"),
         proxy_port: local.proxy_port(),
     };
     let logins = client.login()?;
@@ -214,9 +235,24 @@ fn run_round(
             bail!("{method} ran {ran} times for {logins} login attempts");
         }
     }
+    // The watcher has a session of its own: a session file is one process's at a time.
+    let watch_client = Arc::new(Client {
+        session: dir.join("w.session"),
+        ..client.clone()
+    });
+    watch_client.login()?;
 
     let out = dir.join("out");
     let watcher = Watcher::start(out.clone());
+    let live_out = dir.join("live-out");
+    let live_watcher = Watcher::start(live_out.clone());
+    let live = Live::start(
+        Arc::clone(&world),
+        watch_client,
+        live_out.clone(),
+        settings.seed.wrapping_add(round),
+        settings.verbose,
+    );
     let firing = Firing::start(
         Arc::clone(&local),
         Schedule::new(settings.seed, round, cdn.len(), settings.mean_gap),
@@ -238,10 +274,25 @@ fn run_round(
     );
     outcome.faults = firing.stop();
     let seen = watcher.stop();
+    let (live_files, live_outcome) = live.finish(&plan.live_files);
+    let live_seen = live_watcher.stop();
     local.shutdown();
     downloaded?;
 
     check(&plan, &expected, &out, &seen, &mut outcome)?;
+    let live_expected = live::expected_hashes(&world, &live_files)?;
+    check_live(
+        &live_files,
+        &live_expected,
+        &live_out,
+        &live_seen,
+        &mut outcome,
+    )?;
+    outcome.posted = live_outcome.posted;
+    outcome.watch_kills = live_outcome.kills;
+    outcome.panics += live_outcome.panics;
+    outcome.failures += live_outcome.failures;
+    outcome.unclean_stops = u64::from(!live_outcome.clean_stop);
     if outcome.ok() {
         let _ = std::fs::remove_dir_all(&dir);
     } else {
@@ -389,24 +440,69 @@ fn check(
     seen: &BTreeMap<PathBuf, watch::Sighting>,
     outcome: &mut Totals,
 ) -> Result<()> {
-    for (path, spec) in &plan.files {
-        let full = out.join(path);
-        if !full.exists() {
-            outcome.lost += 1;
-            eprintln!(
-                "chaos: LOST {} ({} bytes, dc {}{})",
-                path.display(),
+    let sizes = plan
+        .files
+        .iter()
+        .map(|(path, spec)| (path.clone(), spec.size))
+        .collect();
+    let missing = check_files(&sizes, expected, out, seen, outcome, |path| {
+        plan.files.get(path).map_or_else(String::new, |spec| {
+            format!(
+                " ({} bytes, dc {}{})",
                 spec.size,
                 spec.dc,
                 if spec.cdn { ", via the CDN" } else { "" }
-            );
+            )
+        })
+    })?;
+    outcome.lost += missing;
+    Ok(())
+}
+
+/// Every file of the live channel (initial and posted) delivered by the watcher.
+fn check_live(
+    files: &BTreeMap<PathBuf, LiveFile>,
+    expected: &BTreeMap<PathBuf, [u8; 32]>,
+    out: &Path,
+    seen: &BTreeMap<PathBuf, watch::Sighting>,
+    outcome: &mut Totals,
+) -> Result<()> {
+    let sizes = files
+        .iter()
+        .map(|(path, file)| (path.clone(), file.size))
+        .collect();
+    let missing = check_files(&sizes, expected, out, seen, outcome, |path| {
+        files.get(path).map_or_else(String::new, |file| {
+            format!(" ({} bytes, posted)", file.size)
+        })
+    })?;
+    outcome.missed += missing;
+    Ok(())
+}
+
+/// Checks the files of `sizes` under `out` against `expected` (counting files, bytes,
+/// corrupt, unverified and leftovers into `outcome`); how many are missing.
+fn check_files(
+    sizes: &BTreeMap<PathBuf, u64>,
+    expected: &BTreeMap<PathBuf, [u8; 32]>,
+    out: &Path,
+    seen: &BTreeMap<PathBuf, watch::Sighting>,
+    outcome: &mut Totals,
+    describe: impl Fn(&Path) -> String,
+) -> Result<u64> {
+    let mut missing = 0;
+    for (path, size) in sizes {
+        let full = out.join(path);
+        if !full.exists() {
+            missing += 1;
+            eprintln!("chaos: LOST {}{}", path.display(), describe(path));
             continue;
         }
         let hash =
             watch::sha256_of(&full).with_context(|| format!("reading {}", full.display()))?;
         if Some(&hash) == expected.get(path) {
             outcome.files += 1;
-            outcome.bytes += spec.size;
+            outcome.bytes += size;
         } else {
             outcome.corrupt += 1;
             eprintln!("chaos: CORRUPT {} (final hash differs)", path.display());
@@ -416,18 +512,17 @@ fn check(
         if is_manifest(path) {
             continue;
         }
-        let (Some(spec), Some(hash)) = (plan.files.get(path), expected.get(path)) else {
+        let (Some(size), Some(hash)) = (sizes.get(path), expected.get(path)) else {
             outcome.leftovers += 1;
             eprintln!("chaos: STRAY file {} appeared", path.display());
             continue;
         };
-        if sighting.size != spec.size || sighting.sha256.as_ref() != Some(hash) {
+        if sighting.size != *size || sighting.sha256.as_ref() != Some(hash) {
             outcome.unverified += 1;
             eprintln!(
-                "chaos: UNVERIFIED {} appeared with {} bytes (expected {}) and {}",
+                "chaos: UNVERIFIED {} appeared with {} bytes (expected {size}) and {}",
                 path.display(),
                 sighting.size,
-                spec.size,
                 if sighting.sha256.as_ref() == Some(hash) {
                     "the right hash"
                 } else {
@@ -442,7 +537,7 @@ fn check(
             eprintln!("chaos: LEFTOVER {}", path.display());
         }
     }
-    Ok(())
+    Ok(missing)
 }
 
 fn is_manifest(path: &Path) -> bool {
@@ -450,7 +545,7 @@ fn is_manifest(path: &Path) -> bool {
         .is_some_and(|n| n.to_string_lossy().starts_with("tgdl-manifest-"))
 }
 
-fn tail(text: &str) -> String {
+pub fn tail(text: &str) -> String {
     let lines: Vec<&str> = text.lines().collect();
     lines
         .get(lines.len().saturating_sub(15)..)
@@ -459,10 +554,11 @@ fn tail(text: &str) -> String {
 }
 
 /// tgdl, as a child process of this binary.
-#[derive(Debug)]
-struct Client {
+#[derive(Debug, Clone)]
+pub struct Client {
     ready: PathBuf,
     dir: PathBuf,
+    session: PathBuf,
     /// localdc's MTProxy front, which every other download attempt goes through.
     proxy_port: Option<u16>,
 }
@@ -477,7 +573,7 @@ impl Client {
             .arg("--server")
             .arg(&self.ready)
             .arg("--session")
-            .arg(self.dir.join("s.session"))
+            .arg(&self.session)
             .args(args)
             .env("TGDL_API_ID", "4")
             .env("TGDL_API_HASH", "0123456789abcdef")
@@ -546,6 +642,26 @@ impl Client {
             .stderr(stderr)
             .spawn()
             .context("starting the client")
+    }
+
+    /// Starts watcher run `run`: `tgdl watch @chaos_live` into `live-out`, with JSON events.
+    pub fn watch(&self, run: u64) -> Result<Child> {
+        let out = self.dir.join("live-out");
+        let out = out.to_str().context("the output path is not UTF-8")?;
+        let stdout = File::create(self.dir.join(format!("watch-{run}.out")))?;
+        let stderr = File::create(self.dir.join(format!("watch-{run}.err")))?;
+        let live = format!("@{}", crate::fixture::LIVE_CHAT);
+        self.command(&["watch", &live, "-o", out, "--json"])?
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr)
+            .spawn()
+            .context("starting the watcher")
+    }
+
+    /// What watcher run `run` wrote to stderr.
+    pub fn watch_stderr(&self, run: u64) -> String {
+        std::fs::read_to_string(self.dir.join(format!("watch-{run}.err"))).unwrap_or_default()
     }
 
     fn stdout_len(&self, attempt: u64) -> u64 {

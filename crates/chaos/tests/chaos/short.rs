@@ -1,6 +1,7 @@
 //! The short seeded chaos run: a small world downloaded by tgdl while the fault schedule
-//! fires and the client is SIGKILLed at least three times; every file must end up whole,
-//! none may ever appear at its final name unverified.
+//! fires and the client is SIGKILLed at least three times, and a watcher follows a channel
+//! that gets new posts, SIGKILLed too; every file must end up whole, none may ever appear
+//! at its final name unverified, no posted message may be missed.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -32,7 +33,15 @@ fn short_seeded_run_loses_and_corrupts_nothing() {
     assert!(output.status.success(), "{summary}\n{stderr}");
     assert_eq!(field(summary, "corrupt"), 0, "{stderr}");
     assert_eq!(field(summary, "lost"), 0, "{stderr}");
-    assert_eq!(field(summary, "files"), 40, "{stderr}");
+    // The 40 files of the download, the live channel's 4 and every one posted.
+    assert_eq!(
+        field(summary, "files"),
+        44 + field(summary, "posted"),
+        "{summary}\n{stderr}"
+    );
+    assert!(field(summary, "posted") > 0, "{summary}\n{stderr}");
+    assert_eq!(field(summary, "missed"), 0, "{stderr}");
+    assert!(field(summary, "watch_kills") >= 1, "{summary}\n{stderr}");
     assert!(field(summary, "kills") >= 3, "{summary}\n{stderr}");
     assert!(field(summary, "faults") >= 10, "{summary}\n{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
