@@ -115,14 +115,9 @@ impl Command {
     pub fn check(&self) -> Result<()> {
         match self {
             Self::Download(args) | Self::Watch(args) => {
-                dates::check_range(args.from_date, args.to_date)?;
+                args.filters.check()?;
                 if args.follow || matches!(self, Self::Watch(_)) {
                     crate::commands::watch::check_targets(&args.targets)?;
-                }
-                if let (Some(min), Some(max)) = (args.min_size, args.max_size)
-                    && min > max
-                {
-                    bail!("--min-size is larger than --max-size");
                 }
                 Ok(())
             }
@@ -159,31 +154,9 @@ pub struct DownloadArgs {
     /// Where files go.
     #[arg(long, short = 'o', value_name = "DIR", default_value = ".")]
     pub output: PathBuf,
-    /// Only these media types, comma-separated: photo, video, round, audio, voice,
-    /// sticker, animation, document.
-    #[arg(long = "type", value_name = "TYPES", value_delimiter = ',', value_parser = filters::kind_arg)]
-    pub types: Vec<MediaKind>,
-    /// Only messages sent at or after this date (YYYY-MM-DD, UTC, or RFC 3339).
-    #[arg(long, value_name = "DATE", value_parser = dates::date_arg)]
-    pub from_date: Option<DateArg>,
-    /// Only messages sent at or before this date (a YYYY-MM-DD day is included whole).
-    #[arg(long, value_name = "DATE", value_parser = dates::date_arg)]
-    pub to_date: Option<DateArg>,
-    /// Only files at least this large (500K, 10MB, 1.5GiB).
-    #[arg(long, value_name = "SIZE", value_parser = filters::size_arg)]
-    pub min_size: Option<u64>,
-    /// Only files at most this large.
-    #[arg(long, value_name = "SIZE", value_parser = filters::size_arg)]
-    pub max_size: Option<u64>,
-    /// Only messages with at least this id.
-    #[arg(long, value_name = "ID")]
-    pub min_id: Option<i32>,
-    /// Only messages with at most this id.
-    #[arg(long, value_name = "ID")]
-    pub max_id: Option<i32>,
-    /// Only messages whose text or file name contains this (case-insensitive).
-    #[arg(long = "match", value_name = "TEXT")]
-    pub text: Option<String>,
+    /// Which messages and files.
+    #[command(flatten)]
+    pub filters: FilterArgs,
     /// At most this many files.
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
@@ -257,8 +230,8 @@ pub struct ExportArgs {
     pub no_server_hashes: bool,
 }
 
-/// The message and file filters of `tgdl export`: the dates and ids choose the messages
-/// written, the rest which of their files are downloaded.
+/// The message and file filters of `tgdl download`, `watch` and `export` (where the dates
+/// and ids choose the messages written, the rest which of their files are downloaded).
 #[derive(Debug, Clone, Args)]
 pub struct FilterArgs {
     /// Only download these media types, comma-separated: photo, video, round, audio,
@@ -283,7 +256,8 @@ pub struct FilterArgs {
     /// Only messages with at most this id.
     #[arg(long, value_name = "ID")]
     pub max_id: Option<i32>,
-    /// Only download files of messages whose text or file name contains this.
+    /// Only download files of messages whose text or file name contains this
+    /// (case-insensitive).
     #[arg(long = "match", value_name = "TEXT")]
     pub text: Option<String>,
 }

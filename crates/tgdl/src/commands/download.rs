@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 
 use super::{require_login, resolve_chat, takeout};
 use crate::cli::DownloadArgs;
-use crate::dates::{self, DateArg};
+use crate::dates;
 use crate::filters::{self, Filters};
 use crate::incremental::{
     self, Archive, ArchivedFile, Lister, MarkedListing, Request, Role, place,
@@ -82,7 +82,7 @@ pub async fn run(client: &Client, args: &DownloadArgs) -> Result<()> {
     let exports = desktop_export::reader::read_all(&args.from_export)?;
     require_login(client)?;
     let stopper = Stopper::listen()?;
-    let filters = build_filters(args);
+    let filters = args.filters.filters();
     let template = args.template.clone();
     let output = prepare_output(&args.output)?;
     let takeout = if args.takeout {
@@ -224,20 +224,6 @@ pub fn run_error(error: DownloadError) -> anyhow::Error {
         ),
         DownloadError::Client(client) => errors::client_error(client),
         other => anyhow!(other).context("the download stopped; run the same command to resume"),
-    }
-}
-
-/// The filters the flags ask for.
-pub fn build_filters(args: &DownloadArgs) -> Filters {
-    Filters {
-        kinds: args.types.clone(),
-        min_date: args.from_date.map(DateArg::lower),
-        max_date: args.to_date.map(DateArg::upper),
-        min_size: args.min_size,
-        max_size: args.max_size,
-        min_id: args.min_id,
-        max_id: args.max_id,
-        text: args.text.clone(),
     }
 }
 

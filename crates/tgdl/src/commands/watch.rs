@@ -50,7 +50,7 @@ struct Chat {
 pub async fn run(client: &Client, args: &DownloadArgs) -> Result<()> {
     require_login(client)?;
     let stopper = Stopper::listen()?;
-    let filters = plain::build_filters(args);
+    let filters = args.filters.filters();
     let output_dir = plain::prepare_output(&args.output)?;
     let chats = resolve(client, &args.targets).await?;
     let peers: Vec<enums::InputPeer> = chats.iter().map(|c| c.peer.clone()).collect();
