@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Creates (or reuses) the Python virtual environment the interop tests run real clients in:
 # Telethon 1.45.0 with cryptg 0.6.0, and the Pyrogram fork kurigram 2.2.26 (layer 229, like
-# the pinned schema) with TgCrypto 1.2.5, from PyPI. Idempotent: a venv that already has the
+# the pinned schema) with TgCrypto 1.2.5, and opentele-ng 1.5.0 (a maintained fork of opentele
+# that writes Telegram Desktop `tdata` folders from Telethon sessions, offline; it brings
+# tgcrypto-pyrofork), from PyPI. Idempotent: a venv that already has the
 # pinned versions is left as it is; one missing some gets them added. Safe to run
 # concurrently (the test runner starts several interop tests at once): one run builds the
 # venv under a lock while the others wait, and nobody uses a venv whose packages are still
@@ -13,7 +15,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${1:-$root/target/py-venv}"
 python="${PYTHON:-python3}"
-requirements=(telethon==1.45.0 cryptg==0.6.0 kurigram==2.2.26 tgcrypto==1.2.5)
+requirements=(telethon==1.45.0 cryptg==0.6.0 kurigram==2.2.26 tgcrypto==1.2.5 opentele-ng==1.5.0)
 
 if ! command -v "$python" >/dev/null 2>&1; then
     echo "setup-python-tests: $python not found; install Python 3 (with venv and pip)" >&2
@@ -34,6 +36,7 @@ assert m.version("telethon") == "1.45.0"
 assert m.version("cryptg") == "0.6.0"
 assert m.version("kurigram") == "2.2.26"
 assert m.version("tgcrypto") == "1.2.5"
+assert m.version("opentele-ng") == "1.5.0"
 PY
 }
 
@@ -52,5 +55,5 @@ if ! is_ready; then
     echo "setup-python-tests: $venv still lacks ${requirements[*]} after pip install" >&2
     exit 1
 fi
-"$venv/bin/python" -c 'import telethon, cryptg, pyrogram, tgcrypto
-print("setup-python-tests: telethon", telethon.__version__, "and kurigram", pyrogram.__version__, "ready")'
+"$venv/bin/python" -c 'import telethon, cryptg, pyrogram, tgcrypto, opentele
+print("setup-python-tests: telethon", telethon.__version__, "kurigram", pyrogram.__version__, "and opentele-ng ready")'

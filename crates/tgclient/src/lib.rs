@@ -12,6 +12,7 @@
 //! - [`Messages`]: lazy history, search and global search with Telegram's paging.
 //! - [`download`]: the download engine (parts in parallel, resumable, verified), with
 //!   [`media::MediaFile`] naming the file of a message.
+//! - [`import`]: logins other clients keep on disk (Telegram Desktop's `tdata`).
 //! - [`ServerConfig`]: Telegram's production DCs and key by default; anything else (a test
 //!   DC, localdc) is configuration.
 
@@ -20,6 +21,7 @@ mod client;
 mod config;
 pub mod download;
 mod error;
+pub mod import;
 mod iter;
 pub mod links;
 mod login;

@@ -3,6 +3,7 @@
 
 mod common;
 
+mod desktop_tdata;
 mod download;
 mod hostile_server;
 mod login;
