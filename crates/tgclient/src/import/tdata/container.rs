@@ -241,4 +241,37 @@ mod tests {
             Some(b"safe".to_vec())
         );
     }
+
+    #[test]
+    fn a_damaged_newer_legacy_file_falls_back_to_the_older() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let base = dir.path().join("map");
+        let older = with_suffix(&base, '1');
+        let newer = with_suffix(&base, '0');
+        std::fs::write(&older, seal(V, b"older")).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(&newer, b"TDF$damaged").unwrap_or_else(|e| panic!("{e}"));
+        let past = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        std::fs::File::options()
+            .write(true)
+            .open(&older)
+            .and_then(|f| f.set_modified(past))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(candidates(&base), vec![newer, older.clone()]);
+        assert_eq!(
+            read_data_file(&base).ok().map(|f| f.data),
+            Some(b"older".to_vec())
+        );
+
+        std::fs::write(&older, b"junk").unwrap_or_else(|e| panic!("{e}"));
+        std::fs::File::options()
+            .write(true)
+            .open(&older)
+            .and_then(|f| f.set_modified(past))
+            .unwrap_or_else(|e| panic!("{e}"));
+        // Neither passes: the newer file's error is the one reported.
+        assert!(matches!(
+            read_data_file(&base),
+            Err(TdataError::UnknownVersion { file, .. }) if file.ends_with("map0")
+        ));
+    }
 }

@@ -27,6 +27,7 @@ struct Spec {
     user_id: u64,
     main_dc: i32,
     keys: Vec<(i32, [u8; 256])>,
+    legacy_ids: bool,
 }
 
 fn key_bytes(seed: u8) -> [u8; 256] {
@@ -40,9 +41,20 @@ fn qbytes(data: &[u8]) -> Vec<u8> {
 }
 
 fn authorization(spec: &Spec) -> Vec<u8> {
-    let mut out = [0xFF; 8].to_vec();
-    out.extend_from_slice(&spec.user_id.to_be_bytes());
-    out.extend_from_slice(&spec.main_dc.to_be_bytes());
+    let mut out = match u32::try_from(spec.user_id) {
+        // Desktop before 64-bit ids: a 32-bit user id and the main DC, no tag.
+        Ok(legacy) if spec.legacy_ids => {
+            let mut out = legacy.to_be_bytes().to_vec();
+            out.extend_from_slice(&spec.main_dc.to_be_bytes());
+            out
+        }
+        _ => {
+            let mut out = [0xFF; 8].to_vec();
+            out.extend_from_slice(&spec.user_id.to_be_bytes());
+            out.extend_from_slice(&spec.main_dc.to_be_bytes());
+            out
+        }
+    };
     out.extend_from_slice(&i32::try_from(spec.keys.len()).unwrap().to_be_bytes());
     for (dc, key) in &spec.keys {
         out.extend_from_slice(&dc.to_be_bytes());
@@ -98,12 +110,14 @@ fn two_accounts() -> Vec<Spec> {
             user_id: 1_000_001,
             main_dc: 2,
             keys: vec![(2, key_bytes(1)), (4, key_bytes(2))],
+            legacy_ids: false,
         },
         Spec {
             index: 1,
             user_id: 7_000_000_001,
             main_dc: 4,
             keys: vec![(4, key_bytes(3))],
+            legacy_ids: false,
         },
     ]
 }
@@ -186,6 +200,7 @@ fn account_counts_desktop_never_writes_are_refused() {
             user_id: 10 + u64::try_from(i).unwrap(),
             main_dc: 1,
             keys: vec![(1, key_bytes(1))],
+            legacy_ids: false,
         })
         .collect();
     write_folder(dir.path(), b"", &specs);
@@ -193,6 +208,53 @@ fn account_counts_desktop_never_writes_are_refused() {
         read_tdata(dir.path(), b""),
         Err(TdataError::UnsupportedAccountCount { count: 7, .. })
     ));
+}
+
+#[test]
+fn logged_out_and_repeated_accounts_are_left_out_as_desktop_does() {
+    let account = |index, user_id| Spec {
+        index,
+        user_id,
+        main_dc: 1,
+        keys: vec![(1, key_bytes(5))],
+        legacy_ids: false,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    write_folder(
+        dir.path(),
+        b"",
+        &[account(0, 0), account(1, 42), account(2, 42)],
+    );
+    let read = read_tdata(dir.path(), b"").unwrap();
+    let got: Vec<_> = read.accounts.iter().map(|a| (a.index, a.user_id)).collect();
+    assert_eq!(got, vec![(1, 42)]);
+
+    let dir = tempfile::tempdir().unwrap();
+    write_folder(dir.path(), b"", &[account(0, 0)]);
+    assert!(matches!(
+        read_tdata(dir.path(), b""),
+        Err(TdataError::NoAccounts { .. })
+    ));
+}
+
+#[test]
+fn reads_the_layout_from_before_64_bit_user_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = Spec {
+        index: 0,
+        user_id: 123_456,
+        main_dc: 5,
+        keys: vec![(5, key_bytes(9))],
+        legacy_ids: true,
+    };
+    write_folder(dir.path(), b"", &[spec]);
+    let read = read_tdata(dir.path(), b"").unwrap();
+    let account = &read.accounts[0];
+    assert_eq!((account.user_id, account.main_dc), (123_456, 5));
+    assert_eq!(
+        account.main_key().map(|k| *k.as_bytes()),
+        Some(key_bytes(9))
+    );
 }
 
 #[test]
@@ -304,7 +366,7 @@ proptest! {
     }
 
     #[test]
-    fn a_flipped_byte_behind_a_valid_seal_never_panics(
+    fn a_flipped_byte_behind_a_valid_seal_is_an_error(
         which in 0usize..5,
         at in any::<prop::sample::Index>(),
         bit in 0u8..8,
