@@ -250,7 +250,7 @@ mod tests {
         let newer = with_suffix(&base, '0');
         std::fs::write(&older, seal(V, b"older")).unwrap_or_else(|e| panic!("{e}"));
         std::fs::write(&newer, b"TDF$damaged").unwrap_or_else(|e| panic!("{e}"));
-        let past = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        let past = std::time::SystemTime::now() - std::time::Duration::from_hours(1);
         std::fs::File::options()
             .write(true)
             .open(&older)
