@@ -335,8 +335,34 @@ fn huge_lengths_inside_checked_files_are_malformed() {
     );
 }
 
+/// Replaces the account file `file` with `block` encrypted as Desktop would, so the checks
+/// pass and the parser inside gets `block` as it is.
+fn replace_decrypted(file: &Path, block: &[u8]) {
+    let local_key = AuthKey::from_bytes(key_bytes(99));
+    reseal(file, &qbytes(&encrypt_local(block, &local_key)));
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn random_authorizations_behind_valid_encryption_never_panic(
+        bytes in proptest::collection::vec(any::<u8>(), 0..700),
+        tagged in any::<bool>(),
+    ) {
+        let (dir, files) = folder(b"");
+        let mut block = 0x4bu32.to_be_bytes().to_vec();
+        let mut auth = if tagged { vec![0xFF; 8] } else { Vec::new() };
+        auth.extend_from_slice(&bytes);
+        block.extend(qbytes(&auth));
+        replace_decrypted(&files[2], &block);
+        // Anything may come out but a panic; what does come out is the file's content.
+        if let Ok(read) = read_tdata(dir.path(), b"") {
+            prop_assert!(read.accounts.iter().all(|a| a.keys.len() <= 64));
+        }
+        replace_decrypted(&files[2], &bytes);
+        let _ = read_tdata(dir.path(), b"");
+    }
 
     #[test]
     fn random_bytes_as_key_datas_are_an_error(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
