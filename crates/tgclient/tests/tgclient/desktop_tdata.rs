@@ -185,3 +185,85 @@ fn a_tampered_account_file_is_named() {
         "{err}"
     );
 }
+
+/// A localdc login carried through a folder opentele-ng wrote: the key tgdl reads back
+/// logs in to localdc as the same user from a fresh session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_localdc_login_read_back_from_tdata_works() {
+    use std::sync::Arc;
+
+    use localdc::world::World;
+    use tgclient::{Client, SelfUser, SessionStore};
+    use tl_types::api::{enums, functions};
+
+    use crate::common;
+
+    let world = Arc::new(
+        World::from_fixture(common::files_channel(7, 601, &serde_json::json!([]))).unwrap(),
+    );
+    let server = common::serve(localdc::Config::default(), &world, |_| {}).await;
+    let dir = tempfile::tempdir().unwrap();
+    let source = common::open_client(
+        &dir.path().join("source.session"),
+        common::server_config(&server),
+    );
+    common::open_files_channel(&source).await;
+    let me = source.self_user().unwrap().unwrap();
+    let home = source.with_store(|s| s.home_dc()).unwrap().unwrap();
+    let key = source.with_store(|s| s.dc_auth(home)).unwrap().unwrap();
+    let tdata = dir.path().join("tdata");
+    write_tdata(
+        &tdata,
+        "",
+        &[Account {
+            dc_id: home,
+            user_id: u64::try_from(me.id).unwrap(),
+            key: *key.auth.auth_key.as_bytes(),
+        }],
+    );
+
+    let read = read_tdata(&tdata, b"").unwrap();
+    let account = &read.accounts[0];
+    assert_eq!(account.main_dc, home);
+    let store = SessionStore::open(dir.path().join("imported.session")).unwrap();
+    store.set_home_dc(account.main_dc).unwrap();
+    store
+        .save_dc_auth(
+            account.main_dc,
+            &mtnet::AuthState {
+                auth_key: account.main_key().unwrap().clone(),
+                salt: 0,
+                time_offset: 0,
+            },
+        )
+        .unwrap();
+    store.set_dc_authorized(account.main_dc, true).unwrap();
+    let mut store = store;
+    store
+        .set_self_user(Some(&SelfUser {
+            id: i64::try_from(account.user_id).unwrap(),
+            bot: false,
+            username: None,
+        }))
+        .unwrap();
+    let imported =
+        Client::new(common::client_config(common::server_config(&server)), store).unwrap();
+    let users = imported
+        .invoke(&functions::users::GetUsers {
+            id: vec![enums::InputUser::InputUserSelf],
+        })
+        .await
+        .unwrap();
+    let ids: Vec<i64> = users
+        .iter()
+        .map(|u| match u {
+            enums::User::User(u) => u.id,
+            enums::User::Empty(u) => u.id,
+        })
+        .collect();
+    assert_eq!(ids, vec![me.id]);
+
+    imported.close().await.unwrap();
+    source.close().await.unwrap();
+    server.shutdown().await;
+}
