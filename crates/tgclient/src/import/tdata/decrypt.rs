@@ -3,8 +3,12 @@
 //! the MTProto 1.0 KDF over the local key and that 16-byte key. The plaintext starts with
 //! its own length (a little-endian `u32`) and is padded to 16 bytes.
 
+use std::path::Path;
+
 use mtcrypto::hash::{sha1, sha1_concat};
 use mtcrypto::{AesKeyIv, AuthKey, SecretBytes, Zeroizing, ige_decrypt};
+
+use super::error::{Check, TdataError};
 
 /// Why an encrypted part did not decrypt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +51,26 @@ pub(super) fn decrypt_local(encrypted: &[u8], key: &AuthKey) -> Result<SecretByt
     Ok(SecretBytes::from_slice(
         plain.get(LEN_PREFIX..len).unwrap_or_default(),
     ))
+}
+
+/// [`decrypt_local`] of the part `what` of `file`, with the file's errors: a failed check
+/// (the file's MD5 held, so this is not the key it was written with) is tampering.
+pub(super) fn decrypt_part(
+    file: &Path,
+    what: &'static str,
+    encrypted: &[u8],
+    key: &AuthKey,
+) -> Result<SecretBytes, TdataError> {
+    decrypt_local(encrypted, key).map_err(|e| match e {
+        DecryptError::Check => TdataError::Tampered {
+            file: file.to_path_buf(),
+            check: Check::Decrypt,
+        },
+        DecryptError::BadSize | DecryptError::BadLength => TdataError::Malformed {
+            file: file.to_path_buf(),
+            what,
+        },
+    })
 }
 
 /// The MTProto 1.0 key derivation with `x = 8`, which Desktop uses for local files in

@@ -6,8 +6,8 @@ use std::path::Path;
 use mtcrypto::AuthKey;
 
 use super::container::read_data_file;
-use super::decrypt::{DecryptError, decrypt_local};
-use super::error::{Check, TdataError};
+use super::decrypt::{DecryptError, decrypt_local, decrypt_part};
+use super::error::TdataError;
 use super::local_key::{SALT_LEN, passcode_key};
 use super::stream::Stream;
 
@@ -66,13 +66,7 @@ pub(super) fn read_key_data(dir: &Path, passcode: &[u8]) -> Result<KeyData, Tdat
         .and_then(|bytes| AuthKey::from_slice(bytes).ok())
         .ok_or_else(|| malformed("local key length"))?;
 
-    let info = decrypt_local(info_encrypted, &local_key).map_err(|e| match e {
-        DecryptError::Check => TdataError::Tampered {
-            file: path.clone(),
-            check: Check::Decrypt,
-        },
-        DecryptError::BadSize | DecryptError::BadLength => malformed("encrypted account list"),
-    })?;
+    let info = decrypt_part(&path, "encrypted account list", info_encrypted, &local_key)?;
     let mut info_stream = Stream::new(&info);
     let count = info_stream.i32().map_err(|_| malformed("account count"))?;
     if !(1..=MAX_ACCOUNTS).contains(&count) {

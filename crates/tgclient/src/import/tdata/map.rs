@@ -7,8 +7,8 @@ use std::path::Path;
 use mtcrypto::AuthKey;
 
 use super::container::read_data_file;
-use super::decrypt::{DecryptError, decrypt_local};
-use super::error::{Check, TdataError};
+use super::decrypt::decrypt_part;
+use super::error::TdataError;
 use super::stream::Stream;
 
 /// Checks that `folder/map` holds a map encrypted with `local_key`.
@@ -26,13 +26,5 @@ pub(super) fn check_map(folder: &Path, local_key: &AuthKey) -> Result<(), TdataE
     let encrypted = stream
         .byte_array()
         .map_err(|_| malformed("encrypted map"))?;
-    decrypt_local(encrypted, local_key)
-        .map(drop)
-        .map_err(|e| match e {
-            DecryptError::Check => TdataError::Tampered {
-                file: file.path.clone(),
-                check: Check::Decrypt,
-            },
-            DecryptError::BadSize | DecryptError::BadLength => malformed("encrypted map"),
-        })
+    decrypt_part(&file.path, "encrypted map", encrypted, local_key).map(drop)
 }

@@ -6,8 +6,8 @@ use std::path::Path;
 use mtcrypto::AuthKey;
 
 use super::container::read_data_file;
-use super::decrypt::{DecryptError, decrypt_local};
-use super::error::{Check, TdataError};
+use super::decrypt::decrypt_part;
+use super::error::TdataError;
 use super::stream::{Short, Stream};
 use super::{DcAuthKey, DesktopAccount};
 
@@ -40,13 +40,7 @@ pub(super) fn read_account(
     let encrypted = Stream::new(&file.data)
         .byte_array()
         .map_err(|_| malformed("encrypted authorization"))?;
-    let plain = decrypt_local(encrypted, local_key).map_err(|e| match e {
-        DecryptError::Check => TdataError::Tampered {
-            file: path.clone(),
-            check: Check::Decrypt,
-        },
-        DecryptError::BadSize | DecryptError::BadLength => malformed("encrypted authorization"),
-    })?;
+    let plain = decrypt_part(&path, "encrypted authorization", encrypted, local_key)?;
     let mut blocks = Stream::new(&plain);
     let mut account = None;
     while !blocks.at_end() {
