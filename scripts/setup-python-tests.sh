@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # Creates (or reuses) the Python virtual environment the interop tests run real clients in:
 # Telethon 1.45.0 with cryptg 0.6.0, and the Pyrogram fork kurigram 2.2.26 (layer 229, like
-# the pinned schema) with TgCrypto 1.2.5, from PyPI. Idempotent: a venv that already has the
+# the pinned schema) with TgCrypto 1.2.5, and opentele-ng 1.5.0 (a maintained fork of opentele
+# that writes Telegram Desktop `tdata` folders from Telethon sessions, offline), from PyPI.
+# opentele-ng is installed without its dependencies: besides Telethon it wants
+# tgcrypto-pyrofork, a fork of TgCrypto that installs the same `tgcrypto` module file, so
+# the two packages would overwrite (and on uninstall delete) each other's; TgCrypto 1.2.5
+# gives opentele-ng the same functions. Idempotent: a venv that already has the
 # pinned versions is left as it is; one missing some gets them added. Safe to run
 # concurrently (the test runner starts several interop tests at once): one run builds the
 # venv under a lock while the others wait, and nobody uses a venv whose packages are still
@@ -14,6 +19,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${1:-$root/target/py-venv}"
 python="${PYTHON:-python3}"
 requirements=(telethon==1.45.0 cryptg==0.6.0 kurigram==2.2.26 tgcrypto==1.2.5)
+no_deps_requirements=(opentele-ng==1.5.0)
 
 if ! command -v "$python" >/dev/null 2>&1; then
     echo "setup-python-tests: $python not found; install Python 3 (with venv and pip)" >&2
@@ -34,6 +40,7 @@ assert m.version("telethon") == "1.45.0"
 assert m.version("cryptg") == "0.6.0"
 assert m.version("kurigram") == "2.2.26"
 assert m.version("tgcrypto") == "1.2.5"
+assert m.version("opentele-ng") == "1.5.0"
 PY
 }
 
@@ -48,9 +55,10 @@ if ! "$python" -m venv "$venv"; then
     exit 1
 fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${requirements[@]}"
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps "${no_deps_requirements[@]}"
 if ! is_ready; then
-    echo "setup-python-tests: $venv still lacks ${requirements[*]} after pip install" >&2
+    echo "setup-python-tests: $venv still lacks ${requirements[*]} ${no_deps_requirements[*]} after pip install" >&2
     exit 1
 fi
-"$venv/bin/python" -c 'import telethon, cryptg, pyrogram, tgcrypto
-print("setup-python-tests: telethon", telethon.__version__, "and kurigram", pyrogram.__version__, "ready")'
+"$venv/bin/python" -c 'import telethon, cryptg, pyrogram, tgcrypto, opentele
+print("setup-python-tests: telethon", telethon.__version__, "kurigram", pyrogram.__version__, "and opentele-ng ready")'

@@ -1,11 +1,11 @@
-//! SHA-1, SHA-256 and CRC32 helpers.
+//! SHA-1, SHA-256, SHA-512, PBKDF2 and CRC32 helpers.
 //!
 //! MTProto hashes concatenations all the time; the `*_concat` forms feed the
 //! parts to the hasher one after another instead of building a temporary
 //! buffer.
 
 use sha1::Sha1;
-use sha2::{Digest, Sha256};
+use sha2::{Digest, Sha256, Sha512};
 
 /// SHA-1 of `data`.
 pub fn sha1(data: &[u8]) -> [u8; 20] {
@@ -33,6 +33,22 @@ pub fn sha256_concat(parts: &[&[u8]]) -> [u8; 32] {
         h.update(p);
     }
     h.finalize().into()
+}
+
+/// SHA-512 of the concatenation of `parts`.
+pub fn sha512_concat(parts: &[&[u8]]) -> [u8; 64] {
+    let mut h = Sha512::new();
+    for p in parts {
+        h.update(p);
+    }
+    h.finalize().into()
+}
+
+/// PBKDF2-HMAC-SHA512 of `password` and `salt` into `out` (Telegram Desktop's local key,
+/// SRP's password hash). Here rather than at the callers so the rounds run in this
+/// optimized crate.
+pub fn pbkdf2_sha512(password: &[u8], salt: &[u8], rounds: u32, out: &mut [u8]) {
+    pbkdf2::pbkdf2_hmac::<Sha512>(password, salt, rounds, out);
 }
 
 /// CRC32 (IEEE), as used by the full transport and for TL constructor ids.

@@ -14,6 +14,7 @@
 //!   [`media::MediaFile`] naming the file of a message.
 //! - [`updates`]: following chats through Telegram's updates ([`Client::follow`]): the
 //!   pure update-sequence machine and its driver.
+//! - [`import`]: logins other clients keep on disk (Telegram Desktop's `tdata`).
 //! - [`ServerConfig`]: Telegram's production DCs and key by default; anything else (a test
 //!   DC, localdc) is configuration.
 
@@ -22,6 +23,7 @@ mod client;
 mod config;
 pub mod download;
 mod error;
+pub mod import;
 mod iter;
 pub mod links;
 mod login;

@@ -3,6 +3,7 @@
 
 mod common;
 
+mod desktop_tdata;
 mod download;
 mod follow;
 mod hostile_server;
