@@ -206,7 +206,13 @@ impl<'de> Visitor<'de> for ChatVisitor {
                     chat.has_type = true;
                     chat.chat_type = map.next_value_seed(OptionalString { path })?;
                 }
-                "messages" => chat.messages = Some(map.next_value_seed(Messages { path })?),
+                "messages" => {
+                    chat.messages = Some(map.next_value_seed(ListSeed::new(
+                        path,
+                        "a list of messages",
+                        |path| MessageSeed { path },
+                    ))?);
+                }
                 "chats" | "left_chats" if root => {
                     chat.account = true;
                     let list = map.next_value_seed(Section { path: key })?;
@@ -275,9 +281,11 @@ impl<'de> Visitor<'de> for Section {
         let mut chats = None;
         while let Some(key) = map.next_key::<String>()? {
             if key == "list" {
-                chats = Some(map.next_value_seed(ChatList {
-                    path: format!("{}.list", self.path),
-                })?);
+                chats = Some(map.next_value_seed(ListSeed::new(
+                    format!("{}.list", self.path),
+                    "a list of chats",
+                    |prefix| ChatSeed { prefix },
+                ))?);
             } else {
                 map.next_value::<IgnoredAny>()?;
             }
@@ -286,72 +294,45 @@ impl<'de> Visitor<'de> for Section {
     }
 }
 
-/// An array of chats.
-struct ChatList {
+/// An array whose element `i` is read by the seed `element` makes of its path `PATH[i]`.
+struct ListSeed<F> {
     path: String,
+    /// What the array holds, for serde's "expected" message.
+    what: &'static str,
+    element: F,
 }
 
-impl<'de> DeserializeSeed<'de> for ChatList {
-    type Value = Vec<RawChat>;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Vec<RawChat>, D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for ChatList {
-    type Value = Vec<RawChat>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a list of chats")
-    }
-
-    reject_others!("an array";
-        visit_bool(bool) => "a boolean",
-        visit_i64(i64) => "a number",
-        visit_u64(u64) => "a number",
-        visit_f64(f64) => "a number",
-        visit_str(&str) => "a string",
-        visit_unit() => "null",
-    );
-
-    fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<Vec<RawChat>, A::Error> {
-        Err(at(&self.path, "expected an array, found an object"))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<RawChat>, A::Error> {
-        let mut chats = Vec::new();
-        loop {
-            let prefix = format!("{}[{}]", self.path, chats.len());
-            match seq.next_element_seed(ChatSeed { prefix })? {
-                Some(chat) => chats.push(chat),
-                None => return Ok(chats),
-            }
+impl<F> ListSeed<F> {
+    fn new(path: String, what: &'static str, element: F) -> Self {
+        Self {
+            path,
+            what,
+            element,
         }
     }
 }
 
-/// A chat's `messages`.
-struct Messages {
-    path: String,
-}
+impl<'de, S, F> DeserializeSeed<'de> for ListSeed<F>
+where
+    S: DeserializeSeed<'de>,
+    F: Fn(String) -> S,
+{
+    type Value = Vec<S::Value>;
 
-impl<'de> DeserializeSeed<'de> for Messages {
-    type Value = Vec<RawMessage>;
-
-    fn deserialize<D: Deserializer<'de>>(
-        self,
-        deserializer: D,
-    ) -> Result<Vec<RawMessage>, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
         deserializer.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for Messages {
-    type Value = Vec<RawMessage>;
+impl<'de, S, F> Visitor<'de> for ListSeed<F>
+where
+    S: DeserializeSeed<'de>,
+    F: Fn(String) -> S,
+{
+    type Value = Vec<S::Value>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a list of messages")
+        f.write_str(self.what)
     }
 
     reject_others!("an array";
@@ -363,17 +344,17 @@ impl<'de> Visitor<'de> for Messages {
         visit_unit() => "null",
     );
 
-    fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<Vec<RawMessage>, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
         Err(at(&self.path, "expected an array, found an object"))
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<RawMessage>, A::Error> {
-        let mut messages = Vec::new();
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::new();
         loop {
-            let path = format!("{}[{}]", self.path, messages.len());
-            match seq.next_element_seed(MessageSeed { path })? {
-                Some(message) => messages.push(message),
-                None => return Ok(messages),
+            let path = format!("{}[{}]", self.path, items.len());
+            match seq.next_element_seed((self.element)(path))? {
+                Some(item) => items.push(item),
+                None => return Ok(items),
             }
         }
     }
