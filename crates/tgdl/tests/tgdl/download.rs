@@ -97,6 +97,12 @@ impl Env {
         self.dir.path().join("out")
     }
 
+    pub(crate) fn server(&self) -> &RunningServer {
+        self.server
+            .as_ref()
+            .expect("the server runs until the Env is dropped")
+    }
+
     pub(crate) fn command(&self, args: &[&str]) -> Command {
         let home = self.dir.path().join("home");
         let mut command = Command::new(env!("CARGO_BIN_EXE_tgdl"));

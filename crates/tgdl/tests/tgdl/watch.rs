@@ -14,21 +14,19 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
-use localdc::rpc::CallCounts;
 use localdc::world::fixture::{MediaSpec, NewMedia, PostSpec};
 use localdc::world::posting::ChatRef;
-use localdc::world::{FileKey, Fixture, World};
-use localdc::{Config, Registry, RunningServer, Server, WanProfile};
+use localdc::world::{FileKey, Fixture};
+use localdc::{Config, WanProfile};
 use serde_json::{Value, json};
-use sha2::Digest;
 use tl_types::Identifiable;
 use tl_types::api::functions;
+
+use crate::download::{Env, finish, sha256_of};
 
 const MIB: u64 = 1 << 20;
 const CHANNEL: i64 = 711;
@@ -58,152 +56,73 @@ fn fixture(files: &[(i64, u64)]) -> Fixture {
     Fixture::from_json(&json.to_string()).unwrap()
 }
 
-struct Env {
-    runtime: tokio::runtime::Runtime,
-    server: Option<RunningServer>,
-    world: Arc<World>,
-    calls: Arc<CallCounts>,
-    dir: tempfile::TempDir,
-    ready: PathBuf,
-}
-
-impl Env {
-    fn start(fixture: Fixture, config: Config) -> Self {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let world = Arc::new(World::from_fixture(fixture).unwrap());
-        let (server, calls) = runtime.block_on(async {
-            let mut registry = Registry::with_defaults();
-            localdc::world::register(&mut registry, Arc::clone(&world));
-            let calls = Arc::clone(registry.calls());
-            (Server::start_with(config, registry).await.unwrap(), calls)
-        });
-        let dir = tempfile::tempdir().unwrap();
-        let ready = dir.path().join("ready.json");
-        std::fs::write(&ready, server.ready_info().to_json()).unwrap();
-        let env = Self {
-            runtime,
-            server: Some(server),
-            world,
-            calls,
-            dir,
-            ready,
-        };
-        let mut login = env
-            .command(&["login", "--phone", "15550001"])
-            .stdin(Stdio::piped())
-            .spawn()
-            .unwrap();
-        {
-            use std::io::Write;
-            login.stdin.take().unwrap().write_all(b"12345\n").unwrap();
-        }
-        let (code, _, stderr) = wait_for(login);
-        assert_eq!(code, 0, "{stderr}");
-        env
-    }
-
-    fn out(&self) -> PathBuf {
-        self.dir.path().join("out")
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let home = self.dir.path().join("home");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_tgdl"));
-        command
-            .arg("--server")
-            .arg(&self.ready)
-            .arg("--session")
-            .arg(self.dir.path().join("s.session"))
-            .args(args)
-            .env("TGDL_API_ID", "4")
-            .env("TGDL_API_HASH", "0123456789abcdef")
-            .env("HOME", &home)
-            .env("XDG_CONFIG_HOME", home.join("config"))
-            .env("XDG_DATA_HOME", home.join("data"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        command
-    }
-
-    /// Starts `tgdl -v watch @live --json`; its stdout lines come through the receiver.
-    fn watch(&self) -> Watcher {
-        let out = self.out();
-        let mut child = self
-            .command(&[
-                "-v",
-                "watch",
-                "@live",
-                "-o",
-                out.to_str().unwrap(),
-                "--json",
-            ])
-            .stdin(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (lines, received) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { return };
-                if lines.send(line).is_err() {
-                    return;
-                }
+/// Helpers of the watch tests on the shared [`Env`].
+/// Starts `tgdl -v watch @live --json`; its stdout lines come through the receiver.
+fn watch(env: &Env) -> Watcher {
+    let out = env.out();
+    let mut child = env
+        .command(&[
+            "-v",
+            "watch",
+            "@live",
+            "-o",
+            out.to_str().unwrap(),
+            "--json",
+        ])
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (lines, received) = channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { return };
+            if lines.send(line).is_err() {
+                return;
             }
-        });
-        let stderr = child.stderr.take().unwrap();
-        let (notes, errors) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { return };
-                if notes.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        Watcher {
-            child,
-            lines: received,
-            errors,
-            seen: String::new(),
         }
-    }
-
-    /// Posts a document of `size` bytes in the channel; its message id and file key.
-    fn post(&self, size: u64) -> (i32, FileKey) {
-        let post = PostSpec {
-            media: Some(NewMedia::Document {
-                size,
-                file_name: Some("new.bin".into()),
-                mime_type: None,
-                dc: None,
-            }),
-            ..PostSpec::default()
-        };
-        let id = self.world.post(ChatRef::Chat(CHANNEL), &post).unwrap();
-        let store = self.world.store();
-        let message = store.chats[&CHANNEL].message(id).unwrap();
-        let Some(MediaSpec::Document(doc)) = &message.media else {
-            panic!("{message:?}");
-        };
-        (id, FileKey::document(doc.id))
-    }
-
-    fn channel_differences(&self) -> u64 {
-        self.calls
-            .of(functions::updates::GetChannelDifference::CONSTRUCTOR_ID)
+    });
+    let stderr = child.stderr.take().unwrap();
+    let (notes, errors) = channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { return };
+            if notes.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    Watcher {
+        child,
+        lines: received,
+        errors,
+        seen: String::new(),
     }
 }
 
-impl Drop for Env {
-    fn drop(&mut self) {
-        if let Some(server) = self.server.take() {
-            self.runtime.block_on(server.shutdown());
-        }
-    }
+/// Posts a document of `size` bytes in the channel; its message id and file key.
+fn post(env: &Env, size: u64) -> (i32, FileKey) {
+    let post = PostSpec {
+        media: Some(NewMedia::Document {
+            size,
+            file_name: Some("new.bin".into()),
+            mime_type: None,
+            dc: None,
+        }),
+        ..PostSpec::default()
+    };
+    let id = env.world.post(ChatRef::Chat(CHANNEL), &post).unwrap();
+    let store = env.world.store();
+    let message = store.chats[&CHANNEL].message(id).unwrap();
+    let Some(MediaSpec::Document(doc)) = &message.media else {
+        panic!("{message:?}");
+    };
+    (id, FileKey::document(doc.id))
+}
+
+fn channel_differences(env: &Env) -> u64 {
+    env.calls
+        .of(functions::updates::GetChannelDifference::CONSTRUCTOR_ID)
 }
 
 struct Watcher {
@@ -304,56 +223,38 @@ fn signal(child: &Child, name: &str) {
 }
 
 /// Waits (at most [`WAIT`]); (status, stdout, stderr).
-fn wait_for(child: Child) -> (i32, String, String) {
-    let deadline = Instant::now() + WAIT;
-    let mut child = child;
-    while child.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "tgdl did not finish");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let output = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    (output.status.code().unwrap_or(-1), stdout, stderr)
-}
-
-fn sha256_of(path: &std::path::Path) -> [u8; 32] {
-    sha2::Sha256::digest(std::fs::read(path).unwrap()).into()
-}
-
 #[test]
 fn a_watcher_fetches_every_post_once_across_dropped_updates_and_a_kill() {
     let initial = [(91, 300_000), (92, 2 * MIB + 5)];
     let env = Env::start(fixture(&initial), Config::default());
     let out = env.out();
-    let mut watcher = env.watch();
+    let mut watcher = watch(&env);
     watcher.wait_watching();
     // What was there is reported file by file too.
     watcher.files(&BTreeSet::from([1, 2]));
     let mut posted: BTreeMap<i32, (FileKey, u64)> = BTreeMap::new();
     let mut batch = BTreeSet::new();
     for size in [100_000, MIB + 3, 7000] {
-        let (id, key) = env.post(size);
+        let (id, key) = post(&env, size);
         posted.insert(id, (key, size));
         batch.insert(id);
     }
     watcher.files(&batch);
 
     // Pushed updates lost on the way: the next one shows the gap, the difference fills it.
-    let home = env.server.as_ref().unwrap().dc(2).unwrap().faults();
-    let differences = env.channel_differences();
+    let home = env.server().dc(2).unwrap().faults();
+    let differences = channel_differences(&env);
     home.drop_next_updates(2);
     let mut batch = BTreeSet::new();
     for size in [50_000, 60_000, 70_000] {
-        let (id, key) = env.post(size);
+        let (id, key) = post(&env, size);
         posted.insert(id, (key, size));
         batch.insert(id);
     }
     watcher.files(&batch);
     assert_eq!(home.updates_dropped(), 2);
     assert!(
-        env.channel_differences() > differences,
+        channel_differences(&env) > differences,
         "the gap was not filled by updates.getChannelDifference"
     );
 
@@ -361,14 +262,14 @@ fn a_watcher_fetches_every_post_once_across_dropped_updates_and_a_kill() {
     watcher.kill();
     let mut batch = BTreeSet::new();
     for i in 0..(CHANNEL_TOO_LONG + 3) {
-        let (id, key) = env.post(20_000 + u64::from(i));
+        let (id, key) = post(&env, 20_000 + u64::from(i));
         posted.insert(id, (key, 20_000 + u64::from(i)));
         batch.insert(id);
     }
     // On restart the history listing finds them; the channel difference answers "too
     // long", and the follow lists the history past the last message it handled (finding
     // the same files, which are not planned twice).
-    let mut watcher = env.watch();
+    let mut watcher = watch(&env);
     watcher.wait_watching();
     watcher.wait_stderr("listing the history again");
     let (code, stderr) = watcher.terminate();
@@ -417,7 +318,7 @@ fn sigterm_stops_a_download_cleanly_and_the_rerun_fetches_only_the_rest() {
         }
     }
     signal(&child, "TERM");
-    let (code, _, stderr) = wait_for(child);
+    let (code, _, stderr) = finish(child, "");
     assert_eq!(code, 143, "{stderr}");
     assert!(stderr.contains("stopped by SIGTERM"), "{stderr}");
 
@@ -456,7 +357,7 @@ fn sigterm_stops_a_download_cleanly_and_the_rerun_fetches_only_the_rest() {
         .stdin(Stdio::null())
         .spawn()
         .unwrap();
-    let (code, stdout, stderr) = wait_for(child);
+    let (code, stdout, stderr) = finish(child, "");
     assert_eq!(code, 0, "{stderr}");
     let events: Vec<Value> = stdout
         .lines()
