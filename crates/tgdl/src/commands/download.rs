@@ -17,6 +17,7 @@ use tgclient::download::{
 };
 use tgclient::links::{self, PeerRef};
 use tgclient::media::MediaFile;
+use tgclient::store::ListingMark;
 use tgclient::{Client, Takeout};
 use tl_types::api::enums;
 use tokio::sync::mpsc;
@@ -282,11 +283,15 @@ impl Plan {
     }
 
     /// Records what a batch archived ([`Plan::record`]) and forgets its files: a watch
-    /// plans its next batch from an empty list (names claimed so far stay claimed).
-    pub fn record_batch(&mut self, client: &Client, outcomes: &[FileOutcome]) {
+    /// plans its next batch from an empty list (names claimed so far stay claimed). The
+    /// marks of the chats whose listing settled (complete, every file archived), which a
+    /// watch moves on with what it follows.
+    pub fn record_batch(&mut self, client: &Client, outcomes: &[FileOutcome]) -> Vec<ListingMark> {
         self.record(client, outcomes);
+        let settled = self.archive.settled_marks(outcomes);
         self.files.clear();
         self.archive.clear_batch();
+        settled
     }
 
     /// Lists chats inside `takeout` from now on.

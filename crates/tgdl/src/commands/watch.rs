@@ -12,7 +12,7 @@
 //! what that listing archived. An edit that replaced a message's media is downloaded beside
 //! the old file (named with `{edit}`, as a rerun of `download` names it), never over it.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -23,6 +23,7 @@ use tgclient::Client;
 use tgclient::download::{DownloadOptions, FileOutcome, download};
 use tgclient::links::{self, PeerRef};
 use tgclient::media::MediaFile;
+use tgclient::store::ListingMark;
 use tgclient::updates::{FollowError, FollowEvent, convert};
 use tl_types::api::enums;
 
@@ -69,8 +70,8 @@ pub async fn run(client: &Client, args: &DownloadArgs) -> Result<()> {
             .map_err(|e| e.context(format!("cannot list the media of {}", chat.id)))?;
     }
     let mut planned: HashSet<Key> = plan.files.iter().map(Key::of).collect();
-    if plan.files.is_empty() {
-        plan.record_batch(client, &[]);
+    let mut marks = if plan.files.is_empty() {
+        FollowedMarks::of(plan.record_batch(client, &[]))
     } else {
         let executed = plain::execute(
             client,
@@ -84,11 +85,12 @@ pub async fn run(client: &Client, args: &DownloadArgs) -> Result<()> {
         for (file, outcome) in plan.files.iter().zip(&executed.outcomes) {
             report(file, outcome, args.json)?;
         }
-        plan.record_batch(client, &executed.outcomes);
+        let settled = plan.record_batch(client, &executed.outcomes);
         if stopper.received().is_some() {
             return Ok(());
         }
-    }
+        FollowedMarks::of(settled)
+    };
     follow.commit().map_err(follow_error)?;
     output::note(format_args!(
         "watching {} chat(s) for new media; Ctrl-C stops",
@@ -109,9 +111,11 @@ pub async fn run(client: &Client, args: &DownloadArgs) -> Result<()> {
         while let Some(more) = follow.try_next() {
             events.push(more);
         }
+        let tops = newest_by_chat(&events);
         for event in events {
             take_event(client, &mut plan, &mut planned, &chats, &filters, event);
         }
+        let mut failed = HashSet::new();
         if !plan.files.is_empty() {
             let jobs = plan.files.iter().map(|p| p.job.clone()).collect();
             let outcomes = download(client, jobs, options.clone(), None)
@@ -122,12 +126,25 @@ pub async fn run(client: &Client, args: &DownloadArgs) -> Result<()> {
                 report(file, outcome, args.json)?;
             }
             landed.store(totals.downloaded, Ordering::Relaxed);
+            failed = plan
+                .files
+                .iter()
+                .zip(&outcomes)
+                .filter(|(_, o)| {
+                    !matches!(
+                        o,
+                        FileOutcome::Done { .. } | FileOutcome::AlreadyDone { .. }
+                    )
+                })
+                .map(|(file, _)| file.chat_id)
+                .collect();
             plan.record_batch(client, &outcomes);
             if outcomes.iter().any(|o| matches!(o, FileOutcome::NotRun)) {
                 // Stopped before every file was had: the state is not saved past them.
                 break;
             }
         }
+        marks.advance(client, &tops, &failed);
         follow.commit().map_err(follow_error)?;
     }
     heartbeat.abort();
@@ -190,6 +207,55 @@ async fn resolve(client: &Client, targets: &[String]) -> Result<Vec<Chat>> {
         chats.push(Chat { id, peer, name });
     }
     Ok(chats)
+}
+
+/// The newest new message of each chat among `events`.
+fn newest_by_chat(events: &[FollowEvent]) -> HashMap<i64, i32> {
+    let mut tops = HashMap::new();
+    for event in events {
+        if let FollowEvent::New { chat_id, message } = event {
+            let top = tops.entry(*chat_id).or_insert(i32::MIN);
+            *top = (*top).max(convert::message_id(message));
+        }
+    }
+    tops
+}
+
+/// The listing marks a watch moves on. A chat whose first listing settled (complete, every
+/// wanted file archived) keeps its mark at the newest message followed, so a later run
+/// lists only what came after; once one of its files fails, its mark stays where it was,
+/// so the next run lists that file again.
+struct FollowedMarks(HashMap<i64, ListingMark>);
+
+impl FollowedMarks {
+    fn of(settled: Vec<ListingMark>) -> Self {
+        Self(settled.into_iter().map(|m| (m.chat_id, m)).collect())
+    }
+
+    /// Moves the marks to `tops` (after the batch's files were recorded) except for the
+    /// chats in `failed`, which stop moving.
+    fn advance(&mut self, client: &Client, tops: &HashMap<i64, i32>, failed: &HashSet<i64>) {
+        self.0.retain(|chat, _| !failed.contains(chat));
+        let moved: Vec<ListingMark> = tops
+            .iter()
+            .filter_map(|(chat, top)| {
+                let mark = self.0.get_mut(chat)?;
+                (*top > mark.max_id).then(|| {
+                    mark.max_id = *top;
+                    mark.clone()
+                })
+            })
+            .collect();
+        if moved.is_empty() {
+            return;
+        }
+        if let Err(error) = client.with_store(|s| s.record_archived(&moved, &[])) {
+            output::note(format_args!(
+                "warning: cannot record how far the watch archived ({error}); the next run \
+                 lists these messages again"
+            ));
+        }
+    }
 }
 
 /// A file planned once per process: chat, message, media.

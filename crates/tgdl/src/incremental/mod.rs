@@ -110,12 +110,7 @@ impl Archive {
     /// The marks and versions to record after a run whose files (in plan order) ended
     /// with `outcomes` (fewer outcomes than files: the rest did not run).
     pub fn to_record(&self, outcomes: &[FileOutcome]) -> (Vec<ListingMark>, Vec<MessageVersion>) {
-        let finished = |index: usize| {
-            matches!(
-                outcomes.get(index),
-                Some(FileOutcome::Done { .. } | FileOutcome::AlreadyDone { .. })
-            )
-        };
+        let finished = |index: usize| is_finished(outcomes, index);
         let mut versions: Vec<MessageVersion> = self
             .files
             .iter()
@@ -130,10 +125,25 @@ impl Archive {
         // Oldest version first within a message, so the store keeps their order.
         versions.sort_by_key(|v| (v.chat_id, v.msg_id, v.edit_date));
         let marks = self
-            .listings
+            .next_marks(outcomes)
+            .filter(|(listing, next, _)| Some(next.max_id) != listing.mark)
+            .map(|(_, next, _)| next)
+            .collect();
+        (marks, versions)
+    }
+
+    /// Each listing with the mark it allows after `outcomes` and whether it is settled:
+    /// complete, with every wanted file it listed archived (its mark is then the top of the
+    /// chat as listed, and a watch may move it on with what it follows).
+    fn next_marks<'a>(
+        &'a self,
+        outcomes: &'a [FileOutcome],
+    ) -> impl Iterator<Item = (&'a MarkedListing, ListingMark, bool)> + 'a {
+        let finished = |index: usize| is_finished(outcomes, index);
+        self.listings
             .iter()
             .filter(|_| self.keep_marks)
-            .filter_map(|listing| {
+            .filter_map(move |listing| {
                 let unfinished = listing
                     .files
                     .clone()
@@ -141,14 +151,22 @@ impl Archive {
                     .filter_map(|index| self.files.get(&index).map(|f| f.msg_id))
                     .min();
                 let max_id = listing::next_mark(listing.mark, listing.coverage, unfinished)?;
-                (Some(max_id) != listing.mark).then(|| ListingMark {
+                let settled = listing.coverage.complete && unfinished.is_none();
+                let next = ListingMark {
                     chat_id: listing.chat_id,
                     filter: listing.filter.clone(),
                     max_id,
-                })
+                };
+                Some((listing, next, settled))
             })
-            .collect();
-        (marks, versions)
+    }
+
+    /// The marks of the settled listings after `outcomes` (see [`Archive::next_marks`]).
+    pub fn settled_marks(&self, outcomes: &[FileOutcome]) -> Vec<ListingMark> {
+        self.next_marks(outcomes)
+            .filter(|(_, _, settled)| *settled)
+            .map(|(_, next, _)| next)
+            .collect()
     }
 
     /// Records what a run archived in `client`'s session (see [`Archive::to_record`]).
@@ -178,6 +196,14 @@ impl Archive {
         self.files.clear();
         self.listings.clear();
     }
+}
+
+/// Whether planned file `index` finished (downloaded now or before) in `outcomes`.
+fn is_finished(outcomes: &[FileOutcome], index: usize) -> bool {
+    matches!(
+        outcomes.get(index),
+        Some(FileOutcome::Done { .. } | FileOutcome::AlreadyDone { .. })
+    )
 }
 
 #[cfg(test)]

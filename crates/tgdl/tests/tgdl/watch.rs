@@ -272,9 +272,23 @@ fn a_watcher_fetches_every_post_once_across_dropped_updates_and_a_kill() {
     let mut watcher = watch(&env);
     watcher.wait_watching();
     watcher.wait_stderr("listing the history again");
+    // One more while it follows, so that its mark moves past what it listed.
+    let (last, key) = post(&env, 30_000);
+    posted.insert(last, (key, 30_000));
+    watcher.files(&BTreeSet::from([last]));
     let (code, stderr) = watcher.terminate();
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("stopped"), "{stderr}");
+
+    // The watch moved the chat's mark with what it followed: a rerun lists from there.
+    let rerun = env
+        .command(&["-v", "download", "@live", "-o", out.to_str().unwrap()])
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (code, _, stderr) = finish(rerun, "");
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains(&format!("mark={last}")), "{stderr}");
 
     // Every file once, verified; none fetched twice.
     for (id, (key, size)) in &posted {
