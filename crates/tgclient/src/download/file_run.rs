@@ -476,6 +476,16 @@ impl FileRun {
                 return FileOutcome::NotRun;
             }
         };
+        // Recorded as done before it takes its final name: a file at the final name is then
+        // always in the ledger as this media (the planner never names another file over
+        // it), and a crash before the rename only costs fetching it again (a done record
+        // without its final file is started afresh).
+        let mut state = self.state.clone();
+        state.sha256 = Some(sha256);
+        if let Err(error) = exec.ledger.save_now(&job.key, &state).await {
+            exec.stop(error.into());
+            return FileOutcome::NotRun;
+        }
         let part = self.part.clone();
         let finished = tokio::task::spawn_blocking(move || part.finish()).await;
         match finished {
@@ -492,11 +502,6 @@ impl FileRun {
                 }));
                 return FileOutcome::NotRun;
             }
-        }
-        let mut state = self.state.clone();
-        state.sha256 = Some(sha256);
-        if let Err(error) = exec.ledger.save_now(&job.key, &state).await {
-            exec.stop(error.into());
         }
         FileOutcome::Done {
             sha256,

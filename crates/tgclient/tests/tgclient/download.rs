@@ -507,6 +507,30 @@ async fn a_new_part_file_never_inherits_the_ranges_of_a_renamed_one() {
     env.download_verified(&job).await;
 }
 
+/// A file is recorded as done (with its hash) before it takes its final name, so a file at
+/// its final name is always in the ledger as this media. A run killed between the two
+/// leaves a done record and a verified `.part`: the next run fetches the file again and
+/// names it, verified.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_done_record_without_its_final_file_is_fetched_again() {
+    let env = Env::start(Vec::new()).await;
+    let job = env.job(1);
+    env.download_verified(&job).await;
+    let saved = env
+        .client
+        .with_store(|s| s.download_state(&job.key))
+        .unwrap()
+        .and_then(|bytes| tgclient::download::FileState::from_bytes(&bytes))
+        .unwrap();
+    assert_eq!(saved.media, job.media.id);
+    assert_eq!(saved.sha256, Some(env.expected_sha256(&job.media)));
+    // As if killed before the rename: the record stays, the file is only a `.part`.
+    std::fs::rename(&job.path, tgclient::download::part_path(&job.path)).unwrap();
+    let served = env.served(&job.media);
+    env.download_verified(&job).await;
+    assert_eq!(env.served(&job.media), served + job.media.size);
+}
+
 /// A server without `upload.getFileHashes` (`500 NOT_IMPLEMENTED`, as an independent server
 /// answered): a file from its own DC is finished without them, each byte fetched once, and
 /// the outcome says the hashes were unavailable; a CDN file still requires its own
