@@ -245,6 +245,17 @@ impl Env {
         finish(child, "")
     }
 
+    /// `tgdl download --from-export EXPORT -o OUT`.
+    fn download_from_export(&self, export: &Path, out: &Path) -> (i32, String, String) {
+        self.run(&[
+            "download",
+            "--from-export",
+            export.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ])
+    }
+
     fn calls_of<F: Identifiable>(&self) -> u64 {
         self.calls.of(F::CONSTRUCTOR_ID)
     }
@@ -407,13 +418,7 @@ fn an_export_has_desktops_shape_and_reads_back_as_the_same_messages_and_files() 
     let batches_before = env.calls_of::<functions::channels::GetMessages>();
     let back = env.path("back");
     let result = exp.join("result.json");
-    let (code, _, stderr) = env.run(&[
-        "download",
-        "--from-export",
-        result.to_str().unwrap(),
-        "-o",
-        back.to_str().unwrap(),
-    ]);
+    let (code, _, stderr) = env.download_from_export(&result, &back);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(media_hashes(&back), media_hashes(&exp));
     assert_eq!(
@@ -555,13 +560,7 @@ fn a_damaged_export_names_the_place_and_nothing_is_fetched() {
         let file = env.path(&format!("{name}.json"));
         std::fs::write(&file, text).unwrap();
         let out = env.path(&format!("out-{name}"));
-        let (code, _, stderr) = env.run(&[
-            "download",
-            "--from-export",
-            file.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-        ]);
+        let (code, _, stderr) = env.download_from_export(&file, &out);
         assert_ne!(code, 0, "{name}");
         assert!(
             stderr.contains(&*file.to_string_lossy()),
@@ -604,13 +603,7 @@ fn a_chat_the_account_cannot_see_is_named_in_the_error() {
     )
     .unwrap();
     let out = env.path("out");
-    let (code, _, stderr) = env.run(&[
-        "download",
-        "--from-export",
-        file.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-    ]);
+    let (code, _, stderr) = env.download_from_export(&file, &out);
     assert_ne!(code, 0);
     assert!(
         stderr.contains("(root) \"Secret\" (private_channel 999)"),
@@ -717,13 +710,7 @@ fn a_private_chat_round_trips_and_ids_of_other_chats_are_not_taken() {
 
     let back = env.path("back");
     let result = exp.join("result.json");
-    let (code, _, stderr) = env.run(&[
-        "download",
-        "--from-export",
-        result.to_str().unwrap(),
-        "-o",
-        back.to_str().unwrap(),
-    ]);
+    let (code, _, stderr) = env.download_from_export(&result, &back);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(media_hashes(&back), media_hashes(&exp));
     assert_eq!(media_hashes(&back).len(), 2);
@@ -740,13 +727,7 @@ fn a_private_chat_round_trips_and_ids_of_other_chats_are_not_taken() {
     )
     .unwrap();
     let other = env.path("other");
-    let (code, _, stderr) = env.run(&[
-        "download",
-        "--from-export",
-        foreign.to_str().unwrap(),
-        "-o",
-        other.to_str().unwrap(),
-    ]);
+    let (code, _, stderr) = env.download_from_export(&foreign, &other);
     assert_eq!(code, 0, "{stderr}");
     assert!(
         stderr.contains("1 of the 2 listed messages with media no longer exist"),
@@ -783,13 +764,7 @@ fn an_account_export_downloads_the_listed_messages_of_every_chat() {
     )
     .unwrap();
     let out = env.path("out");
-    let (code, _, stderr) = env.run(&[
-        "download",
-        "--from-export",
-        account.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-    ]);
+    let (code, _, stderr) = env.download_from_export(&account, &out);
     assert_eq!(code, 0, "{stderr}");
     let expected: BTreeMap<[u8; 32], usize> = [601, 607, 901]
         .into_iter()
