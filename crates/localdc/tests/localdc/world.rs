@@ -17,7 +17,8 @@ use crate::common;
 
 use common::send_code;
 use localdc::world::fixture::{
-    AppSpec, ChatKind, ChatSpec, FloodRule, MediaSpec, MessageSpec, PrivateChatSpec,
+    AccountSpec, AppSpec, ChatKind, ChatSpec, FloodRule, MediaSpec, MessageSpec, PrivateChatSpec,
+    UserSpec,
 };
 use localdc::world::generate::{self, GenOptions};
 use localdc::world::{Fixture, World, mint_session};
@@ -773,6 +774,62 @@ async fn get_channels(
         enums::messages::Chats::Chats(chats) => Ok(chats.chats),
         enums::messages::Chats::Slice(slice) => panic!("a slice: {slice:?}"),
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_chats_lists_basic_groups_and_refuses_other_ids() {
+    tokio::time::timeout(TEST_TIME, async {
+        let mut fixture = demo();
+        // Dave is in no chat; basic group 503 ("Old Friends") has Alice and Bob.
+        fixture.users.push(UserSpec {
+            id: 1004,
+            first_name: "Dave".into(),
+            phone: Some("15550004".into()),
+            ..UserSpec::default()
+        });
+        fixture.accounts.push(AccountSpec {
+            phone: "15550004".into(),
+            user_id: 1004,
+            code: "12345".into(),
+            home_dc: 2,
+            ..AccountSpec::default()
+        });
+        let env = start(fixture).await;
+        let get = |client: Client, id: Vec<i64>| async move {
+            client
+                .rpc(&functions::messages::GetChats { id })
+                .await
+                .map(|chats| match chats {
+                    enums::messages::Chats::Chats(chats) => chats.chats,
+                    enums::messages::Chats::Slice(slice) => panic!("a slice: {slice:?}"),
+                })
+        };
+        let alice = Client::minted(&env, "15550001").await;
+        let chats = get(alice, vec![503]).await.unwrap();
+        let [enums::Chat::Chat(group)] = chats.as_slice() else {
+            panic!("{chats:?}")
+        };
+        assert_eq!((group.id, group.title.as_str()), (503, "Old Friends"));
+        assert!(!group.left);
+
+        let dave = Client::minted(&env, "15550004").await;
+        let chats = get(dave, vec![503]).await.unwrap();
+        assert_eq!(
+            chats,
+            vec![enums::Chat::from(types::ChatForbidden {
+                id: 503,
+                title: "Old Friends".into(),
+            })]
+        );
+        // A channel's id or an unknown one is no basic group.
+        for id in [501, 999] {
+            let alice = Client::minted(&env, "15550001").await;
+            assert_error(get(alice, vec![id]).await, 400, "CHAT_ID_INVALID");
+        }
+        env.server.shutdown().await;
+    })
+    .await
+    .expect("test timed out");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

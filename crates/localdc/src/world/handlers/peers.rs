@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use tl_types::api::functions::channels::{GetChannels, GetFullChannel};
 use tl_types::api::functions::contacts::ResolveUsername;
-use tl_types::api::functions::messages::{CheckChatInvite, ImportChatInvite};
+use tl_types::api::functions::messages::{CheckChatInvite, GetChats, ImportChatInvite};
 use tl_types::api::functions::users::{GetFullUser, GetUsers};
 use tl_types::api::{enums, types};
 
@@ -27,6 +27,7 @@ pub(super) fn register(registry: &mut Registry, world: &Arc<World>) {
     typed(registry, world, Need::Login, get_full_user);
     typed(registry, world, Need::Login, resolve_username);
     typed(registry, world, Need::Home, get_channels);
+    typed(registry, world, Need::Home, get_chats);
     typed(registry, world, Need::Home, get_full_channel);
     typed(registry, world, Need::Home, check_invite);
     typed(registry, world, Need::Home, import_invite);
@@ -350,6 +351,35 @@ fn get_channels(call: &Call<'_>, req: GetChannels) -> Result<enums::messages::Ch
                 chat_obj(call, record)
             } else {
                 convert::channel_forbidden(call.store, record)
+            })
+        })
+        .collect::<Result<Vec<_>, RpcError>>()?;
+    Ok(types::messages::Chats { chats }.into())
+}
+
+/// `messages.getChats`: basic groups by id. A group the caller is not in reads as
+/// `chatForbidden` (its id and title), as for a group one was removed from; an id that
+/// names no basic group is `CHAT_ID_INVALID`.
+fn get_chats(call: &Call<'_>, req: GetChats) -> Result<enums::messages::Chats, RpcError> {
+    let me = call.me()?;
+    let chats = req
+        .id
+        .iter()
+        .map(|id| {
+            let record = call
+                .store
+                .chats
+                .get(id)
+                .filter(|record| !record.is_channel())
+                .ok_or_else(|| error(400, "CHAT_ID_INVALID"))?;
+            Ok(if call.world.is_member(record, me) {
+                chat_obj(call, record)
+            } else {
+                types::ChatForbidden {
+                    id: record.spec.id,
+                    title: record.spec.title.clone(),
+                }
+                .into()
             })
         })
         .collect::<Result<Vec<_>, RpcError>>()?;
