@@ -516,3 +516,181 @@ fn channel_updates_in_a_container_out_of_seq_are_judged_by_their_own_pts() {
     let out = m.handle_incoming(seq(3, 3, vec![channel(101, 1, 1)]), now);
     assert!(out.is_empty());
 }
+
+mod hostile {
+    //! Whatever the server pushes or answers (any numbers, any order), the machine neither
+    //! panics nor stops asking: what it asks for is always one of the boxes it keeps.
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Numbers a server may send: small, around the machine's own, and the extremes.
+    fn number() -> impl Strategy<Value = i32> {
+        prop_oneof![
+            0..200i32,
+            Just(i32::MAX),
+            Just(i32::MIN),
+            Just(-1),
+            any::<i32>()
+        ]
+    }
+
+    fn entry() -> impl Strategy<Value = Entry> {
+        prop_oneof![
+            Just(Entry::Common),
+            Just(Entry::Channel(CHANNEL)),
+            any::<i64>().prop_map(Entry::Channel),
+        ]
+    }
+
+    fn item() -> impl Strategy<Value = Item<i32>> {
+        prop_oneof![
+            (entry(), number(), number(), any::<i32>()).prop_map(|(entry, pts, pts_count, p)| {
+                Item::Pts(PtsUpdate {
+                    entry,
+                    pts,
+                    pts_count,
+                    payload: p,
+                })
+            }),
+            any::<i32>().prop_map(Item::Plain),
+            (
+                prop_oneof![Just(CHANNEL), any::<i64>()],
+                proptest::option::of(number())
+            )
+                .prop_map(|(channel_id, pts)| Item::ChannelTooLong { channel_id, pts }),
+        ]
+    }
+
+    fn common_state() -> impl Strategy<Value = CommonState> {
+        (number(), number(), number(), number()).prop_map(|(pts, qts, seq, date)| CommonState {
+            pts,
+            qts,
+            seq,
+            date,
+        })
+    }
+
+    #[derive(Debug, Clone)]
+    enum Step {
+        Push(Incoming<i32>),
+        Difference(Difference<i32>),
+        ChannelDifference(i64, ChannelDifference<i32>),
+        Failed(Entry, u64),
+        Wait(u64),
+        Ask,
+    }
+
+    fn items() -> impl Strategy<Value = Vec<Item<i32>>> {
+        proptest::collection::vec(item(), 0..6)
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            Just(Step::Push(Incoming::TooLong)),
+            (number(), number(), number(), items()).prop_map(|(seq_start, seq, date, items)| {
+                Step::Push(Incoming::Batch(Batch {
+                    seq_start,
+                    seq,
+                    date,
+                    items,
+                }))
+            }),
+            (number(), number())
+                .prop_map(|(date, seq)| Step::Difference(Difference::Empty { date, seq })),
+            (
+                proptest::collection::vec(any::<i32>(), 0..4),
+                items(),
+                common_state(),
+                any::<bool>()
+            )
+                .prop_map(|(new_messages, other_updates, state, done)| {
+                    Step::Difference(Difference::Some {
+                        new_messages,
+                        other_updates,
+                        state,
+                        done,
+                    })
+                }),
+            number().prop_map(|pts| Step::Difference(Difference::TooLong { pts })),
+            (
+                prop_oneof![Just(CHANNEL), any::<i64>()],
+                any::<bool>(),
+                number(),
+                proptest::option::of(number()),
+                items(),
+            )
+                .prop_map(|(channel, is_final, pts, timeout, other_updates)| {
+                    Step::ChannelDifference(
+                        channel,
+                        ChannelDifference::Some {
+                            is_final,
+                            pts,
+                            timeout,
+                            new_messages: vec![1, 2],
+                            other_updates,
+                        },
+                    )
+                }),
+            (number(), proptest::option::of(number()), number()).prop_map(
+                |(pts, timeout, top_message)| {
+                    Step::ChannelDifference(
+                        CHANNEL,
+                        ChannelDifference::TooLong {
+                            pts,
+                            timeout,
+                            top_message,
+                        },
+                    )
+                }
+            ),
+            (entry(), 0..100_000u64).prop_map(|(entry, ms)| Step::Failed(entry, ms)),
+            (0..100_000_000u64).prop_map(Step::Wait),
+            Just(Step::Ask),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn no_answer_panics_and_requests_stay_within_the_boxes(
+            start in common_state(),
+            channel_pts in proptest::option::of(number()),
+            steps in proptest::collection::vec(step(), 0..40),
+        ) {
+            let mut now = Instant::now();
+            let mut m: Machine<i32> = Machine::new(start, CHANNEL_DIFFERENCE_LIMIT_USER, now);
+            m.follow_channel(CHANNEL, channel_pts, now);
+            for step in steps {
+                match step {
+                    Step::Push(incoming) => {
+                        m.handle_incoming(incoming, now);
+                    }
+                    Step::Difference(difference) => {
+                        m.handle_difference(difference, now);
+                    }
+                    Step::ChannelDifference(channel, difference) => {
+                        m.handle_channel_difference(channel, difference, now);
+                    }
+                    Step::Failed(entry, ms) => {
+                        m.difference_failed(entry, now + Duration::from_millis(ms));
+                    }
+                    Step::Wait(ms) => {
+                        now += Duration::from_millis(ms);
+                        m.check_deadlines(now);
+                    }
+                    Step::Ask => {
+                        while let Some(request) = m.next_request() {
+                            if let Request::ChannelDifference { channel_id, limit, .. } = request {
+                                prop_assert!(m.follows_channel(channel_id), "{request:?}");
+                                prop_assert!(limit > 0);
+                            }
+                        }
+                    }
+                }
+                let _ = m.next_deadline();
+                let _ = m.snapshot();
+            }
+        }
+    }
+}
