@@ -145,16 +145,26 @@ impl Plan {
 
     /// The SHA-256 of every file, from the world's deterministic media.
     pub fn expected_hashes(&self, world: &World) -> Result<BTreeMap<PathBuf, [u8; 32]>> {
-        self.files
-            .iter()
-            .map(|(path, spec)| {
-                let hash = world
-                    .file_sha256(&FileKey::document(spec.media_id))
-                    .with_context(|| format!("media {} is not in the world", spec.media_id))?;
-                Ok((path.clone(), hash))
-            })
-            .collect()
+        document_hashes(
+            world,
+            self.files.iter().map(|(path, spec)| (path, spec.media_id)),
+        )
     }
+}
+
+/// The SHA-256 of each (path, document id), from the world's deterministic media.
+pub fn document_hashes<'a>(
+    world: &World,
+    files: impl Iterator<Item = (&'a PathBuf, i64)>,
+) -> Result<BTreeMap<PathBuf, [u8; 32]>> {
+    files
+        .map(|(path, media_id)| {
+            let hash = world
+                .file_sha256(&FileKey::document(media_id))
+                .with_context(|| format!("media {media_id} is not in the world"))?;
+            Ok((path.clone(), hash))
+        })
+        .collect()
 }
 
 /// A size between 1 and `max` bytes, log-uniform.

@@ -14,13 +14,13 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use localdc::world::fixture::{MediaSpec, NewMedia, PostSpec};
-use localdc::world::{ChatRef, FileKey, World};
+use localdc::world::{ChatRef, World};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::fixture::{LIVE_CHAT, LIVE_CHAT_ID, LIVE_TOO_LONG, log_uniform};
+use crate::fixture::{LIVE_CHAT, LIVE_CHAT_ID, LIVE_TOO_LONG, document_hashes, log_uniform};
 use crate::run::Client;
 
 /// The largest file posted while the round runs (most are much smaller).
@@ -43,8 +43,6 @@ pub struct LiveFile {
 pub struct LiveOutcome {
     /// Messages posted during the round.
     pub posted: u64,
-    /// Bursts posted right after a kill (each longer than the difference limit).
-    pub bursts: u64,
     /// Watcher runs SIGKILLed.
     pub kills: u64,
     /// Watcher runs that ended on their own with an error.
@@ -233,15 +231,10 @@ pub fn expected_hashes(
     world: &World,
     files: &BTreeMap<PathBuf, LiveFile>,
 ) -> Result<BTreeMap<PathBuf, [u8; 32]>> {
-    files
-        .iter()
-        .map(|(path, file)| {
-            let hash = world
-                .file_sha256(&FileKey::document(file.media_id))
-                .with_context(|| format!("media {} is not in the world", file.media_id))?;
-            Ok((path.clone(), hash))
-        })
-        .collect()
+    document_hashes(
+        world,
+        files.iter().map(|(path, file)| (path, file.media_id)),
+    )
 }
 
 struct DriverFlags {
@@ -287,7 +280,6 @@ fn drive_watcher(
                 if rng.gen_bool(0.4) {
                     let len = LIVE_TOO_LONG + rng.gen_range(5..40);
                     flags.burst.store(len, Ordering::Relaxed);
-                    outcome.bursts += 1;
                 }
                 break None;
             }
