@@ -31,7 +31,7 @@ use super::download::{self as plain, Plan, Planned, Summary};
 use super::{require_login, resolve_chat};
 use crate::cli::DownloadArgs;
 use crate::filters::{self, Filters};
-use crate::incremental::Role;
+use crate::incremental::{self, Role};
 use crate::manifest::{Manifest, hex};
 use crate::signals::Stopper;
 use crate::{errors, output};
@@ -130,12 +130,7 @@ pub async fn run(client: &Client, args: &DownloadArgs) -> Result<()> {
                 .files
                 .iter()
                 .zip(&outcomes)
-                .filter(|(_, o)| {
-                    !matches!(
-                        o,
-                        FileOutcome::Done { .. } | FileOutcome::AlreadyDone { .. }
-                    )
-                })
+                .filter(|(_, outcome)| !incremental::finished(outcome))
                 .map(|(file, _)| file.chat_id)
                 .collect();
             plan.record_batch(client, &outcomes);

@@ -200,9 +200,14 @@ impl Archive {
 
 /// Whether planned file `index` finished (downloaded now or before) in `outcomes`.
 fn is_finished(outcomes: &[FileOutcome], index: usize) -> bool {
+    outcomes.get(index).is_some_and(finished)
+}
+
+/// Whether a file's outcome leaves it archived (downloaded now or before).
+pub fn finished(outcome: &FileOutcome) -> bool {
     matches!(
-        outcomes.get(index),
-        Some(FileOutcome::Done { .. } | FileOutcome::AlreadyDone { .. })
+        outcome,
+        FileOutcome::Done { .. } | FileOutcome::AlreadyDone { .. }
     )
 }
 
