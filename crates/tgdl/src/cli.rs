@@ -6,7 +6,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
-use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgAction, ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use tgclient::media::MediaKind;
 
 use crate::dates::{self, DateArg};
@@ -77,7 +77,8 @@ pub enum TransportArg {
 /// The subcommands.
 #[derive(Debug, Clone, Subcommand)]
 pub enum Command {
-    /// Log in with a phone number, a bot token or a QR code.
+    /// Log in with a phone number, a bot token or a QR code, or with the login of Telegram
+    /// Desktop, a Telethon or a Pyrogram session (as a new device of its own).
     Login(LoginArgs),
     /// Log out on the server and forget the login.
     Logout,
@@ -107,11 +108,11 @@ pub enum Command {
 }
 
 impl Command {
-    /// The checks across flags that clap cannot make: empty ranges. Run before any session
-    /// is opened, like clap's own.
+    /// The checks across flags that clap cannot make: empty ranges, a `--passcode` other
+    /// than `-`. Run before any session is opened, like clap's own.
     ///
     /// # Errors
-    /// A range whose lower end is above its upper end.
+    /// A range whose lower end is above its upper end; a passcode on the command line.
     pub fn check(&self) -> Result<()> {
         match self {
             Self::Download(args) | Self::Watch(args) => {
@@ -123,6 +124,7 @@ impl Command {
             }
             Self::Export(args) => args.filters.check(),
             Self::History(args) => dates::check_range(args.from_date, args.to_date),
+            Self::Login(args) => args.check(),
             _ => Ok(()),
         }
     }
@@ -320,19 +322,75 @@ pub enum WanArg {
 
 /// `tgdl login`.
 #[derive(Debug, Clone, Args)]
+#[command(group(ArgGroup::new("import").args(["from_desktop", "from_telethon", "from_pyrogram"])))]
 pub struct LoginArgs {
     /// The phone number, in international format (asked for when left out).
-    #[arg(long, value_name = "PHONE", conflicts_with_all = ["bot_token", "qr"])]
+    #[arg(long, value_name = "PHONE", conflicts_with_all = ["bot_token", "qr", "import"])]
     pub phone: Option<String>,
     /// Log in as a bot with its token from @BotFather. `-` reads it from stdin; without
     /// --phone or --qr it is also taken from $TGDL_BOT_TOKEN. Both keep the token out of the
     /// process list (`ps`), where a token on the command line is visible to every user of
     /// the machine.
-    #[arg(long, value_name = "TOKEN", conflicts_with = "qr")]
+    #[arg(long, value_name = "TOKEN", conflicts_with_all = ["qr", "import"])]
     pub bot_token: Option<Secret>,
     /// Log in by scanning a QR code with a logged-in Telegram app.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "import")]
     pub qr: bool,
+    /// Log in with Telegram Desktop's login: its `tdata` folder (or the folder holding it;
+    /// default: where Desktop keeps it on this system). tgdl makes a login of its own with
+    /// it, a new device; Desktop stays logged in and its key is not used again.
+    #[arg(long, value_name = "PATH", num_args = 0..=1)]
+    pub from_desktop: Option<Option<PathBuf>>,
+    /// With --from-desktop, when Desktop has a local passcode: `-` reads it from stdin (one
+    /// line) instead of asking at the terminal. Nothing else is accepted: a passcode on the
+    /// command line is visible in `ps`.
+    #[arg(long, value_name = "-", requires = "from_desktop")]
+    pub passcode: Option<Secret>,
+    /// With --from-desktop, when the folder has several accounts: which one, by its number
+    /// in the list tgdl prints or its user id.
+    #[arg(long, value_name = "N|USER_ID", requires = "from_desktop")]
+    pub account: Option<u64>,
+    /// Log in with a Telethon session: a .session file, a StringSession, or `-` to read
+    /// the string from stdin (a string on the command line is visible in `ps`). tgdl makes
+    /// a login of its own with it; the session keeps working.
+    #[arg(long, value_name = "FILE|STRING|-")]
+    pub from_telethon: Option<Secret>,
+    /// Log in with a Pyrogram session: a .session file, a session string, or `-` to read
+    /// the string from stdin. tgdl makes a login of its own with it; the session keeps
+    /// working.
+    #[arg(long, value_name = "FILE|STRING|-")]
+    pub from_pyrogram: Option<Secret>,
+    /// With --from-*: use the other app's auth key itself instead of making a login of
+    /// tgdl's own. Two programs then share one key: Telegram may end both sessions
+    /// (AUTH_KEY_DUPLICATED), and `tgdl logout` logs the other app out too.
+    #[arg(long, requires = "import")]
+    pub share_key: bool,
+}
+
+impl LoginArgs {
+    /// Whether the login comes from another app's session (`--from-*`).
+    pub fn imports(&self) -> bool {
+        self.from_desktop.is_some() || self.from_telethon.is_some() || self.from_pyrogram.is_some()
+    }
+
+    /// What clap cannot check without printing the value: `--passcode` takes only `-`.
+    ///
+    /// # Errors
+    /// A `--passcode` other than `-`.
+    pub fn check(&self) -> Result<()> {
+        if self
+            .passcode
+            .as_ref()
+            .is_some_and(|given| given.expose() != STDIN_TOKEN)
+        {
+            // The value is not repeated: it may be the passcode itself.
+            bail!(
+                "--passcode takes only `-` (read the passcode from stdin); a passcode on the \
+                 command line is visible to every user of the machine in `ps`"
+            );
+        }
+        Ok(())
+    }
 }
 
 /// The `--bot-token` that means "read it from stdin".

@@ -10,6 +10,9 @@
 //! - [`naming`], [`filters`], [`progress`], [`manifest`]: what `tgdl download` names,
 //!   takes, shows and records; [`incremental`]: what a rerun lists again.
 //! - [`desktop_export`]: Telegram Desktop's export format, read and written.
+//! - [`import_source`], [`desktop_path`], [`staged_login`]: `tgdl login --from-*`: the
+//!   other app's login read before any session is opened, and written to the session only
+//!   once tgdl's own login from it succeeded.
 //! - [`signals`]: SIGINT and SIGTERM as a clean stop.
 //! - [`dates`], [`dialogs`], [`prompt`], [`errors`], [`logging`]: helpers of the above.
 
@@ -22,9 +25,11 @@ pub mod commands;
 pub mod config;
 pub mod dates;
 pub mod desktop_export;
+pub mod desktop_path;
 pub mod dialogs;
 pub mod errors;
 pub mod filters;
+pub mod import_source;
 pub mod incremental;
 pub mod logging;
 pub mod manifest;
@@ -35,6 +40,7 @@ pub mod prompt;
 pub mod proxy;
 pub mod server;
 pub mod signals;
+pub mod staged_login;
 
 use std::time::Duration;
 

@@ -1,20 +1,27 @@
 //! `tgdl login`: phone number, login code and (when the account has one) 2FA password; or a
 //! bot token (from `--bot-token`, `TGDL_BOT_TOKEN` or stdin); or a QR code scanned by a
-//! logged-in app. Prompts go to stderr, the result to stdout. Codes, passwords and tokens
-//! are never logged.
+//! logged-in app; or another app's login (`--from-desktop`, `--from-telethon`,
+//! `--from-pyrogram`), with which tgdl makes a login of its own (or, with `--share-key`,
+//! which it uses as it is). Prompts go to stderr, the result to stdout. Codes, passwords,
+//! passcodes, tokens, session strings and keys are never logged.
 
 use std::io::Write;
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use mtcrypto::Zeroizing;
 use qrcode::QrCode;
 use qrcode::render::unicode::Dense1x2;
-use tgclient::{Client, CodeKind, LoginError, QrLogin, QrStatus, SelfUser, policy};
+use tgclient::import::ImportedLogin;
+use tgclient::{
+    Client, CodeKind, ImportMode, LoginError, QrLogin, QrStatus, SelfUser, SessionStore, policy,
+};
 
 use super::describe_user;
 use crate::cli::{GlobalArgs, LoginArgs, STDIN_TOKEN, Secret};
-use crate::{errors, output, prompt, server};
+use crate::import_source::{App, Source};
+use crate::{errors, output, prompt, server, staged_login};
 
 /// Tries at a code or password before giving up.
 const ATTEMPTS: usize = 3;
@@ -54,6 +61,137 @@ pub async fn run(client: &Client, global: &GlobalArgs, args: &LoginArgs) -> Resu
         phone_login(client, args.phone.as_deref()).await?
     };
     output::to_stdout(|out| writeln!(out, "logged in as {}", describe_user(&me)))
+}
+
+/// Runs `tgdl login --from-*`: reads the other app's login (before any session is opened),
+/// makes tgdl's login from it on a session kept in memory, and writes that to the session
+/// file only when it succeeded.
+pub async fn run_import(global: &GlobalArgs, args: &LoginArgs) -> Result<()> {
+    let source = Source::from_args(args)?.ok_or_else(|| anyhow!("no --from-* source given"))?;
+    let app = source.app();
+    let config = super::client_config(global)?;
+    let login = source.read().await?;
+    let mode = if args.share_key {
+        ImportMode::ShareKey
+    } else {
+        ImportMode::Handoff
+    };
+    let path = super::session_path(global)?;
+    // An existing session is opened (never created) to refuse a second login over a live
+    // one; a logged-out session needs no server to say so.
+    let existing = if path.exists() {
+        let client = Client::new(config.clone(), super::open_store(&path)?)
+            .map_err(errors::client_error)?;
+        Some(client)
+    } else {
+        None
+    };
+    if let Some(client) = &existing {
+        let verified = client.verify_login().await.map_err(errors::client_error);
+        let live = match verified {
+            Ok(live) => live,
+            Err(error) => return close_after(client, Err(error)).await,
+        };
+        if let Some(me) = live {
+            let said = output::to_stdout(|out| {
+                writeln!(
+                    out,
+                    "already logged in as {}; run `tgdl logout` first to change accounts",
+                    describe_user(&me)
+                )
+            });
+            return close_after(client, said).await;
+        }
+    }
+    if mode == ImportMode::ShareKey {
+        output::note(share_key_warning(app));
+    }
+    let staging = Client::new(
+        config,
+        SessionStore::in_memory().context("cannot make a session in memory")?,
+    )
+    .map_err(errors::client_error)?;
+    let outcome = import_login(&staging, &login, mode, app).await;
+    // Saves what the connections learned (salts, clock offsets) into the staged session.
+    let closed = staging.close().await.map_err(errors::client_error);
+    let written = outcome.and_then(|me| {
+        closed?;
+        write_session(&staging, existing.as_ref(), &path)?;
+        Ok(me)
+    });
+    let me = match &existing {
+        Some(client) => close_after(client, written).await?,
+        None => written?,
+    };
+    output::to_stdout(|out| writeln!(out, "logged in as {}", describe_user(&me)))?;
+    if mode == ImportMode::Handoff {
+        output::note(format_args!(
+            "tgdl has a login of its own now: a new device in the account's list (Settings > \
+             Devices). {} stays logged in; tgdl does not use its key again.",
+            capitalized(app)
+        ));
+    }
+    Ok(())
+}
+
+/// Logs in on `client` with the imported login, and with the 2FA password when the account
+/// has one.
+async fn import_login(
+    client: &Client,
+    login: &ImportedLogin,
+    mode: ImportMode,
+    app: App,
+) -> Result<SelfUser> {
+    match client.import_login(login, mode).await {
+        Ok(me) => Ok(me),
+        Err(LoginError::PasswordRequired { hint }) => {
+            output::note("The account is protected by a password.");
+            password_login(client, hint).await
+        }
+        Err(error) if needs_password(&error) => password_after_qr(client).await,
+        Err(error) => {
+            Err(errors::login_error(error).context(format!("cannot log in with {app}'s login")))
+        }
+    }
+}
+
+/// Writes the login made on `staging` to the session file: the open `existing` one, or a
+/// new one at `path`.
+fn write_session(staging: &Client, existing: Option<&Client>, path: &Path) -> Result<()> {
+    let copy = |to: &mut SessionStore| staging.with_store(|from| staged_login::copy_login(from, to));
+    let written = match existing {
+        Some(client) => client.with_store(|to| copy(to)),
+        None => copy(&mut super::open_store(path)?),
+    };
+    written.with_context(|| format!("cannot write the login to the session {}", path.display()))
+}
+
+/// Closes `client` (saving its session), then gives back `result`.
+async fn close_after<T>(client: &Client, result: Result<T>) -> Result<T> {
+    if let Err(error) = client.close().await {
+        tracing::warn!(%error, "could not save the session");
+    }
+    result
+}
+
+/// What `--share-key` costs, said before it is used.
+fn share_key_warning(app: App) -> String {
+    format!(
+        "warning: --share-key: tgdl will use {app}'s own auth key instead of making a login of \
+         its own. Two programs then talk to Telegram with one key: Telegram may end both \
+         sessions (AUTH_KEY_DUPLICATED) and each would have to log in again, and `tgdl logout` \
+         logs {app} out too. Without --share-key tgdl makes a separate login (a new device) \
+         and never uses the other app's key again."
+    )
+}
+
+/// The app's name at the start of a sentence.
+fn capitalized(app: App) -> String {
+    let name = app.to_string();
+    let mut chars = name.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_uppercase().chain(chars).collect()
+    })
 }
 
 /// Where a bot token may come from instead of the command line.

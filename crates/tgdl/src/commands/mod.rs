@@ -14,6 +14,8 @@ pub mod search;
 pub mod takeout;
 pub mod watch;
 
+use std::path::{Path, PathBuf};
+
 use anyhow::{Context, Result, anyhow};
 use tgclient::{Client, ClientConfig, ResolveError, SelfUser, SessionStore};
 use tl_types::api::enums;
@@ -30,6 +32,13 @@ pub async fn run(cli: &Cli) -> Result<()> {
     #[cfg(feature = "demo")]
     if let Command::Demo(args) = &cli.command {
         return demo::run(&cli.global, args).await;
+    }
+    // Another app's login is read, and used, before the session is opened: bad input must
+    // leave the session file as it was.
+    if let Command::Login(args) = &cli.command
+        && args.imports()
+    {
+        return login::run_import(&cli.global, args).await;
     }
     let client = open_client(&cli.global)?;
     let outcome = match &cli.command {
@@ -52,15 +61,32 @@ pub async fn run(cli: &Cli) -> Result<()> {
 
 /// The client the global options describe, over the session file they name.
 pub fn open_client(global: &GlobalArgs) -> Result<Client> {
-    let env = ProcessEnv;
-    let credentials = config::credentials(&env)?;
-    let server = server::server_config(global)?;
-    let path = config::session_path(&env, global.session.as_deref(), global.profile.as_deref())?;
-    tracing::debug!(session = %path.display(), "opening the session");
-    let store = SessionStore::open(&path)
-        .with_context(|| format!("cannot open the session {}", path.display()))?;
-    let config = ClientConfig::new(credentials.api_id, credentials.api_hash).with_server(server);
+    let config = client_config(global)?;
+    let path = session_path(global)?;
+    let store = open_store(&path)?;
     Client::new(config, store).map_err(errors::client_error)
+}
+
+/// The client configuration the global options and the environment describe.
+pub fn client_config(global: &GlobalArgs) -> Result<ClientConfig> {
+    let credentials = config::credentials(&ProcessEnv)?;
+    let server = server::server_config(global)?;
+    Ok(ClientConfig::new(credentials.api_id, credentials.api_hash).with_server(server))
+}
+
+/// The session file the global options name.
+pub fn session_path(global: &GlobalArgs) -> Result<PathBuf> {
+    config::session_path(
+        &ProcessEnv,
+        global.session.as_deref(),
+        global.profile.as_deref(),
+    )
+}
+
+/// Opens (or creates) the session file at `path`.
+pub fn open_store(path: &Path) -> Result<SessionStore> {
+    tracing::debug!(session = %path.display(), "opening the session");
+    SessionStore::open(path).with_context(|| format!("cannot open the session {}", path.display()))
 }
 
 /// The logged-in account, or the "run `tgdl login`" error.

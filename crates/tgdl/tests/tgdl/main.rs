@@ -6,5 +6,6 @@ mod demo;
 mod desktop_export;
 mod download;
 mod incremental;
+mod login_import;
 mod secrets;
 mod watch;

@@ -104,7 +104,7 @@ struct Captured {
 
 /// Replaces the handler of `id` by one that calls it and shows `inspect` the request body
 /// and the answer.
-fn wrap(
+pub(crate) fn wrap(
     registry: &mut Registry,
     id: u32,
     inspect: impl Fn(&[u8], &RpcResult) + Send + Sync + 'static,
@@ -359,8 +359,8 @@ fn run_with_limit(mut command: Command, stdin: &str) -> Run {
 
 // ------------------------------------------------------------------ leak search
 
-/// A secret and how it could show in text output.
-struct Secret {
+/// A secret and how it could show in text output (also used by `login_import`).
+pub(crate) struct Secret {
     label: String,
     /// Exact strings that must not appear.
     texts: Vec<String>,
@@ -369,7 +369,7 @@ struct Secret {
 }
 
 impl Secret {
-    fn text(label: &str, text: &str) -> Self {
+    pub(crate) fn text(label: &str, text: &str) -> Self {
         Self {
             label: label.to_owned(),
             texts: vec![text.to_owned()],
@@ -377,7 +377,7 @@ impl Secret {
         }
     }
 
-    fn bytes(label: impl Into<String>, bytes: &[u8]) -> Self {
+    pub(crate) fn bytes(label: impl Into<String>, bytes: &[u8]) -> Self {
         Self {
             label: label.into(),
             texts: Vec::new(),
@@ -404,7 +404,7 @@ fn base64(bytes: &[u8], alphabet: &[u8; 64]) -> String {
     out
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
     bytes.iter().fold(String::new(), |mut out, b| {
         let _ = write!(out, "{b:02x}");
@@ -515,7 +515,7 @@ fn leaks_of_bytes(secret: &[u8], raw: &[u8]) -> Vec<&'static str> {
 }
 
 /// Every way a secret shows in `raw`, one line each.
-fn leaks(secrets: &[Secret], raw: &[u8]) -> Vec<String> {
+pub(crate) fn leaks(secrets: &[Secret], raw: &[u8]) -> Vec<String> {
     let text = String::from_utf8_lossy(raw);
     let mut found = Vec::new();
     for secret in secrets {
@@ -534,7 +534,7 @@ fn leaks(secrets: &[Secret], raw: &[u8]) -> Vec<String> {
 }
 
 /// The auth keys stored in a session file.
-fn session_keys(path: &Path) -> Vec<(i32, Vec<u8>)> {
+pub(crate) fn session_keys(path: &Path) -> Vec<(i32, Vec<u8>)> {
     let store = SessionStore::open(path).unwrap();
     store
         .dc_auths()

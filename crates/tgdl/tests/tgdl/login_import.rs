@@ -1,0 +1,759 @@
+//! `tgdl login --from-desktop | --from-telethon | --from-pyrogram`, the real binary against an
+//! in-process localdc, on logins written by independent writers: Telethon 1.45.0 and
+//! kurigram 2.2.26 sessions (files and strings) made by logging those clients in to the
+//! server (`tests/interop/make_source_sessions.py`), and Telegram Desktop `tdata` folders
+//! written from the Telethon login by opentele-ng 1.5.0
+//! (`tgclient/tests/interop/make_tdata.py`). Needs Python 3 and PyPI access once (the venv of
+//! `scripts/setup-python-tests.sh`); fails, never skips, without.
+//!
+//! - each way in makes tgdl a login of its own: one more authorization of the user, with
+//!   tgdl's device info; a command works on it; the source login still works afterwards;
+//! - `--share-key` makes no authorization and says what it costs;
+//! - bad input (wrong passcode, not a tdata folder, unknown version, truncated and tampered
+//!   files, another format, a garbage string) fails naming the file and writes no session;
+//! - a folder with several accounts needs `--account`;
+//! - nothing secret (keys, passcode, session strings, login tokens) in any output at
+//!   `-vvv` and `RUST_LOG=trace`.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use localdc::world::{Fixture, World};
+use localdc::{Config, Registry, RunningServer, Server};
+use serde_json::{Value, json};
+use tl_types::api::{enums, functions};
+use tl_types::{Deserialize, Identifiable};
+
+use crate::download::finish;
+use crate::secrets::{Secret, hex, leaks, session_keys, wrap};
+
+const ALICE: i64 = 1001;
+const ALICE_PHONE: &str = "15550201";
+const ALICE_CODE: &str = "40917";
+const CAROL: i64 = 1003;
+const CAROL_PHONE: &str = "15550203";
+const CAROL_CODE: &str = "77314";
+const PASSCODE: &str = "lantern-7 Ünïcode";
+const WRONG_PASSCODE: &str = "lantern-8";
+const API_HASH: &str = "9d1f3c9a7b2d4e6f8a0b1c2d3e4f5a61";
+
+fn fixture() -> Fixture {
+    let json = json!({
+        "seed": 41,
+        "users": [
+            { "id": ALICE, "first_name": "Alice", "username": "alice", "phone": ALICE_PHONE },
+            { "id": CAROL, "first_name": "Carol", "username": "carol", "phone": CAROL_PHONE }
+        ],
+        "accounts": [
+            { "phone": ALICE_PHONE, "user_id": ALICE, "code": ALICE_CODE, "home_dc": 2 },
+            { "phone": CAROL_PHONE, "user_id": CAROL, "code": CAROL_CODE, "home_dc": 4 }
+        ],
+        "chats": [ {
+            "id": 901, "kind": "channel", "title": "Harbour Log", "username": "harbour",
+            "creator": ALICE, "members": [ALICE, CAROL], "date": 1_700_000_000,
+            "messages": [ { "id": 1, "date": 1_700_000_100, "text": "ahoy" } ]
+        } ]
+    });
+    Fixture::from_json(&json.to_string()).unwrap()
+}
+
+/// What a run of tgdl printed.
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn text(&self) -> String {
+        format!("stdout:\n{}\nstderr:\n{}", self.stdout, self.stderr)
+    }
+
+    fn ok(self) -> Self {
+        assert_eq!(self.code, 0, "tgdl failed\n{}", self.text());
+        self
+    }
+
+    fn failed(self) -> Self {
+        assert_eq!(self.code, 1, "tgdl should have failed\n{}", self.text());
+        self
+    }
+}
+
+/// A localdc serving [`fixture`], the login tokens it handed out, and a directory.
+struct Env {
+    runtime: tokio::runtime::Runtime,
+    server: Option<RunningServer>,
+    world: Arc<World>,
+    tokens: Arc<Mutex<Vec<Vec<u8>>>>,
+    dir: tempfile::TempDir,
+    ready: PathBuf,
+    /// Every run's output, for the leak search.
+    output: Mutex<Vec<u8>>,
+}
+
+impl Env {
+    fn start() -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let world = Arc::new(World::from_fixture(fixture()).unwrap());
+        let tokens = Arc::new(Mutex::new(Vec::new()));
+        let server = runtime.block_on(async {
+            let mut registry = Registry::with_defaults();
+            localdc::world::register(&mut registry, Arc::clone(&world));
+            let seen = Arc::clone(&tokens);
+            wrap(
+                &mut registry,
+                functions::auth::ExportLoginToken::CONSTRUCTOR_ID,
+                move |_, result| {
+                    if let Ok(body) = result
+                        && let Ok(enums::auth::LoginToken::LoginToken(token)) =
+                            enums::auth::LoginToken::from_bytes(body)
+                    {
+                        seen.lock().unwrap().push(token.token);
+                    }
+                },
+            );
+            Server::start_with(Config::default(), registry)
+                .await
+                .unwrap()
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let ready = dir.path().join("ready.json");
+        std::fs::write(&ready, server.ready_info().to_json()).unwrap();
+        Self {
+            runtime,
+            server: Some(server),
+            world,
+            tokens,
+            dir,
+            ready,
+            output: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn session(&self, name: &str) -> PathBuf {
+        self.path(&format!("{name}.session"))
+    }
+
+    /// Runs `tgdl -vvv --session NAME.session ARGS` with `stdin`, at trace level.
+    fn tgdl(&self, session: &str, args: &[&str], stdin: &str) -> Run {
+        let home = self.path("home");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tgdl"));
+        command
+            .arg("-vvv")
+            .arg("--server")
+            .arg(&self.ready)
+            .arg("--session")
+            .arg(self.session(session))
+            .args(args)
+            .env("TGDL_API_ID", "4")
+            .env("TGDL_API_HASH", API_HASH)
+            .env("RUST_LOG", "trace")
+            .env("HOME", &home)
+            .env("XDG_CONFIG_HOME", home.join("config"))
+            .env("XDG_DATA_HOME", home.join("data"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let (code, stdout, stderr) = finish(command.spawn().unwrap(), stdin);
+        let mut output = self.output.lock().unwrap();
+        output.extend_from_slice(stdout.as_bytes());
+        output.extend_from_slice(stderr.as_bytes());
+        Run {
+            code,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// The user's logins as localdc lists them, by device.
+    fn devices(&self, user: i64) -> Vec<String> {
+        self.world
+            .authorizations(user)
+            .into_iter()
+            .map(|a| a.device_model)
+            .collect()
+    }
+
+    /// `tgdl chats --json` on the session works and lists the channel.
+    fn chats_work(&self, session: &str) {
+        let run = self.tgdl(session, &["chats", "--json"], "").ok();
+        let titles: Vec<Value> = run
+            .stdout
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap()["title"].clone())
+            .collect();
+        assert_eq!(titles, [json!("Harbour Log")], "{}", run.text());
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            self.runtime.block_on(server.shutdown());
+        }
+    }
+}
+
+// ------------------------------------------------------------------ the writers
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The venv's python, made (once per test binary) by the project's setup script.
+fn python() -> &'static Path {
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON.get_or_init(|| {
+        let root = workspace();
+        let venv = std::env::var_os("LOCALDC_PY_VENV")
+            .map_or_else(|| root.join("target/py-venv"), PathBuf::from);
+        let out = Command::new("bash")
+            .arg(root.join("scripts/setup-python-tests.sh"))
+            .arg(&venv)
+            .output()
+            .expect("bash runs");
+        assert!(
+            out.status.success(),
+            "setup-python-tests.sh failed (needs python3 with venv and PyPI access once):\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        venv.join("bin/python")
+    })
+}
+
+/// Runs the Python `script` with `request` as JSON on stdin (secrets never on a command
+/// line); its stdout.
+fn run_python(script: &Path, args: &[&str], request: &Value) -> String {
+    let mut child = Command::new(python())
+        .arg(script)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(request.to_string().as_bytes())
+        .unwrap();
+    let done = child.wait_with_output().unwrap();
+    assert!(
+        done.status.success(),
+        "{} failed:\n{}",
+        script.display(),
+        String::from_utf8_lossy(&done.stderr)
+    );
+    String::from_utf8(done.stdout).unwrap()
+}
+
+/// An account for opentele-ng to write into a `tdata` folder.
+struct DesktopAccount {
+    dc_id: i32,
+    user_id: i64,
+    key: Vec<u8>,
+}
+
+/// Has opentele-ng write a `tdata` folder at `out`.
+fn write_tdata(out: &Path, passcode: &str, accounts: &[DesktopAccount]) {
+    let accounts: Vec<Value> = accounts
+        .iter()
+        .map(|a| json!({ "dc_id": a.dc_id, "user_id": a.user_id, "auth_key_hex": hex(&a.key) }))
+        .collect();
+    run_python(
+        &workspace().join("crates/tgclient/tests/interop/make_tdata.py"),
+        &[],
+        &json!({ "out": out, "passcode": passcode, "accounts": accounts }),
+    );
+}
+
+/// Bytes that pass for an auth key nobody uses.
+fn unused_key(seed: u8) -> Vec<u8> {
+    (0..=255u8)
+        .map(|b| b.wrapping_mul(29).wrapping_add(seed))
+        .collect()
+}
+
+// ------------------------------------------------------------------ bad input
+
+/// The files and folders of the bad-input cases, and what each error must say.
+struct BadCase {
+    what: &'static str,
+    args: Vec<String>,
+    stdin: &'static str,
+    /// The error names this file or folder ...
+    names: PathBuf,
+    /// ... and says this.
+    says: &'static str,
+}
+
+fn bad_cases(env: &Env) -> Vec<BadCase> {
+    let arg = |p: &Path| p.to_str().unwrap().to_owned();
+    let clean = env.path("bad/clean/tdata");
+    write_tdata(
+        &clean,
+        "",
+        &[DesktopAccount {
+            dc_id: 2,
+            user_id: ALICE,
+            key: unused_key(1),
+        }],
+    );
+    let locked = env.path("bad/locked/tdata");
+    write_tdata(
+        &locked,
+        PASSCODE,
+        &[DesktopAccount {
+            dc_id: 2,
+            user_id: ALICE,
+            key: unused_key(2),
+        }],
+    );
+    let copy = |name: &str| {
+        let to = env.path(&format!("bad/{name}/tdata"));
+        std::fs::create_dir_all(&to).unwrap();
+        for entry in std::fs::read_dir(&clean).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_file() {
+                std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+            }
+        }
+        to
+    };
+    // The version field follows the 4-byte magic.
+    let unknown = copy("unknown-version");
+    let key_datas = unknown.join("key_datas");
+    let mut bytes = std::fs::read(&key_datas).unwrap();
+    bytes[4..8].copy_from_slice(&999i32.to_le_bytes());
+    std::fs::write(&key_datas, bytes).unwrap();
+    // The account's MTP file, cut and flipped.
+    let account_file = "D877F783D5D3EF8Cs";
+    let truncated = copy("truncated");
+    let file = truncated.join(account_file);
+    let bytes = std::fs::read(&file).unwrap();
+    std::fs::write(&file, &bytes[..6]).unwrap();
+    let tampered = copy("tampered");
+    let tampered_file = tampered.join(account_file);
+    let mut bytes = std::fs::read(&tampered_file).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x20;
+    std::fs::write(&tampered_file, bytes).unwrap();
+    let empty = env.path("bad/not-tdata");
+    std::fs::create_dir_all(empty.join("user_data")).unwrap();
+    std::fs::write(empty.join("notes.txt"), b"hello").unwrap();
+
+    vec![
+        BadCase {
+            what: "a wrong passcode",
+            args: vec!["--from-desktop".into(), arg(&locked), "--passcode".into(), "-".into()],
+            stdin: "lantern-8\n",
+            names: locked.join("key_datas"),
+            says: "wrong local passcode",
+        },
+        BadCase {
+            what: "a folder that is not tdata",
+            args: vec!["--from-desktop".into(), arg(&empty)],
+            stdin: "",
+            names: empty.clone(),
+            says: "not a Telegram Desktop tdata folder",
+        },
+        BadCase {
+            what: "an unknown tdata version",
+            args: vec!["--from-desktop".into(), arg(&unknown)],
+            stdin: "",
+            names: unknown.join("key_datas"),
+            says: "unknown Telegram Desktop data version 999",
+        },
+        BadCase {
+            what: "a truncated file",
+            args: vec!["--from-desktop".into(), arg(&truncated)],
+            stdin: "",
+            names: file,
+            says: "truncated",
+        },
+        BadCase {
+            what: "a tampered file",
+            args: vec!["--from-desktop".into(), arg(&tampered)],
+            stdin: "",
+            names: tampered_file,
+            says: "tampered",
+        },
+    ]
+}
+
+#[test]
+fn bad_input_fails_naming_the_file_and_writes_no_session() {
+    let env = Env::start();
+    let mut cases = bad_cases(&env);
+    let sources = make_sources(&env);
+    cases.push(BadCase {
+        what: "a Pyrogram file given as Telethon's",
+        args: vec![
+            "--from-telethon".into(),
+            sources.pyrogram_file.to_str().unwrap().into(),
+        ],
+        stdin: "",
+        names: sources.pyrogram_file.clone(),
+        says: "not a Telethon session",
+    });
+    cases.push(BadCase {
+        what: "a garbage session string",
+        args: vec!["--from-pyrogram".into(), "-".into()],
+        stdin: "AgAAAAEwcmFuZG9tIGdhcmJhZ2UhIQ\n",
+        names: PathBuf::from("the session string"),
+        says: "session string",
+    });
+
+    // A session that exists (logged in elsewhere, so it holds keys) stays byte for byte.
+    env.tgdl("kept", &["login", "--phone", CAROL_PHONE], &format!("{CAROL_CODE}\n"))
+        .ok();
+    let kept = env.session("kept");
+    let before = std::fs::read(&kept).unwrap();
+    let devices = env.devices(ALICE).len();
+    for case in &cases {
+        let mut args = vec!["login"];
+        args.extend(case.args.iter().map(String::as_str));
+        let run = env.tgdl("new", &args, case.stdin).failed();
+        let named = case.names.to_str().unwrap();
+        assert!(
+            run.stderr.contains(named) && run.stderr.contains(case.says),
+            "{}: the error should name {named} and say {:?}\n{}",
+            case.what,
+            case.says,
+            run.text()
+        );
+        assert!(
+            !env.session("new").exists(),
+            "{}: a session was written",
+            case.what
+        );
+        let run = env.tgdl("kept", &args, case.stdin).failed();
+        assert!(run.stderr.contains(case.says), "{}\n{}", case.what, run.text());
+        assert_eq!(
+            std::fs::read(&kept).unwrap(),
+            before,
+            "{}: the existing session changed",
+            case.what
+        );
+    }
+    assert_eq!(env.devices(ALICE).len(), devices, "a login was made");
+    // A passcode on the command line is refused before anything is read.
+    let run = env
+        .tgdl(
+            "new",
+            &["login", "--from-desktop", ".", "--passcode", WRONG_PASSCODE],
+            "",
+        )
+        .failed();
+    assert!(run.stderr.contains("--passcode takes only `-`"), "{}", run.text());
+    assert!(!run.stderr.contains(WRONG_PASSCODE), "{}", run.text());
+}
+
+// ------------------------------------------------------------------ the ways in
+
+/// Alice's logins made by the real clients: Telethon's and Pyrogram's, each as a session
+/// file and as a session string (the same login).
+struct Sources {
+    telethon_file: PathBuf,
+    telethon_string: String,
+    pyrogram_file: PathBuf,
+    pyrogram_string: String,
+}
+
+impl Sources {
+    /// Telethon's login as a Desktop account (Telethon keeps no user id; the fixture's).
+    fn telethon_as_desktop(&self) -> DesktopAccount {
+        let login = tgclient::import::telethon::read_file(&self.telethon_file).unwrap();
+        DesktopAccount {
+            dc_id: login.dc_id,
+            user_id: ALICE,
+            key: login.auth_key.as_bytes().to_vec(),
+        }
+    }
+
+    /// The keys and strings that must never show.
+    fn secrets(&self) -> Vec<Secret> {
+        let telethon = tgclient::import::telethon::read_file(&self.telethon_file).unwrap();
+        let pyrogram = tgclient::import::pyrogram::read_file(&self.pyrogram_file).unwrap();
+        vec![
+            Secret::bytes("Telethon's auth key", telethon.auth_key.as_bytes()),
+            Secret::bytes("Pyrogram's auth key", pyrogram.auth_key.as_bytes()),
+            Secret::text("the Telethon session string", &self.telethon_string),
+            Secret::text("the Pyrogram session string", &self.pyrogram_string),
+        ]
+    }
+}
+
+/// The fixture script of the real clients.
+fn sessions_script() -> PathBuf {
+    workspace().join("crates/tgdl/tests/interop/make_source_sessions.py")
+}
+
+/// Logs Telethon and kurigram in to the server as Alice and keeps their sessions.
+fn make_sources(env: &Env) -> Sources {
+    let out = env.path("sources");
+    std::fs::create_dir_all(&out).unwrap();
+    let answer = run_python(
+        &sessions_script(),
+        &["make"],
+        &json!({ "ready": env.ready, "out": out, "phone": ALICE_PHONE, "code": ALICE_CODE }),
+    );
+    let made: Value = serde_json::from_str(answer.trim()).unwrap();
+    let text = |key: &str| made[key].as_str().unwrap().to_owned();
+    Sources {
+        telethon_file: PathBuf::from(text("telethon_file")),
+        telethon_string: text("telethon_string"),
+        pyrogram_file: PathBuf::from(text("pyrogram_file")),
+        pyrogram_string: text("pyrogram_string"),
+    }
+}
+
+/// Whether the real client still gets its account (`get_me`) with the session `file`.
+fn source_works(env: &Env, client: &str, file: &Path) -> bool {
+    let answer = run_python(
+        &sessions_script(),
+        &["check"],
+        &json!({ "ready": env.ready, "client": client, "session_file": file }),
+    );
+    let checked: Value = serde_json::from_str(answer.trim()).unwrap();
+    checked["user_id"].as_i64() == Some(ALICE)
+}
+
+/// Logs in with `args` into a new session `name`: a new device of Alice's, with tgdl's
+/// device info, and a command works on it.
+fn logs_in_as_a_new_device(env: &Env, name: &str, args: &[&str], stdin: &str) -> Run {
+    let before = env.world.authorizations(ALICE);
+    let mut full = vec!["login"];
+    full.extend_from_slice(args);
+    let run = env.tgdl(name, &full, stdin).ok();
+    assert_eq!(run.stdout.trim(), "logged in as @alice (user 1001)", "{name}");
+    assert!(run.stderr.contains("a new device"), "{name}: {}", run.text());
+    let after = env.world.authorizations(ALICE);
+    let new: Vec<_> = after
+        .iter()
+        .filter(|a| !before.iter().any(|b| b.key_id == a.key_id))
+        .collect();
+    assert_eq!(new.len(), 1, "{name}: {after:#?}");
+    assert_eq!(after.len(), before.len() + 1, "{name}: a login was ended");
+    assert!(
+        new[0].device_model.starts_with("tgdl"),
+        "{name}: {:?}",
+        new[0]
+    );
+    assert_eq!(new[0].api_id, 4, "{name}");
+    // tgdl's own key: not one of the source's.
+    let keys = session_keys(&env.session(name));
+    assert!(
+        keys.iter()
+            .any(|(_, key)| mtcrypto::AuthKey::from_slice(key).unwrap().key_id() == new[0].key_id),
+        "{name}: the new device is not tgdl's key"
+    );
+    env.chats_work(name);
+    run
+}
+
+#[test]
+fn each_way_in_makes_a_new_device_and_the_source_keeps_working() {
+    let env = Env::start();
+    let sources = make_sources(&env);
+    let desktop = env.path("desktop/Telegram");
+    write_tdata(&desktop.join("tdata"), "", &[sources.telethon_as_desktop()]);
+    let locked = env.path("locked/tdata");
+    write_tdata(&locked, PASSCODE, &[sources.telethon_as_desktop()]);
+    let path = |p: &Path| p.to_str().unwrap().to_owned();
+    let telethon_file = path(&sources.telethon_file);
+    let pyrogram_file = path(&sources.pyrogram_file);
+
+    // The folder holding tdata, as Desktop's working folder is given.
+    logs_in_as_a_new_device(&env, "desktop", &["--from-desktop", &path(&desktop)], "");
+    let piped = logs_in_as_a_new_device(
+        &env,
+        "desktop-stdin",
+        &["--from-desktop", &path(&locked), "--passcode", "-"],
+        &format!("{PASSCODE}\n"),
+    );
+    assert!(!piped.stderr.contains("wrong"), "{}", piped.text());
+    // Without --passcode: asked for (piped here), a wrong guess and then the right one.
+    let asked = logs_in_as_a_new_device(
+        &env,
+        "desktop-asked",
+        &["--from-desktop", &path(&locked)],
+        &format!("{WRONG_PASSCODE}\n{PASSCODE}\n"),
+    );
+    assert!(asked.stderr.contains("local passcode"), "{}", asked.text());
+    assert!(asked.stderr.contains("That passcode is wrong."), "{}", asked.text());
+    assert!(source_works(&env, "telethon", &sources.telethon_file));
+
+    logs_in_as_a_new_device(&env, "telethon", &["--from-telethon", &telethon_file], "");
+    let quiet = logs_in_as_a_new_device(
+        &env,
+        "telethon-stdin",
+        &["--from-telethon", "-"],
+        &format!("{}\n", sources.telethon_string),
+    );
+    assert!(!quiet.stderr.contains("`ps`"), "{}", quiet.text());
+    assert!(source_works(&env, "telethon", &sources.telethon_file));
+
+    logs_in_as_a_new_device(&env, "pyrogram", &["--from-pyrogram", &pyrogram_file], "");
+    // A string on the command line works, with a warning.
+    let visible = logs_in_as_a_new_device(
+        &env,
+        "pyrogram-argv",
+        &["--from-pyrogram", &sources.pyrogram_string],
+        "",
+    );
+    assert!(visible.stderr.contains("`ps`"), "{}", visible.text());
+    assert!(source_works(&env, "pyrogram", &sources.pyrogram_file));
+
+    // A second import into a logged-in session changes nothing.
+    let again = env
+        .tgdl("telethon", &["login", "--from-telethon", &telethon_file], "")
+        .ok();
+    assert!(again.stdout.contains("already logged in"), "{}", again.text());
+
+    let mut secrets = sources.secrets();
+    secrets.push(Secret::text("the local passcode", PASSCODE));
+    secrets.push(Secret::text("a wrong local passcode", WRONG_PASSCODE));
+    for name in [
+        "desktop",
+        "desktop-stdin",
+        "desktop-asked",
+        "telethon",
+        "telethon-stdin",
+        "pyrogram",
+        "pyrogram-argv",
+    ] {
+        for (dc, key) in session_keys(&env.session(name)) {
+            secrets.push(Secret::bytes(format!("{name}'s key of DC {dc}"), &key));
+        }
+    }
+    let tokens = env.tokens.lock().unwrap().clone();
+    assert!(tokens.len() >= 7, "only {} login tokens", tokens.len());
+    for token in &tokens {
+        secrets.push(Secret::bytes("a login token", token));
+    }
+    no_leaks(&env, &secrets);
+}
+
+/// Nothing of `secrets` in any output of the test's runs (which did log).
+fn no_leaks(env: &Env, secrets: &[Secret]) {
+    let output = env.output.lock().unwrap();
+    let text = String::from_utf8_lossy(&output);
+    for expected in ["DEBUG", "TRACE"] {
+        assert!(text.contains(expected), "no {expected} in the output");
+    }
+    // The argv string was given on purpose: it shows in `ps`, never in the output.
+    let found = leaks(secrets, &output);
+    assert!(found.is_empty(), "secrets in the output: {found:#?}");
+}
+
+#[test]
+fn a_shared_key_makes_no_new_device_and_says_what_it_costs() {
+    let env = Env::start();
+    let sources = make_sources(&env);
+    let before = env.world.authorizations(ALICE).len();
+    let run = env
+        .tgdl(
+            "shared",
+            &[
+                "login",
+                "--from-telethon",
+                sources.telethon_file.to_str().unwrap(),
+                "--share-key",
+            ],
+            "",
+        )
+        .ok();
+    assert_eq!(run.stdout.trim(), "logged in as @alice (user 1001)");
+    for warned in ["--share-key", "AUTH_KEY_DUPLICATED", "tgdl logout"] {
+        assert!(run.stderr.contains(warned), "{warned}: {}", run.text());
+    }
+    assert!(!run.stderr.contains("a new device"), "{}", run.text());
+    assert_eq!(env.world.authorizations(ALICE).len(), before);
+    env.chats_work("shared");
+    let telethon = tgclient::import::telethon::read_file(&sources.telethon_file).unwrap();
+    assert!(
+        session_keys(&env.session("shared"))
+            .iter()
+            .any(|(_, key)| key.as_slice() == telethon.auth_key.as_bytes()),
+        "the session does not hold Telethon's key"
+    );
+    assert!(source_works(&env, "telethon", &sources.telethon_file));
+    no_leaks(&env, &sources.secrets());
+}
+
+#[test]
+fn a_desktop_folder_with_several_accounts_needs_a_choice() {
+    let env = Env::start();
+    let sources = make_sources(&env);
+    env.tgdl("carol-source", &["login", "--phone", CAROL_PHONE], &format!("{CAROL_CODE}\n"))
+        .ok();
+    let (carol_dc, carol_key) = session_keys(&env.session("carol-source"))
+        .into_iter()
+        .find(|(dc, _)| *dc == 4)
+        .unwrap();
+    let tdata = env.path("two/tdata");
+    write_tdata(
+        &tdata,
+        "",
+        &[
+            sources.telethon_as_desktop(),
+            DesktopAccount {
+                dc_id: carol_dc,
+                user_id: CAROL,
+                key: carol_key,
+            },
+        ],
+    );
+    let folder = tdata.to_str().unwrap();
+    let alice_dc = sources.telethon_as_desktop().dc_id;
+
+    let run = env.tgdl("pick", &["login", "--from-desktop", folder], "").failed();
+    for listed in [
+        format!("0: user {ALICE}, DC {alice_dc}"),
+        format!("1: user {CAROL}, DC 4"),
+        "--account".to_owned(),
+        folder.to_owned(),
+    ] {
+        assert!(run.stderr.contains(&listed), "{listed}: {}", run.text());
+    }
+    assert!(!env.session("pick").exists());
+
+    let carol = env
+        .tgdl("pick", &["login", "--from-desktop", folder, "--account", "1"], "")
+        .ok();
+    assert_eq!(carol.stdout.trim(), "logged in as @carol (user 1003)");
+    let alice = env
+        .tgdl(
+            "by-id",
+            &["login", "--from-desktop", folder, "--account", &ALICE.to_string()],
+            "",
+        )
+        .ok();
+    assert_eq!(alice.stdout.trim(), "logged in as @alice (user 1001)");
+    let missing = env
+        .tgdl("none", &["login", "--from-desktop", folder, "--account", "5"], "")
+        .failed();
+    assert!(missing.stderr.contains("no account 5"), "{}", missing.text());
+    assert!(!env.session("none").exists());
+}
