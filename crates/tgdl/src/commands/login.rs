@@ -103,7 +103,7 @@ pub async fn run_import(global: &GlobalArgs, args: &LoginArgs) -> Result<()> {
             return close_after(client, said).await;
         }
     }
-    if mode == ImportMode::ShareKey {
+    if matches!(mode, ImportMode::ShareKey) {
         output::note(share_key_warning(app));
     }
     let staging = Client::new(
@@ -124,7 +124,7 @@ pub async fn run_import(global: &GlobalArgs, args: &LoginArgs) -> Result<()> {
         None => written?,
     };
     output::to_stdout(|out| writeln!(out, "logged in as {}", describe_user(&me)))?;
-    if mode == ImportMode::Handoff {
+    if matches!(mode, ImportMode::Handoff) {
         output::note(format_args!(
             "tgdl has a login of its own now: a new device in the account's list (Settings > \
              Devices). {} stays logged in; tgdl does not use its key again.",
