@@ -46,8 +46,11 @@ impl Platform {
 pub fn candidates(platform: Platform, env: &impl Env) -> Vec<PathBuf> {
     let home = env.var("HOME").map(PathBuf::from);
     let under_home = |parts: &[&str]| {
-        home.as_ref()
-            .map(|home| parts.iter().fold(home.clone(), |path, part| path.join(part)))
+        home.as_ref().map(|home| {
+            parts
+                .iter()
+                .fold(home.clone(), |path, part| path.join(part))
+        })
     };
     let places = match platform {
         Platform::Unix => {
@@ -68,7 +71,13 @@ pub fn candidates(platform: Platform, env: &impl Env) -> Vec<PathBuf> {
                     "share",
                     "TelegramDesktop",
                 ]),
-                under_home(&[".var", "app", "org.telegram.desktop", "data", "TelegramDesktop"]),
+                under_home(&[
+                    ".var",
+                    "app",
+                    "org.telegram.desktop",
+                    "data",
+                    "TelegramDesktop",
+                ]),
             ]
         }
         Platform::MacOs => vec![under_home(&[
@@ -84,7 +93,11 @@ pub fn candidates(platform: Platform, env: &impl Env) -> Vec<PathBuf> {
             ]
         }
     };
-    places.into_iter().flatten().map(|dir| dir.join(TDATA)).collect()
+    places
+        .into_iter()
+        .flatten()
+        .map(|dir| dir.join(TDATA))
+        .collect()
 }
 
 /// The first of [`candidates`] that is a folder; the error lists every place tried.
@@ -176,7 +189,10 @@ mod tests {
 
     #[test]
     fn macos_and_windows_places() {
-        let e = env(&[("HOME", "/Users/u"), ("APPDATA", "C:/Users/u/AppData/Roaming")]);
+        let e = env(&[
+            ("HOME", "/Users/u"),
+            ("APPDATA", "C:/Users/u/AppData/Roaming"),
+        ]);
         assert_eq!(
             strings(&candidates(Platform::MacOs, &e)),
             ["/Users/u/Library/Application Support/Telegram Desktop/tdata"]

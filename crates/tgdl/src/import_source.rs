@@ -329,7 +329,10 @@ mod tests {
         assert!(error.contains("/t/tdata"), "{error}");
         assert!(error.contains("--account"), "{error}");
         assert!(error.contains("  0: user 1001, DC 2\n"), "{error}");
-        assert!(error.contains("  1: user 1002, DC 4 (active in Desktop)"), "{error}");
+        assert!(
+            error.contains("  1: user 1002, DC 4 (active in Desktop)"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -365,7 +368,10 @@ mod tests {
         let error = SessionInput::from_arg(&arg(missing.to_str().unwrap()))
             .unwrap_err()
             .to_string();
-        assert!(error.contains("gone.session: no such session file"), "{error}");
+        assert!(
+            error.contains("gone.session: no such session file"),
+            "{error}"
+        );
         assert!(SessionInput::from_arg(&arg("old.session")).is_err());
     }
 }

@@ -80,8 +80,8 @@ pub async fn run_import(global: &GlobalArgs, args: &LoginArgs) -> Result<()> {
     // An existing session is opened (never created) to refuse a second login over a live
     // one; a logged-out session needs no server to say so.
     let existing = if path.exists() {
-        let client = Client::new(config.clone(), super::open_store(&path)?)
-            .map_err(errors::client_error)?;
+        let client =
+            Client::new(config.clone(), super::open_store(&path)?).map_err(errors::client_error)?;
         Some(client)
     } else {
         None
@@ -158,7 +158,8 @@ async fn import_login(
 /// Writes the login made on `staging` to the session file: the open `existing` one, or a
 /// new one at `path`.
 fn write_session(staging: &Client, existing: Option<&Client>, path: &Path) -> Result<()> {
-    let copy = |to: &mut SessionStore| staging.with_store(|from| staged_login::copy_login(from, to));
+    let copy =
+        |to: &mut SessionStore| staging.with_store(|from| staged_login::copy_login(from, to));
     let written = match existing {
         Some(client) => client.with_store(|to| copy(to)),
         None => copy(&mut super::open_store(path)?),

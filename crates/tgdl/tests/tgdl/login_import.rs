@@ -365,7 +365,12 @@ fn bad_cases(env: &Env) -> Vec<BadCase> {
     vec![
         BadCase {
             what: "a wrong passcode",
-            args: vec!["--from-desktop".into(), arg(&locked), "--passcode".into(), "-".into()],
+            args: vec![
+                "--from-desktop".into(),
+                arg(&locked),
+                "--passcode".into(),
+                "-".into(),
+            ],
             stdin: "lantern-8\n",
             names: locked.join("key_datas"),
             says: "wrong local passcode",
@@ -425,8 +430,12 @@ fn bad_input_fails_naming_the_file_and_writes_no_session() {
     });
 
     // A session that exists (logged in elsewhere, so it holds keys) stays byte for byte.
-    env.tgdl("kept", &["login", "--phone", CAROL_PHONE], &format!("{CAROL_CODE}\n"))
-        .ok();
+    env.tgdl(
+        "kept",
+        &["login", "--phone", CAROL_PHONE],
+        &format!("{CAROL_CODE}\n"),
+    )
+    .ok();
     let kept = env.session("kept");
     let before = std::fs::read(&kept).unwrap();
     let devices = env.devices(ALICE).len();
@@ -448,7 +457,12 @@ fn bad_input_fails_naming_the_file_and_writes_no_session() {
             case.what
         );
         let run = env.tgdl("kept", &args, case.stdin).failed();
-        assert!(run.stderr.contains(case.says), "{}\n{}", case.what, run.text());
+        assert!(
+            run.stderr.contains(case.says),
+            "{}\n{}",
+            case.what,
+            run.text()
+        );
         assert_eq!(
             std::fs::read(&kept).unwrap(),
             before,
@@ -465,7 +479,11 @@ fn bad_input_fails_naming_the_file_and_writes_no_session() {
             "",
         )
         .failed();
-    assert!(run.stderr.contains("--passcode takes only `-`"), "{}", run.text());
+    assert!(
+        run.stderr.contains("--passcode takes only `-`"),
+        "{}",
+        run.text()
+    );
     assert!(!run.stderr.contains(WRONG_PASSCODE), "{}", run.text());
 }
 
@@ -546,8 +564,16 @@ fn logs_in_as_a_new_device(env: &Env, name: &str, args: &[&str], stdin: &str) ->
     let mut full = vec!["login"];
     full.extend_from_slice(args);
     let run = env.tgdl(name, &full, stdin).ok();
-    assert_eq!(run.stdout.trim(), "logged in as @alice (user 1001)", "{name}");
-    assert!(run.stderr.contains("a new device"), "{name}: {}", run.text());
+    assert_eq!(
+        run.stdout.trim(),
+        "logged in as @alice (user 1001)",
+        "{name}"
+    );
+    assert!(
+        run.stderr.contains("a new device"),
+        "{name}: {}",
+        run.text()
+    );
     let after = env.world.authorizations(ALICE);
     let new: Vec<_> = after
         .iter()
@@ -601,7 +627,11 @@ fn each_way_in_makes_a_new_device_and_the_source_keeps_working() {
         &format!("{WRONG_PASSCODE}\n{PASSCODE}\n"),
     );
     assert!(asked.stderr.contains("local passcode"), "{}", asked.text());
-    assert!(asked.stderr.contains("That passcode is wrong."), "{}", asked.text());
+    assert!(
+        asked.stderr.contains("That passcode is wrong."),
+        "{}",
+        asked.text()
+    );
     assert!(source_works(&env, "telethon", &sources.telethon_file));
 
     logs_in_as_a_new_device(&env, "telethon", &["--from-telethon", &telethon_file], "");
@@ -627,9 +657,17 @@ fn each_way_in_makes_a_new_device_and_the_source_keeps_working() {
 
     // A second import into a logged-in session changes nothing.
     let again = env
-        .tgdl("telethon", &["login", "--from-telethon", &telethon_file], "")
+        .tgdl(
+            "telethon",
+            &["login", "--from-telethon", &telethon_file],
+            "",
+        )
         .ok();
-    assert!(again.stdout.contains("already logged in"), "{}", again.text());
+    assert!(
+        again.stdout.contains("already logged in"),
+        "{}",
+        again.text()
+    );
 
     let mut secrets = sources.secrets();
     secrets.push(Secret::text("the local passcode", PASSCODE));
@@ -706,8 +744,12 @@ fn a_shared_key_makes_no_new_device_and_says_what_it_costs() {
 fn a_desktop_folder_with_several_accounts_needs_a_choice() {
     let env = Env::start();
     let sources = make_sources(&env);
-    env.tgdl("carol-source", &["login", "--phone", CAROL_PHONE], &format!("{CAROL_CODE}\n"))
-        .ok();
+    env.tgdl(
+        "carol-source",
+        &["login", "--phone", CAROL_PHONE],
+        &format!("{CAROL_CODE}\n"),
+    )
+    .ok();
     let (carol_dc, carol_key) = session_keys(&env.session("carol-source"))
         .into_iter()
         .find(|(dc, _)| *dc == 4)
@@ -728,7 +770,9 @@ fn a_desktop_folder_with_several_accounts_needs_a_choice() {
     let folder = tdata.to_str().unwrap();
     let alice_dc = sources.telethon_as_desktop().dc_id;
 
-    let run = env.tgdl("pick", &["login", "--from-desktop", folder], "").failed();
+    let run = env
+        .tgdl("pick", &["login", "--from-desktop", folder], "")
+        .failed();
     for listed in [
         format!("0: user {ALICE}, DC {alice_dc}"),
         format!("1: user {CAROL}, DC 4"),
@@ -740,20 +784,38 @@ fn a_desktop_folder_with_several_accounts_needs_a_choice() {
     assert!(!env.session("pick").exists());
 
     let carol = env
-        .tgdl("pick", &["login", "--from-desktop", folder, "--account", "1"], "")
+        .tgdl(
+            "pick",
+            &["login", "--from-desktop", folder, "--account", "1"],
+            "",
+        )
         .ok();
     assert_eq!(carol.stdout.trim(), "logged in as @carol (user 1003)");
     let alice = env
         .tgdl(
             "by-id",
-            &["login", "--from-desktop", folder, "--account", &ALICE.to_string()],
+            &[
+                "login",
+                "--from-desktop",
+                folder,
+                "--account",
+                &ALICE.to_string(),
+            ],
             "",
         )
         .ok();
     assert_eq!(alice.stdout.trim(), "logged in as @alice (user 1001)");
     let missing = env
-        .tgdl("none", &["login", "--from-desktop", folder, "--account", "5"], "")
+        .tgdl(
+            "none",
+            &["login", "--from-desktop", folder, "--account", "5"],
+            "",
+        )
         .failed();
-    assert!(missing.stderr.contains("no account 5"), "{}", missing.text());
+    assert!(
+        missing.stderr.contains("no account 5"),
+        "{}",
+        missing.text()
+    );
     assert!(!env.session("none").exists());
 }
