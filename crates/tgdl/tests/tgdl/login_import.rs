@@ -267,24 +267,37 @@ fn run_python(script: &Path, args: &[&str], request: &Value) -> String {
     String::from_utf8(done.stdout).unwrap()
 }
 
-/// An account for opentele-ng to write into a `tdata` folder.
-struct DesktopAccount {
-    dc_id: i32,
-    user_id: i64,
-    key: Vec<u8>,
+/// An account for opentele-ng to write into a `tdata` folder, from its key.
+fn key_account(dc_id: i32, user_id: i64, key: &[u8]) -> Value {
+    json!({ "dc_id": dc_id, "user_id": user_id, "auth_key_hex": hex(key) })
+}
+
+/// An account for opentele-ng to write, from a Telethon session file (which has no user id).
+fn telethon_account(file: &Path, user_id: i64) -> Value {
+    json!({ "telethon_session": file, "user_id": user_id })
 }
 
 /// Has opentele-ng write a `tdata` folder at `out`.
-fn write_tdata(out: &Path, passcode: &str, accounts: &[DesktopAccount]) {
-    let accounts: Vec<Value> = accounts
-        .iter()
-        .map(|a| json!({ "dc_id": a.dc_id, "user_id": a.user_id, "auth_key_hex": hex(&a.key) }))
-        .collect();
+fn write_tdata(out: &Path, passcode: &str, accounts: &[Value]) {
     run_python(
         &workspace().join("crates/tgclient/tests/interop/make_tdata.py"),
         &[],
         &json!({ "out": out, "passcode": passcode, "accounts": accounts }),
     );
+}
+
+/// Copies the folder `from` (and the folders in it) to `to`.
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
 }
 
 /// Bytes that pass for an auth key nobody uses.
@@ -310,34 +323,12 @@ struct BadCase {
 fn bad_cases(env: &Env) -> Vec<BadCase> {
     let arg = |p: &Path| p.to_str().unwrap().to_owned();
     let clean = env.path("bad/clean/tdata");
-    write_tdata(
-        &clean,
-        "",
-        &[DesktopAccount {
-            dc_id: 2,
-            user_id: ALICE,
-            key: unused_key(1),
-        }],
-    );
+    write_tdata(&clean, "", &[key_account(2, ALICE, &unused_key(1))]);
     let locked = env.path("bad/locked/tdata");
-    write_tdata(
-        &locked,
-        PASSCODE,
-        &[DesktopAccount {
-            dc_id: 2,
-            user_id: ALICE,
-            key: unused_key(2),
-        }],
-    );
+    write_tdata(&locked, PASSCODE, &[key_account(2, ALICE, &unused_key(2))]);
     let copy = |name: &str| {
         let to = env.path(&format!("bad/{name}/tdata"));
-        std::fs::create_dir_all(&to).unwrap();
-        for entry in std::fs::read_dir(&clean).unwrap() {
-            let entry = entry.unwrap();
-            if entry.file_type().unwrap().is_file() {
-                std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
-            }
-        }
+        copy_dir(&clean, &to);
         to
     };
     // The version field follows the 4-byte magic.
@@ -410,7 +401,7 @@ fn bad_cases(env: &Env) -> Vec<BadCase> {
 fn bad_input_fails_naming_the_file_and_writes_no_session() {
     let env = Env::start();
     let mut cases = bad_cases(&env);
-    let sources = make_sources(&env);
+    let sources = alice_sources(&env);
     cases.push(BadCase {
         what: "a Pyrogram file given as Telethon's",
         args: vec![
@@ -489,7 +480,7 @@ fn bad_input_fails_naming_the_file_and_writes_no_session() {
 
 // ------------------------------------------------------------------ the ways in
 
-/// Alice's logins made by the real clients: Telethon's and Pyrogram's, each as a session
+/// A user's logins made by the real clients: Telethon's and Pyrogram's, each as a session
 /// file and as a session string (the same login).
 struct Sources {
     telethon_file: PathBuf,
@@ -499,16 +490,6 @@ struct Sources {
 }
 
 impl Sources {
-    /// Telethon's login as a Desktop account (Telethon keeps no user id; the fixture's).
-    fn telethon_as_desktop(&self) -> DesktopAccount {
-        let login = tgclient::import::telethon::read_file(&self.telethon_file).unwrap();
-        DesktopAccount {
-            dc_id: login.dc_id,
-            user_id: ALICE,
-            key: login.auth_key.as_bytes().to_vec(),
-        }
-    }
-
     /// The keys and strings that must never show.
     fn secrets(&self) -> Vec<Secret> {
         let telethon = tgclient::import::telethon::read_file(&self.telethon_file).unwrap();
@@ -527,34 +508,53 @@ fn sessions_script() -> PathBuf {
     workspace().join("crates/tgdl/tests/interop/make_source_sessions.py")
 }
 
-/// Logs Telethon and kurigram in to the server as Alice and keeps their sessions.
-fn make_sources(env: &Env) -> Sources {
-    let out = env.path("sources");
-    std::fs::create_dir_all(&out).unwrap();
+/// Logs Telethon and kurigram in to the server with `phone` (and the 2FA `password`), as
+/// `user`, and keeps their sessions under `name`.
+fn make_sources(
+    env: &Env,
+    name: &str,
+    (phone, code, password): (&str, &str, Option<&str>),
+    user: i64,
+) -> Sources {
+    let out = env.path(name);
     let answer = run_python(
         &sessions_script(),
-        &["make"],
-        &json!({ "ready": env.ready, "out": out, "phone": ALICE_PHONE, "code": ALICE_CODE }),
+        &[],
+        &json!({ "ready_file": env.ready, "out": out, "phone": phone, "code": code,
+                 "password": password, "api_id": 4, "api_hash": API_HASH }),
     );
     let made: Value = serde_json::from_str(answer.trim()).unwrap();
-    let text = |key: &str| made[key].as_str().unwrap().to_owned();
+    assert_eq!(made["telethon"]["user_id"], user, "{made}");
+    assert_eq!(made["pyrogram"]["user_id"], user, "{made}");
+    let string = |file: &str| {
+        std::fs::read_to_string(out.join(file))
+            .unwrap()
+            .trim()
+            .to_owned()
+    };
     Sources {
-        telethon_file: PathBuf::from(text("telethon_file")),
-        telethon_string: text("telethon_string"),
-        pyrogram_file: PathBuf::from(text("pyrogram_file")),
-        pyrogram_string: text("pyrogram_string"),
+        telethon_file: out.join("telethon.session"),
+        telethon_string: string("telethon.string"),
+        pyrogram_file: out.join("pyrogram.session"),
+        pyrogram_string: string("pyrogram.string"),
     }
 }
 
-/// Whether the real client still gets its account (`get_me`) with the session `file`.
-fn source_works(env: &Env, client: &str, file: &Path) -> bool {
+/// Alice's sources.
+fn alice_sources(env: &Env) -> Sources {
+    make_sources(env, "alice-sources", (ALICE_PHONE, ALICE_CODE, None), ALICE)
+}
+
+/// Whether the real client (`telethon` or `pyrogram`) still gets its account (`get_me`,
+/// and the dialogs: a real request on the account's DC) with the session `file`.
+fn source_works(env: &Env, library: &str, file: &Path, user: i64) -> bool {
     let answer = run_python(
         &sessions_script(),
-        &["check"],
-        &json!({ "ready": env.ready, "client": client, "session_file": file }),
+        &[],
+        &json!({ "ready_file": env.ready, "check": { "library": library, "file": file } }),
     );
     let checked: Value = serde_json::from_str(answer.trim()).unwrap();
-    checked["user_id"].as_i64() == Some(ALICE)
+    checked["user_id"].as_i64() == Some(user)
 }
 
 /// Logs in with `args` into a new session `name`: a new device of Alice's, with tgdl's
@@ -601,11 +601,12 @@ fn logs_in_as_a_new_device(env: &Env, name: &str, args: &[&str], stdin: &str) ->
 #[test]
 fn each_way_in_makes_a_new_device_and_the_source_keeps_working() {
     let env = Env::start();
-    let sources = make_sources(&env);
+    let sources = alice_sources(&env);
     let desktop = env.path("desktop/Telegram");
-    write_tdata(&desktop.join("tdata"), "", &[sources.telethon_as_desktop()]);
+    let alice = telethon_account(&sources.telethon_file, ALICE);
+    write_tdata(&desktop.join("tdata"), "", std::slice::from_ref(&alice));
     let locked = env.path("locked/tdata");
-    write_tdata(&locked, PASSCODE, &[sources.telethon_as_desktop()]);
+    write_tdata(&locked, PASSCODE, &[alice]);
     let path = |p: &Path| p.to_str().unwrap().to_owned();
     let telethon_file = path(&sources.telethon_file);
     let pyrogram_file = path(&sources.pyrogram_file);
@@ -632,7 +633,12 @@ fn each_way_in_makes_a_new_device_and_the_source_keeps_working() {
         "{}",
         asked.text()
     );
-    assert!(source_works(&env, "telethon", &sources.telethon_file));
+    assert!(source_works(
+        &env,
+        "telethon",
+        &sources.telethon_file,
+        ALICE
+    ));
 
     logs_in_as_a_new_device(&env, "telethon", &["--from-telethon", &telethon_file], "");
     let quiet = logs_in_as_a_new_device(
@@ -642,7 +648,12 @@ fn each_way_in_makes_a_new_device_and_the_source_keeps_working() {
         &format!("{}\n", sources.telethon_string),
     );
     assert!(!quiet.stderr.contains("`ps`"), "{}", quiet.text());
-    assert!(source_works(&env, "telethon", &sources.telethon_file));
+    assert!(source_works(
+        &env,
+        "telethon",
+        &sources.telethon_file,
+        ALICE
+    ));
 
     logs_in_as_a_new_device(&env, "pyrogram", &["--from-pyrogram", &pyrogram_file], "");
     // A string on the command line works, with a warning.
@@ -653,7 +664,12 @@ fn each_way_in_makes_a_new_device_and_the_source_keeps_working() {
         "",
     );
     assert!(visible.stderr.contains("`ps`"), "{}", visible.text());
-    assert!(source_works(&env, "pyrogram", &sources.pyrogram_file));
+    assert!(source_works(
+        &env,
+        "pyrogram",
+        &sources.pyrogram_file,
+        ALICE
+    ));
 
     // A second import into a logged-in session changes nothing.
     let again = env
@@ -708,7 +724,7 @@ fn no_leaks(env: &Env, secrets: &[Secret]) {
 #[test]
 fn a_shared_key_makes_no_new_device_and_says_what_it_costs() {
     let env = Env::start();
-    let sources = make_sources(&env);
+    let sources = alice_sources(&env);
     let before = env.world.authorizations(ALICE).len();
     let run = env
         .tgdl(
@@ -736,14 +752,19 @@ fn a_shared_key_makes_no_new_device_and_says_what_it_costs() {
             .any(|(_, key)| key.as_slice() == telethon.auth_key.as_bytes()),
         "the session does not hold Telethon's key"
     );
-    assert!(source_works(&env, "telethon", &sources.telethon_file));
+    assert!(source_works(
+        &env,
+        "telethon",
+        &sources.telethon_file,
+        ALICE
+    ));
     no_leaks(&env, &sources.secrets());
 }
 
 #[test]
 fn a_desktop_folder_with_several_accounts_needs_a_choice() {
     let env = Env::start();
-    let sources = make_sources(&env);
+    let sources = alice_sources(&env);
     env.tgdl(
         "carol-source",
         &["login", "--phone", CAROL_PHONE],
@@ -759,16 +780,14 @@ fn a_desktop_folder_with_several_accounts_needs_a_choice() {
         &tdata,
         "",
         &[
-            sources.telethon_as_desktop(),
-            DesktopAccount {
-                dc_id: carol_dc,
-                user_id: CAROL,
-                key: carol_key,
-            },
+            telethon_account(&sources.telethon_file, ALICE),
+            key_account(carol_dc, CAROL, &carol_key),
         ],
     );
     let folder = tdata.to_str().unwrap();
-    let alice_dc = sources.telethon_as_desktop().dc_id;
+    let alice_dc = tgclient::import::telethon::read_file(&sources.telethon_file)
+        .unwrap()
+        .dc_id;
 
     let run = env
         .tgdl("pick", &["login", "--from-desktop", folder], "")
