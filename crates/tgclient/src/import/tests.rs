@@ -170,7 +170,7 @@ fn telethon_strings_with_ipv4_or_ipv6_padded_or_not_and_spaced_read_back() {
 
 #[test]
 fn pyrogram_files_of_every_version_read_the_same_login() {
-    for version in 1..=6 {
+    for version in 1..=7 {
         let dir = tempfile::tempdir().unwrap();
         let path = pyrogram_file(dir.path(), version, (2, false, &key(4), Some(1001), false));
         let login = pyrogram::read_file(&path).unwrap();
