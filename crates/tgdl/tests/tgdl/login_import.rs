@@ -37,8 +37,14 @@ use crate::download::finish;
 use crate::secrets::{Secret, hex, leaks, session_keys, wrap};
 
 const ALICE: i64 = 1001;
+const ALICE_WHO: (i64, &str) = (ALICE, "alice");
 const ALICE_PHONE: &str = "15550201";
 const ALICE_CODE: &str = "40917";
+const BOB: i64 = 1002;
+const BOB_PHONE: &str = "15550202";
+const BOB_CODE: &str = "51308";
+const BOB_PASSWORD: &str = "gull-Wing 9 over the quay";
+const WRONG_PASSWORD: &str = "gull-wing-8";
 const CAROL: i64 = 1003;
 const CAROL_PHONE: &str = "15550203";
 const CAROL_CODE: &str = "77314";
@@ -53,15 +59,18 @@ fn fixture() -> Fixture {
         "seed": 41,
         "users": [
             { "id": ALICE, "first_name": "Alice", "username": "alice", "phone": ALICE_PHONE },
+            { "id": BOB, "first_name": "Bob", "username": "bob", "phone": BOB_PHONE },
             { "id": CAROL, "first_name": "Carol", "username": "carol", "phone": CAROL_PHONE }
         ],
         "accounts": [
             { "phone": ALICE_PHONE, "user_id": ALICE, "code": ALICE_CODE, "home_dc": 2 },
+            { "phone": BOB_PHONE, "user_id": BOB, "code": BOB_CODE, "home_dc": 4,
+              "password": BOB_PASSWORD, "hint": "the long one" },
             { "phone": CAROL_PHONE, "user_id": CAROL, "code": CAROL_CODE, "home_dc": 4 }
         ],
         "chats": [ {
             "id": 901, "kind": "channel", "title": "Harbour Log", "username": "harbour",
-            "creator": ALICE, "members": [ALICE, CAROL], "date": 1_700_000_000,
+            "creator": ALICE, "members": [ALICE, BOB, CAROL], "date": 1_700_000_000,
             "messages": [ { "id": 1, "date": 1_700_000_100, "text": "ahoy" } ]
         } ]
     });
@@ -243,11 +252,10 @@ fn python() -> &'static Path {
 }
 
 /// Runs the Python `script` with `request` as JSON on stdin (secrets never on a command
-/// line); its stdout.
-fn run_python(script: &Path, args: &[&str], request: &Value) -> String {
+/// line); its stdout, or its stderr when it failed.
+fn try_python(script: &Path, request: &Value) -> Result<String, String> {
     let mut child = Command::new(python())
         .arg(script)
-        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -260,13 +268,17 @@ fn run_python(script: &Path, args: &[&str], request: &Value) -> String {
         .write_all(request.to_string().as_bytes())
         .unwrap();
     let done = child.wait_with_output().unwrap();
-    assert!(
-        done.status.success(),
-        "{} failed:\n{}",
-        script.display(),
-        String::from_utf8_lossy(&done.stderr)
-    );
-    String::from_utf8(done.stdout).unwrap()
+    if done.status.success() {
+        Ok(String::from_utf8(done.stdout).unwrap())
+    } else {
+        Err(String::from_utf8_lossy(&done.stderr).into_owned())
+    }
+}
+
+/// [`try_python`], which must succeed.
+fn run_python(script: &Path, request: &Value) -> String {
+    try_python(script, request)
+        .unwrap_or_else(|stderr| panic!("{} failed:\n{stderr}", script.display()))
 }
 
 /// An account for opentele-ng to write into a `tdata` folder, from its key.
@@ -283,7 +295,6 @@ fn telethon_account(file: &Path, user_id: i64) -> Value {
 fn write_tdata(out: &Path, passcode: &str, accounts: &[Value]) {
     run_python(
         &workspace().join("crates/tgclient/tests/interop/make_tdata.py"),
-        &[],
         &json!({ "out": out, "passcode": passcode, "accounts": accounts }),
     );
 }
@@ -521,7 +532,6 @@ fn make_sources(
     let out = env.path(name);
     let answer = run_python(
         &sessions_script(),
-        &[],
         &json!({ "ready_file": env.ready, "out": out, "phone": phone, "code": code,
                  "password": password, "api_id": 4, "api_hash": API_HASH }),
     );
@@ -547,32 +557,42 @@ fn alice_sources(env: &Env) -> Sources {
     make_sources(env, "alice-sources", (ALICE_PHONE, ALICE_CODE, None), ALICE)
 }
 
-/// Whether the real client (`telethon` or `pyrogram`) still gets its account (`get_me`,
-/// and the dialogs: a real request on the account's DC) with the session `file`.
-fn source_works(env: &Env, library: &str, file: &Path, user: i64) -> bool {
-    let answer = run_python(
+/// The account the real client (`telethon` or `pyrogram`) gets with the session `file`
+/// (`get_me`, then the dialogs: a real request on the account's DC), or why it got none.
+fn source_user(env: &Env, library: &str, file: &Path) -> Result<i64, String> {
+    let answer = try_python(
         &sessions_script(),
-        &[],
         &json!({ "ready_file": env.ready, "check": { "library": library, "file": file } }),
-    );
+    )?;
     let checked: Value = serde_json::from_str(answer.trim()).unwrap();
-    checked["user_id"].as_i64() == Some(user)
+    checked["user_id"].as_i64().ok_or(answer)
 }
 
-/// Logs in with `args` into a new session `name`: a new device of Alice's, with tgdl's
-/// device info, and a command works on it.
-fn logs_in_as_a_new_device(env: &Env, name: &str, args: &[&str], stdin: &str) -> Run {
-    let before = env.world.authorizations(ALICE);
+/// Whether the real client still gets `user`'s account with the session `file`.
+fn source_works(env: &Env, library: &str, file: &Path, user: i64) -> bool {
+    source_user(env, library, file) == Ok(user)
+}
+
+/// Logs in with `args` into a new session `name`: a new device of the `(user id,
+/// username)` `who`, with tgdl's device info and tgdl's own key, and a command works on it.
+fn logs_in_as_a_new_device(
+    env: &Env,
+    (user, username): (i64, &str),
+    name: &str,
+    args: &[&str],
+    stdin: &str,
+) -> Run {
+    let before = env.world.authorizations(user);
     let mut full = vec!["login"];
     full.extend_from_slice(args);
     let run = env.tgdl(name, &full, stdin).ok();
     assert_eq!(
         run.stdout.trim(),
-        "logged in as @alice (user 1001)",
+        format!("logged in as @{username} (user {user})"),
         "{name}"
     );
     assert!(run.stderr.contains(HANDED_OFF), "{name}: {}", run.text());
-    let after = env.world.authorizations(ALICE);
+    let after = env.world.authorizations(user);
     let new: Vec<_> = after
         .iter()
         .filter(|a| !before.iter().any(|b| b.key_id == a.key_id))
@@ -600,27 +620,31 @@ fn logs_in_as_a_new_device(env: &Env, name: &str, args: &[&str], stdin: &str) ->
 fn each_way_in_makes_a_new_device_and_the_source_keeps_working() {
     let env = Env::start();
     let sources = alice_sources(&env);
-    let desktop = env.path("desktop/Telegram");
+    // Where Desktop keeps its data on Linux ($XDG_DATA_HOME is the test's home/data).
+    let default_place = env.path("home/data/TelegramDesktop/tdata");
     let alice = telethon_account(&sources.telethon_file, ALICE);
-    write_tdata(&desktop.join("tdata"), "", std::slice::from_ref(&alice));
-    let locked = env.path("locked/tdata");
+    write_tdata(&default_place, "", std::slice::from_ref(&alice));
+    let working_dir = env.path("locked");
+    let locked = working_dir.join("tdata");
     write_tdata(&locked, PASSCODE, &[alice]);
     let path = |p: &Path| p.to_str().unwrap().to_owned();
     let telethon_file = path(&sources.telethon_file);
     let pyrogram_file = path(&sources.pyrogram_file);
 
-    // The folder holding tdata, as Desktop's working folder is given.
-    logs_in_as_a_new_device(&env, "desktop", &["--from-desktop", &path(&desktop)], "");
+    logs_in_as_a_new_device(&env, ALICE_WHO, "desktop", &["--from-desktop"], "");
+    // The folder holding tdata (Desktop's working folder) names it too.
     let piped = logs_in_as_a_new_device(
         &env,
+        ALICE_WHO,
         "desktop-stdin",
-        &["--from-desktop", &path(&locked), "--passcode", "-"],
+        &["--from-desktop", &path(&working_dir), "--passcode", "-"],
         &format!("{PASSCODE}\n"),
     );
     assert!(!piped.stderr.contains("wrong"), "{}", piped.text());
     // Without --passcode: asked for (piped here), a wrong guess and then the right one.
     let asked = logs_in_as_a_new_device(
         &env,
+        ALICE_WHO,
         "desktop-asked",
         &["--from-desktop", &path(&locked)],
         &format!("{WRONG_PASSCODE}\n{PASSCODE}\n"),
@@ -638,9 +662,16 @@ fn each_way_in_makes_a_new_device_and_the_source_keeps_working() {
         ALICE
     ));
 
-    logs_in_as_a_new_device(&env, "telethon", &["--from-telethon", &telethon_file], "");
+    logs_in_as_a_new_device(
+        &env,
+        ALICE_WHO,
+        "telethon",
+        &["--from-telethon", &telethon_file],
+        "",
+    );
     let quiet = logs_in_as_a_new_device(
         &env,
+        ALICE_WHO,
         "telethon-stdin",
         &["--from-telethon", "-"],
         &format!("{}\n", sources.telethon_string),
@@ -653,10 +684,17 @@ fn each_way_in_makes_a_new_device_and_the_source_keeps_working() {
         ALICE
     ));
 
-    logs_in_as_a_new_device(&env, "pyrogram", &["--from-pyrogram", &pyrogram_file], "");
+    logs_in_as_a_new_device(
+        &env,
+        ALICE_WHO,
+        "pyrogram",
+        &["--from-pyrogram", &pyrogram_file],
+        "",
+    );
     // A string on the command line works, with a warning.
     let visible = logs_in_as_a_new_device(
         &env,
+        ALICE_WHO,
         "pyrogram-argv",
         &["--from-pyrogram", &sources.pyrogram_string],
         "",
@@ -756,7 +794,67 @@ fn a_shared_key_makes_no_new_device_and_says_what_it_costs() {
         &sources.telethon_file,
         ALICE
     ));
+
+    // One login for two programs: tgdl's logout ends Telethon's too ...
+    env.tgdl("shared", &["logout"], "").ok();
+    assert_eq!(env.world.authorizations(ALICE).len(), before - 1);
+    let gone = source_user(&env, "telethon", &sources.telethon_file);
+    assert!(gone.is_err(), "Telethon still logged in: {gone:?}");
+    // ... and a handoff from a login that is gone fails, writing no session.
+    let failed = env
+        .tgdl(
+            "after-logout",
+            &[
+                "login",
+                "--from-telethon",
+                sources.telethon_file.to_str().unwrap(),
+            ],
+            "",
+        )
+        .failed();
+    assert!(failed.stderr.contains("Telethon"), "{}", failed.text());
+    assert!(!env.session("after-logout").exists());
+    assert_eq!(env.world.authorizations(ALICE).len(), before - 1);
     no_leaks(&env, &sources.secrets());
+}
+
+#[test]
+fn a_2fa_account_asks_for_its_password_after_the_handoff() {
+    let env = Env::start();
+    let sources = make_sources(
+        &env,
+        "bob-sources",
+        (BOB_PHONE, BOB_CODE, Some(BOB_PASSWORD)),
+        BOB,
+    );
+    let run = logs_in_as_a_new_device(
+        &env,
+        (BOB, "bob"),
+        "bob",
+        &["--from-pyrogram", "-"],
+        &format!(
+            "{}\n{WRONG_PASSWORD}\n{BOB_PASSWORD}\n",
+            sources.pyrogram_string
+        ),
+    );
+    for said in ["hint: the long one", "That password is wrong."] {
+        assert!(run.stderr.contains(said), "{said}: {}", run.text());
+    }
+    assert!(
+        env.world
+            .authorizations(BOB)
+            .iter()
+            .all(|a| !a.password_pending),
+        "a login waits for its password"
+    );
+    assert!(source_works(&env, "pyrogram", &sources.pyrogram_file, BOB));
+    let mut secrets = sources.secrets();
+    secrets.push(Secret::text("the 2FA password", BOB_PASSWORD));
+    secrets.push(Secret::text("a wrong 2FA password", WRONG_PASSWORD));
+    for (dc, key) in session_keys(&env.session("bob")) {
+        secrets.push(Secret::bytes(format!("tgdl's key of DC {dc}"), &key));
+    }
+    no_leaks(&env, &secrets);
 }
 
 #[test]
