@@ -149,9 +149,22 @@ async fn import_login(
             password_login(client, hint).await
         }
         Err(error) if needs_password(&error) => password_after_qr(client).await,
-        Err(error) => {
-            Err(errors::login_error(error).context(format!("cannot log in with {app}'s login")))
-        }
+        Err(error) => Err(import_error(error, app)),
+    }
+}
+
+/// A failed import, said as such; the handoff's own errors need no "login failed" before
+/// them.
+fn import_error(error: LoginError, app: App) -> anyhow::Error {
+    let context = format!("cannot log in with {app}'s login");
+    match error {
+        LoginError::HandoffRefused { .. } => anyhow::Error::new(error).context(format!(
+            "{context}; --share-key would use its key instead (read its warning first)"
+        )),
+        LoginError::SourceLoginInvalid { .. }
+        | LoginError::OtherAccount { .. }
+        | LoginError::BotHandoff { .. } => anyhow::Error::new(error).context(context),
+        error => errors::login_error(error).context(context),
     }
 }
 

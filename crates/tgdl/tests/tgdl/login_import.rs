@@ -812,7 +812,11 @@ fn a_shared_key_makes_no_new_device_and_says_what_it_costs() {
             "",
         )
         .failed();
-    assert!(failed.stderr.contains("Telethon"), "{}", failed.text());
+    assert!(
+        failed.stderr.contains("the Telethon login is not valid any more"),
+        "{}",
+        failed.text()
+    );
     assert!(!env.session("after-logout").exists());
     assert_eq!(env.world.authorizations(ALICE).len(), before - 1);
     no_leaks(&env, &sources.secrets());
