@@ -344,11 +344,13 @@ pub struct LoginArgs {
     /// With --from-desktop, when Desktop has a local passcode: `-` reads it from stdin (one
     /// line) instead of asking at the terminal. Nothing else is accepted: a passcode on the
     /// command line is visible in `ps`.
-    #[arg(long, value_name = "-", requires = "from_desktop")]
+    // clap takes `requires` as met by any member of the arg's group: the other sources are
+    // refused by name.
+    #[arg(long, value_name = "-", requires = "from_desktop", conflicts_with_all = ["from_telethon", "from_pyrogram"])]
     pub passcode: Option<Secret>,
     /// With --from-desktop, when the folder has several accounts: which one, by its number
     /// in the list tgdl prints or its user id.
-    #[arg(long, value_name = "N|USER_ID", requires = "from_desktop")]
+    #[arg(long, value_name = "N|USER_ID", requires = "from_desktop", conflicts_with_all = ["from_telethon", "from_pyrogram"])]
     pub account: Option<u64>,
     /// Log in with a Telethon session: a .session file, a StringSession, or `-` to read
     /// the string from stdin (a string on the command line is visible in `ps`). tgdl makes
@@ -515,5 +517,59 @@ mod tests {
             panic!("not a login: {debug}");
         };
         assert_eq!(login.bot_token.as_ref().map(Secret::expose), Some(token));
+    }
+
+    fn login(args: &[&str]) -> Result<LoginArgs, clap::Error> {
+        let cli = Cli::try_parse_from(["tgdl", "login"].iter().chain(args))?;
+        let Command::Login(login) = cli.command else {
+            panic!("not a login");
+        };
+        Ok(login)
+    }
+
+    #[test]
+    fn import_flags_take_one_source_and_their_options_need_it() {
+        let desktop = login(&["--from-desktop"]).unwrap();
+        assert_eq!(desktop.from_desktop, Some(None));
+        assert!(desktop.imports());
+        let given = login(&[
+            "--from-desktop",
+            "/t/tdata",
+            "--passcode",
+            "-",
+            "--account",
+            "1",
+        ])
+        .unwrap();
+        assert_eq!(given.from_desktop, Some(Some(PathBuf::from("/t/tdata"))));
+        assert_eq!(given.account, Some(1));
+        given.check().unwrap();
+        let shared = login(&["--from-telethon", "-", "--share-key"]).unwrap();
+        assert!(shared.share_key && shared.imports());
+        assert!(!login(&["--qr"]).unwrap().imports());
+
+        for refused in [
+            &["--from-telethon", "a", "--from-pyrogram", "b"][..],
+            &["--from-desktop", "--qr"],
+            &["--from-pyrogram", "s", "--phone", "+1555"],
+            &["--from-telethon", "s", "--bot-token", "1:x"],
+            &["--share-key"],
+            &["--share-key", "--qr"],
+            &["--passcode", "-"],
+            &["--account", "1"],
+            &["--from-telethon", "s", "--passcode", "-"],
+            &["--from-pyrogram", "s", "--account", "1"],
+        ] {
+            assert!(login(refused).is_err(), "{refused:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn a_passcode_on_the_command_line_is_refused_without_being_repeated() {
+        let given = login(&["--from-desktop", "--passcode", "hunter2"]).unwrap();
+        let error = given.check().unwrap_err().to_string();
+        assert!(error.contains("only `-`"), "{error}");
+        assert!(!error.contains("hunter2"), "{error}");
+        assert!(!format!("{given:?}").contains("hunter2"));
     }
 }

@@ -813,7 +813,9 @@ fn a_shared_key_makes_no_new_device_and_says_what_it_costs() {
         )
         .failed();
     assert!(
-        failed.stderr.contains("the Telethon login is not valid any more"),
+        failed
+            .stderr
+            .contains("the Telethon login is not valid any more"),
         "{}",
         failed.text()
     );
