@@ -150,6 +150,31 @@ fn telethon_session_without_a_login_or_of_an_unknown_version_is_refused() {
         matches!(error, ImportError::KeyLength { len: 255, .. }),
         "{error}"
     );
+    // A huge key is measured, not read.
+    let dir = tempfile::tempdir().unwrap();
+    let path = telethon_file(dir.path(), 7, 2, &key(0));
+    Connection::open(&path)
+        .unwrap()
+        .execute("update sessions set auth_key = zeroblob(3000000)", [])
+        .unwrap();
+    let error = telethon::read_file(&path).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            ImportError::KeyLength {
+                len: 3_000_000,
+                ..
+            }
+        ),
+        "{error}"
+    );
+    // A key stored as text is not Telethon's layout.
+    Connection::open(&path)
+        .unwrap()
+        .execute("update sessions set auth_key = ?1", [&"k".repeat(256)])
+        .unwrap();
+    let error = telethon::read_file(&path).unwrap_err();
+    assert!(matches!(error, ImportError::Malformed { .. }), "{error}");
 }
 
 #[test]
