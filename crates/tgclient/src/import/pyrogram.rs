@@ -1,9 +1,10 @@
 //! Pyrogram's sessions (and kurigram's, its maintained fork), as `storage/sqlite_storage.py`,
 //! `storage/file_storage.py` and `storage/storage.py` define them.
 //!
-//! - The SQLite file: a `version` table (`number`: 1 to 3 in Pyrogram, up to 6 in
-//!   kurigram) and a `sessions` table with one row (`dc_id`, `test_mode`, `auth_key`,
-//!   `date`, `user_id`, `is_bot`, and from version 3 `api_id`). A fresh file has the row
+//! - The SQLite file: a `version` table (`number`: 1 to 3 in Pyrogram, up to 7 in
+//!   kurigram 2.2) and a `sessions` table with one row (`dc_id`, `test_mode`, `auth_key`,
+//!   `date`, `user_id`, `is_bot`, from version 3 `api_id`, from version 7
+//!   `server_address` and `port`, which tgdl does not need). A fresh file has the row
 //!   with no key.
 //! - Session strings: URL-safe base64 without padding of a big-endian struct, told apart
 //!   by length as Pyrogram does: `dc_id: u8, test_mode: bool, key[256], user_id: u32,
@@ -19,7 +20,7 @@ use mtcrypto::AuthKey;
 use super::{ImportSource, ImportedLogin, KEY_LEN, auth_key, base64, dc_id, sqlite, stored_key};
 
 /// The database versions Pyrogram and kurigram have had.
-const VERSIONS: std::ops::RangeInclusive<i64> = 1..=6;
+const VERSIONS: std::ops::RangeInclusive<i64> = 1..=7;
 const OLD_STRING_LEN: usize = 1 + 1 + KEY_LEN + 4 + 1;
 const OLD_STRING_64_LEN: usize = 1 + 1 + KEY_LEN + 8 + 1;
 const STRING_LEN: usize = 1 + 4 + 1 + KEY_LEN + 8 + 1;

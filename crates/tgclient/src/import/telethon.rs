@@ -1,8 +1,9 @@
 //! Telethon's sessions, as its `sessions/sqlite.py` and `sessions/string.py` define them.
 //!
-//! - The SQLite file: a `version` table (`version`, 1 to 7) and a `sessions` table with
-//!   one row (`dc_id`, `server_address`, `port`, `auth_key`, and from version 5
-//!   `takeout_id`). An empty `auth_key` means not logged in.
+//! - The SQLite file: a `version` table (`version`, 1 to 8) and a `sessions` table with
+//!   one row (`dc_id`, `server_address`, `port`, `auth_key`, from version 5 `takeout_id`,
+//!   from version 8 (Telethon 1.45) `tmp_auth_key`). An empty `auth_key` means not logged
+//!   in.
 //! - `StringSession`: `1`, then URL-safe base64 of a big-endian `dc_id: u8`, the IPv4 (4
 //!   bytes) or IPv6 (16) address, `port: u16` and the 256-byte key.
 //!
@@ -17,7 +18,7 @@ use mtcrypto::AuthKey;
 use super::{ImportSource, ImportedLogin, KEY_LEN, auth_key, base64, dc_id, sqlite, stored_key};
 
 /// The database versions Telethon has had.
-const VERSIONS: std::ops::RangeInclusive<i64> = 1..=7;
+const VERSIONS: std::ops::RangeInclusive<i64> = 1..=8;
 /// The only `StringSession` version.
 const STRING_VERSION: char = '1';
 const IPV4_STRING_LEN: usize = 1 + 4 + 2 + KEY_LEN;

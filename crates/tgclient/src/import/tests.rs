@@ -106,7 +106,7 @@ fn pyrogram_string(dc: u8, api_id: u32, test: bool, key: &[u8], user: u64, bot: 
 
 #[test]
 fn telethon_files_of_every_version_read_the_same_login() {
-    for version in 1..=7 {
+    for version in 1..=8 {
         let dir = tempfile::tempdir().unwrap();
         let path = telethon_file(dir.path(), version, 4, &key(1));
         let login = telethon::read_file(&path).unwrap();
@@ -137,10 +137,10 @@ fn telethon_session_without_a_login_or_of_an_unknown_version_is_refused() {
         Err(ImportError::NotLoggedIn { .. })
     ));
     let dir = tempfile::tempdir().unwrap();
-    let path = telethon_file(dir.path(), 8, 2, &key(0));
+    let path = telethon_file(dir.path(), 9, 2, &key(0));
     let error = telethon::read_file(&path).unwrap_err();
     assert!(
-        matches!(error, ImportError::UnknownVersion { version: 8, .. }),
+        matches!(error, ImportError::UnknownVersion { version: 9, .. }),
         "{error}"
     );
     let dir = tempfile::tempdir().unwrap();
@@ -159,13 +159,7 @@ fn telethon_session_without_a_login_or_of_an_unknown_version_is_refused() {
         .unwrap();
     let error = telethon::read_file(&path).unwrap_err();
     assert!(
-        matches!(
-            error,
-            ImportError::KeyLength {
-                len: 3_000_000,
-                ..
-            }
-        ),
+        matches!(error, ImportError::KeyLength { len: 3_000_000, .. }),
         "{error}"
     );
     // A key stored as text is not Telethon's layout.
@@ -195,7 +189,7 @@ fn telethon_strings_with_ipv4_or_ipv6_padded_or_not_and_spaced_read_back() {
 
 #[test]
 fn pyrogram_files_of_every_version_read_the_same_login() {
-    for version in 1..=6 {
+    for version in 1..=7 {
         let dir = tempfile::tempdir().unwrap();
         let path = pyrogram_file(dir.path(), version, (2, false, &key(4), Some(1001), false));
         let login = pyrogram::read_file(&path).unwrap();
