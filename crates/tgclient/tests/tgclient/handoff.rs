@@ -154,14 +154,14 @@ impl Env {
         (client, login)
     }
 
-    /// The keys logged in as `user` (password done), as the world records them.
-    fn logins_of(&self, user: i64) -> Vec<(i32, u64)> {
+    /// The logins of `user` (password done), as the world lists them in
+    /// `account.getAuthorizations`: DC, key id, device model.
+    fn logins_of(&self, user: i64) -> Vec<(i32, u64, String)> {
         self.world
-            .saved_logins()
-            .keys
+            .authorizations(user)
             .into_iter()
-            .filter(|l| l.user == user && !l.password_needed)
-            .map(|l| (l.dc, l.key_id))
+            .filter(|a| !a.password_pending)
+            .map(|a| (a.dc, a.key_id, a.device_model))
             .collect()
     }
 
@@ -210,13 +210,29 @@ async fn handoff_makes_a_login_of_our_own_and_the_source_keeps_working() {
             .unwrap();
         assert_eq!(me_ours.id, 1001);
 
-        // A second login, on a key of our own.
+        // A second login, on a key of our own, as our device; the source's entry is as
+        // the source made it.
         let logins = env.logins_of(1001);
         assert_eq!(logins.len(), 2, "{logins:?}");
         let ours = client.with_store(|s| s.dc_auth(2)).unwrap().unwrap();
         assert!(ours.authorized);
         assert_ne!(ours.auth.auth_key.key_id(), login.auth_key.key_id());
-        assert!(logins.contains(&(2, ours.auth.auth_key.key_id())));
+        let device = client.config().device_model.clone();
+        assert_ne!(device, "source device");
+        assert!(
+            logins.contains(&(2, ours.auth.auth_key.key_id(), device)),
+            "{logins:?}"
+        );
+        assert!(
+            logins.contains(&(2, login.auth_key.key_id(), "source device".to_owned())),
+            "{logins:?}"
+        );
+        // The account's device list, asked by us, shows both.
+        let enums::account::Authorizations::Authorizations(listed) = client
+            .invoke(&functions::account::GetAuthorizations {})
+            .await
+            .unwrap();
+        assert_eq!(listed.authorizations.len(), 2);
         // Exactly one accept, on the source's key, bare and without updates.
         assert_eq!(
             env.accepts(),
