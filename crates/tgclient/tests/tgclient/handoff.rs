@@ -53,12 +53,25 @@ struct Accept {
     without_updates: bool,
 }
 
-/// Records each accept, and answers `CONNECTION_NOT_INITED` to bare ones when `strict` (a
-/// server that wants `initConnection` on a connection before anything else).
+/// How the server treats `auth.acceptLoginToken`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Server {
+    /// As localdc does.
+    Plain,
+    /// Answers `CONNECTION_NOT_INITED` to a bare accept (a server that wants
+    /// `initConnection` on a connection before anything else).
+    WantsInit,
+    /// Accepts a bare accept but answers it with bytes this layer cannot read.
+    OddAnswer,
+    /// Accepts, then answers with an error, as if the answer were lost on the way.
+    LostAnswer,
+}
+
+/// Records each accept and answers as `server` says.
 struct Accepts {
     inner: Arc<dyn Handler>,
     log: Arc<Mutex<Vec<Accept>>>,
-    strict: bool,
+    server: Server,
 }
 
 impl Handler for Accepts {
@@ -73,13 +86,24 @@ impl Handler for Accepts {
             init: init.clone(),
             without_updates: ctx.invocation.without_updates,
         });
-        if self.strict && init.is_none() {
+        if self.server == Server::WantsInit && init.is_none() {
             return Box::pin(std::future::ready(Err(localdc::RpcError::new(
                 400,
                 "CONNECTION_NOT_INITED",
             ))));
         }
-        self.inner.call(ctx, body)
+        let answer = self.inner.call(ctx, body);
+        let server = self.server;
+        Box::pin(async move {
+            let answer = answer.await;
+            match server {
+                Server::OddAnswer if init.is_none() && answer.is_ok() => {
+                    Ok(vec![0xde, 0xad, 0xbe, 0xef])
+                }
+                Server::LostAnswer => Err(localdc::RpcError::new(500, "INTERNAL_SERVER_ERROR")),
+                _ => answer,
+            }
+        })
     }
 }
 
@@ -91,14 +115,14 @@ struct Env {
     dir: tempfile::TempDir,
 }
 
-async fn start(strict: bool) -> Env {
+async fn start(server: Server) -> Env {
     let world = Arc::new(World::from_fixture(Fixture::from_json(FIXTURE).unwrap()).unwrap());
     let accepts = Arc::new(Mutex::new(Vec::new()));
     let log = Arc::clone(&accepts);
     let server = common::serve(Config::default(), &world, move |registry: &mut Registry| {
         let id = functions::auth::AcceptLoginToken::CONSTRUCTOR_ID;
         let (name, inner) = registry.get(id).unwrap();
-        registry.insert(id, name, Arc::new(Accepts { inner, log, strict }));
+        registry.insert(id, name, Arc::new(Accepts { inner, log, server }));
     })
     .await;
     Env {
@@ -199,7 +223,7 @@ async fn timed<F: std::future::Future<Output = ()>>(f: F) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn handoff_makes_a_login_of_our_own_and_the_source_keeps_working() {
     timed(Box::pin(async {
-        let env = start(false).await;
+        let env = start(Server::Plain).await;
         let (source, login) = env.source("15550001", "11111", None).await;
         assert_eq!(env.logins_of(1001).len(), 1);
 
@@ -260,7 +284,7 @@ async fn handoff_makes_a_login_of_our_own_and_the_source_keeps_working() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn handoff_of_an_account_on_another_dc_makes_our_key_there() {
     timed(Box::pin(async {
-        let env = start(false).await;
+        let env = start(Server::Plain).await;
         let (source, login) = env.source("15550004", "44444", None).await;
         assert_eq!(login.dc_id, 4);
         let client = env.client("ours.session");
@@ -286,7 +310,7 @@ async fn handoff_of_an_account_on_another_dc_makes_our_key_there() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn handoff_of_a_password_account_continues_with_2fa() {
     timed(Box::pin(async {
-        let env = start(false).await;
+        let env = start(Server::Plain).await;
         let (source, login) = env.source("15550002", "22222", Some("hunter2")).await;
         let client = env.client("ours.session");
         match client.import_login(&login, ImportMode::Handoff).await {
@@ -316,7 +340,7 @@ async fn handoff_of_a_password_account_continues_with_2fa() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_logged_out_or_unknown_source_key_is_a_typed_error_and_nothing_is_stored() {
     timed(Box::pin(async {
-        let env = start(false).await;
+        let env = start(Server::Plain).await;
         let (source, login) = env.source("15550001", "11111", None).await;
         source.log_out().await.unwrap();
         source.close().await.unwrap();
@@ -351,7 +375,7 @@ async fn a_logged_out_or_unknown_source_key_is_a_typed_error_and_nothing_is_stor
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_login_of_another_user_than_the_imported_one_is_logged_out_again() {
     timed(Box::pin(async {
-        let env = start(false).await;
+        let env = start(Server::Plain).await;
         let (source, login) = env.source("15550001", "11111", None).await;
         let claimed = ImportedLogin {
             user_id: Some(1004),
@@ -385,7 +409,7 @@ async fn a_login_of_another_user_than_the_imported_one_is_logged_out_again() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bot_session_cannot_hand_off_but_can_share_its_key() {
     timed(Box::pin(async {
-        let env = start(false).await;
+        let env = start(Server::Plain).await;
         let source = env.client("bot-source.session");
         source.bot_sign_in("2001:demo-token").await.unwrap();
         let key = source
@@ -427,7 +451,7 @@ async fn a_bot_session_cannot_hand_off_but_can_share_its_key() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_wants_init_connection_gets_one_retry_naming_the_source_app() {
     timed(Box::pin(async {
-        let env = start(true).await;
+        let env = start(Server::WantsInit).await;
         let (source, mut login) = env.source("15550001", "11111", None).await;
         login.source = ImportSource::Desktop {
             app_version: 5_010_003,
@@ -466,7 +490,7 @@ async fn a_server_that_wants_init_connection_gets_one_retry_naming_the_source_ap
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn share_key_uses_the_source_key_itself_and_refuses_a_logged_in_session() {
     timed(Box::pin(async {
-        let env = start(false).await;
+        let env = start(Server::Plain).await;
         let (source, login) = env.source("15550004", "44444", None).await;
         let client = env.client("ours.session");
         let me_ours = client
@@ -494,6 +518,39 @@ async fn share_key_uses_the_source_key_itself_and_refuses_a_logged_in_session() 
         client.close().await.unwrap();
         source.close().await.unwrap();
         env.server.shutdown().await;
+    }))
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_odd_or_lost_accept_answer_still_ends_in_our_login() {
+    timed(Box::pin(async {
+        for server in [Server::OddAnswer, Server::LostAnswer] {
+            let env = start(server).await;
+            let (source, mut login) = env.source("15550001", "11111", None).await;
+            login.source = ImportSource::Pyrogram { api_id: Some(777) };
+            let client = env.client("ours.session");
+            let me_ours = client
+                .import_login(&login, ImportMode::Handoff)
+                .await
+                .unwrap();
+            assert_eq!(me_ours.id, 1001, "{server:?}");
+            assert_eq!(env.logins_of(1001).len(), 2, "{server:?}");
+            let accepts = env.accepts();
+            if server == Server::OddAnswer {
+                // An unreadable answer is retried once with initConnection naming
+                // Pyrogram's api_id; the server says the token was accepted already.
+                assert_eq!(accepts.len(), 2);
+                assert_eq!(accepts[1].init.as_ref().map(|i| i.0), Some(777));
+            } else {
+                // An error after the fact is not retried: our key's answer decides.
+                assert_eq!(accepts.len(), 1);
+            }
+            assert_eq!(me(&source).await.unwrap(), 1001);
+            client.close().await.unwrap();
+            source.close().await.unwrap();
+            env.server.shutdown().await;
+        }
     }))
     .await;
 }
