@@ -2,10 +2,9 @@
 //! `storage/file_storage.py` and `storage/storage.py` define them.
 //!
 //! - The SQLite file: a `version` table (`number`: 1 to 3 in Pyrogram, up to 7 in
-//!   kurigram 2.2) and a `sessions` table with one row (`dc_id`, `test_mode`, `auth_key`,
-//!   `date`, `user_id`, `is_bot`, from version 3 `api_id`, from version 7
-//!   `server_address` and `port`, which tgdl does not need). A fresh file has the row
-//!   with no key.
+//!   kurigram 2.2.26, whose version 7 added `server_address` and `port`) and a `sessions`
+//!   table with one row (`dc_id`, `test_mode`, `auth_key`, `date`, `user_id`, `is_bot`,
+//!   and from version 3 `api_id`). A fresh file has the row with no key.
 //! - Session strings: URL-safe base64 without padding of a big-endian struct, told apart
 //!   by length as Pyrogram does: `dc_id: u8, test_mode: bool, key[256], user_id: u32,
 //!   is_bot: bool` (263 bytes, the first layout), the same with `user_id: u64` (267), and
