@@ -90,6 +90,24 @@ fn auth_key(origin: &Origin, bytes: &[u8]) -> Result<AuthKey, ImportError> {
     })
 }
 
+/// The key of a session row read as [`sqlite::KEY_COLUMNS`]: at most 256 bytes of it and
+/// its full length, so that a hostile file's huge blob is never read into memory.
+fn stored_key(
+    origin: &Origin,
+    bytes: Option<&[u8]>,
+    len: Option<i64>,
+) -> Result<AuthKey, ImportError> {
+    let bytes = bytes.unwrap_or_default();
+    match len {
+        None | Some(0) => auth_key(origin, &[]),
+        Some(len) if usize::try_from(len).ok() == Some(KEY_LEN) => auth_key(origin, bytes),
+        Some(len) => Err(ImportError::KeyLength {
+            origin: origin.clone(),
+            len: usize::try_from(len).unwrap_or(usize::MAX),
+        }),
+    }
+}
+
 /// A DC id a real session can hold (Telegram's are 1 to 5; test and media DCs run higher,
 /// and localdc may number others), so a field read from hostile input is checked.
 fn dc_id(origin: &Origin, value: i64) -> Result<i32, ImportError> {

@@ -14,7 +14,9 @@
 use std::path::Path;
 
 use super::error::{Format, ImportError, Origin};
-use super::{ImportSource, ImportedLogin, KEY_LEN, auth_key, base64, dc_id, sqlite};
+use mtcrypto::AuthKey;
+
+use super::{ImportSource, ImportedLogin, KEY_LEN, auth_key, base64, dc_id, sqlite, stored_key};
 
 /// The database versions Pyrogram and kurigram have had.
 const VERSIONS: std::ops::RangeInclusive<i64> = 1..=7;
@@ -23,11 +25,12 @@ const OLD_STRING_64_LEN: usize = 1 + 1 + KEY_LEN + 8 + 1;
 const STRING_LEN: usize = 1 + 4 + 1 + KEY_LEN + 8 + 1;
 
 /// What a session holds, before its checks.
-struct Fields<'a> {
+struct Fields {
     dc: i64,
     api_id: Option<i64>,
     test_mode: bool,
-    key: &'a [u8],
+    /// The key, or why it is not one (reported after the test-mode check).
+    key: Result<AuthKey, ImportError>,
     user_id: Option<i64>,
     is_bot: Option<bool>,
 }
@@ -43,35 +46,39 @@ pub fn read_file(path: &Path) -> Result<ImportedLogin, ImportError> {
             version,
         });
     }
-    let query = if db.has_column("sessions", "api_id")? {
-        "SELECT dc_id, test_mode, auth_key, user_id, is_bot, api_id FROM sessions"
+    // Sessions before version 3 have no api_id.
+    let api_id = if db.has_column("sessions", "api_id")? {
+        "api_id"
     } else {
-        "SELECT dc_id, test_mode, auth_key, user_id, is_bot, NULL FROM sessions"
+        "NULL"
     };
-    let row = db.first_row(query, |row| {
+    let query = format!(
+        "SELECT dc_id, test_mode, user_id, is_bot, {api_id}, {} FROM sessions",
+        sqlite::KEY_COLUMNS
+    );
+    let row = db.first_row(&query, |row| {
         Ok((
             row.get::<_, i64>(0)?,
             row.get::<_, Option<bool>>(1)?,
-            row.get::<_, Option<Vec<u8>>>(2)?,
-            row.get::<_, Option<i64>>(3)?,
-            row.get::<_, Option<bool>>(4)?,
-            row.get::<_, Option<i64>>(5)?,
+            row.get::<_, Option<i64>>(2)?,
+            row.get::<_, Option<bool>>(3)?,
+            row.get::<_, Option<i64>>(4)?,
+            row.get::<_, Option<Vec<u8>>>(5)?,
+            row.get::<_, Option<i64>>(6)?,
         ))
     })?;
-    let Some((dc, test_mode, key, user_id, is_bot, api_id)) = row else {
+    let Some((dc, test_mode, user_id, is_bot, api_id, key, key_len)) = row else {
         return Err(ImportError::NotLoggedIn { origin: db.origin });
     };
-    login(
-        &db.origin,
-        &Fields {
-            dc,
-            api_id,
-            test_mode: test_mode.unwrap_or(false),
-            key: key.as_deref().unwrap_or_default(),
-            user_id,
-            is_bot,
-        },
-    )
+    let fields = Fields {
+        dc,
+        api_id,
+        test_mode: test_mode.unwrap_or(false),
+        key: stored_key(&db.origin, key.as_deref(), key_len),
+        user_id,
+        is_bot,
+    };
+    login(&db.origin, fields)
 }
 
 /// Reads a Pyrogram session string, any layout it has had (surrounding whitespace
@@ -94,7 +101,7 @@ pub fn read_string(text: &str) -> Result<ImportedLogin, ImportError> {
             dc: i64::from(s.u8()?),
             api_id: None,
             test_mode: s.u8()? != 0,
-            key: s.take(KEY_LEN)?,
+            key: auth_key(&origin, s.take(KEY_LEN)?),
             user_id: Some(if bytes.len() == OLD_STRING_LEN {
                 i64::from(s.u32()?)
             } else {
@@ -106,7 +113,7 @@ pub fn read_string(text: &str) -> Result<ImportedLogin, ImportError> {
             dc: i64::from(s.u8()?),
             api_id: Some(i64::from(s.u32()?)),
             test_mode: s.u8()? != 0,
-            key: s.take(KEY_LEN)?,
+            key: auth_key(&origin, s.take(KEY_LEN)?),
             user_id: Some(s.i64()?),
             is_bot: Some(s.u8()? != 0),
         },
@@ -117,7 +124,7 @@ pub fn read_string(text: &str) -> Result<ImportedLogin, ImportError> {
             ));
         }
     };
-    login(&origin, &fields)
+    login(&origin, fields)
 }
 
 /// Whether `text` has the shape of a Pyrogram session string (for telling formats apart).
@@ -126,13 +133,13 @@ pub(super) fn is_string(text: &str) -> bool {
         .is_some_and(|b| [OLD_STRING_LEN, OLD_STRING_64_LEN, STRING_LEN].contains(&b.len()))
 }
 
-fn login(origin: &Origin, fields: &Fields<'_>) -> Result<ImportedLogin, ImportError> {
+fn login(origin: &Origin, fields: Fields) -> Result<ImportedLogin, ImportError> {
     if fields.test_mode {
         return Err(ImportError::TestMode {
             origin: origin.clone(),
         });
     }
-    let auth_key = auth_key(origin, fields.key)?;
+    let auth_key = fields.key?;
     let api_id = fields
         .api_id
         .map(|id| {

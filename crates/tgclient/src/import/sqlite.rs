@@ -14,6 +14,9 @@ const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 /// The first 4 bytes of a Telegram Desktop data file.
 const DESKTOP_MAGIC: &[u8; 4] = b"TDF$";
 
+/// How a session row's `auth_key` is selected: its first 256 bytes and its length.
+pub(super) const KEY_COLUMNS: &str = "substr(auth_key, 1, 256), length(auth_key)";
+
 /// An open session database and where it is.
 pub(super) struct SessionDb {
     pub(super) origin: Origin,

@@ -13,7 +13,9 @@
 use std::path::Path;
 
 use super::error::{Format, ImportError, Origin};
-use super::{ImportSource, ImportedLogin, KEY_LEN, auth_key, base64, dc_id, sqlite};
+use mtcrypto::AuthKey;
+
+use super::{ImportSource, ImportedLogin, KEY_LEN, auth_key, base64, dc_id, sqlite, stored_key};
 
 /// The database versions Telethon has had.
 const VERSIONS: std::ops::RangeInclusive<i64> = 1..=8;
@@ -33,13 +35,19 @@ pub fn read_file(path: &Path) -> Result<ImportedLogin, ImportError> {
             version,
         });
     }
-    let row = db.first_row("SELECT dc_id, auth_key FROM sessions", |row| {
-        Ok((row.get::<_, i64>(0)?, row.get::<_, Option<Vec<u8>>>(1)?))
+    let query = format!("SELECT dc_id, {} FROM sessions", sqlite::KEY_COLUMNS);
+    let row = db.first_row(&query, |row| {
+        Ok((
+            row.get::<_, i64>(0)?,
+            row.get::<_, Option<Vec<u8>>>(1)?,
+            row.get::<_, Option<i64>>(2)?,
+        ))
     })?;
-    let Some((dc, key)) = row else {
+    let Some((dc, key, key_len)) = row else {
         return Err(ImportError::NotLoggedIn { origin: db.origin });
     };
-    login(&db.origin, dc, key.as_deref().unwrap_or_default())
+    let auth_key = stored_key(&db.origin, key.as_deref(), key_len)?;
+    login(&db.origin, dc, auth_key)
 }
 
 /// Reads a Telethon `StringSession` (surrounding whitespace ignored; base64 padding
@@ -73,7 +81,7 @@ pub fn read_string(text: &str) -> Result<ImportedLogin, ImportError> {
     let key = rest
         .get(ip_len + 2..)
         .ok_or_else(|| ImportError::malformed(&origin, "too short"))?;
-    login(&origin, i64::from(*dc), key)
+    login(&origin, i64::from(*dc), auth_key(&origin, key)?)
 }
 
 /// Whether `text` has the shape of a `StringSession` (for telling formats apart).
@@ -83,8 +91,7 @@ pub(super) fn is_string(text: &str) -> bool {
         .is_some_and(|b| [IPV4_STRING_LEN, IPV6_STRING_LEN].contains(&b.len()))
 }
 
-fn login(origin: &Origin, dc: i64, key: &[u8]) -> Result<ImportedLogin, ImportError> {
-    let auth_key = auth_key(origin, key)?;
+fn login(origin: &Origin, dc: i64, auth_key: AuthKey) -> Result<ImportedLogin, ImportError> {
     Ok(ImportedLogin {
         source: ImportSource::Telethon,
         dc_id: dc_id(origin, dc)?,

@@ -150,6 +150,25 @@ fn telethon_session_without_a_login_or_of_an_unknown_version_is_refused() {
         matches!(error, ImportError::KeyLength { len: 255, .. }),
         "{error}"
     );
+    // A huge key is measured, not read.
+    let dir = tempfile::tempdir().unwrap();
+    let path = telethon_file(dir.path(), 7, 2, &key(0));
+    Connection::open(&path)
+        .unwrap()
+        .execute("update sessions set auth_key = zeroblob(3000000)", [])
+        .unwrap();
+    let error = telethon::read_file(&path).unwrap_err();
+    assert!(
+        matches!(error, ImportError::KeyLength { len: 3_000_000, .. }),
+        "{error}"
+    );
+    // A key stored as text is not Telethon's layout.
+    Connection::open(&path)
+        .unwrap()
+        .execute("update sessions set auth_key = ?1", [&"k".repeat(256)])
+        .unwrap();
+    let error = telethon::read_file(&path).unwrap_err();
+    assert!(matches!(error, ImportError::Malformed { .. }), "{error}");
 }
 
 #[test]
@@ -416,5 +435,87 @@ proptest! {
             let _ = telethon::read_file(&path);
             let _ = pyrogram::read_file(&path);
         }
+    }
+}
+
+/// Files and strings written by the real libraries (`fixtures/make_fixtures.py`).
+mod written_by_the_libraries {
+    use super::*;
+
+    /// The key `make_fixtures.py` stores.
+    fn fixture_key() -> Vec<u8> {
+        (0..256u32)
+            .map(|i| u8::try_from((i * 7 + 1) % 256).unwrap())
+            .collect()
+    }
+
+    fn fixture(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("src/import/fixtures")
+            .join(name)
+    }
+
+    fn text(name: &str) -> String {
+        std::fs::read_to_string(fixture(name)).unwrap()
+    }
+
+    #[test]
+    fn telethon_1_45_file_and_strings() {
+        let key = fixture_key();
+        let file = telethon::read_file(&fixture("telethon.session")).unwrap();
+        let string = telethon::read_string(&text("telethon.string")).unwrap();
+        let ipv6 = telethon::read_string(&text("telethon-ipv6.string")).unwrap();
+        for (login, dc) in [(file, 4), (string, 4), (ipv6, 5)] {
+            assert_eq!(login.dc_id, dc);
+            assert_eq!(login.auth_key.as_bytes().as_slice(), key.as_slice());
+            assert_eq!(login.source, ImportSource::Telethon);
+        }
+    }
+
+    #[test]
+    fn kurigram_2_2_file_and_string() {
+        let key = fixture_key();
+        let file = pyrogram::read_file(&fixture("kurigram.session")).unwrap();
+        let string = pyrogram::read_string(&text("kurigram.string")).unwrap();
+        for login in [file, string] {
+            assert_eq!(login.dc_id, 3);
+            assert_eq!(login.user_id, Some(5_000_000_001));
+            assert_eq!(login.is_bot, Some(false));
+            assert_eq!(login.source, ImportSource::Pyrogram { api_id: Some(777) });
+            assert_eq!(login.auth_key.as_bytes().as_slice(), key.as_slice());
+        }
+    }
+
+    #[test]
+    fn each_library_s_file_given_to_the_other_reader_is_named() {
+        let error = pyrogram::read_file(&fixture("telethon.session")).unwrap_err();
+        assert!(
+            error.to_string().ends_with(
+                "telethon.session: not a Pyrogram session (it looks like a Telethon one)"
+            ),
+            "{error}"
+        );
+        let error = telethon::read_file(&fixture("kurigram.session")).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                ImportError::OtherFormat {
+                    found: Some(Format::Pyrogram),
+                    ..
+                }
+            ),
+            "{error}"
+        );
+        let error = telethon::read_string(&text("kurigram.string")).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                ImportError::OtherFormat {
+                    found: Some(Format::Pyrogram),
+                    ..
+                }
+            ),
+            "{error}"
+        );
     }
 }

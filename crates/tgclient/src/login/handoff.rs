@@ -221,12 +221,21 @@ impl Client {
         let request = functions::users::GetUsers {
             id: vec![enums::InputUser::InputUserSelf],
         };
-        let users = self.invoke(&request).await.map_err(|error| match error {
-            ClientError::LoginLost { reason } => LoginError::SourceLoginInvalid {
-                client: login.source,
-                reason,
-            },
-            error => LoginError::Client(error),
+        let users = self.invoke(&request).await.map_err(|error| {
+            let gone = match &error {
+                ClientError::LoginLost { reason } => Some(reason.clone()),
+                _ => error
+                    .rpc()
+                    .filter(|rpc| SOURCE_GONE.iter().any(|name| policy::is(rpc, name)))
+                    .map(|rpc| rpc.message.clone()),
+            };
+            match gone {
+                Some(reason) => LoginError::SourceLoginInvalid {
+                    client: login.source,
+                    reason,
+                },
+                None => LoginError::Client(error),
+            }
         })?;
         let Some(enums::User::User(user)) = users.into_iter().next() else {
             return Err(LoginError::Unexpected(
