@@ -6,6 +6,7 @@ mod node;
 mod setup;
 mod venv;
 
+mod authorizations;
 mod chaos_faults;
 mod cli;
 mod faults;
