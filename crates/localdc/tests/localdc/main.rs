@@ -11,6 +11,7 @@ mod chaos_faults;
 mod cli;
 mod faults;
 mod gramjs;
+mod handoff;
 mod hostile;
 mod hostile_clients;
 mod http;
