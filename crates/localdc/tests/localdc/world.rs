@@ -403,7 +403,7 @@ async fn qr_login_with_acceptance_and_migration() {
                 .rpc(&functions::auth::AcceptLoginToken { token: token.token })
                 .await,
             400,
-            "AUTH_TOKEN_INVALID",
+            "AUTH_TOKEN_INVALIDX",
         );
         alice
             .rpc(&functions::auth::AcceptLoginToken {
