@@ -99,7 +99,9 @@ fn accept_token(call: &Call<'_>, req: AcceptLoginToken) -> Result<enums::Authori
         .world
         .logins
         .qr_get(&req.token)
-        .ok_or_else(|| error(400, "AUTH_TOKEN_INVALID"))?;
+        // The name core.telegram.org lists for this method (importLoginToken's is
+        // AUTH_TOKEN_INVALID).
+        .ok_or_else(|| error(400, "AUTH_TOKEN_INVALIDX"))?;
     if qr.expires <= unix_secs() {
         return Err(error(400, "AUTH_TOKEN_EXPIRED"));
     }
