@@ -78,6 +78,10 @@ struct Args {
     /// (overrides the fixture's `quirks`; see QUIRKS.md).
     #[arg(long, value_name = "SEED")]
     quirks: Option<u64>,
+    /// Want `initConnection` again on every new connection: a key's first call on a
+    /// connection without it answers `400 CONNECTION_NOT_INITED` (a quirk; see QUIRKS.md).
+    #[arg(long)]
+    require_init_per_connection: bool,
     /// Also act as an MTProxy on every DC port with this secret (32 hex digits; `dd` + 32
     /// for padded intermediate only; `ee` + 32 + hex of a domain for fake TLS). Repeatable.
     #[arg(long = "mtproxy-secret", value_name = "HEX")]
@@ -155,11 +159,7 @@ async fn run(args: Args) -> Result<()> {
             refuse_connections: false,
             response_delay: Duration::from_millis(args.response_delay_ms),
             wan: wan_settings(&args),
-            quirks: args
-                .quirks
-                .or_else(|| world.as_ref().and_then(|w| w.store().quirks))
-                .map(Quirks::seeded)
-                .unwrap_or_default(),
+            quirks: quirks(&args, world.as_ref()),
         },
         padding: padding_style(&args),
         mtproxy_secrets: args.mtproxy_secrets,
@@ -295,6 +295,21 @@ async fn wait_for_signal() {
         }
     }
     let _ = tokio::signal::ctrl_c().await;
+}
+
+/// The readings the server follows: the seed of `--quirks` or the fixture's, and the
+/// quirks turned on by their own flags.
+fn quirks(args: &Args, world: Option<&Arc<localdc::world::World>>) -> Quirks {
+    let quirks = args
+        .quirks
+        .or_else(|| world.and_then(|w| w.store().quirks))
+        .map(Quirks::seeded)
+        .unwrap_or_default();
+    if args.require_init_per_connection {
+        quirks.requiring_init_per_connection()
+    } else {
+        quirks
+    }
 }
 
 #[cfg(test)]

@@ -34,6 +34,18 @@ pub struct Quirks {
     /// Every key gets `channelDifferenceTooLong` past its own `limit`, whatever the seed
     /// says.
     always_too_long_at_limit: bool,
+    /// How long `initConnection` is remembered.
+    init: InitKept,
+}
+
+/// How long the server remembers a key's `initConnection`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum InitKept {
+    /// With the key: later connections may call bare.
+    #[default]
+    WithTheKey,
+    /// On one connection: each new one must send it again first.
+    PerConnection,
 }
 
 impl Quirks {
@@ -67,6 +79,21 @@ impl Quirks {
     pub fn too_long_past_limit(mut self) -> Self {
         self.always_too_long_at_limit = true;
         self
+    }
+
+    /// These readings, with `initConnection` wanted again on every new connection: the
+    /// first call of a key on a connection that is not wrapped in it answers
+    /// `400 CONNECTION_NOT_INITED`. Never picked by a seed: only a test aimed at it turns
+    /// it on (see `QUIRKS.md`).
+    #[must_use]
+    pub fn requiring_init_per_connection(mut self) -> Self {
+        self.init = InitKept::PerConnection;
+        self
+    }
+
+    /// Whether each connection must send `initConnection` before its first call of a key.
+    pub fn requires_init_per_connection(&self) -> bool {
+        self.init == InitKept::PerConnection
     }
 
     /// These readings, with `http_wait` refused by every session.
@@ -194,6 +221,13 @@ mod tests {
         assert!(!quirks.pads_full_range());
         assert!(quirks.gives_quick_acks(1));
         assert!(!quirks.channel_too_long_at_limit(1));
+        assert!(!quirks.requires_init_per_connection());
+        assert!(!Quirks::seeded(42).requires_init_per_connection());
+        assert!(
+            quirks
+                .requiring_init_per_connection()
+                .requires_init_per_connection()
+        );
     }
 
     #[test]

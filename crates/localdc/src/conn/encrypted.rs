@@ -207,7 +207,16 @@ impl Connection {
         )
         .on_dc(&self.dc);
         bound.key.note_executed(session_id, msg_id);
-        let prepared = rpc::prepare(&self.dc, &bound.key, session_id, msg_id, body, push);
+        // Over HTTP every request may come on another connection: nothing to hold to.
+        let init_due = self.dc.faults.quirks().requires_init_per_connection()
+            && self.http.is_none()
+            && !self.inited_keys.contains(&key_id);
+        let prepared = rpc::prepare(
+            &self.dc, &bound.key, session_id, msg_id, body, push, init_due,
+        );
+        if prepared.inits_connection() {
+            self.inited_keys.insert(key_id);
+        }
         let permit = Arc::clone(&self.inflight)
             .acquire_owned()
             .await

@@ -20,7 +20,7 @@ mod writer;
 pub(crate) use carriers::Carriers;
 pub(crate) use polls::HttpPolls;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -218,6 +218,9 @@ pub(crate) struct Connection {
     silent_since: Option<Instant>,
     /// MTProto over HTTP: the request being held.
     http: Option<http::HttpState>,
+    /// The keys whose `initConnection` came on this connection (see
+    /// [`crate::quirks::Quirks::requiring_init_per_connection`]).
+    inited_keys: HashSet<u64>,
 }
 
 impl Connection {
@@ -241,6 +244,7 @@ impl Connection {
             last_received: clock::now(),
             silent_since: Some(clock::now()),
             http: None,
+            inited_keys: HashSet::new(),
         }
     }
 

@@ -19,6 +19,13 @@ pub fn too_deep() -> RpcError {
     RpcError::new(400, "INPUT_REQUEST_TOO_LONG")
 }
 
+/// A call before `initConnection` where the server wants one first (the quirk
+/// [`crate::quirks::Quirks::requiring_init_per_connection`]): `400 CONNECTION_NOT_INITED`,
+/// the name Telegram's apps handle (its MTProtoKit re-sends `initConnection` on it).
+pub fn connection_not_inited() -> RpcError {
+    RpcError::new(400, "CONNECTION_NOT_INITED")
+}
+
 /// The key is not bound to a user: `401 AUTH_KEY_UNREGISTERED`.
 pub fn auth_key_unregistered() -> RpcError {
     RpcError::new(401, "AUTH_KEY_UNREGISTERED")

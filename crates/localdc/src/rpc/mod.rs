@@ -36,9 +36,18 @@ pub(crate) enum Prepared {
     Answered(RpcResult),
 }
 
+impl Prepared {
+    /// Whether the request came wrapped in `initConnection`.
+    pub(crate) fn inits_connection(&self) -> bool {
+        matches!(self, Prepared::Call { ctx, .. } if ctx.invocation.client.is_some())
+    }
+}
+
 /// Takes the wrappers off a request, records on the key what they said (the layer and
 /// the client belong to the key, so later connections without `initConnection` keep
-/// them), and finds the handler of the inner method.
+/// them), and finds the handler of the inner method. `init_due`: the connection has not
+/// sent this key's `initConnection` yet and the server wants one (a quirk), so a request
+/// without it is refused.
 pub(crate) fn prepare(
     dc: &Arc<DcState>,
     key: &Arc<KeyEntry>,
@@ -46,11 +55,15 @@ pub(crate) fn prepare(
     msg_id: i64,
     body: &[u8],
     push: SessionPush,
+    init_due: bool,
 ) -> Prepared {
     let (invocation, inner) = match unwrap(body) {
         Ok(unwrapped) => unwrapped,
         Err(error) => return Prepared::Answered(Err(error)),
     };
+    if init_due && invocation.client.is_none() {
+        return Prepared::Answered(Err(errors::connection_not_inited()));
+    }
     if invocation.layer.is_some() || invocation.client.is_some() || invocation.takeout_id.is_some()
     {
         key.update_state(|state| {

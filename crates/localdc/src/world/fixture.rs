@@ -96,6 +96,11 @@ pub struct Fixture {
     /// How long a login code stays valid, in seconds (default 300).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_ttl_secs: Option<u32>,
+    /// How old, in seconds, a login must be before it may end another with
+    /// `account.resetAuthorization` (Telegram: a day, `406
+    /// FRESH_RESET_AUTHORISATION_FORBIDDEN` before; default 86400, 0 allows it at once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fresh_reset_secs: Option<u32>,
     /// One-to-one conversations between an account and another user.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub private_chats: Vec<PrivateChatSpec>,

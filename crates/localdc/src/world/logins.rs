@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 use tl_types::Serialize as _;
 use tl_types::api::{enums, types};
 
+use super::authorizations::{AuthorizationInfo, Authorizations, NewLogin, SavedAuthorization};
+use crate::keys::ClientInfo;
 use crate::rpc::SessionPush;
 use crate::sync::lock;
 use mtnet::clock::unix_secs;
@@ -61,6 +63,10 @@ pub struct QrToken {
     pub accepted_by: Option<i64>,
     /// The session that exported it: told `updateLoginToken` on acceptance.
     pub exporter: Option<SessionPush>,
+    /// The hash the login it makes gets (`auth.acceptLoginToken` answers with it).
+    pub hash: i64,
+    /// The exporting key's `initConnection`: the device `auth.acceptLoginToken` describes.
+    pub client: Option<Arc<ClientInfo>>,
 }
 
 /// All login state of the world.
@@ -94,6 +100,10 @@ pub struct SavedLogins {
     pub takeouts: Vec<(i64, i64)>,
     #[serde(default)]
     pub qr: Vec<SavedQr>,
+    /// The logins (`account.getAuthorizations`); absent in files of older versions, whose
+    /// keys then each count as a login of their own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorizations: Option<Vec<SavedAuthorization>>,
 }
 
 /// One key's login.
@@ -116,6 +126,18 @@ pub struct SavedQr {
     pub key_id: u64,
     pub expires: i32,
     pub accepted_by: Option<i64>,
+    #[serde(default)]
+    pub hash: i64,
+}
+
+/// Exported authorization bytes not yet imported.
+#[derive(Debug, Clone, Copy)]
+struct Exported {
+    user: i64,
+    /// The DC they are good for.
+    dc: i32,
+    /// The key that exported them (unknown after a restart).
+    by: Option<KeyRef>,
 }
 
 #[derive(Debug, Default)]
@@ -123,11 +145,17 @@ struct Inner {
     keys: HashMap<KeyRef, Login>,
     codes: HashMap<KeyRef, PendingCode>,
     srp: HashMap<KeyRef, PendingSrp>,
-    /// Exported authorization bytes -> (user, DC it is good for).
-    exported: HashMap<Vec<u8>, (i64, i32)>,
+    exported: HashMap<Vec<u8>, Exported>,
     qr: HashMap<Vec<u8>, QrToken>,
     /// Takeout id -> user.
     takeouts: HashMap<i64, i64>,
+    auths: Authorizations,
+}
+
+/// A new login's id: random, never 0 (0 is how the caller sees its own).
+pub(super) fn new_hash() -> i64 {
+    use rand::Rng;
+    rand::thread_rng().r#gen::<i64>().wrapping_abs().max(1)
 }
 
 impl Logins {
@@ -168,7 +196,7 @@ impl Logins {
             exported: inner
                 .exported
                 .iter()
-                .map(|(bytes, &(user, dc))| (hex::encode(bytes), user, dc))
+                .map(|(bytes, e)| (hex::encode(bytes), e.user, e.dc))
                 .collect(),
             takeouts: inner
                 .takeouts
@@ -184,8 +212,10 @@ impl Logins {
                     key_id: qr.owner.1,
                     expires: qr.expires,
                     accepted_by: qr.accepted_by,
+                    hash: qr.hash,
                 })
                 .collect(),
+            authorizations: Some(inner.auths.saved()),
         };
         // Stable files: the same state writes the same bytes.
         saved.keys.sort_by_key(|login| (login.dc, login.key_id));
@@ -198,17 +228,37 @@ impl Logins {
     /// Adds what a state dir kept (entries that do not parse are skipped).
     pub fn restore(&self, saved: SavedLogins) {
         let mut inner = lock(&self.inner);
+        let had_authorizations = saved.authorizations.is_some();
+        inner
+            .auths
+            .restore(saved.authorizations.unwrap_or_default());
         for login in saved.keys {
+            let key = (login.dc, login.key_id);
             let state = if login.password_needed {
                 Login::PasswordNeeded(login.user)
             } else {
                 Login::User(login.user)
             };
-            inner.keys.insert((login.dc, login.key_id), state);
+            inner.keys.insert(key, state);
+            if !had_authorizations && !inner.auths.knows(key) {
+                let created = unix_secs();
+                inner.auths.begin(
+                    key,
+                    NewLogin {
+                        user: login.user,
+                        hash: new_hash(),
+                        now: created,
+                        client: None,
+                        password_pending: login.password_needed,
+                    },
+                );
+            }
         }
         for (bytes, user, dc) in saved.exported {
             if let Ok(bytes) = hex::decode(bytes) {
-                inner.exported.insert(bytes, (user, dc));
+                inner
+                    .exported
+                    .insert(bytes, Exported { user, dc, by: None });
             }
         }
         inner.takeouts.extend(saved.takeouts);
@@ -221,6 +271,8 @@ impl Logins {
                         expires: qr.expires,
                         accepted_by: qr.accepted_by,
                         exporter: None,
+                        hash: if qr.hash == 0 { new_hash() } else { qr.hash },
+                        client: None,
                     },
                 );
             }
@@ -236,6 +288,7 @@ impl Logins {
                 inner.keys.remove(&key);
                 inner.codes.remove(&key);
                 inner.srp.remove(&key);
+                inner.auths.forget(key);
             }
             inner
                 .qr
@@ -257,17 +310,128 @@ impl Logins {
         }
     }
 
-    /// Sets (or with `None` clears) the key's login.
-    pub fn set(&self, key: KeyRef, login: Option<Login>) {
+    /// Key `key` signed in as `user` (a code, a bot token, a login token): a new login,
+    /// with the 2FA password still due when `password_pending`. `hash` is the login's id
+    /// when already promised (`auth.acceptLoginToken` answered with it), `client` the
+    /// key's latest `initConnection`.
+    pub fn sign_in(
+        &self,
+        key: KeyRef,
+        user: i64,
+        password_pending: bool,
+        hash: Option<i64>,
+        client: Option<Arc<ClientInfo>>,
+    ) {
         let mut inner = lock(&self.inner);
-        match login {
-            Some(login) => inner.keys.insert(key, login),
-            None => inner.keys.remove(&key),
+        let login = if password_pending {
+            Login::PasswordNeeded(user)
+        } else {
+            Login::User(user)
         };
+        inner.keys.insert(key, login);
         inner.codes.remove(&key);
         inner.srp.remove(&key);
+        inner.auths.begin(
+            key,
+            NewLogin {
+                user,
+                hash: hash.unwrap_or_else(new_hash),
+                now: unix_secs(),
+                client,
+                password_pending,
+            },
+        );
         drop(inner);
         self.changed();
+    }
+
+    /// The 2FA password of `key`, which signed in as `user`, was right.
+    pub fn password_checked(&self, key: KeyRef, user: i64) {
+        let mut inner = lock(&self.inner);
+        inner.keys.insert(key, Login::User(user));
+        inner.srp.remove(&key);
+        if !inner.auths.confirm(key) && !inner.auths.knows(key) {
+            inner.auths.begin(
+                key,
+                NewLogin {
+                    user,
+                    hash: new_hash(),
+                    now: unix_secs(),
+                    client: None,
+                    password_pending: false,
+                },
+            );
+        }
+        drop(inner);
+        self.changed();
+    }
+
+    /// Key `key` imported an authorization `exporter` exported: logged in as `user`, part
+    /// of `exporter`'s login (a login of its own when the exporter is not known).
+    pub fn imported(&self, key: KeyRef, user: i64, exporter: Option<KeyRef>) {
+        let mut inner = lock(&self.inner);
+        inner.keys.insert(key, Login::User(user));
+        inner.codes.remove(&key);
+        inner.srp.remove(&key);
+        match exporter {
+            Some(exporter) if inner.auths.knows(exporter) => inner.auths.adopt(key, exporter),
+            _ => inner.auths.begin(
+                key,
+                NewLogin {
+                    user,
+                    hash: new_hash(),
+                    now: unix_secs(),
+                    client: None,
+                    password_pending: false,
+                },
+            ),
+        }
+        drop(inner);
+        self.changed();
+    }
+
+    /// Key `key` logged out (`auth.logOut`): the login of a login's own key ends with
+    /// every key imported for it; an imported key logs out alone.
+    pub fn log_out(&self, key: KeyRef) {
+        let mut inner = lock(&self.inner);
+        for ended in inner.auths.end(key) {
+            inner.keys.remove(&ended);
+            inner.codes.remove(&ended);
+            inner.srp.remove(&ended);
+        }
+        drop(inner);
+        self.changed();
+    }
+
+    /// Ends `user`'s login `hash` (`account.resetAuthorization`); whether there was one.
+    pub fn reset(&self, user: i64, hash: i64) -> bool {
+        let mut inner = lock(&self.inner);
+        let Some(root) = inner.auths.by_hash(user, hash) else {
+            return false;
+        };
+        for ended in inner.auths.end(root) {
+            inner.keys.remove(&ended);
+            inner.srp.remove(&ended);
+        }
+        drop(inner);
+        self.changed();
+        true
+    }
+
+    /// A request came on `key` (a login's activity; its latest `initConnection`). Not
+    /// saved: a restarted server shows the login active since it was made.
+    pub fn touch(&self, key: KeyRef, client: Option<&Arc<ClientInfo>>) {
+        lock(&self.inner).auths.touch(key, unix_secs(), client);
+    }
+
+    /// The logins of `user`, most recently active first.
+    pub fn authorizations(&self, user: i64) -> Vec<AuthorizationInfo> {
+        lock(&self.inner).auths.of_user(user)
+    }
+
+    /// The login `key` belongs to.
+    pub fn authorization_of(&self, key: KeyRef) -> Option<AuthorizationInfo> {
+        lock(&self.inner).auths.get(key)
     }
 
     /// Records a code sent; the previous one of this key is no longer valid.
@@ -293,19 +457,27 @@ impl Logins {
             .map(|p| (p.srp_id, p.user, Arc::clone(&p.session)))
     }
 
-    /// Remembers exported authorization bytes.
-    pub fn export(&self, bytes: Vec<u8>, user: i64, dc: i32) {
-        lock(&self.inner).exported.insert(bytes, (user, dc));
+    /// Remembers authorization bytes `by` exported for `user` on DC `dc`.
+    pub fn export(&self, bytes: Vec<u8>, user: i64, dc: i32, by: KeyRef) {
+        lock(&self.inner).exported.insert(
+            bytes,
+            Exported {
+                user,
+                dc,
+                by: Some(by),
+            },
+        );
         self.changed();
     }
 
-    /// Takes exported bytes (they are good once): the user and the DC they are good for.
-    pub fn take_export(&self, bytes: &[u8]) -> Option<(i64, i32)> {
+    /// Takes exported bytes (they are good once): the user, the DC they are good for and
+    /// the key that exported them.
+    pub fn take_export(&self, bytes: &[u8]) -> Option<(i64, i32, Option<KeyRef>)> {
         let taken = lock(&self.inner).exported.remove(bytes);
         if taken.is_some() {
             self.changed();
         }
-        taken
+        taken.map(|e| (e.user, e.dc, e.by))
     }
 
     /// Stores a new QR token.

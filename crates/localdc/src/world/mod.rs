@@ -13,6 +13,7 @@
 //! # Ok(()) }
 //! ```
 
+mod authorizations;
 mod convert;
 pub mod fixture;
 pub mod flood;
@@ -44,7 +45,8 @@ pub use store::{ChatRecord, Store, WorldError};
 pub use updates::{SavedChange, SavedLive};
 
 use crate::sync::lock;
-use logins::{ChangeHook, Login, Logins};
+pub use authorizations::{AuthorizationInfo, SavedAuthorization};
+use logins::{ChangeHook, Logins};
 pub use logins::{SavedLogin, SavedLogins, SavedQr};
 
 /// A world being served: the fixture indexed, plus what clients changed (logins, joined
@@ -172,7 +174,13 @@ impl World {
 
     /// Logs auth key `key_id` of DC `dc` in as `user` (ready-made sessions).
     pub fn log_in(&self, dc: i32, key_id: u64, user: i64) {
-        self.logins.set((dc, key_id), Some(Login::User(user)));
+        self.logins.sign_in((dc, key_id), user, false, None, None);
+    }
+
+    /// The logins of `user` (what `account.getAuthorizations` lists), most recently
+    /// active first: one per key that signed in, with the keys it imported on other DCs.
+    pub fn authorizations(&self, user: i64) -> Vec<AuthorizationInfo> {
+        self.logins.authorizations(user)
     }
 
     /// The login state a state dir keeps (which user each key is logged in as, exported

@@ -189,6 +189,8 @@ pub struct Store {
     pub flood: Vec<FloodRule>,
     pub qr_auto_accept: Option<i64>,
     pub code_ttl_secs: u32,
+    /// How old a login must be to end another (`account.resetAuthorization`).
+    pub fresh_reset_secs: u32,
     pub network_dc: Option<i32>,
     /// Rate limits answering `420 FLOOD_PREMIUM_WAIT_X`.
     pub flood_premium: Vec<FloodRule>,
@@ -228,6 +230,7 @@ impl Store {
             flood: fixture.flood,
             qr_auto_accept: fixture.qr_auto_accept,
             code_ttl_secs: fixture.code_ttl_secs.unwrap_or(300),
+            fresh_reset_secs: fixture.fresh_reset_secs.unwrap_or(86_400),
             network_dc: fixture.network_dc,
             flood_premium: fixture.flood_premium,
             signup_code: fixture.signup_code.unwrap_or_else(|| "12345".into()),

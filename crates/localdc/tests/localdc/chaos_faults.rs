@@ -462,6 +462,7 @@ async fn the_state_dir_carries_keys_and_logins_across_a_restart() {
         let dc = server.dc(2).unwrap();
         let now = dc.faults().now();
         let salt = dc.keys().get(minted.key_id).unwrap().salts().current(now);
+        let login = world.authorizations(1001);
         server.shutdown().await;
         drop(world);
 
@@ -470,6 +471,17 @@ async fn the_state_dir_carries_keys_and_logins_across_a_restart() {
         let again: Vec<_> = server.dcs().iter().map(localdc::DcHandle::addr).collect();
         assert_eq!(again, addrs, "same ports");
         assert_eq!(world.logged_in_user(2, minted.key_id), Some(1001));
+        // The same login: same key, hash and creation date.
+        let restored = world.authorizations(1001);
+        assert_eq!(restored.len(), 1);
+        assert_eq!(
+            (
+                restored[0].key_id,
+                restored[0].hash,
+                restored[0].date_created
+            ),
+            (login[0].key_id, login[0].hash, login[0].date_created)
+        );
         let entry = server.dc(2).unwrap().keys().get(minted.key_id).unwrap();
         assert_eq!(entry.salts().current(now), salt, "same salts");
         // The client carries on with what it had learned, and is still logged in.
@@ -480,6 +492,7 @@ async fn the_state_dir_carries_keys_and_logins_across_a_restart() {
         // Forgotten keys lose their logins, and that is saved too.
         server.dc(2).unwrap().faults().forget_keys();
         assert_eq!(world.logged_in_user(2, minted.key_id), None);
+        assert!(world.authorizations(1001).is_empty());
         server.shutdown().await;
         let (server, world) = start_world(&dir).await;
         assert!(server.dc(2).unwrap().keys().is_empty());

@@ -6,10 +6,12 @@ mod node;
 mod setup;
 mod venv;
 
+mod authorizations;
 mod chaos_faults;
 mod cli;
 mod faults;
 mod gramjs;
+mod handoff;
 mod hostile;
 mod hostile_clients;
 mod http;

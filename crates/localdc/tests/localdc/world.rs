@@ -99,12 +99,16 @@ impl Client {
     }
 }
 
-fn assert_error<T: std::fmt::Debug>(result: Result<T, RpcError>, code: i32, message: &str) {
+pub(crate) fn assert_error<T: std::fmt::Debug>(
+    result: Result<T, RpcError>,
+    code: i32,
+    message: &str,
+) {
     let error = result.expect_err(message);
     assert_eq!((error.code, error.message.as_str()), (code, message));
 }
 
-fn sign_in(phone: &str, hash: &str, code: &str) -> functions::auth::SignIn {
+pub(crate) fn sign_in(phone: &str, hash: &str, code: &str) -> functions::auth::SignIn {
     functions::auth::SignIn {
         phone_number: phone.into(),
         phone_code_hash: hash.into(),
@@ -113,14 +117,14 @@ fn sign_in(phone: &str, hash: &str, code: &str) -> functions::auth::SignIn {
     }
 }
 
-async fn code_hash(client: &Client, phone: &str) -> String {
+pub(crate) async fn code_hash(client: &Client, phone: &str) -> String {
     match client.rpc(&send_code(phone)).await.unwrap() {
         enums::auth::SentCode::SentCode(sent) => sent.phone_code_hash,
         other => panic!("{other:?}"),
     }
 }
 
-fn authorized_user(auth: &enums::auth::Authorization) -> i64 {
+pub(crate) fn authorized_user(auth: &enums::auth::Authorization) -> i64 {
     match auth {
         enums::auth::Authorization::Authorization(a) => match &a.user {
             enums::User::User(u) => {
@@ -133,7 +137,7 @@ fn authorized_user(auth: &enums::auth::Authorization) -> i64 {
     }
 }
 
-fn get_self() -> functions::users::GetUsers {
+pub(crate) fn get_self() -> functions::users::GetUsers {
     functions::users::GetUsers {
         id: vec![enums::InputUser::InputUserSelf],
     }
@@ -201,7 +205,7 @@ async fn code_login_logout_and_errors() {
     .expect("test timed out");
 }
 
-async fn check_password(
+pub(crate) async fn check_password(
     client: &Client,
     password: &str,
 ) -> Result<enums::auth::Authorization, RpcError> {
@@ -367,7 +371,7 @@ async fn bot_login() {
     .expect("test timed out");
 }
 
-fn export_token() -> functions::auth::ExportLoginToken {
+pub(crate) fn export_token() -> functions::auth::ExportLoginToken {
     functions::auth::ExportLoginToken {
         api_id: 4,
         api_hash: "x".into(),
@@ -399,7 +403,7 @@ async fn qr_login_with_acceptance_and_migration() {
                 .rpc(&functions::auth::AcceptLoginToken { token: token.token })
                 .await,
             400,
-            "AUTH_TOKEN_INVALID",
+            "AUTH_TOKEN_INVALIDX",
         );
         alice
             .rpc(&functions::auth::AcceptLoginToken {

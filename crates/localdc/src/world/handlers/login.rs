@@ -64,7 +64,7 @@ pub(super) fn register(registry: &mut Registry, world: &Arc<World>) {
         world,
         Need::Login,
         |call: &Call<'_>, _: LogOut| {
-            call.world.logins.set(call.key, None);
+            call.world.logins.log_out(call.key);
             Ok(types::auth::LoggedOut {
                 future_auth_token: None,
             }
@@ -95,23 +95,25 @@ pub(super) fn authorization(
     .into())
 }
 
-/// Completes a login as `user` on the caller's key: straight in, or 2FA first.
+/// Completes a login as `user` on the caller's key: straight in, or 2FA first. `hash` is
+/// the new login's id when it was already promised (a login token).
 pub(super) fn finish_login(
     call: &Call<'_>,
     user: i64,
+    hash: Option<i64>,
 ) -> Result<enums::auth::Authorization, RpcError> {
     let has_password = call
         .store
         .accounts
         .values()
         .any(|a| a.user_id == user && a.password.is_some());
+    let client = call.ctx.key.state().client;
+    call.world
+        .logins
+        .sign_in(call.key, user, has_password, hash, client);
     if has_password {
-        call.world
-            .logins
-            .set(call.key, Some(Login::PasswordNeeded(user)));
         return Err(error(401, "SESSION_PASSWORD_NEEDED"));
     }
-    call.world.logins.set(call.key, Some(Login::User(user)));
     authorization(call.world, user)
 }
 
@@ -212,7 +214,7 @@ fn sign_in(call: &Call<'_>, req: SignIn) -> Result<enums::auth::Authorization, R
         None | Some("") => Err(error(400, "PHONE_CODE_EMPTY")),
         Some(code) if code != expected => Err(error(400, "PHONE_CODE_INVALID")),
         Some(_) => match account {
-            Some(account) => finish_login(call, account.user_id),
+            Some(account) => finish_login(call, account.user_id, None),
             None => Ok(types::auth::AuthorizationSignUpRequired {
                 terms_of_service: None,
             }
@@ -350,7 +352,7 @@ fn check_password(
     session
         .verify(&proof.a, &proof.m1)
         .map_err(|_| error(400, "PASSWORD_HASH_INVALID"))?;
-    call.world.logins.set(call.key, Some(Login::User(user)));
+    call.world.logins.password_checked(call.key, user);
     authorization(call.world, user)
 }
 
@@ -368,9 +370,10 @@ fn import_bot(
     if bot.home_dc != call.dc() {
         return Err(error(303, &format!("USER_MIGRATE_{}", bot.home_dc)));
     }
+    let client = call.ctx.key.state().client;
     call.world
         .logins
-        .set(call.key, Some(Login::User(bot.user_id)));
+        .sign_in(call.key, bot.user_id, false, None, client);
     authorization(call.world, bot.user_id)
 }
 
@@ -384,7 +387,9 @@ fn export_authorization(
         return Err(error(400, "DC_ID_INVALID"));
     }
     let bytes = random_bytes();
-    call.world.logins.export(bytes.clone(), me, req.dc_id);
+    call.world
+        .logins
+        .export(bytes.clone(), me, req.dc_id, call.key);
     Ok(types::auth::ExportedAuthorization { id: me, bytes }.into())
 }
 
@@ -393,8 +398,8 @@ fn import_authorization(
     req: ImportAuthorization,
 ) -> Result<enums::auth::Authorization, RpcError> {
     match call.world.logins.take_export(&req.bytes) {
-        Some((user, dc)) if user == req.id && dc == call.dc() => {
-            call.world.logins.set(call.key, Some(Login::User(user)));
+        Some((user, dc, exporter)) if user == req.id && dc == call.dc() => {
+            call.world.logins.imported(call.key, user, exporter);
             authorization(call.world, user)
         }
         _ => Err(error(400, "AUTH_BYTES_INVALID")),

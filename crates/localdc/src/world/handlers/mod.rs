@@ -6,6 +6,7 @@
 // Handlers take the parsed request by value: that is the registry's handler signature.
 #![allow(clippy::needless_pass_by_value)]
 
+mod account;
 mod cdn;
 mod files;
 mod history;
@@ -64,6 +65,7 @@ impl Call<'_> {
 /// `users.getUsers` of [`Registry::with_defaults`].
 pub fn register(registry: &mut Registry, world: Arc<World>) {
     login::register(registry, &world);
+    account::register(registry, &world);
     qr::register(registry, &world);
     peers::register(registry, &world);
     history::register(registry, &world);
@@ -86,6 +88,9 @@ fn guard(
 ) -> Result<Option<i64>, RpcError> {
     let key = (ctx.dc_id(), ctx.key.id());
     let user = world.logins.user(key);
+    if user.is_some() {
+        world.logins.touch(key, ctx.key.state().client.as_ref());
+    }
     if let Some(takeout) = ctx.takeout_id()
         && (user.is_none() || world.logins.takeout_user(takeout) != user)
     {

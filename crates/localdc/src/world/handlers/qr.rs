@@ -7,12 +7,14 @@ use std::sync::Arc;
 use tl_types::api::functions::auth::{AcceptLoginToken, ExportLoginToken, ImportLoginToken};
 use tl_types::api::{enums, types};
 
+use super::account::authorization_tl;
 use super::login::{check_app, finish_login, network_migrate};
-use super::{Call, Need, error, random_bytes, random_id, typed};
+use super::{Call, Need, error, random_bytes, typed};
 use crate::RpcError;
 use crate::rpc::Registry;
+use crate::world::AuthorizationInfo;
 use crate::world::World;
-use crate::world::logins::QrToken;
+use crate::world::logins::{QrToken, new_hash};
 use mtnet::clock::unix_secs;
 
 /// How long a login token may be scanned.
@@ -24,14 +26,20 @@ pub(super) fn register(registry: &mut Registry, world: &Arc<World>) {
     typed(registry, world, Need::Login, accept_token);
 }
 
-/// What an accepted token gives on this DC: success, or where to go.
-fn redeem(call: &Call<'_>, token: Vec<u8>, user: i64) -> Result<enums::auth::LoginToken, RpcError> {
+/// What an accepted token gives on this DC: success (a new login, with the id
+/// `auth.acceptLoginToken` promised), or where to go.
+fn redeem(
+    call: &Call<'_>,
+    token: Vec<u8>,
+    qr: &QrToken,
+    user: i64,
+) -> Result<enums::auth::LoginToken, RpcError> {
     let home = call.store.home_dc.get(&user).copied().unwrap_or(call.dc());
     if home != call.dc() {
         return Ok(types::auth::LoginTokenMigrateTo { dc_id: home, token }.into());
     }
     call.world.logins.qr_remove(&token);
-    let authorization = finish_login(call, user)?;
+    let authorization = finish_login(call, user, Some(qr.hash))?;
     Ok(types::auth::LoginTokenSuccess { authorization }.into())
 }
 
@@ -43,7 +51,7 @@ fn export_token(
     if let Some((token, qr)) = call.world.logins.qr_of(call.key)
         && let Some(user) = qr.accepted_by
     {
-        return redeem(call, token, user);
+        return redeem(call, token, &qr, user);
     }
     network_migrate(call, None)?;
     let token = random_bytes();
@@ -55,6 +63,8 @@ fn export_token(
             expires,
             accepted_by: None,
             exporter: Some(call.ctx.session_push()),
+            hash: new_hash(),
+            client: call.ctx.key.state().client,
         },
     );
     if let Some(user) = call.store.qr_auto_accept {
@@ -73,7 +83,7 @@ fn import_token(
         .qr_get(&req.token)
         .ok_or_else(|| error(400, "AUTH_TOKEN_INVALID"))?;
     match qr.accepted_by {
-        Some(user) => redeem(call, req.token, user),
+        Some(user) => redeem(call, req.token, &qr, user),
         None if qr.expires <= unix_secs() => Err(error(400, "AUTH_TOKEN_EXPIRED")),
         None => Ok(types::auth::LoginToken {
             expires: qr.expires,
@@ -89,7 +99,9 @@ fn accept_token(call: &Call<'_>, req: AcceptLoginToken) -> Result<enums::Authori
         .world
         .logins
         .qr_get(&req.token)
-        .ok_or_else(|| error(400, "AUTH_TOKEN_INVALID"))?;
+        // The name core.telegram.org lists for this method (importLoginToken's is
+        // AUTH_TOKEN_INVALID).
+        .ok_or_else(|| error(400, "AUTH_TOKEN_INVALIDX"))?;
     if qr.expires <= unix_secs() {
         return Err(error(400, "AUTH_TOKEN_EXPIRED"));
     }
@@ -97,26 +109,8 @@ fn accept_token(call: &Call<'_>, req: AcceptLoginToken) -> Result<enums::Authori
         return Err(error(400, "AUTH_TOKEN_ALREADY_ACCEPTED"));
     }
     call.world.logins.qr_accept(&req.token, me);
-    let now = unix_secs();
-    Ok(types::Authorization {
-        current: false,
-        official_app: false,
-        password_pending: false,
-        encrypted_requests_disabled: false,
-        call_requests_disabled: false,
-        unconfirmed: false,
-        hash: random_id(),
-        device_model: "localdc client".into(),
-        platform: "localdc".into(),
-        system_version: String::new(),
-        api_id: 0,
-        app_name: "localdc".into(),
-        app_version: String::new(),
-        date_created: now,
-        date_active: now,
-        ip: "127.0.0.1".into(),
-        country: "XX".into(),
-        region: String::new(),
-    }
-    .into())
+    // The new device as it will be listed once it logs in: the exporting key's app, under
+    // the hash its login will get.
+    let device = AuthorizationInfo::upcoming(qr.owner, qr.hash, qr.client.as_deref(), unix_secs());
+    Ok(authorization_tl(&device, false))
 }
