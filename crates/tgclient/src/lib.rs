@@ -45,5 +45,7 @@ pub use links::{LinkError, PeerLink, PeerRef};
 pub use login::{CodeKind, CodeRequest, ImportMode, LoginError, QrLogin, QrStatus};
 pub use peer_info::PeerInfo;
 pub use peers::{ResolveError, ResolvedLink};
-pub use store::{DcAddress, DcFlags, PeerKind, PeerRecord, SelfUser, SessionStore, StoreError};
+pub use store::{
+    DcAddress, DcFlags, PeerKind, PeerRecord, SelfUser, SessionPeek, SessionStore, StoreError,
+};
 pub use takeout::{Takeout, TakeoutOptions};

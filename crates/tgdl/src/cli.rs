@@ -80,8 +80,11 @@ pub enum Command {
     /// Log in with a phone number, a bot token or a QR code, or with the login of Telegram
     /// Desktop, a Telethon or a Pyrogram session (as a new device of its own).
     Login(LoginArgs),
-    /// Log out on the server and forget the login.
+    /// Log out on the server and forget the login (of `--profile NAME` only, when given).
     Logout,
+    /// List the profiles (sessions in the data directory) and the account each is logged in
+    /// as; `*` marks the one this command line selects.
+    Profiles(ProfilesArgs),
     /// List the account's chats.
     Chats(ChatsArgs),
     /// Print a chat's messages as JSON lines, newest first.
@@ -420,6 +423,14 @@ impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(<redacted>)")
     }
+}
+
+/// `tgdl profiles`.
+#[derive(Debug, Clone, Args)]
+pub struct ProfilesArgs {
+    /// One JSON object per line instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `tgdl chats`.

@@ -102,7 +102,10 @@ pub fn session_path(
 }
 
 /// Profile names become file names: keep them to one plain path component.
-fn check_profile(profile: &str) -> Result<()> {
+///
+/// # Errors
+/// A name that is empty, too long, hidden or not plain.
+pub fn check_profile(profile: &str) -> Result<()> {
     let valid = !profile.is_empty()
         && profile.len() <= 64
         && !profile.starts_with('.')

@@ -11,6 +11,7 @@ mod error;
 mod file;
 mod lock;
 mod marks;
+mod peek;
 mod records;
 mod schema;
 mod updates;
@@ -24,6 +25,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 pub use error::StoreError;
 pub use marks::{ListingMark, MessageVersion};
+pub use peek::SessionPeek;
 pub use records::{DcAddress, DcAuth, DcFlags, PeerKind, PeerRecord, SelfUser};
 pub use schema::SCHEMA_VERSION;
 pub use updates::FollowState;

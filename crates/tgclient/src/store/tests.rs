@@ -364,3 +364,70 @@ fn concurrent_opens_from_threads_let_exactly_one_in() {
             .all(|e| matches!(e, StoreError::InUse { .. }))
     );
 }
+
+#[test]
+fn peek_reads_the_login_of_a_session_in_use_without_changing_it() {
+    let (_dir, path) = temp();
+    let me = SelfUser {
+        id: 4242,
+        bot: false,
+        username: Some("alice".into()),
+    };
+    let mut store = SessionStore::open(&path).unwrap();
+    store.set_home_dc(4).unwrap();
+    store.set_self_user(Some(&me)).unwrap();
+    // The store stays open (locked, WAL) while it is peeked at, as under a running tgdl.
+    let before = std::fs::read(&path).unwrap();
+    let peek = SessionStore::peek(&path).unwrap();
+    assert_eq!(peek.self_user, Some(me));
+    assert_eq!(peek.home_dc, Some(4));
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+    drop(store);
+    assert_eq!(SessionStore::peek(&path).unwrap().home_dc, Some(4));
+}
+
+#[test]
+fn peek_of_an_empty_or_fresh_session_is_no_login() {
+    let (_dir, path) = temp();
+    std::fs::write(&path, b"").unwrap();
+    let nothing = SessionPeek {
+        self_user: None,
+        home_dc: None,
+    };
+    assert_eq!(SessionStore::peek(&path).unwrap(), nothing);
+    drop(SessionStore::open(&path).unwrap());
+    assert_eq!(SessionStore::peek(&path).unwrap(), nothing);
+}
+
+#[test]
+fn peek_refuses_what_open_refuses() {
+    let (dir, path) = temp();
+    std::fs::write(&path, b"definitely not sqlite, just some text").unwrap();
+    assert!(matches!(
+        SessionStore::peek(&path),
+        Err(StoreError::Corrupt { .. })
+    ));
+    let foreign = dir.path().join("foreign.db");
+    Connection::open(&foreign)
+        .unwrap()
+        .execute_batch("CREATE TABLE t (x)")
+        .unwrap();
+    assert!(matches!(
+        SessionStore::peek(&foreign),
+        Err(StoreError::Foreign { .. })
+    ));
+    let newer = dir.path().join("newer.session");
+    drop(SessionStore::open(&newer).unwrap());
+    Connection::open(&newer)
+        .unwrap()
+        .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+        .unwrap();
+    assert!(matches!(
+        SessionStore::peek(&newer),
+        Err(StoreError::TooNew { .. })
+    ));
+    assert!(matches!(
+        SessionStore::peek(dir.path().join("missing.session")),
+        Err(StoreError::Io { .. })
+    ));
+}

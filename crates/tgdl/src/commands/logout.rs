@@ -7,7 +7,28 @@ use anyhow::{Context, Result};
 use tgclient::Client;
 
 use super::describe_user;
+use crate::cli::GlobalArgs;
+use crate::config::{self, ProcessEnv};
 use crate::{errors, output};
+
+/// Fails when the session `global` names does not exist: a mistyped `--profile` must not
+/// become a new, empty profile.
+pub fn check_exists(global: &GlobalArgs) -> Result<()> {
+    let path = config::session_path(
+        &ProcessEnv,
+        global.session.as_deref(),
+        global.profile.as_deref(),
+    )?;
+    if path.exists() {
+        return Ok(());
+    }
+    match &global.profile {
+        Some(profile) => {
+            anyhow::bail!("there is no profile {profile:?} (`tgdl profiles` lists them)")
+        }
+        None => anyhow::bail!("there is no session {}: nothing to log out", path.display()),
+    }
+}
 
 /// Runs `tgdl logout`.
 pub async fn run(client: &Client) -> Result<()> {

@@ -10,6 +10,7 @@ pub mod export;
 pub mod history;
 pub mod login;
 pub mod logout;
+pub mod profiles;
 pub mod search;
 pub mod takeout;
 pub mod watch;
@@ -33,12 +34,17 @@ pub async fn run(cli: &Cli) -> Result<()> {
     if let Command::Demo(args) = &cli.command {
         return demo::run(&cli.global, args).await;
     }
-    // Another app's login is read, and used, before the session is opened: bad input must
-    // leave the session file as it was.
-    if let Command::Login(args) = &cli.command
-        && args.imports()
-    {
-        return login::run_import(&cli.global, args).await;
+    match &cli.command {
+        // Reads the session files without opening any for use.
+        Command::Profiles(args) => return profiles::run(&cli.global, args),
+        // Logging out of a profile that does not exist must not create it.
+        Command::Logout => logout::check_exists(&cli.global)?,
+        // Another app's login is read, and used, before the session is opened: bad input
+        // must leave the session file as it was.
+        Command::Login(args) if args.imports() => {
+            return login::run_import(&cli.global, args).await;
+        }
+        _ => {}
     }
     let client = open_client(&cli.global)?;
     let outcome = match &cli.command {
@@ -52,6 +58,7 @@ pub async fn run(cli: &Cli) -> Result<()> {
         Command::Watch(args) => watch::run(&client, args).await,
         #[cfg(feature = "demo")]
         Command::Demo(_) => Ok(()),
+        Command::Profiles(_) => Ok(()),
     };
     if let Err(error) = client.close().await {
         tracing::warn!(%error, "could not save the session");

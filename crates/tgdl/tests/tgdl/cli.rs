@@ -1030,3 +1030,60 @@ fn refused_logins_say_which_refusal_and_why() {
         .ok();
     assert_eq!(bot.stdout.trim(), "logged in as @archive_bot (bot 2001)");
 }
+
+#[test]
+fn profiles_name_their_accounts_and_logout_ends_only_the_one_named() {
+    let env = Env::start();
+    let ready = env.ready.to_str().unwrap().to_owned();
+    let creds = [("TGDL_API_ID", "4"), ("TGDL_API_HASH", "abc")];
+    let in_profile = |profile: &str, args: &[&str], stdin: &str| {
+        let mut full = vec!["--server", ready.as_str(), "--profile", profile];
+        full.extend_from_slice(args);
+        env.run(&full, stdin, &creds)
+    };
+    let none = env.run(&["profiles"], "", &[]).ok();
+    assert!(none.stdout.is_empty(), "{}", none.stdout);
+    assert!(none.stderr.contains("no profiles"), "{}", none.stderr);
+
+    in_profile("work", &["login", "--phone", "15550001"], "12345\n").ok();
+    in_profile(
+        "robot",
+        &["login", "--bot-token", "-"],
+        "2001:archive-token\n",
+    )
+    .ok();
+    // No server, no credentials needed: the files say who is logged in.
+    let table = env.run(&["--profile", "robot", "profiles"], "", &[]).ok();
+    let lines: Vec<&str> = table.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", table.stdout);
+    assert!(lines[1].starts_with("* robot") && lines[1].contains("@archive_bot (bot 2001)"));
+    assert!(lines[2].starts_with("  work") && lines[2].contains("@alice (user 1001)"));
+    let json = env.run(&["profiles", "--json"], "", &[]).ok().json_lines();
+    assert_eq!(json[1]["profile"], "work");
+    assert_eq!(json[1]["user_id"], 1001);
+    assert_eq!(json[1]["dc"], 2);
+    assert_eq!(json[1]["selected"], false);
+
+    let out = in_profile("work", &["logout"], "").ok();
+    assert_eq!(out.stdout.trim(), "logged out @alice (user 1001)");
+    let gone = in_profile("work", &["chats"], "").failed();
+    assert!(gone.stderr.contains("not logged in"), "{}", gone.stderr);
+    // The other profile's login is untouched, as the server sees it.
+    let still = in_profile("robot", &["login"], "").ok();
+    assert!(
+        still.stdout.contains("already logged in as @archive_bot"),
+        "{}",
+        still.stdout
+    );
+    let after = env.run(&["profiles", "--json"], "", &[]).ok().json_lines();
+    assert_eq!(after[0]["user_id"], 2001);
+    assert!(after[1]["user_id"].is_null());
+
+    let typo = in_profile("wrok", &["logout"], "").failed();
+    assert!(
+        typo.stderr.contains("no profile \"wrok\""),
+        "{}",
+        typo.stderr
+    );
+    assert!(!env.dir.path().join("home/data/tgdl/wrok.session").exists());
+}
