@@ -820,6 +820,19 @@ fn a_shared_key_makes_no_new_device_and_says_what_it_costs() {
         failed.text()
     );
     assert!(!env.session("after-logout").exists());
+    // Into the logged-out session that exists: left byte for byte as it was.
+    let logged_out = std::fs::read(env.session("shared")).unwrap();
+    env.tgdl(
+        "shared",
+        &[
+            "login",
+            "--from-telethon",
+            sources.telethon_file.to_str().unwrap(),
+        ],
+        "",
+    )
+    .failed();
+    assert_eq!(std::fs::read(env.session("shared")).unwrap(), logged_out);
     assert_eq!(env.world.authorizations(ALICE).len(), before - 1);
     no_leaks(&env, &sources.secrets());
 }
