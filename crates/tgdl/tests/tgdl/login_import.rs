@@ -8,10 +8,13 @@
 //!
 //! - each way in makes tgdl a login of its own: one more authorization of the user, with
 //!   tgdl's device info; a command works on it; the source login still works afterwards;
-//! - `--share-key` makes no authorization and says what it costs;
+//! - `--share-key` makes no authorization and says what it costs (tgdl's logout then ends
+//!   the source's login too, after which a handoff from it fails and writes nothing);
 //! - bad input (wrong passcode, not a tdata folder, unknown version, truncated and tampered
 //!   files, another format, a garbage string) fails naming the file and writes no session;
-//! - a folder with several accounts needs `--account`;
+//! - a folder with several accounts needs `--account`; each account logged in to a profile
+//!   of its own is listed by `tgdl profiles`, and `logout --profile` ends only that login;
+//! - a 2FA account is asked for its password after the handoff;
 //! - nothing secret (keys, passcode, session strings, login tokens) in any output at
 //!   `-vvv` and `RUST_LOG=trace`.
 
@@ -165,14 +168,20 @@ impl Env {
 
     /// Runs `tgdl -vvv --session NAME.session ARGS` with `stdin`, at trace level.
     fn tgdl(&self, session: &str, args: &[&str], stdin: &str) -> Run {
+        let session = self.session(session);
+        let mut full = vec!["--session", session.to_str().unwrap()];
+        full.extend_from_slice(args);
+        self.tgdl_args(&full, stdin)
+    }
+
+    /// Runs `tgdl -vvv ARGS` with `stdin`, at trace level (the profiles in the test's home).
+    fn tgdl_args(&self, args: &[&str], stdin: &str) -> Run {
         let home = self.path("home");
         let mut command = Command::new(env!("CARGO_BIN_EXE_tgdl"));
         command
             .arg("-vvv")
             .arg("--server")
             .arg(&self.ready)
-            .arg("--session")
-            .arg(self.session(session))
             .args(args)
             .env("TGDL_API_ID", "4")
             .env("TGDL_API_HASH", API_HASH)
@@ -877,7 +886,7 @@ fn a_2fa_account_asks_for_its_password_after_the_handoff() {
 }
 
 #[test]
-fn a_desktop_folder_with_several_accounts_needs_a_choice() {
+fn a_desktop_folder_with_several_accounts_needs_a_choice_and_each_gets_a_profile() {
     let env = Env::start();
     let sources = alice_sources(&env);
     env.tgdl(
@@ -917,18 +926,27 @@ fn a_desktop_folder_with_several_accounts_needs_a_choice() {
     }
     assert!(!env.session("pick").exists());
 
+    // One profile per account, chosen by number and by user id.
     let carol = env
-        .tgdl(
-            "pick",
-            &["login", "--from-desktop", folder, "--account", "1"],
+        .tgdl_args(
+            &[
+                "--profile",
+                "carol",
+                "login",
+                "--from-desktop",
+                folder,
+                "--account",
+                "1",
+            ],
             "",
         )
         .ok();
     assert_eq!(carol.stdout.trim(), "logged in as @carol (user 1003)");
     let alice = env
-        .tgdl(
-            "by-id",
+        .tgdl_args(
             &[
+                "--profile",
+                "alice",
                 "login",
                 "--from-desktop",
                 folder,
@@ -939,6 +957,32 @@ fn a_desktop_folder_with_several_accounts_needs_a_choice() {
         )
         .ok();
     assert_eq!(alice.stdout.trim(), "logged in as @alice (user 1001)");
+    let profiles = env.tgdl_args(&["profiles", "--json"], "").ok();
+    let listed: Vec<(String, i64)> = profiles
+        .stdout
+        .lines()
+        .map(|line| {
+            let row: Value = serde_json::from_str(line).unwrap();
+            (
+                row["profile"].as_str().unwrap().to_owned(),
+                row["user_id"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        [("alice".to_owned(), ALICE), ("carol".to_owned(), CAROL)],
+        "{}",
+        profiles.text()
+    );
+    // Logging out one profile ends only tgdl's login of that account: the other profile
+    // and the login Desktop's folder came from keep working.
+    let carol_logins = env.world.authorizations(CAROL).len();
+    env.tgdl_args(&["--profile", "carol", "logout"], "").ok();
+    assert_eq!(env.world.authorizations(CAROL).len(), carol_logins - 1);
+    env.tgdl_args(&["--profile", "alice", "chats"], "").ok();
+    env.chats_work("carol-source");
+
     let missing = env
         .tgdl(
             "none",
