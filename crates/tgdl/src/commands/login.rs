@@ -35,13 +35,7 @@ pub async fn run(client: &Client, global: &GlobalArgs, args: &LoginArgs) -> Resu
     // Asked of the server, not only the session: a login the server dropped must not be
     // reported as "already logged in" while every other command says "not logged in".
     if let Some(me) = client.verify_login().await.map_err(errors::client_error)? {
-        return output::to_stdout(|out| {
-            writeln!(
-                out,
-                "already logged in as {}; run `tgdl logout` first to change accounts",
-                describe_user(&me)
-            )
-        });
+        return already_logged_in(&me);
     }
     // The variable only stands in for --bot-token: a login method named on the command
     // line wins over one left in the environment.
@@ -80,27 +74,16 @@ pub async fn run_import(global: &GlobalArgs, args: &LoginArgs) -> Result<()> {
     // An existing session is opened (never created) to refuse a second login over a live
     // one; a logged-out session needs no server to say so.
     let existing = if path.exists() {
-        let client =
-            Client::new(config.clone(), super::open_store(&path)?).map_err(errors::client_error)?;
-        Some(client)
+        let store = super::open_store(&path)?;
+        Some(Client::new(config.clone(), store).map_err(errors::client_error)?)
     } else {
         None
     };
     if let Some(client) = &existing {
-        let verified = client.verify_login().await.map_err(errors::client_error);
-        let live = match verified {
-            Ok(live) => live,
+        match client.verify_login().await.map_err(errors::client_error) {
+            Ok(None) => {}
+            Ok(Some(me)) => return close_after(client, already_logged_in(&me)).await,
             Err(error) => return close_after(client, Err(error)).await,
-        };
-        if let Some(me) = live {
-            let said = output::to_stdout(|out| {
-                writeln!(
-                    out,
-                    "already logged in as {}; run `tgdl logout` first to change accounts",
-                    describe_user(&me)
-                )
-            });
-            return close_after(client, said).await;
         }
     }
     if matches!(mode, ImportMode::ShareKey) {
@@ -132,6 +115,17 @@ pub async fn run_import(global: &GlobalArgs, args: &LoginArgs) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// Says that the session is logged in already (a success: the session has a login).
+fn already_logged_in(me: &SelfUser) -> Result<()> {
+    output::to_stdout(|out| {
+        writeln!(
+            out,
+            "already logged in as {}; run `tgdl logout` first to change accounts",
+            describe_user(me)
+        )
+    })
 }
 
 /// Logs in on `client` with the imported login, and with the 2FA password when the account
