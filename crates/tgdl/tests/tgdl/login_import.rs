@@ -377,6 +377,13 @@ fn bad_cases(env: &Env) -> Vec<BadCase> {
 
     vec![
         BadCase {
+            what: "no Desktop folder where Desktop keeps it",
+            args: vec!["--from-desktop".into()],
+            stdin: "",
+            names: env.path("home/data/TelegramDesktop/tdata"),
+            says: "no Telegram Desktop data folder found",
+        },
+        BadCase {
             what: "a wrong passcode",
             args: vec![
                 "--from-desktop".into(),
