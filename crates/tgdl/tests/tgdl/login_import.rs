@@ -53,6 +53,8 @@ const CAROL_PHONE: &str = "15550203";
 const CAROL_CODE: &str = "77314";
 const PASSCODE: &str = "lantern-7 Ünïcode";
 const WRONG_PASSCODE: &str = "lantern-8";
+/// Base64 that is no session of any kind.
+const GARBAGE_STRING: &str = "AgAAAAEwcmFuZG9tIGdhcmJhZ2UhIQ";
 /// What tgdl says after a handoff.
 const HANDED_OFF: &str = "tgdl has a login of its own now";
 const API_HASH: &str = "9d1f3c9a7b2d4e6f8a0b1c2d3e4f5a61";
@@ -335,7 +337,7 @@ fn unused_key(seed: u8) -> Vec<u8> {
 struct BadCase {
     what: &'static str,
     args: Vec<String>,
-    stdin: &'static str,
+    stdin: String,
     /// The error names this file or folder ...
     names: PathBuf,
     /// ... and says this.
@@ -379,7 +381,7 @@ fn bad_cases(env: &Env) -> Vec<BadCase> {
         BadCase {
             what: "no Desktop folder where Desktop keeps it",
             args: vec!["--from-desktop".into()],
-            stdin: "",
+            stdin: String::new(),
             names: env.path("home/data/TelegramDesktop/tdata"),
             says: "no Telegram Desktop data folder found",
         },
@@ -391,35 +393,35 @@ fn bad_cases(env: &Env) -> Vec<BadCase> {
                 "--passcode".into(),
                 "-".into(),
             ],
-            stdin: "lantern-8\n",
+            stdin: format!("{WRONG_PASSCODE}\n"),
             names: locked.join("key_datas"),
             says: "wrong local passcode",
         },
         BadCase {
             what: "a folder that is not tdata",
             args: vec!["--from-desktop".into(), arg(&empty)],
-            stdin: "",
+            stdin: String::new(),
             names: empty.clone(),
             says: "not a Telegram Desktop tdata folder",
         },
         BadCase {
             what: "an unknown tdata version",
             args: vec!["--from-desktop".into(), arg(&unknown)],
-            stdin: "",
+            stdin: String::new(),
             names: unknown.join("key_datas"),
             says: "unknown Telegram Desktop data version 999",
         },
         BadCase {
             what: "a truncated file",
             args: vec!["--from-desktop".into(), arg(&truncated)],
-            stdin: "",
+            stdin: String::new(),
             names: file,
             says: "truncated",
         },
         BadCase {
             what: "a tampered file",
             args: vec!["--from-desktop".into(), arg(&tampered)],
-            stdin: "",
+            stdin: String::new(),
             names: tampered_file,
             says: "tampered",
         },
@@ -437,14 +439,14 @@ fn bad_input_fails_naming_the_file_and_writes_no_session() {
             "--from-telethon".into(),
             sources.pyrogram_file.to_str().unwrap().into(),
         ],
-        stdin: "",
+        stdin: String::new(),
         names: sources.pyrogram_file.clone(),
         says: "not a Telethon session",
     });
     cases.push(BadCase {
         what: "a garbage session string",
         args: vec!["--from-pyrogram".into(), "-".into()],
-        stdin: "AgAAAAEwcmFuZG9tIGdhcmJhZ2UhIQ\n",
+        stdin: format!("{GARBAGE_STRING}\n"),
         names: PathBuf::from("the session string"),
         says: "session string",
     });
@@ -462,7 +464,7 @@ fn bad_input_fails_naming_the_file_and_writes_no_session() {
     for case in &cases {
         let mut args = vec!["login"];
         args.extend(case.args.iter().map(String::as_str));
-        let run = env.tgdl("new", &args, case.stdin).failed();
+        let run = env.tgdl("new", &args, &case.stdin).failed();
         let named = case.names.to_str().unwrap();
         assert!(
             run.stderr.contains(named) && run.stderr.contains(case.says),
@@ -476,7 +478,7 @@ fn bad_input_fails_naming_the_file_and_writes_no_session() {
             "{}: a session was written",
             case.what
         );
-        let run = env.tgdl("kept", &args, case.stdin).failed();
+        let run = env.tgdl("kept", &args, &case.stdin).failed();
         assert!(
             run.stderr.contains(case.says),
             "{}\n{}",
@@ -505,6 +507,15 @@ fn bad_input_fails_naming_the_file_and_writes_no_session() {
         run.text()
     );
     assert!(!run.stderr.contains(WRONG_PASSCODE), "{}", run.text());
+
+    let mut secrets = sources.secrets();
+    secrets.extend([
+        Secret::text("a wrong local passcode", WRONG_PASSCODE),
+        Secret::text("a garbage session string", GARBAGE_STRING),
+        Secret::bytes("a key in a tdata folder", &unused_key(1)),
+        Secret::bytes("a key in a locked tdata folder", &unused_key(2)),
+    ]);
+    no_leaks(&env, &secrets);
 }
 
 // ------------------------------------------------------------------ the ways in
@@ -1003,4 +1014,17 @@ fn a_desktop_folder_with_several_accounts_needs_a_choice_and_each_gets_a_profile
         missing.text()
     );
     assert!(!env.session("none").exists());
+
+    let mut secrets = sources.secrets();
+    secrets.push(Secret::bytes("Carol's key in the tdata folder", &carol_key));
+    let profiles = env.path("home/data/tgdl");
+    for name in ["alice", "carol"] {
+        for (dc, key) in session_keys(&profiles.join(format!("{name}.session"))) {
+            secrets.push(Secret::bytes(
+                format!("profile {name}'s key of DC {dc}"),
+                &key,
+            ));
+        }
+    }
+    no_leaks(&env, &secrets);
 }
