@@ -3,8 +3,9 @@
 //! or Pyrogram session file or string. Reading one touches no session of tgdl's and makes
 //! no connection, so bad input fails before anything is written.
 //!
-//! A session argument is a file when a file of that name exists, the string from stdin for
-//! `-`, and a session string otherwise (with a warning: the command line is visible in
+//! A session argument is a file when a file of that name exists (or of that name with
+//! `.session` added, as both libraries name their files), the string from stdin for `-`,
+//! and a session string otherwise (with a warning: the command line is visible in
 //! `ps` and kept in shell history).
 
 use std::fmt;
@@ -19,6 +20,9 @@ use crate::cli::{LoginArgs, STDIN_TOKEN, Secret};
 use crate::config::ProcessEnv;
 use crate::desktop_path::{self, Platform};
 use crate::{output, prompt};
+
+/// What Telethon and Pyrogram add to a session's name to make its file's.
+const SESSION_EXTENSION: &str = ".session";
 
 /// Tries at a local passcode typed at the prompt before giving up.
 const PASSCODE_ATTEMPTS: usize = 3;
@@ -70,7 +74,13 @@ impl SessionInput {
         if path.is_file() {
             return Ok(Self::File(path.to_path_buf()));
         }
-        if text.contains(['/', '\\']) || text.ends_with(".session") {
+        // Both libraries name a session without its extension (`TelegramClient("anon")`,
+        // `Client("my_account")`) and add `.session` to make the file's name.
+        let named = PathBuf::from(format!("{text}{SESSION_EXTENSION}"));
+        if named.is_file() {
+            return Ok(Self::File(named));
+        }
+        if text.contains(['/', '\\']) || text.ends_with(SESSION_EXTENSION) {
             bail!("{}: no such session file", path.display());
         }
         Ok(Self::Argv(arg.clone()))
@@ -363,6 +373,12 @@ mod tests {
         assert!(matches!(
             SessionInput::from_arg(&arg("1BVtsOKABu2x-_abc=")).unwrap(),
             SessionInput::Argv(_)
+        ));
+        // The session's name, as the libraries take it.
+        let name = dir.path().join("bot");
+        assert!(matches!(
+            SessionInput::from_arg(&arg(name.to_str().unwrap())).unwrap(),
+            SessionInput::File(path) if path == file
         ));
         let missing = dir.path().join("gone.session");
         let error = SessionInput::from_arg(&arg(missing.to_str().unwrap()))
