@@ -97,11 +97,18 @@ pub async fn run_import(global: &GlobalArgs, args: &LoginArgs) -> Result<()> {
     let outcome = import_login(&staging, &login, mode, app).await;
     // Saves what the connections learned (salts, clock offsets) into the staged session.
     let closed = staging.close().await.map_err(errors::client_error);
-    let written = outcome.and_then(|me| {
-        closed?;
-        write_session(&staging, existing.as_ref(), &path)?;
-        Ok(me)
-    });
+    let written = match outcome {
+        Ok(me) => match closed.and_then(|()| write_session(&staging, existing.as_ref(), &path)) {
+            Ok(()) => Ok(me),
+            Err(error) => {
+                if matches!(mode, ImportMode::Handoff) {
+                    end_unsaved_login(&staging).await;
+                }
+                Err(error)
+            }
+        },
+        Err(error) => Err(error),
+    };
     let me = match &existing {
         Some(client) => close_after(client, written).await?,
         None => written?,
@@ -172,6 +179,17 @@ fn write_session(staging: &Client, existing: Option<&Client>, path: &Path) -> Re
         None => copy(&mut super::open_store(path)?),
     };
     written.with_context(|| format!("cannot write the login to the session {}", path.display()))
+}
+
+/// Ends the login a handoff made when it could not be saved, so that no device nobody can
+/// use is left in the account's list. (Never after `--share-key`: that login is the source
+/// app's.)
+async fn end_unsaved_login(staging: &Client) {
+    match staging.log_out().await {
+        Ok(()) => output::note("The new login could not be saved, so tgdl ended it again."),
+        Err(error) => tracing::warn!(%error, "could not end the login that was not saved"),
+    }
+    let _ = staging.close().await;
 }
 
 /// Closes `client` (saving its session), then gives back `result`.
