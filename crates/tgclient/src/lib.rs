@@ -14,7 +14,8 @@
 //!   [`media::MediaFile`] naming the file of a message.
 //! - [`updates`]: following chats through Telegram's updates ([`Client::follow`]): the
 //!   pure update-sequence machine and its driver.
-//! - [`import`]: logins other clients keep on disk (Telegram Desktop's `tdata`).
+//! - [`import`]: logins other clients keep on disk (Telegram Desktop's `tdata`, Telethon and
+//!   Pyrogram sessions), which [`Client::import_login`] hands off to a login of our own.
 //! - [`ServerConfig`]: Telegram's production DCs and key by default; anything else (a test
 //!   DC, localdc) is configuration.
 
@@ -41,7 +42,7 @@ pub use config::{ClientConfig, ConnectOptions, EndpointStyle, FloodPolicy, Serve
 pub use error::ClientError;
 pub use iter::Messages;
 pub use links::{LinkError, PeerLink, PeerRef};
-pub use login::{CodeKind, CodeRequest, LoginError, QrLogin, QrStatus};
+pub use login::{CodeKind, CodeRequest, ImportMode, LoginError, QrLogin, QrStatus};
 pub use peer_info::PeerInfo;
 pub use peers::{ResolveError, ResolvedLink};
 pub use store::{

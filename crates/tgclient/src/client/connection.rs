@@ -105,6 +105,29 @@ impl Client {
             .await
     }
 
+    /// A connection to `dc_id` with another client's `auth_key`, over this client's network
+    /// settings (addresses, transport, proxy). It is never saved to the session and its
+    /// updates go nowhere; the caller closes it after use.
+    pub(crate) async fn foreign_connection(
+        &self,
+        dc_id: i32,
+        auth_key: mtcrypto::AuthKey,
+    ) -> Result<DcConnection, ClientError> {
+        let addresses = self.addresses(dc_id)?;
+        let keys = self.inner.config.server.rsa_keys.clone();
+        // The salt and clock offset are learnt from the server's first answers.
+        let known = mtnet::AuthState {
+            auth_key,
+            salt: 0,
+            time_offset: 0,
+        };
+        let connection = self
+            .start_connection(dc_id, &addresses, keys, Some(known))
+            .await?;
+        connection.updates.abort();
+        Ok(connection)
+    }
+
     async fn start_connection(
         &self,
         dc_id: i32,
@@ -243,13 +266,25 @@ impl Client {
         query: Vec<u8>,
     ) -> functions::InvokeWithLayer<functions::InitConnection<Blob>> {
         let config = &self.inner.config;
+        self.init_connection_as(config.api_id, &config.app_version, query)
+    }
+
+    /// [`init_connection`](Self::init_connection) naming another app (`api_id`,
+    /// `app_version`): how a call on another client's key keeps that client's identity.
+    pub(crate) fn init_connection_as(
+        &self,
+        api_id: i32,
+        app_version: &str,
+        query: Vec<u8>,
+    ) -> functions::InvokeWithLayer<functions::InitConnection<Blob>> {
+        let config = &self.inner.config;
         functions::InvokeWithLayer {
             layer: LAYER,
             query: functions::InitConnection {
-                api_id: config.api_id,
+                api_id,
                 device_model: config.device_model.clone(),
                 system_version: config.system_version.clone(),
-                app_version: config.app_version.clone(),
+                app_version: app_version.to_owned(),
                 system_lang_code: config.system_lang_code.clone(),
                 lang_pack: config.lang_pack.clone(),
                 lang_code: config.lang_code.clone(),

@@ -84,6 +84,12 @@ impl Client {
         Ok(())
     }
 
+    /// Makes `dc_id` the home DC for this run only, not saved: a login in progress, which
+    /// saves it when it succeeds.
+    pub(crate) fn set_home_dc_unsaved(&self, dc_id: i32) {
+        self.inner.home_dc.store(dc_id, Ordering::Release);
+    }
+
     /// The logged-in account stored in the session, if any.
     pub fn self_user(&self) -> Result<Option<SelfUser>, ClientError> {
         Ok(self.with_store(|s| s.self_user())?)

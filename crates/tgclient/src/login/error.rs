@@ -3,6 +3,7 @@
 use mtproto::session::RpcError;
 
 use crate::error::ClientError;
+use crate::import::ImportSource;
 use crate::policy;
 
 /// An error of a login step. Wrong codes and passwords carry the server's message.
@@ -50,6 +51,49 @@ pub enum LoginError {
     /// Nobody accepted the QR code in time.
     #[error("the QR code was not accepted in time")]
     QrTimeout,
+    /// The imported login is no longer valid on the server (logged out, revoked, or its
+    /// key forgotten): nothing to hand off.
+    #[error(
+        "the {client} login is not valid any more ({reason}); log in there again, or log in to tgdl directly"
+    )]
+    SourceLoginInvalid {
+        /// The client it came from.
+        client: ImportSource,
+        /// The server's error.
+        reason: String,
+    },
+    /// The server refused the imported login's `auth.acceptLoginToken`.
+    #[error("the {client} login could not approve tgdl's login ({reason})")]
+    HandoffRefused {
+        /// The client it came from.
+        client: ImportSource,
+        /// The server's error, or what went wrong.
+        reason: String,
+    },
+    /// A bot's session cannot hand its login off: login tokens are for users.
+    #[error(
+        "the {client} session is a bot's, and only users can approve a new login; log in with the bot token, or share the session's key"
+    )]
+    BotHandoff {
+        /// The client it came from.
+        client: ImportSource,
+    },
+    /// The handoff logged in another account than the imported one (the new login was
+    /// logged out again).
+    #[error(
+        "the handoff logged in user {got}, not the imported account's user {expected}; logged out again"
+    )]
+    OtherAccount {
+        /// The imported login's user.
+        expected: i64,
+        /// The user the server logged in.
+        got: i64,
+    },
+    /// The session already holds a login; log out first.
+    #[error(
+        "this session is already logged in (as user {0}); log out first or use another profile"
+    )]
+    AlreadyLoggedIn(i64),
     /// The server offered something this client does not support.
     #[error("unsupported by this client: {0}")]
     Unsupported(&'static str),

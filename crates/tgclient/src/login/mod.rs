@@ -2,13 +2,17 @@
 
 mod code;
 mod error;
+mod handoff;
 mod password;
 mod qr;
 
-use tl_types::api::{enums, functions};
+use tl_types::api::{enums, functions, types};
 
 pub use code::{CodeKind, CodeRequest};
 pub use error::LoginError;
+pub use handoff::ImportMode;
+#[cfg(test)]
+pub(crate) use qr::base64url;
 pub use qr::{QrLogin, QrStatus};
 
 use crate::client::Client;
@@ -66,6 +70,11 @@ impl Client {
                 "the login answer carried an empty user",
             ));
         };
+        self.record_login(&user)
+    }
+
+    /// Records `user` as the logged-in account on the home DC.
+    pub(crate) fn record_login(&self, user: &types::User) -> Result<SelfUser, LoginError> {
         let me = SelfUser {
             id: user.id,
             bot: user.bot,

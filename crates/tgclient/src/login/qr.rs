@@ -34,6 +34,21 @@ impl fmt::Debug for QrLogin {
 }
 
 impl QrLogin {
+    /// A login token not exported yet (`except_ids` empty).
+    pub(super) fn unexported() -> Self {
+        Self {
+            token: Vec::new(),
+            expires: 0,
+            except_ids: Vec::new(),
+            poll_interval: None,
+        }
+    }
+
+    /// The current token (a secret: never logged).
+    pub(super) fn token(&self) -> &[u8] {
+        &self.token
+    }
+
     /// The URL to show as a QR code. It changes when the token is refreshed.
     pub fn url(&self) -> String {
         format!("tg://login?token={}", base64url(&self.token))
@@ -119,7 +134,10 @@ impl Client {
 
     /// Exports (again) and acts on the answer: a new token is stored in `qr`; success or
     /// migration completes the login.
-    async fn export_login_token(&self, qr: &mut QrLogin) -> Result<Option<SelfUser>, LoginError> {
+    pub(super) async fn export_login_token(
+        &self,
+        qr: &mut QrLogin,
+    ) -> Result<Option<SelfUser>, LoginError> {
         let export = functions::auth::ExportLoginToken {
             api_id: self.config().api_id,
             api_hash: self.config().api_hash.clone(),

@@ -6,6 +6,7 @@ mod common;
 mod desktop_tdata;
 mod download;
 mod follow;
+mod handoff;
 mod hostile_server;
 mod login;
 mod peers_and_history;

@@ -27,6 +27,8 @@ use std::path::Path;
 
 use mtcrypto::AuthKey;
 
+use super::{ImportError, ImportSource, ImportedLogin};
+
 pub use container::MAX_FILE_BYTES;
 pub use error::{Check, TdataError};
 
@@ -61,6 +63,36 @@ impl DesktopAccount {
             .iter()
             .find(|k| k.dc_id == self.main_dc)
             .map(|k| &k.key)
+    }
+
+    /// The account as a login to hand off: the main DC's key, the other DCs' keys beside
+    /// it. `app_version` is the folder's ([`DesktopTdata::app_version`]), the identity a
+    /// fallback `initConnection` gives.
+    pub fn to_imported(&self, app_version: i32) -> Result<ImportedLogin, ImportError> {
+        let no_key = || ImportError::NoMainKey {
+            index: self.index,
+            user_id: self.user_id,
+            dc_id: self.main_dc,
+        };
+        let auth_key = self.main_key().ok_or_else(no_key)?.clone();
+        let user_id = i64::try_from(self.user_id).map_err(|_| ImportError::DesktopUserId {
+            index: self.index,
+            user_id: self.user_id,
+        })?;
+        Ok(ImportedLogin {
+            source: ImportSource::Desktop { app_version },
+            dc_id: self.main_dc,
+            auth_key,
+            other_keys: self
+                .keys
+                .iter()
+                .filter(|k| k.dc_id != self.main_dc)
+                .cloned()
+                .collect(),
+            user_id: Some(user_id),
+            // Telegram Desktop logs in users only.
+            is_bot: Some(false),
+        })
     }
 }
 
