@@ -67,10 +67,11 @@ enum Server {
     LostAnswer,
 }
 
-/// Records each accept and answers as `server` says.
+/// Records each accept (and the tokens accepted) and answers as `server` says.
 struct Accepts {
     inner: Arc<dyn Handler>,
     log: Arc<Mutex<Vec<Accept>>>,
+    tokens: Arc<Mutex<Vec<Vec<u8>>>>,
     server: Server,
 }
 
@@ -81,6 +82,11 @@ impl Handler for Accepts {
             .client
             .as_ref()
             .map(|c| (c.api_id, c.app_version.clone()));
+        if let Ok(request) =
+            <functions::auth::AcceptLoginToken as tl_types::Deserialize>::from_bytes(&body)
+        {
+            self.tokens.lock().unwrap().push(request.token);
+        }
         self.log.lock().unwrap().push(Accept {
             key_id: ctx.key.id(),
             init: init.clone(),
@@ -112,6 +118,7 @@ struct Env {
     world: Arc<World>,
     server_config: ServerConfig,
     accepts: Arc<Mutex<Vec<Accept>>>,
+    tokens: Arc<Mutex<Vec<Vec<u8>>>>,
     dir: tempfile::TempDir,
 }
 
@@ -119,10 +126,18 @@ async fn start(server: Server) -> Env {
     let world = Arc::new(World::from_fixture(Fixture::from_json(FIXTURE).unwrap()).unwrap());
     let accepts = Arc::new(Mutex::new(Vec::new()));
     let log = Arc::clone(&accepts);
+    let tokens = Arc::new(Mutex::new(Vec::new()));
+    let token_log = Arc::clone(&tokens);
     let server = common::serve(Config::default(), &world, move |registry: &mut Registry| {
         let id = functions::auth::AcceptLoginToken::CONSTRUCTOR_ID;
         let (name, inner) = registry.get(id).unwrap();
-        registry.insert(id, name, Arc::new(Accepts { inner, log, server }));
+        let accepts = Accepts {
+            inner,
+            log,
+            tokens: token_log,
+            server,
+        };
+        registry.insert(id, name, Arc::new(accepts));
     })
     .await;
     Env {
@@ -130,6 +145,7 @@ async fn start(server: Server) -> Env {
         server,
         world,
         accepts,
+        tokens,
         dir: tempfile::tempdir().unwrap(),
     }
 }
@@ -551,6 +567,93 @@ async fn an_odd_or_lost_accept_answer_still_ends_in_our_login() {
             source.close().await.unwrap();
             env.server.shutdown().await;
         }
+    }))
+    .await;
+}
+
+/// Log output, kept for the test to read.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Ways `secret` could show in a log line: hex either case, a `Debug` byte list, base64.
+fn spellings(secret: &[u8]) -> Vec<String> {
+    let head = &secret[..8];
+    let hex = head.iter().fold(String::new(), |mut out, b| {
+        use std::fmt::Write;
+        write!(out, "{b:02x}").unwrap();
+        out
+    });
+    let list = format!("{:?}", &head[..4]);
+    vec![
+        hex.clone(),
+        hex.to_uppercase(),
+        list[..list.len() - 1].to_owned(),
+        common_base64(&head[..6]),
+    ]
+}
+
+fn common_base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    bytes
+        .chunks(3)
+        .flat_map(|c| {
+            let n = u32::from(c[0]) << 16 | u32::from(c[1]) << 8 | u32::from(c[2]);
+            (0..4).map(move |i| char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn no_log_line_at_any_level_shows_the_key_or_the_token() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    // A current-thread runtime: the server, the clients and the sender tasks all log here.
+    let _guard = tracing::subscriber::set_default(subscriber);
+    timed(Box::pin(async {
+        let env = start(Server::WantsInit).await;
+        let (source, login) = env.source("15550001", "11111", None).await;
+        let client = env.client("ours.session");
+        client
+            .import_login(&login, ImportMode::Handoff)
+            .await
+            .unwrap();
+        let shared = env.client("shared.session");
+        shared
+            .import_login(&login, ImportMode::ShareKey)
+            .await
+            .unwrap();
+        let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        assert!(
+            logs.contains("logging in from an imported login"),
+            "the capture works"
+        );
+        let tokens = env.tokens.lock().unwrap().clone();
+        assert_eq!(tokens.len(), 2);
+        for secret in [login.auth_key.as_bytes().as_slice(), &tokens[0]] {
+            for spelling in spellings(secret) {
+                assert!(!logs.contains(&spelling), "{spelling} in the logs");
+            }
+        }
+        for c in [client, shared, source] {
+            c.close().await.unwrap();
+        }
+        env.server.shutdown().await;
     }))
     .await;
 }

@@ -157,6 +157,49 @@ fn reads_both_accounts_with_their_keys() {
 }
 
 #[test]
+fn an_account_becomes_a_login_to_hand_off_with_its_main_key_first() {
+    let (dir, _) = folder(b"");
+    let tdata = read_tdata(dir.path(), b"").unwrap();
+    let login = tdata.accounts[0].to_imported(tdata.app_version).unwrap();
+    assert_eq!(
+        login.source,
+        ImportSource::Desktop {
+            app_version: VERSION
+        }
+    );
+    assert_eq!(
+        (login.dc_id, login.user_id, login.is_bot),
+        (2, Some(1_000_001), Some(false))
+    );
+    assert_eq!(*login.auth_key.as_bytes(), key_bytes(1));
+    let others: Vec<_> = login
+        .other_keys
+        .iter()
+        .map(|k| (k.dc_id, *k.key.as_bytes()))
+        .collect();
+    assert_eq!(others, vec![(4, key_bytes(2))]);
+
+    let keyless = DesktopAccount {
+        index: 3,
+        user_id: 5,
+        main_dc: 1,
+        keys: Vec::new(),
+    };
+    let error = keyless.to_imported(VERSION).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            ImportError::NoMainKey {
+                index: 3,
+                dc_id: 1,
+                ..
+            }
+        ),
+        "{error}"
+    );
+}
+
+#[test]
 fn a_passcode_is_needed_and_checked() {
     let (dir, _) = folder(b"hunter2");
     assert_eq!(
