@@ -444,6 +444,24 @@ fn bad_input_fails_naming_the_file_and_writes_no_session() {
         says: "not a Telethon session",
     });
     cases.push(BadCase {
+        what: "a Telethon file given as Pyrogram's",
+        args: vec![
+            "--from-pyrogram".into(),
+            sources.telethon_file.to_str().unwrap().into(),
+        ],
+        stdin: String::new(),
+        names: sources.telethon_file.clone(),
+        says: "not a Pyrogram session",
+    });
+    let key_datas = env.path("bad/clean/tdata/key_datas");
+    cases.push(BadCase {
+        what: "a Desktop data file given as a Telethon session",
+        args: vec!["--from-telethon".into(), key_datas.to_str().unwrap().into()],
+        stdin: String::new(),
+        names: key_datas.clone(),
+        says: "not a Telethon session",
+    });
+    cases.push(BadCase {
         what: "a garbage session string",
         args: vec!["--from-pyrogram".into(), "-".into()],
         stdin: format!("{GARBAGE_STRING}\n"),
