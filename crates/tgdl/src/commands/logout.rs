@@ -8,26 +8,20 @@ use tgclient::Client;
 
 use super::describe_user;
 use crate::cli::GlobalArgs;
-use crate::config::{self, ProcessEnv};
 use crate::{errors, output};
 
-/// Fails when the session `global` names does not exist: a mistyped `--profile` must not
-/// become a new, empty profile.
-pub fn check_exists(global: &GlobalArgs) -> Result<()> {
-    let path = config::session_path(
-        &ProcessEnv,
-        global.session.as_deref(),
-        global.profile.as_deref(),
-    )?;
-    if path.exists() {
-        return Ok(());
+/// Whether there is a session to log out of. A missing named profile is an error (a
+/// mistyped `--profile` must not become a new, empty profile); a missing session file is
+/// "not logged in", and is not created either.
+pub fn session_exists(global: &GlobalArgs) -> Result<bool> {
+    if super::session_path(global)?.exists() {
+        return Ok(true);
     }
-    match &global.profile {
-        Some(profile) => {
-            anyhow::bail!("there is no profile {profile:?} (`tgdl profiles` lists them)")
-        }
-        None => anyhow::bail!("there is no session {}: nothing to log out", path.display()),
+    if let Some(profile) = &global.profile {
+        anyhow::bail!("there is no profile {profile:?} (`tgdl profiles` lists them)");
     }
+    output::note("not logged in");
+    Ok(false)
 }
 
 /// Runs `tgdl logout`.

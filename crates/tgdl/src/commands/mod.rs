@@ -37,8 +37,8 @@ pub async fn run(cli: &Cli) -> Result<()> {
     match &cli.command {
         // Reads the session files without opening any for use.
         Command::Profiles(args) => return profiles::run(&cli.global, args),
-        // Logging out of a profile that does not exist must not create it.
-        Command::Logout => logout::check_exists(&cli.global)?,
+        // Logging out of a session that does not exist must not create it.
+        Command::Logout if !logout::session_exists(&cli.global)? => return Ok(()),
         // Another app's login is read, and used, before the session is opened: bad input
         // must leave the session file as it was.
         Command::Login(args) if args.imports() => {
