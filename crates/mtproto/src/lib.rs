@@ -6,7 +6,9 @@
 //! - [`plain`] and [`encrypted`]: the two message formats inside a transport packet.
 //! - [`handshake`]: the auth-key handshake, client and server roles.
 //! - [`session`]: msg_ids, seq_no, acks, containers, gzip, salts and service messages.
+//! - [`base64`]: the lenient base64 of MTProxy secrets and session strings.
 
+pub mod base64;
 pub mod encrypted;
 mod error;
 pub mod handshake;

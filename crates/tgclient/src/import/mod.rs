@@ -8,7 +8,6 @@
 //! Readers never write: session files are opened read-only. Keys are [`AuthKey`]s (wiped
 //! on drop, `Debug` shows the key id only) and no error carries a byte of a key or a string.
 
-mod base64;
 mod error;
 pub mod pyrogram;
 mod sqlite;

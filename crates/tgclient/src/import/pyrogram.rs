@@ -16,7 +16,9 @@ use std::path::Path;
 use super::error::{Format, ImportError, Origin};
 use mtcrypto::AuthKey;
 
-use super::{ImportSource, ImportedLogin, KEY_LEN, auth_key, base64, dc_id, sqlite, stored_key};
+use mtproto::base64::decode_lenient;
+
+use super::{ImportSource, ImportedLogin, KEY_LEN, auth_key, dc_id, sqlite, stored_key};
 
 /// The database versions Pyrogram and kurigram have had.
 const VERSIONS: std::ops::RangeInclusive<i64> = 1..=7;
@@ -94,7 +96,7 @@ pub fn read_string(text: &str) -> Result<ImportedLogin, ImportError> {
     if super::telethon::is_string(text) {
         return Err(other(Some(Format::Telethon)));
     }
-    let bytes = base64::decode(text).ok_or_else(|| other(None))?;
+    let bytes = decode_lenient(text).ok_or_else(|| other(None))?;
     let mut s = Reader(&bytes);
     let fields = match bytes.len() {
         OLD_STRING_LEN | OLD_STRING_64_LEN => Fields {
@@ -129,7 +131,7 @@ pub fn read_string(text: &str) -> Result<ImportedLogin, ImportError> {
 
 /// Whether `text` has the shape of a Pyrogram session string (for telling formats apart).
 pub(super) fn is_string(text: &str) -> bool {
-    base64::decode(text)
+    decode_lenient(text)
         .is_some_and(|b| [OLD_STRING_LEN, OLD_STRING_64_LEN, STRING_LEN].contains(&b.len()))
 }
 

@@ -14,8 +14,9 @@ use std::path::Path;
 
 use super::error::{Format, ImportError, Origin};
 use mtcrypto::AuthKey;
+use mtproto::base64::decode_lenient;
 
-use super::{ImportSource, ImportedLogin, KEY_LEN, auth_key, base64, dc_id, sqlite, stored_key};
+use super::{ImportSource, ImportedLogin, KEY_LEN, auth_key, dc_id, sqlite, stored_key};
 
 /// The database versions Telethon has had.
 const VERSIONS: std::ops::RangeInclusive<i64> = 1..=8;
@@ -63,7 +64,7 @@ pub fn read_string(text: &str) -> Result<ImportedLogin, ImportError> {
             found,
         });
     };
-    let bytes = base64::decode(encoded)
+    let bytes = decode_lenient(encoded)
         .ok_or_else(|| ImportError::malformed(&origin, "not base64 after the version"))?;
     let ip_len = match bytes.len() {
         IPV4_STRING_LEN => 4,
@@ -87,7 +88,7 @@ pub fn read_string(text: &str) -> Result<ImportedLogin, ImportError> {
 /// Whether `text` has the shape of a `StringSession` (for telling formats apart).
 pub(super) fn is_string(text: &str) -> bool {
     text.strip_prefix(STRING_VERSION)
-        .and_then(base64::decode)
+        .and_then(decode_lenient)
         .is_some_and(|b| [IPV4_STRING_LEN, IPV6_STRING_LEN].contains(&b.len()))
 }
 
