@@ -56,6 +56,10 @@ async fn a_new_process_continues_the_upload_and_sends_only_the_missing_parts() {
     let info = target.stat("photos/42.jpg").await.unwrap().unwrap();
     assert_eq!(info.size, body.len() as u64);
     assert_eq!(info.sha256, Some(sha));
+    assert!(
+        info.checksum_by_service,
+        "the copy carries a full-object SHA-256 Garage computed"
+    );
     assert_eq!(target.read("photos/42.jpg").await.unwrap(), body);
     assert_eq!(
         target.stat(&staging).await.unwrap(),
@@ -169,6 +173,7 @@ async fn boundary_sizes_round_trip_with_their_hashes() {
         let bytes = target.read(name).await.unwrap();
         let info = target.stat(name).await.unwrap().unwrap();
         assert_eq!(info.sha256, Some(sha256_of(&bytes)), "{name}");
+        assert!(info.checksum_by_service, "{name}");
     }
 }
 

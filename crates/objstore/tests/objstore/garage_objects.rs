@@ -17,6 +17,10 @@ async fn small_objects_carry_their_sha256() {
         let info = target.stat(name).await.unwrap().unwrap();
         assert_eq!(info.size, len as u64, "{name}");
         assert_eq!(info.sha256, Some(sha), "{name}");
+        assert!(
+            info.checksum_by_service,
+            "{name}: Garage keeps x-amz-checksum-sha256"
+        );
         assert_eq!(target.read(name).await.unwrap(), body, "{name}");
     }
     assert_eq!(target.stat("missing").await.unwrap(), None);

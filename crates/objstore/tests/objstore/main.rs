@@ -8,6 +8,7 @@
 )]
 
 mod common;
+mod credentials_env;
 mod garage_errors;
 mod garage_leases;
 mod garage_multipart;
