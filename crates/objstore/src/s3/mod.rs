@@ -240,6 +240,14 @@ impl S3Client {
             (_, "NoSuchKey") => ObjError::NotFound {
                 key: key.to_owned(),
             },
+            // The body does not match the checksum or signed payload hash sent with it.
+            (_, "BadDigest" | "InvalidDigest" | "XAmzContentSHA256Mismatch") => {
+                ObjError::ChecksumMismatch {
+                    key: key.to_owned(),
+                    expected: "the checksum sent".to_owned(),
+                    actual: format!("refused by the service ({code}: {message})"),
+                }
+            }
             (_, "QuotaExceeded" | "XMinioStorageFull" | "StorageFull") | (507, _) => {
                 ObjError::Refused {
                     target,

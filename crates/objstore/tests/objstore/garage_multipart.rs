@@ -187,7 +187,7 @@ async fn a_corrupted_part_is_refused_and_publish_never_overwrites() {
         .put_part("s", &upload, 1, body.clone(), sha256_of(b"not these bytes"))
         .await
         .unwrap_err();
-    assert!(!err.is_transient(), "{err}");
+    assert!(matches!(err, ObjError::ChecksumMismatch { .. }), "{err}");
     assert!(target.list_parts("s", &upload).await.unwrap().is_empty());
 
     let parts = upload_parts(&target, "s", &upload, &body, PART, &[1]).await;

@@ -39,7 +39,7 @@ async fn a_wrong_checksum_is_refused_and_nothing_appears() {
     let body = data(100, 1);
     let wrong = sha256_of(b"something else");
     let err = target.put_small("f", body, wrong).await.unwrap_err();
-    assert!(!err.is_transient(), "{err}");
+    assert!(matches!(err, ObjError::ChecksumMismatch { .. }), "{err}");
     assert_eq!(target.stat("f").await.unwrap(), None);
 }
 
