@@ -43,7 +43,7 @@ async fn small_objects_carry_their_sha256() {
         .unwrap();
     assert_eq!(
         target.list_parts(&staging, &upload).await.unwrap(),
-        [part.clone()]
+        std::slice::from_ref(&part)
     );
     target.complete(&staging, &upload, &[part]).await.unwrap();
     target

@@ -26,7 +26,7 @@ async fn child_uploads_until_killed() {
     let body = data(SIZE, 21);
     upload_parts(&target, &staging, &upload, &body, PART, &[1, 2]).await;
     std::fs::write(&state, upload.as_str()).unwrap();
-    tokio::time::sleep(Duration::from_secs(3600)).await;
+    tokio::time::sleep(Duration::from_hours(1)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
