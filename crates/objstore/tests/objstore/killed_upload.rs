@@ -9,17 +9,16 @@ use objstore::{S3_MIN_PART_SIZE, StorageConfig, Target, UploadId, layout, sha256
 
 use crate::common::{data, upload_parts};
 
-const CHILD: &str = "killed_upload::child_uploads_until_killed";
+/// This test's name: the child process runs it again with `OBJSTORE_CHILD_STATE` set.
+const TEST: &str = "killed_upload::sigkill_mid_upload_then_only_the_missing_parts_are_sent";
 const PART: usize = S3_MIN_PART_SIZE as usize;
 /// The file: four full parts and a short tail.
 const SIZE: usize = 4 * PART + 1234;
 
-/// Child: begins the upload, records its id, sends parts 1 and 2, then waits to be killed.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "run by the test below in a child process, which it kills"]
-async fn child_uploads_until_killed() {
+/// The child: begins the upload, records its id, sends parts 1 and 2, then waits to be
+/// killed.
+async fn child_uploads_until_killed(state: std::ffi::OsString) {
     let url = std::env::var("OBJSTORE_CHILD_URL").unwrap();
-    let state = std::env::var("OBJSTORE_CHILD_STATE").unwrap();
     let target = Target::open(&url, &StorageConfig::default()).await.unwrap();
     let staging = layout::staging_key("killed");
     let upload = target.begin(&staging).await.unwrap();
@@ -31,12 +30,15 @@ async fn child_uploads_until_killed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_upload_then_only_the_missing_parts_are_sent() {
+    if let Some(state) = std::env::var_os("OBJSTORE_CHILD_STATE") {
+        return child_uploads_until_killed(state).await;
+    }
     let garage = Garage::start().await.unwrap();
     let creds = garage.config().credentials.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("upload-id");
     let mut command = Command::new(std::env::current_exe().unwrap());
-    command.args([CHILD, "--exact", "--ignored", "--nocapture"]);
+    command.args([TEST, "--exact", "--nocapture"]);
     for (name, _) in std::env::vars() {
         if name.starts_with("AWS_") {
             command.env_remove(name);
