@@ -109,7 +109,7 @@ impl Garage {
         // server exits at once, and a new set of ports is tried.
         let mut last = None;
         for _ in 0..START_TRIES {
-            match Self::start_once().await {
+            match Self::start_on(free_port()?, free_port()?, free_port()?).await {
                 Ok(garage) => return Ok(garage),
                 Err(e @ HarnessError::Exited(_)) => last = Some(e),
                 Err(e) => return Err(e),
@@ -118,12 +118,9 @@ impl Garage {
         Err(last.unwrap_or_else(|| HarnessError::NotReady("no start attempted".to_owned())))
     }
 
-    async fn start_once() -> Result<Self, HarnessError> {
+    async fn start_on(s3_port: u16, admin_port: u16, rpc_port: u16) -> Result<Self, HarnessError> {
         let binary = find_binary()?;
         let dir = tempfile::tempdir()?;
-        let s3_port = free_port()?;
-        let admin_port = free_port()?;
-        let rpc_port = free_port()?;
         let config_path = dir.path().join("garage.toml");
         std::fs::write(
             &config_path,
@@ -303,6 +300,7 @@ impl Garage {
                     self.log_tail()
                 )));
             }
+            self.check_bound().await?;
             match self.cli(&["status"]).await {
                 Ok(_) => return Ok(()),
                 Err(e) if tokio::time::Instant::now() >= deadline => {
@@ -316,10 +314,24 @@ impl Garage {
         }
     }
 
+    /// Garage keeps running when its S3 or admin listener cannot bind (it logs the error):
+    /// that counts as an exit.
+    async fn check_bound(&mut self) -> Result<(), HarnessError> {
+        let log = self.log_tail();
+        if log.contains("Address already in use") {
+            self.stop().await?;
+            return Err(HarnessError::Exited(format!(
+                "a port was taken; log: {log}"
+            )));
+        }
+        Ok(())
+    }
+
     /// Waits until the S3 API answers a signed listing of the bucket.
-    async fn wait_s3_ready(&self) -> Result<(), HarnessError> {
+    async fn wait_s3_ready(&mut self) -> Result<(), HarnessError> {
         let deadline = tokio::time::Instant::now() + STARTUP;
         loop {
+            self.check_bound().await?;
             match self.target("").await {
                 Ok(_) => return Ok(()),
                 Err(e) if tokio::time::Instant::now() >= deadline => {
@@ -412,7 +424,15 @@ fn sum_metric(text: &str, name: &str, label_value: Option<&str>) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use super::sum_metric;
+    use super::{Garage, HarnessError, free_port, sum_metric};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_taken_s3_port_counts_as_an_exit() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = taken.local_addr().unwrap().port();
+        let result = Garage::start_on(port, free_port().unwrap(), free_port().unwrap()).await;
+        assert!(matches!(result, Err(HarnessError::Exited(_))), "{result:?}");
+    }
 
     #[test]
     fn sums_counters_by_label() {
