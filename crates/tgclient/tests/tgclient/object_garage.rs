@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use tgclient::download::object::ObjectErrorKind;
 use tgclient::download::{DownloadError, DownloadJob, FileOutcome, download};
 
-use crate::object_output::Env;
+use crate::object_output::{Env, LARGE};
 
 const MIB: u64 = 1 << 20;
 
@@ -201,4 +201,25 @@ async fn a_full_bucket_stops_the_run_with_a_clear_error_and_nothing_done_is_lost
     // The small file's upload, the big file's dropped one and its new one.
     assert_eq!(garage.requests("CreateMultipartUpload").await.unwrap(), 3);
     assert_eq!(target.list(".tgdl").await.unwrap(), Vec::<String>::new());
+}
+
+/// The 300 MiB file, with the default part size (8 MiB, 38 parts) and budget.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_300_mib_file_goes_to_garage_in_8_mib_parts_and_reads_back_whole() {
+    let garage = Garage::start().await.unwrap();
+    let target = garage.target("archive").await.unwrap();
+    let env = Env::start().await;
+    let job = env.job(LARGE.0);
+    let mut options = env.options(Arc::new(target.clone()));
+    if let tgclient::download::object::Output::Objects(output) = &mut options.output {
+        output.part_size = 8 * MIB;
+    }
+    let outcomes = download(&env.client, vec![job.clone()], options, None)
+        .await
+        .unwrap();
+    let (sha256, fetched) = done(&outcomes[0]);
+    assert_eq!(fetched, LARGE.1);
+    assert_eq!(sha256, env.expected_sha256(&job));
+    assert_eq!(read_back(&target, &job).await, (sha256, Some(sha256)));
+    assert_eq!(garage.requests("UploadPart").await.unwrap(), 38);
 }
