@@ -223,3 +223,41 @@ async fn a_300_mib_file_goes_to_garage_in_8_mib_parts_and_reads_back_whole() {
     assert_eq!(read_back(&target, &job).await, (sha256, Some(sha256)));
     assert_eq!(garage.requests("UploadPart").await.unwrap(), 38);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garage_gone_for_good_stops_the_run_and_the_rerun_goes_on_from_the_recorded_parts() {
+    let mut garage = Garage::start().await.unwrap();
+    let target = garage.target("archive").await.unwrap();
+    let env = Env::start().await;
+    let job = env.job(6);
+    let mut options = env.options(Arc::new(target.clone()));
+    options.parts_in_flight = 2;
+    env.delay_answers(Duration::from_millis(30));
+    let run = tokio::spawn({
+        let (client, job, options) = (env.client.clone(), job.clone(), options.clone());
+        async move { download(&client, vec![job], options, None).await }
+    });
+    while env.recorded_parts(&job) < 1 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    garage.stop().await.unwrap();
+    let error = run.await.unwrap().unwrap_err();
+    let DownloadError::Storage(storage) = &error else {
+        panic!("{error}");
+    };
+    assert_eq!(storage.kind, ObjectErrorKind::Transient, "{error}");
+    assert!(error.to_string().contains("cannot reach"), "{error}");
+    let kept = env.recorded_parts(&job) as u64;
+    assert!(kept >= 1);
+
+    garage.restart().await.unwrap();
+    env.delay_answers(Duration::ZERO);
+    let outcomes = download(&env.client, vec![job.clone()], options, None)
+        .await
+        .unwrap();
+    let (sha256, fetched) = done(&outcomes[0]);
+    assert_eq!(fetched, job.media.size - kept * 5 * MIB);
+    assert_eq!(read_back(&target, &job).await, (sha256, Some(sha256)));
+    // Counted since the restart: only the parts not recorded went up.
+    assert_eq!(garage.requests("UploadPart").await.unwrap(), 5 - kept);
+}
