@@ -211,3 +211,31 @@ async fn a_corrupted_part_is_refused_and_publish_never_overwrites() {
     assert!(matches!(err, ObjError::ChecksumMismatch { .. }), "{err}");
     assert_eq!(target.stat("fresh").await.unwrap(), None);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_300_mib_file_in_8_mib_parts() {
+    let garage = Garage::start().await.unwrap();
+    let target = garage.target("big").await.unwrap();
+    let body = data(300 << 20, 300);
+    let part = 8 << 20;
+    let staging = layout::staging_key("300");
+    let upload = target.begin(&staging).await.unwrap();
+    let count = body.len().div_ceil(part) as u32;
+    let parts = upload_parts(
+        &target,
+        &staging,
+        &upload,
+        &body,
+        part,
+        &(1..=count).collect::<Vec<_>>(),
+    )
+    .await;
+    assert_eq!(parts.len(), 38);
+    target.complete(&staging, &upload, &parts).await.unwrap();
+    let sha = sha256_of(&body);
+    target.publish(&staging, "300.bin", sha).await.unwrap();
+    let info = target.stat("300.bin").await.unwrap().unwrap();
+    assert_eq!((info.size, info.sha256), (body.len() as u64, Some(sha)));
+    assert!(info.checksum_by_service);
+    assert_eq!(sha256_of(&target.read("300.bin").await.unwrap()), sha);
+}

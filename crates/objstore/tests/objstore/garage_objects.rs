@@ -23,6 +23,36 @@ async fn small_objects_carry_their_sha256() {
         );
         assert_eq!(target.read(name).await.unwrap(), body, "{name}");
     }
+    // Names as Telegram gives them: spaces, non-ASCII, reserved characters.
+    let odd = "photos/Ünïcode name (1) & 100%+more=yes.jpg";
+    let body = data(3000, 99);
+    target
+        .put_small(odd, body.clone(), sha256_of(&body))
+        .await
+        .unwrap();
+    assert_eq!(
+        target.stat(odd).await.unwrap().unwrap().sha256,
+        Some(sha256_of(&body))
+    );
+    assert_eq!(target.read(odd).await.unwrap(), body);
+    let staging = objstore::layout::staging_key("odd ünï");
+    let upload = target.begin(&staging).await.unwrap();
+    let part = target
+        .put_part(&staging, &upload, 1, body.clone(), sha256_of(&body))
+        .await
+        .unwrap();
+    assert_eq!(
+        target.list_parts(&staging, &upload).await.unwrap(),
+        std::slice::from_ref(&part)
+    );
+    target.complete(&staging, &upload, &[part]).await.unwrap();
+    target
+        .publish(&staging, "photos/copy of ünï.jpg", sha256_of(&body))
+        .await
+        .unwrap();
+    assert_eq!(target.read("photos/copy of ünï.jpg").await.unwrap(), body);
+    target.delete(odd).await.unwrap();
+    target.delete("photos/copy of ünï.jpg").await.unwrap();
     assert_eq!(target.stat("missing").await.unwrap(), None);
     // The keys live under the prefix.
     let root = garage.target("").await.unwrap();

@@ -13,5 +13,6 @@ mod garage_errors;
 mod garage_leases;
 mod garage_multipart;
 mod garage_objects;
+mod killed_upload;
 mod leases;
 mod local_path;
