@@ -384,6 +384,8 @@ async fn passing_storage_failures_are_tried_again_and_other_content_at_a_key_is_
     let env = Env::start().await;
     let target = Arc::new(MemoryTarget::new(5 * MIB));
     target.fail("put_part", ObjectErrorKind::Transient, 3);
+    // A part damaged on the way: the service disputes its checksum; it is sent again.
+    target.fail("put_part", ObjectErrorKind::Mismatch, 1);
     target.fail("put_small", ObjectErrorKind::Transient, 2);
     target.insert("chat/f2.bin", b"someone else's".to_vec());
     let jobs = vec![env.job(2), env.job(3), env.job(5)];
@@ -399,5 +401,5 @@ async fn passing_storage_failures_are_tried_again_and_other_content_at_a_key_is_
     for (job, outcome) in jobs.iter().zip(&outcomes).skip(1) {
         assert_eq!(done_sha(outcome).0, env.expected_sha256(job));
     }
-    assert_eq!(target.calls("put_part"), 3 + 3);
+    assert_eq!(target.calls("put_part"), 3 + 3 + 1);
 }

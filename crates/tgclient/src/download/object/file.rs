@@ -32,6 +32,9 @@ use crate::download::ledger::FileState;
 use crate::media::MediaId;
 use crate::store::{StoreError, UploadRecord, UploadedPart};
 
+/// Sends of one part again after the service disputed its checksum.
+const MISMATCH_RESENDS: u32 = 2;
+
 /// Where a file's bytes go, shared with its upload tasks.
 #[derive(Debug)]
 pub(crate) struct Destination {
@@ -145,10 +148,14 @@ pub(crate) async fn open(
                     size: p.end - p.start,
                 })
                 .collect();
-            let (id, completed) = (&record.upload_id, record.completed);
-            let finished =
-                complete_and_publish(exec, run, &to, id, &receipts, completed, size, sha256);
-            match finished.await? {
+            let verified = Verified {
+                upload_id: &record.upload_id,
+                receipts: &receipts,
+                completed: record.completed,
+                size,
+                sha256,
+            };
+            match complete_and_publish(exec, run, &to, verified).await? {
                 Some(Ok(())) => return Ok(Opened::Published(sha256)),
                 Some(Err(failure)) => return Ok(Opened::Failed(failure)),
                 None => {}
@@ -247,20 +254,32 @@ async fn confirmed(
     Ok(Some((resume, receipts)))
 }
 
+/// A multipart upload whose file was verified whole.
+struct Verified<'a> {
+    upload_id: &'a str,
+    receipts: &'a [PartReceipt],
+    /// The service assembled it already (recorded so).
+    completed: bool,
+    size: u64,
+    sha256: [u8; 32],
+}
+
 /// Completes a verified upload (unless that is recorded) and publishes it. `None` when
 /// there is nothing to finish from (the upload and the staging object are gone): the
 /// record is dropped and the file starts again.
-#[allow(clippy::too_many_arguments)]
 async fn complete_and_publish(
     exec: &Executor,
     run: &ObjectRun,
     to: &Destination,
-    upload_id: &str,
-    receipts: &[PartReceipt],
-    completed: bool,
-    size: u64,
-    sha256: [u8; 32],
+    verified: Verified<'_>,
 ) -> Result<Option<Result<(), FileFailure>>, DownloadError> {
+    let Verified {
+        upload_id,
+        receipts,
+        completed,
+        size,
+        sha256,
+    } = verified;
     if !completed {
         let done = retrying(run, || {
             to.target.complete(&to.staging_key, upload_id, receipts)
@@ -321,11 +340,23 @@ pub(crate) async fn upload_part(
         DownloadError::Storage(ObjectError::new(ObjectErrorKind::Refused, join.to_string()))
     })?;
     let end = start + bytes.len() as u64;
-    let sent = retry_calls(to.attempts, to.retry_pause, || {
-        to.target
-            .put_part(&to.staging_key, &upload_id, number, bytes.clone(), sha256)
-    })
-    .await;
+    // The service disputing the part's checksum means the bytes were damaged on the way:
+    // they are sent again, a few times.
+    let mut disputes = 0;
+    let sent = loop {
+        let sent = retry_calls(to.attempts, to.retry_pause, || {
+            to.target
+                .put_part(&to.staging_key, &upload_id, number, bytes.clone(), sha256)
+        })
+        .await;
+        match sent {
+            Err(e) if e.kind == ObjectErrorKind::Mismatch && disputes < MISMATCH_RESENDS => {
+                tracing::warn!(number, error = %e, "the service disputes a part's checksum; sending it again");
+                disputes += 1;
+            }
+            other => break other,
+        }
+    };
     let receipt = match sent {
         Ok(receipt) => receipt,
         Err(e) if e.kind == ObjectErrorKind::UploadGone => {
@@ -438,12 +469,19 @@ impl ObjectFile {
             .with_store(|s| s.set_upload_verified(&key, &sha256))
             .map_err(store_error)?;
         let receipts = std::mem::take(&mut self.receipts);
-        let finished =
-            complete_and_publish(exec, run, &to, &upload_id, &receipts, false, size, sha256);
-        Ok(match finished.await? {
-            Some(published) => published.map(|()| sha256),
-            None => Err(upload_gone()),
-        })
+        let verified = Verified {
+            upload_id: &upload_id,
+            receipts: &receipts,
+            completed: false,
+            size,
+            sha256,
+        };
+        Ok(
+            match complete_and_publish(exec, run, &to, verified).await? {
+                Some(published) => published.map(|()| sha256),
+                None => Err(upload_gone()),
+            },
+        )
     }
 }
 
