@@ -590,7 +590,7 @@ fn staging_key(job: &DownloadJob, final_key: &str) -> String {
     } else {
         format!("-{}", job.media.id.thumb)
     };
-    format!(".tgdl/incoming/{}{thumb}-{tag}", job.media.id.id)
+    objstore::layout::staging_key(&format!("{}{thumb}-{tag}", job.media.id.id))
 }
 
 /// `call` with the run's tries and pauses; the last error as the run's.
