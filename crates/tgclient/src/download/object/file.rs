@@ -87,7 +87,8 @@ pub(crate) async fn open(
         .and_then(|s| s.sha256)
     {
         let there = retrying(run, || target.stat(&final_key)).await?;
-        if there.is_some_and(|o| o.size == size && o.sha256.is_none_or(|s| s == sha256)) {
+        // Objects this engine writes carry their SHA-256; anything else there is not ours.
+        if there.is_some_and(|o| o.size == size && o.sha256 == Some(sha256)) {
             return Ok(Opened::AlreadyDone(sha256));
         }
     }
