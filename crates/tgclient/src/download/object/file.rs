@@ -225,16 +225,31 @@ async fn confirmed(
         }
         Err(other) => return Err(other),
     };
+    let (resume, receipts) = confirmed_prefix(&record.parts, &listed);
+    let next = resume.next_number;
+    exec.client
+        .with_store(|s| s.drop_upload_parts_from(&record.key, next))
+        .map_err(store_error)?;
+    Ok(Some((resume, receipts)))
+}
+
+/// The recorded parts the service still has with the same checksum and size, in order
+/// from the first, each ending where the next starts with a usable hash state: where the
+/// upload continues, and the receipts to complete it with.
+fn confirmed_prefix(
+    recorded: &[UploadedPart],
+    listed: &[PartReceipt],
+) -> (Resume, Vec<PartReceipt>) {
     let mut resume = Resume {
         next_number: 1,
         ..Resume::default()
     };
     let mut receipts = Vec::new();
-    for part in &record.parts {
+    for part in recorded {
         let has = listed
             .iter()
             .find(|r| r.number == part.number)
-            .filter(|r| r.sha256 == part.sha256 && r.size == part.end - part.start);
+            .filter(|r| r.sha256 == part.sha256 && r.size == part.end.saturating_sub(part.start));
         let (Some(has), Some(whole)) = (has, ResumableSha256::restore(&part.hash_state)) else {
             break;
         };
@@ -248,11 +263,7 @@ async fn confirmed(
         };
         receipts.push(has.clone());
     }
-    let next = resume.next_number;
-    exec.client
-        .with_store(|s| s.drop_upload_parts_from(&record.key, next))
-        .map_err(store_error)?;
-    Ok(Some((resume, receipts)))
+    (resume, receipts)
 }
 
 /// A multipart upload whose file was verified whole.
@@ -623,5 +634,83 @@ async fn retry_calls<'a, T>(
             }
             Err(e) => return Err(e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+    use super::*;
+
+    const MIB: u64 = 1 << 20;
+
+    /// Three recorded parts of 5 MiB with their hash states, and the receipts the service
+    /// would list for them.
+    fn three_parts() -> (Vec<UploadedPart>, Vec<PartReceipt>) {
+        let mut whole = ResumableSha256::default();
+        let mut recorded = Vec::new();
+        let mut listed = Vec::new();
+        for number in 1..=3u32 {
+            let bytes = vec![u8::try_from(number).unwrap(); (5 * MIB) as usize];
+            whole.update(&bytes);
+            let sha256: [u8; 32] = Sha256::digest(&bytes).into();
+            let start = u64::from(number - 1) * 5 * MIB;
+            recorded.push(UploadedPart {
+                number,
+                start,
+                end: start + 5 * MIB,
+                etag: format!("\"{number}\""),
+                sha256,
+                hash_state: whole.save().unwrap().to_vec(),
+            });
+            listed.push(PartReceipt {
+                number,
+                etag: format!("\"{number}\""),
+                sha256,
+                size: 5 * MIB,
+            });
+        }
+        (recorded, listed)
+    }
+
+    #[test]
+    fn an_upload_continues_after_the_recorded_parts_the_service_still_has() {
+        let (recorded, listed) = three_parts();
+        let (resume, receipts) = confirmed_prefix(&recorded, &listed);
+        assert_eq!((resume.at, resume.next_number), (15 * MIB, 4));
+        assert_eq!(receipts, listed);
+        assert_eq!(resume.whole.len(), 15 * MIB);
+
+        // The service lost part 2: the upload continues after part 1 (3 is sent again).
+        let without_two: Vec<PartReceipt> =
+            listed.iter().filter(|r| r.number != 2).cloned().collect();
+        let (resume, receipts) = confirmed_prefix(&recorded, &without_two);
+        assert_eq!(
+            (resume.at, resume.next_number, receipts.len()),
+            (5 * MIB, 2, 1)
+        );
+
+        // Another part 1 on the service (other bytes), or a damaged hash state: from 0.
+        let mut other = listed.clone();
+        other[0].sha256 = [0; 32];
+        assert_eq!(confirmed_prefix(&recorded, &other).0.at, 0);
+        let mut damaged = recorded.clone();
+        damaged[0].hash_state.truncate(10);
+        let (resume, receipts) = confirmed_prefix(&damaged, &listed);
+        assert_eq!((resume.at, resume.next_number, receipts.len()), (0, 1, 0));
+        // Parts the service has but the record lacks do not count.
+        assert_eq!(confirmed_prefix(&recorded[..1], &listed).0.at, 5 * MIB);
+    }
+
+    #[test]
+    fn the_service_must_hold_exactly_the_parts_sent() {
+        let (_, sent) = three_parts();
+        assert_eq!(parts_differ(&sent, &sent, 15 * MIB), None);
+        assert!(parts_differ(&sent, &sent, 15 * MIB + 1).is_some());
+        assert!(parts_differ(&sent, &sent[..2], 15 * MIB).is_some());
+        let mut other = sent.clone();
+        other[2].sha256 = [1; 32];
+        assert!(parts_differ(&sent, &other, 15 * MIB).is_some());
     }
 }
