@@ -146,7 +146,7 @@ pub(crate) async fn open(
                     number: p.number,
                     etag: p.etag.clone(),
                     sha256: p.sha256,
-                    size: p.end - p.start,
+                    size: p.end.saturating_sub(p.start),
                 })
                 .collect();
             let verified = Verified {
