@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::ledger::LedgerError;
+use super::object::ObjectError;
 use super::part_file::FileError;
 use crate::error::ClientError;
 
@@ -44,6 +45,10 @@ pub enum FileFailure {
     /// The downloaded bytes do not match the server's hashes; the `.part` was discarded.
     #[error("verification failed: {0}")]
     Verification(String),
+    /// Object storage would not take this file (other content at its key, an upload the
+    /// service dropped); the other files go on.
+    #[error("object storage: {0}")]
+    Storage(String),
 }
 
 /// Why the whole run stopped. What was saved stays saved: `.part` files and their
@@ -66,6 +71,10 @@ pub enum DownloadError {
     /// The client failed in a way that concerns every file (not logged in, no connection).
     #[error(transparent)]
     Client(#[from] ClientError),
+    /// Object storage refuses or cannot be reached (credentials, bucket, quota, network
+    /// after retries): what was uploaded is recorded and the next run goes on from it.
+    #[error(transparent)]
+    Storage(ObjectError),
 }
 
 impl From<FileError> for DownloadError {

@@ -17,6 +17,7 @@ use super::gates::FloodGates;
 use super::job::{DownloadEvent, DownloadJob, DownloadOptions, FileOutcome};
 use super::ledger::Ledger;
 use super::machine::{Limits, PART_SIZE};
+use super::object::{HoldBudget, ObjectRun, Output};
 use super::pool::Pools;
 use super::stop::StopSignal;
 use crate::Client;
@@ -35,8 +36,12 @@ pub(crate) struct Executor {
     pub(crate) ledger: Ledger,
     pub(crate) limits: Limits,
     pub(crate) options: DownloadOptions,
+    /// Object storage as the output (else the local directory).
+    pub(crate) objects: Option<ObjectRun>,
     /// Bytes of answers in flight across all files, in [`BUDGET_UNIT`]s.
     budget: Arc<Semaphore>,
+    /// Memory for assembling multipart parts (object storage), in [`BUDGET_UNIT`]s.
+    assembly: Option<Arc<Semaphore>>,
     events: Option<mpsc::UnboundedSender<DownloadEvent>>,
     /// Set when the run must stop; no new request starts after that.
     stopping: AtomicBool,
@@ -106,6 +111,22 @@ impl Executor {
             .ok()
     }
 
+    /// The assembly memory a file of `size` bytes takes (object storage only), waited for.
+    async fn assembly_for(&self, size: u64) -> Option<Option<OwnedSemaphorePermit>> {
+        let (Some(run), Some(assembly)) = (&self.objects, &self.assembly) else {
+            return Some(None);
+        };
+        let part = run.output.effective_part_size();
+        let need = if size < part { size } else { 2 * part };
+        // One file always fits, whatever it needs.
+        let units = budget_units(need).min(budget_units(run.output.assembly_memory.max(1)));
+        Arc::clone(assembly)
+            .acquire_many_owned(units)
+            .await
+            .ok()
+            .map(Some)
+    }
+
     /// The budget a part of `bytes` bytes takes, if free now.
     pub(crate) fn try_budget_for(&self, bytes: u64) -> Option<OwnedSemaphorePermit> {
         Arc::clone(&self.budget)
@@ -128,7 +149,21 @@ pub async fn download(
     events: Option<mpsc::UnboundedSender<DownloadEvent>>,
 ) -> Result<Vec<FileOutcome>, DownloadError> {
     let parts = u64::try_from(options.parts_in_flight.max(1)).unwrap_or(u64::MAX);
-    let budget = budget_units(parts.saturating_mul(u64::from(PART_SIZE)));
+    let budget_bytes = parts.saturating_mul(u64::from(PART_SIZE));
+    let budget = budget_units(budget_bytes);
+    let objects = match &options.output {
+        Output::Directory => None,
+        Output::Objects(output) => Some(ObjectRun {
+            output: output.clone(),
+            // Parts waiting for their turn keep their budget, up to half of it: the other
+            // half stays for the parts they wait for.
+            hold: Arc::new(HoldBudget::new(budget_bytes / 2)),
+        }),
+    };
+    let assembly = objects.as_ref().map(|run| {
+        let units = budget_units(run.output.assembly_memory.max(1));
+        Arc::new(Semaphore::new(units as usize))
+    });
     let exec = Arc::new(Executor {
         client: client.clone(),
         pools: Pools::new(client.clone(), options.connections_per_dc),
@@ -137,6 +172,8 @@ pub async fn download(
         ledger: Ledger::new(client.clone()),
         limits: Limits::new(client.policy(), options.max_attempts),
         budget: Arc::new(Semaphore::new(budget as usize)),
+        assembly,
+        objects,
         options,
         events,
         stopping: AtomicBool::new(false),
@@ -160,7 +197,15 @@ pub async fn download(
             None => None,
         };
         // A file starts when the budget has room for its first part: small files run as
-        // many at once as the budget allows, and memory stays within it.
+        // many at once as the budget allows, and memory stays within it. For object
+        // storage, its assembly memory first (it never waits for fetch budget).
+        let memory = tokio::select! {
+            memory = exec.assembly_for(job.media.size) => memory,
+            () = exec.stop_requested() => None,
+        };
+        let Some(memory) = memory else {
+            break;
+        };
         let first = job.media.size.min(u64::from(PART_SIZE));
         let permit = tokio::select! {
             permit = exec.budget_for(first) => permit,
@@ -175,7 +220,7 @@ pub async fn download(
         let exec = Arc::clone(&exec);
         tasks.spawn(async move {
             let outcome = run_file(&exec, index, job, permit).await;
-            drop(slot);
+            drop((slot, memory));
             (index, outcome)
         });
     }

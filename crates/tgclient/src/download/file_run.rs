@@ -1,6 +1,8 @@
-//! One file under the executor: opened (or resumed from the ledger), its machine driven
-//! until it ends (each action carried out as a task; each outcome fed back), then verified
-//! and moved into place.
+//! One file under the executor: opened (or resumed from the ledger, or from its upload's
+//! record), its machine driven until it ends (each action carried out as a task; each
+//! outcome fed back), then verified and moved into place. The machine decides what to
+//! fetch; the file's sink decides where the bytes go: the `.part` file on disk, or the
+//! in-order assembly of multipart parts for object storage (`object`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,6 +19,7 @@ use super::fetch::{Failure, Fetched, PartBytes, fetch_from_dc};
 use super::job::{DownloadEvent, DownloadJob, FileOutcome, ServerHashes};
 use super::ledger::FileState;
 use super::machine::{Action, FileMachine, FileSpec, Outcome, Repair, Route};
+use super::object::{self, ObjectFile, PartReceipt};
 use super::part_file::{FileError, PartFile, part_path};
 use super::verify::{RangeHash, fetch_hashes, file_sha256, first_mismatch};
 use crate::error::ClientError;
@@ -30,15 +33,26 @@ pub(crate) async fn run_file(
     job: DownloadJob,
     first: OwnedSemaphorePermit,
 ) -> FileOutcome {
-    let opened = match open(exec, index, &job).await {
+    let opened = if exec.objects.is_some() {
+        open_object(exec, index, &job).await
+    } else {
+        open(exec, index, &job).await
+    };
+    let (sink, state) = match opened {
         Ok(Opened::Fresh(opened)) => opened,
         Ok(Opened::AlreadyDone(sha256)) => return FileOutcome::AlreadyDone { sha256 },
+        Ok(Opened::Ended(outcome)) => {
+            exec.emit(DownloadEvent::Finished {
+                index,
+                ok: matches!(outcome, FileOutcome::Done { .. }),
+            });
+            return outcome;
+        }
         Err(error) => {
             exec.stop(error);
             return FileOutcome::NotRun;
         }
     };
-    let (part, state) = opened;
     let spec = FileSpec {
         size: job.media.size,
         dc: job.media.dc_id,
@@ -53,8 +67,9 @@ pub(crate) async fn run_file(
         machine: FileMachine::new(spec, exec.limits.clone()),
         location: job.media.location.clone(),
         job,
-        part,
+        sink,
         state,
+        verify: None,
         cdn: None,
         held: HashMap::new(),
         permits: HashMap::new(),
@@ -72,8 +87,18 @@ pub(crate) async fn run_file(
 }
 
 enum Opened {
-    Fresh((PartFile, FileState)),
+    Fresh((Sink, FileState)),
     AlreadyDone([u8; 32]),
+    /// Finished (or failed) without fetching: an earlier run's upload, published now.
+    Ended(FileOutcome),
+}
+
+/// Where a file's bytes go.
+enum Sink {
+    /// The `.part` file, at each part's offset.
+    Disk(PartFile),
+    /// Assembled in order into multipart parts for object storage.
+    Object(Box<ObjectFile>),
 }
 
 /// Finds where job `index` stands: done by an earlier run, resumable, or to start afresh.
@@ -130,7 +155,53 @@ async fn open(exec: &Executor, index: usize, job: &DownloadJob) -> Result<Opened
         size,
         resumed: state.done.covered(),
     });
-    Ok(Opened::Fresh((part, state)))
+    Ok(Opened::Fresh((Sink::Disk(part), state)))
+}
+
+/// Finds where job `index` stands in the object target: done, finished by an earlier
+/// run, resumable from its upload's record, or to start afresh.
+async fn open_object(
+    exec: &Executor,
+    index: usize,
+    job: &DownloadJob,
+) -> Result<Opened, DownloadError> {
+    let Some(run) = &exec.objects else {
+        return open(exec, index, job).await;
+    };
+    let size = job.media.size;
+    let started = |resumed| {
+        exec.emit(DownloadEvent::Started {
+            index,
+            size,
+            resumed,
+        });
+    };
+    Ok(match object::open(exec, run, job).await? {
+        object::Opened::AlreadyDone(sha256) => {
+            started(size);
+            exec.emit(DownloadEvent::Finished { index, ok: true });
+            Opened::AlreadyDone(sha256)
+        }
+        object::Opened::Published(sha256) => {
+            started(size);
+            Opened::Ended(FileOutcome::Done {
+                sha256,
+                fetched: 0,
+                // Checked by the run that fetched it (its manifest line said how).
+                server_hashes: ServerHashes::Checked,
+            })
+        }
+        object::Opened::Failed(failure) => {
+            started(size);
+            Opened::Ended(FileOutcome::Failed(failure))
+        }
+        object::Opened::Fetch { file, resumed } => {
+            started(resumed);
+            let mut state = FileState::new(job.media.id.clone(), size);
+            state.done.insert(0..resumed);
+            Opened::Fresh((Sink::Object(file), state))
+        }
+    })
 }
 
 /// What a task carrying out an action brings back.
@@ -148,6 +219,15 @@ enum Report {
         generation: u64,
         location: enums::InputFileLocation,
     },
+    /// The part at `offset` passed its checks (for object storage: assembled next).
+    Checked {
+        offset: u64,
+        part: PartBytes,
+    },
+    /// A multipart part is up and recorded.
+    Uploaded(PartReceipt),
+    /// The service no longer knows the file's upload.
+    UploadGone,
 }
 
 type TaskResult = Result<Report, DownloadError>;
@@ -166,8 +246,10 @@ struct FileRun {
     machine: FileMachine,
     /// The location to ask for (renewed with the file reference).
     location: enums::InputFileLocation,
-    part: PartFile,
+    sink: Sink,
     state: FileState,
+    /// Every part is fetched: verify once the sink has all of it (uploads take longer).
+    verify: Option<ServerHashes>,
     /// The CDN redirect in force, by the machine's number for it.
     cdn: Option<(u64, Arc<CdnFile>)>,
     /// Bytes that came and wait to be checked and written, by offset.
@@ -187,16 +269,28 @@ impl FileRun {
             }
             let now = Instant::now();
             self.start_parts(&mut spare, now);
-            if let Some(end) = self.carry_out(now) {
-                break end;
+            match self.carry_out(now) {
+                Some(End::Verify(server_hashes)) if matches!(self.sink, Sink::Object(_)) => {
+                    self.verify = Some(server_hashes);
+                }
+                Some(end) => break end,
+                None => {}
             }
-            let want = self.machine.next_part_cost();
+            self.start_upload();
+            if let Some(server_hashes) = self.verify
+                && self.sink_finished()
+            {
+                break End::Verify(server_hashes);
+            }
+            let want = self.machine.next_part_cost().filter(|_| self.window_open());
             let deadline = self.machine.poll_timeout();
             let exec = Arc::clone(&self.exec);
             tokio::select! {
                 Some(joined) = self.tasks.join_next(), if !self.tasks.is_empty() => {
                     match joined {
-                        Ok(Ok(report)) => self.take(report),
+                        Ok(Ok(report)) => if let Some(end) = self.take(report) {
+                            break end;
+                        },
                         Ok(Err(error)) => {
                             self.exec.stop(error);
                             break End::Stopped;
@@ -235,6 +329,9 @@ impl FileRun {
     /// Starts new parts while the budget has room (`spare` is budget already had).
     fn start_parts(&mut self, spare: &mut Option<OwnedSemaphorePermit>, now: Instant) {
         while let Some(cost) = self.machine.next_part_cost() {
+            if !self.window_open() {
+                break;
+            }
             let permit = match spare.take() {
                 Some(permit) => permit,
                 None => match self.exec.try_budget_for(cost) {
@@ -364,9 +461,21 @@ impl FileRun {
                     self.machine.handle(Outcome::Mismatch { offset, why }, now);
                     return None;
                 };
-                let part = self.part.clone();
-                self.tasks
-                    .spawn(async move { store(&part, offset, bytes, check).await });
+                match &self.sink {
+                    Sink::Disk(part) => {
+                        let part = part.clone();
+                        self.tasks
+                            .spawn(async move { store(&part, offset, bytes, check).await });
+                    }
+                    Sink::Object(_) => {
+                        self.tasks.spawn(async move {
+                            Ok(match checked(offset, bytes, check).await {
+                                Ok(part) => Report::Checked { offset, part },
+                                Err(outcome) => Report::Outcome(outcome),
+                            })
+                        });
+                    }
+                }
             }
             Action::HoldDc { dc, wait } => {
                 tracing::info!(dc, ?wait, "flood wait on file requests");
@@ -401,8 +510,67 @@ impl FileRun {
             .map(|(_, cdn)| Arc::clone(cdn))
     }
 
-    /// Feeds what a task brought to the machine, keeping what the machine does not hold.
-    fn take(&mut self, report: Report) {
+    /// Whether the sink takes the machine's next part now (object storage fetches only
+    /// so far ahead of the assembled bytes).
+    fn window_open(&self) -> bool {
+        match (&self.sink, self.machine.next_part_offset()) {
+            (Sink::Object(file), Some(offset)) => file.assembly.accepts(offset),
+            _ => true,
+        }
+    }
+
+    /// Whether the sink holds the whole file (object storage: assembled, and up).
+    fn sink_finished(&self) -> bool {
+        match &self.sink {
+            Sink::Disk(_) => true,
+            Sink::Object(file) => file.ready_to_finish(),
+        }
+    }
+
+    /// Sends the next assembled multipart part up, if one is ready and none is going.
+    fn start_upload(&mut self) {
+        let Sink::Object(file) = &mut self.sink else {
+            return;
+        };
+        if !file.multipart() {
+            return;
+        }
+        let Some(ready) = file.assembly.take_ready() else {
+            return;
+        };
+        let (exec, to) = (Arc::clone(&self.exec), file.destination());
+        self.tasks.spawn(async move {
+            Ok(match object::upload_part(exec, to, ready).await? {
+                object::PartUploaded::Done(receipt) => Report::Uploaded(receipt),
+                object::PartUploaded::UploadGone => Report::UploadGone,
+            })
+        });
+    }
+
+    /// The budget of parts whose bytes no longer take memory goes back.
+    fn released(&mut self, released: std::io::Result<Vec<u64>>) {
+        match released {
+            Ok(offsets) => {
+                for offset in offsets {
+                    self.permits.remove(&offset);
+                }
+            }
+            Err(error) => self.exec.stop(DownloadError::File(FileError {
+                action: "cannot use the spill file in",
+                path: self
+                    .exec
+                    .objects
+                    .as_ref()
+                    .map(|run| run.output.spill_dir.clone())
+                    .unwrap_or_default(),
+                source: error,
+            })),
+        }
+    }
+
+    /// Feeds what a task brought to the machine, keeping what the machine does not hold;
+    /// how the file ended, if this ended it.
+    fn take(&mut self, report: Report) -> Option<End> {
         let now = Instant::now();
         match report {
             Report::Outcome(outcome) => {
@@ -434,33 +602,80 @@ impl FileRun {
                 self.location = location;
                 self.machine.handle(Outcome::Refreshed { generation }, now);
             }
+            Report::Checked { offset, part } => {
+                let Sink::Object(file) = &mut self.sink else {
+                    return None;
+                };
+                let accepted = file.assembly.accept(offset, part);
+                self.released(accepted);
+                self.account(offset);
+                self.machine.handle(Outcome::Stored { offset }, now);
+            }
+            Report::Uploaded(receipt) => {
+                let Sink::Object(file) = &mut self.sink else {
+                    return None;
+                };
+                file.confirmed(receipt);
+                let pumped = file.assembly.uploaded();
+                self.released(pumped);
+            }
+            Report::UploadGone => return Some(End::Failed(object::upload_gone())),
         }
+        None
     }
 
     /// The part at `offset` is on disk: record it, give its budget back.
     fn stored(&mut self, offset: u64) {
         self.permits.remove(&offset);
+        let len = self.account(offset);
+        self.state.done.insert(offset..offset + len);
+        if let Sink::Disk(part) = &self.sink {
+            self.exec
+                .ledger
+                .stage(&self.job.key, &self.state, Some(part.handle()));
+        }
+    }
+
+    /// Counts the part at `offset` as fetched and tells; its length.
+    fn account(&mut self, offset: u64) -> u64 {
         let len = self
             .job
             .media
             .size
             .saturating_sub(offset)
             .min(u64::from(super::machine::PART_SIZE));
-        self.state.done.insert(offset..offset + len);
-        self.exec
-            .ledger
-            .stage(&self.job.key, &self.state, Some(self.part.handle()));
         self.fetched += len;
         self.exec.emit(DownloadEvent::Progress {
             index: self.index,
             bytes: len,
         });
+        len
     }
 
     /// Verifies a fully fetched file and moves it into place.
     async fn complete(self, server_hashes: ServerHashes) -> FileOutcome {
         let (exec, job) = (&self.exec, &self.job);
-        let sha256 = match file_sha256(&self.part, job.media.size).await {
+        let part = match self.sink {
+            Sink::Disk(part) => part,
+            Sink::Object(file) => {
+                let Some(run) = &exec.objects else {
+                    return FileOutcome::NotRun;
+                };
+                return match file.finish(exec, run, job.media.size).await {
+                    Ok(Ok(sha256)) => FileOutcome::Done {
+                        sha256,
+                        fetched: self.fetched,
+                        server_hashes,
+                    },
+                    Ok(Err(failure)) => FileOutcome::Failed(failure),
+                    Err(error) => {
+                        exec.stop(error);
+                        FileOutcome::NotRun
+                    }
+                };
+            }
+        };
+        let sha256 = match file_sha256(&part, job.media.size).await {
             Ok(Ok(sha256)) => sha256,
             Ok(Err(why)) => {
                 // Unverifiable bytes never reach the final name: start over next time.
@@ -486,7 +701,6 @@ impl FileRun {
             exec.stop(error.into());
             return FileOutcome::NotRun;
         }
-        let part = self.part.clone();
         let finished = tokio::task::spawn_blocking(move || part.finish()).await;
         match finished {
             Ok(Ok(())) => {}
@@ -547,7 +761,22 @@ async fn store(
     bytes: PartBytes,
     check: Option<Vec<RangeHash>>,
 ) -> TaskResult {
-    let bytes = match check {
+    let bytes = match checked(offset, bytes, check).await {
+        Ok(bytes) => bytes,
+        Err(outcome) => return Ok(Report::Outcome(outcome)),
+    };
+    part.write_at(offset, bytes.body, bytes.bytes).await?;
+    Ok(Report::Outcome(Outcome::Stored { offset }))
+}
+
+/// Checks `bytes` (the part at `offset`) against `check`, when given: the bytes, or the
+/// mismatch for the machine.
+async fn checked(
+    offset: u64,
+    bytes: PartBytes,
+    check: Option<Vec<RangeHash>>,
+) -> Result<PartBytes, Outcome> {
+    Ok(match check {
         None => bytes,
         Some(hashes) => {
             let checked = tokio::task::spawn_blocking(move || {
@@ -560,18 +789,14 @@ async fn store(
             .await;
             match checked {
                 Ok((bytes, None)) => bytes,
-                Ok((_, Some(why))) => {
-                    return Ok(Report::Outcome(Outcome::Mismatch { offset, why }));
-                }
+                Ok((_, Some(why))) => return Err(Outcome::Mismatch { offset, why }),
                 Err(join) => {
                     let why = format!("part check failed: {join}");
-                    return Ok(Report::Outcome(Outcome::Mismatch { offset, why }));
+                    return Err(Outcome::Mismatch { offset, why });
                 }
             }
         }
-    };
-    part.write_at(offset, bytes.body, bytes.bytes).await?;
-    Ok(Report::Outcome(Outcome::Stored { offset }))
+    })
 }
 
 /// Renews the file reference by re-reading the message the file came from.

@@ -32,6 +32,9 @@ pub struct DownloadOptions {
     /// A clean stop when raised: no new part starts, what is on disk is recorded, the
     /// unfinished files are `NotRun` (resumed by the next run).
     pub stop: Option<super::StopSignal>,
+    /// Where verified files go: the local directory (each job's `path`) or object
+    /// storage (each job's `path` is its key under the target's prefix).
+    pub output: super::object::Output,
 }
 
 impl Default for DownloadOptions {
@@ -45,6 +48,7 @@ impl Default for DownloadOptions {
             commit_interval: Duration::from_millis(250),
             cdn: true,
             stop: None,
+            output: super::object::Output::Directory,
         }
     }
 }
@@ -62,7 +66,8 @@ pub struct DownloadJob {
     /// The ledger key (the same key on the next run resumes this download).
     pub key: String,
     pub media: MediaFile,
-    /// Where the verified file goes; `<path>.part` holds it meanwhile.
+    /// Where the verified file goes; `<path>.part` holds it meanwhile. For object
+    /// storage, its key under the target's prefix (relative, `/`-separated).
     pub path: PathBuf,
     pub source: Option<MessageSource>,
 }

@@ -1,6 +1,7 @@
 //! The download engine: many files, each in 1 MiB parts, under one budget of bytes in
 //! flight, over a few connections per DC; resumable from the ledger in the session store;
-//! every file verified before it takes its final name. Each file's decisions (which part,
+//! every file verified before it takes its final name. The output is a local directory
+//! or object storage (`object`: multipart uploads resumed at the part). Each file's decisions (which part,
 //! from where, what an answer means) are a pure state machine (`machine`); the executor
 //! (`executor`, `file_run`) carries out its actions.
 //!
@@ -29,6 +30,7 @@ mod gates;
 mod job;
 mod ledger;
 mod machine;
+pub mod object;
 mod part_file;
 mod pool;
 mod ranges;

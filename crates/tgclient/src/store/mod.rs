@@ -1,6 +1,7 @@
 //! The session store: one SQLite file per session holding auth keys, the DC list, the
 //! logged-in user, a peers cache, (from M5) download state and (from M9) what archive mode
-//! already has (`marks`).
+//! already has (`marks`) and (from M11) the multipart uploads of downloads written to
+//! object storage (`uploads`).
 //!
 //! Opening is careful: the session is locked first (a second process gets
 //! [`StoreError::InUse`]), a new file is created with mode 0600, an existing one is
@@ -15,6 +16,7 @@ mod peek;
 mod records;
 mod schema;
 mod updates;
+mod uploads;
 
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -29,6 +31,7 @@ pub use peek::SessionPeek;
 pub use records::{DcAddress, DcAuth, DcFlags, PeerKind, PeerRecord, SelfUser};
 pub use schema::SCHEMA_VERSION;
 pub use updates::FollowState;
+pub use uploads::{UploadRecord, UploadedPart};
 
 use lock::SessionLock;
 use schema::Identity;

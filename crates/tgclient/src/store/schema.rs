@@ -85,6 +85,36 @@ pub(crate) const MIGRATIONS: &[&str] = &[
          chat_id INTEGER PRIMARY KEY NOT NULL,
          top_id  INTEGER NOT NULL
      ) STRICT;",
+    // 4: downloads written to object storage (M11). Per download (the ledger key), the
+    // multipart upload it goes into (its staging key and the service's upload id, the part
+    // size), and each part the service confirmed: its byte range, entity tag and SHA-256,
+    // and the whole file's SHA-256 state after it, so a rerun continues the same upload
+    // at the first missing part without fetching the finished bytes again. `sha256` is set
+    // once the whole file is verified (before the upload is completed), `completed` once
+    // the service assembled it.
+    "CREATE TABLE uploads (
+         key         TEXT PRIMARY KEY NOT NULL,
+         media_id    INTEGER NOT NULL,
+         thumb       TEXT NOT NULL,
+         size        INTEGER NOT NULL,
+         final_key   TEXT NOT NULL,
+         staging_key TEXT NOT NULL,
+         upload_id   TEXT NOT NULL,
+         part_size   INTEGER NOT NULL,
+         sha256      BLOB,
+         completed   INTEGER NOT NULL DEFAULT 0,
+         updated_at  INTEGER NOT NULL
+     ) STRICT;
+     CREATE TABLE upload_parts (
+         key        TEXT NOT NULL,
+         number     INTEGER NOT NULL,
+         start      INTEGER NOT NULL,
+         end        INTEGER NOT NULL,
+         etag       TEXT NOT NULL,
+         sha256     BLOB NOT NULL,
+         hash_state BLOB NOT NULL,
+         PRIMARY KEY (key, number)
+     ) STRICT;",
 ];
 
 /// The schema version this build writes.

@@ -431,3 +431,61 @@ fn peek_refuses_what_open_refuses() {
         Err(StoreError::Io { .. })
     ));
 }
+
+#[test]
+fn uploads_round_trip_and_a_new_upload_forgets_the_old_parts() {
+    let (_dir, path) = temp();
+    let mut store = SessionStore::open(&path).unwrap();
+    assert_eq!(store.upload("k").unwrap(), None);
+    let mut record = UploadRecord {
+        key: "k".into(),
+        media_id: -5,
+        thumb: "y".into(),
+        size: 5 << 30,
+        final_key: "chat/a.bin".into(),
+        staging_key: ".tgdl/incoming/a".into(),
+        upload_id: "u1".into(),
+        part_size: 8 << 20,
+        sha256: None,
+        completed: false,
+        parts: Vec::new(),
+    };
+    store.begin_upload(&record).unwrap();
+    let parts: Vec<UploadedPart> = (1..=3u32)
+        .map(|n| UploadedPart {
+            number: n,
+            start: u64::from(n - 1) * (8 << 20),
+            end: u64::from(n) * (8 << 20),
+            etag: format!("\"e{n}\""),
+            sha256: [u8::try_from(n).unwrap(); 32],
+            hash_state: vec![u8::try_from(n).unwrap(); 40],
+        })
+        .collect();
+    // Added out of order; read back in order. A part uploaded again replaces its row.
+    for part in parts.iter().rev() {
+        store.add_upload_part("k", part).unwrap();
+    }
+    store.add_upload_part("k", &parts[1]).unwrap();
+    store.set_upload_verified("k", &[9; 32]).unwrap();
+    store.set_upload_completed("k").unwrap();
+    drop(store);
+
+    let mut store = SessionStore::open(&path).unwrap();
+    let loaded = store.upload("k").unwrap().unwrap();
+    record.parts.clone_from(&parts);
+    record.sha256 = Some([9; 32]);
+    record.completed = true;
+    assert_eq!(loaded, record);
+
+    store.drop_upload_parts_from("k", 3).unwrap();
+    assert_eq!(store.upload("k").unwrap().unwrap().parts.len(), 2);
+
+    record.upload_id = "u2".into();
+    store.begin_upload(&record).unwrap();
+    let fresh = store.upload("k").unwrap().unwrap();
+    assert_eq!(fresh.upload_id, "u2");
+    assert!(fresh.parts.is_empty() && fresh.sha256.is_none() && !fresh.completed);
+
+    store.remove_upload("k").unwrap();
+    assert_eq!(store.upload("k").unwrap(), None);
+}

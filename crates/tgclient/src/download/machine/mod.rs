@@ -293,6 +293,14 @@ impl FileMachine {
         Some(self.part_len(offset))
     }
 
+    /// The offset of the next new part, if one is to start.
+    pub(crate) fn next_part_offset(&self) -> Option<u64> {
+        if self.ended() {
+            return None;
+        }
+        self.todo.front().copied()
+    }
+
     /// Starts the next new part (the caller holds its budget).
     pub(crate) fn start_part(&mut self, now: Instant) -> Option<Action> {
         if self.ended() {
