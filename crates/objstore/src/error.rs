@@ -56,8 +56,8 @@ pub enum ObjError {
     /// An object already exists at a key this operation must not overwrite.
     #[error("{key} already exists with other content (sha256 {existing}); not overwritten")]
     AlreadyExists { key: String, existing: String },
-    /// What the service stored does not match what was sent.
-    #[error("{key}: the service reports sha256 {actual}, expected {expected}; object removed")]
+    /// What the service received or stored does not match its SHA-256; nothing was kept.
+    #[error("{key}: sha256 {actual}, expected {expected}; nothing kept")]
     ChecksumMismatch {
         key: String,
         expected: String,

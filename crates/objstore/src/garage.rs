@@ -27,6 +27,9 @@ pub const REGION: &str = "garage";
 /// How long the node may take to come up (first start creates its databases).
 const STARTUP: Duration = Duration::from_mins(1);
 
+/// How many sets of ports `start` tries.
+const START_TRIES: u32 = 3;
+
 /// Why the harness could not do what a test asked.
 #[derive(Debug, thiserror::Error)]
 pub enum HarnessError {
@@ -38,10 +41,11 @@ pub enum HarnessError {
     Io(#[from] std::io::Error),
     #[error("garage did not become ready: {0}")]
     NotReady(String),
+    #[error("garage exited while starting: {0}")]
+    Exited(String),
 }
 
-/// A running (or stopped) single-node Garage.
-#[derive(Debug)]
+/// A running (or stopped) single-node Garage. `Debug` leaves the credentials out.
 pub struct Garage {
     dir: tempfile::TempDir,
     binary: PathBuf,
@@ -52,6 +56,18 @@ pub struct Garage {
     key_id: String,
     secret: String,
     bucket: String,
+}
+
+impl std::fmt::Debug for Garage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Garage")
+            .field("dir", &self.dir.path())
+            .field("s3_port", &self.s3_port)
+            .field("admin_port", &self.admin_port)
+            .field("running", &self.child.is_some())
+            .field("bucket", &self.bucket)
+            .finish_non_exhaustive()
+    }
 }
 
 fn free_port() -> Result<u16, HarnessError> {
@@ -89,11 +105,22 @@ fn random_hex(bytes: usize) -> String {
 impl Garage {
     /// Starts a node with one bucket, `tgdl-test`, and a key that owns it.
     pub async fn start() -> Result<Self, HarnessError> {
+        // A port found free can be taken by another test before Garage binds it: then the
+        // server exits at once, and a new set of ports is tried.
+        let mut last = None;
+        for _ in 0..START_TRIES {
+            match Self::start_on(free_port()?, free_port()?, free_port()?).await {
+                Ok(garage) => return Ok(garage),
+                Err(e @ HarnessError::Exited(_)) => last = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| HarnessError::NotReady("no start attempted".to_owned())))
+    }
+
+    async fn start_on(s3_port: u16, admin_port: u16, rpc_port: u16) -> Result<Self, HarnessError> {
         let binary = find_binary()?;
         let dir = tempfile::tempdir()?;
-        let s3_port = free_port()?;
-        let admin_port = free_port()?;
-        let rpc_port = free_port()?;
         let config_path = dir.path().join("garage.toml");
         std::fs::write(
             &config_path,
@@ -262,6 +289,18 @@ impl Garage {
         self.child = Some(child);
         let deadline = tokio::time::Instant::now() + STARTUP;
         loop {
+            let exited = self
+                .child
+                .as_mut()
+                .and_then(|child| child.try_wait().ok().flatten());
+            if let Some(status) = exited {
+                self.child = None;
+                return Err(HarnessError::Exited(format!(
+                    "{status}; log: {}",
+                    self.log_tail()
+                )));
+            }
+            self.check_bound().await?;
             match self.cli(&["status"]).await {
                 Ok(_) => return Ok(()),
                 Err(e) if tokio::time::Instant::now() >= deadline => {
@@ -275,10 +314,24 @@ impl Garage {
         }
     }
 
+    /// Garage keeps running when its S3 or admin listener cannot bind (it logs the error):
+    /// that counts as an exit.
+    async fn check_bound(&mut self) -> Result<(), HarnessError> {
+        let log = self.log_tail();
+        if log.contains("Address already in use") {
+            self.stop().await?;
+            return Err(HarnessError::Exited(format!(
+                "a port was taken; log: {log}"
+            )));
+        }
+        Ok(())
+    }
+
     /// Waits until the S3 API answers a signed listing of the bucket.
-    async fn wait_s3_ready(&self) -> Result<(), HarnessError> {
+    async fn wait_s3_ready(&mut self) -> Result<(), HarnessError> {
         let deadline = tokio::time::Instant::now() + STARTUP;
         loop {
+            self.check_bound().await?;
             match self.target("").await {
                 Ok(_) => return Ok(()),
                 Err(e) if tokio::time::Instant::now() >= deadline => {
@@ -371,7 +424,15 @@ fn sum_metric(text: &str, name: &str, label_value: Option<&str>) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use super::sum_metric;
+    use super::{Garage, HarnessError, free_port, sum_metric};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_taken_s3_port_counts_as_an_exit() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = taken.local_addr().unwrap().port();
+        let result = Garage::start_on(port, free_port().unwrap(), free_port().unwrap()).await;
+        assert!(matches!(result, Err(HarnessError::Exited(_))), "{result:?}");
+    }
 
     #[test]
     fn sums_counters_by_label() {

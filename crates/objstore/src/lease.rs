@@ -18,8 +18,8 @@
 //! so the order needs no clock; expiry (the holder's wall clock plus the lease's time to
 //! live) is what lets a crashed holder's lease lapse.
 //!
-//! A lease of the same holder (same session on the same host, e.g. a run that was killed)
-//! is taken over at once, so a rerun resumes its own uploads.
+//! A lease of the same session on the same host whose process no longer runs (a run that
+//! was killed) is taken over at once, so a rerun resumes its own uploads.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -32,6 +32,18 @@ use crate::types::layout;
 
 /// How long a contender waits between writing its claim and reading the claims back.
 const SETTLE: Duration = Duration::from_millis(500);
+
+/// How often a lease object that exists but does not parse (being written) is read again,
+/// and how long apart.
+const LEASE_READ_TRIES: u32 = 5;
+const BEING_WRITTEN: Duration = Duration::from_millis(50);
+
+/// What reading a lease object found.
+enum LeaseRead {
+    Missing,
+    Unreadable,
+    Body(LeaseBody),
+}
 
 /// How many times a contender whose claim was too slow to write tries again.
 const SLOW_CLAIM_TRIES: u32 = 3;
@@ -46,10 +58,28 @@ pub struct Holder {
 }
 
 impl Holder {
-    /// The same session on the same host: a rerun of a killed process.
-    fn same_owner(&self, other: &Holder) -> bool {
-        self.session == other.session && self.host == other.host
+    /// This process (`std::process::id()`) on `host` for `session`.
+    pub fn this_process(session: &str, host: &str) -> Self {
+        Self {
+            session: session.to_owned(),
+            host: host.to_owned(),
+            pid: std::process::id(),
+        }
     }
+
+    /// Whether `self` may take over a lease `other` holds: the same session on the same
+    /// host, and `other` is this process or one that no longer runs (a run that was killed).
+    /// Another live process of the same session keeps its lease.
+    fn succeeds(&self, other: &Holder) -> bool {
+        self.session == other.session
+            && self.host == other.host
+            && (self.pid == other.pid || !process_runs(other.pid))
+    }
+}
+
+/// Whether a process with this id runs on this machine. Where that cannot be asked, no.
+fn process_runs(pid: u32) -> bool {
+    cfg!(target_os = "linux") && std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
 impl std::fmt::Display for Holder {
@@ -148,55 +178,53 @@ impl Target {
     ) -> Result<LeaseOutcome, ObjError> {
         let key = layout::lease_key(media_key);
         let bytes = encode(&body)?;
-        if self.create_if_absent(&key, bytes.clone()).await? {
-            return Ok(acquired(media_key, key, body));
+        for _ in 0..LEASE_READ_TRIES {
+            if self.create_if_absent(&key, bytes.clone()).await? {
+                return Ok(acquired(media_key, key, body));
+            }
+            match self.read_lease(&key).await? {
+                // Released between our create and our read: create again.
+                LeaseRead::Missing => {}
+                // Created but not yet written (a local path writes in place).
+                LeaseRead::Unreadable => tokio::time::sleep(BEING_WRITTEN).await,
+                LeaseRead::Body(current) => {
+                    if current.expires > now && !body.holder.succeeds(&current.holder) {
+                        return Ok(LeaseOutcome::Held {
+                            holder: current.holder,
+                            expires: current.expires,
+                        });
+                    }
+                    return self.take_over(media_key, key, body, bytes).await;
+                }
+            }
         }
-        let Some(current) = self.read_body(&key).await? else {
-            // Released between our create and our read: one more try.
-            return Ok(if self.create_if_absent(&key, bytes).await? {
-                acquired(media_key, key, body)
-            } else {
-                self.held_by(&key).await?
-            });
-        };
-        if current.expires > now && !current.holder.same_owner(&body.holder) {
-            return Ok(LeaseOutcome::Held {
-                holder: current.holder,
-                expires: current.expires,
-            });
-        }
-        // Lapsed, or ours from an earlier run: take it over, then check nobody else did.
+        // Still unreadable: not a lease tgdl wrote whole. Replace it.
+        self.take_over(media_key, key, body, bytes).await
+    }
+
+    /// Replaces a lapsed, abandoned or broken lease, then checks nobody else did.
+    async fn take_over(
+        &self,
+        media_key: &str,
+        key: String,
+        body: LeaseBody,
+        bytes: Bytes,
+    ) -> Result<LeaseOutcome, ObjError> {
         self.put_plain(&key, bytes).await?;
-        match self.read_body(&key).await? {
-            Some(after) if after.token == body.token => Ok(acquired(media_key, key, body)),
-            Some(after) => Ok(LeaseOutcome::Held {
+        match self.read_lease(&key).await? {
+            LeaseRead::Body(after) if after.token == body.token => {
+                Ok(acquired(media_key, key, body))
+            }
+            LeaseRead::Body(after) => Ok(LeaseOutcome::Held {
                 holder: after.holder,
                 expires: after.expires,
             }),
-            None => Err(ObjError::Protocol {
+            LeaseRead::Missing | LeaseRead::Unreadable => Err(ObjError::Protocol {
                 target: self.name().to_owned(),
                 operation: "lease",
-                message: format!("{key} vanished right after it was written"),
+                message: format!("{key} changed right after it was written"),
             }),
         }
-    }
-
-    async fn held_by(&self, key: &str) -> Result<LeaseOutcome, ObjError> {
-        let current = self.read_body(key).await?;
-        Ok(current.map_or_else(
-            || LeaseOutcome::Held {
-                holder: Holder {
-                    session: "unknown".to_owned(),
-                    host: "unknown".to_owned(),
-                    pid: 0,
-                },
-                expires: 0,
-            },
-            |c| LeaseOutcome::Held {
-                holder: c.holder,
-                expires: c.expires,
-            },
-        ))
     }
 
     async fn lease_by_claims(
@@ -257,7 +285,7 @@ impl Target {
     ) -> Result<Vec<(String, LeaseBody)>, ObjError> {
         let mut live = Vec::new();
         for (key, claim) in self.read_claims(folder).await? {
-            if claim.expires <= now || claim.holder.same_owner(holder) {
+            if claim.expires <= now || holder.succeeds(&claim.holder) {
                 self.delete(&key).await?;
             } else {
                 live.push((key, claim));
@@ -279,9 +307,18 @@ impl Target {
 
     /// A lease body; `None` when the object is gone or is not a lease (ignored).
     async fn read_body(&self, key: &str) -> Result<Option<LeaseBody>, ObjError> {
+        Ok(match self.read_lease(key).await? {
+            LeaseRead::Body(body) => Some(body),
+            LeaseRead::Missing | LeaseRead::Unreadable => None,
+        })
+    }
+
+    async fn read_lease(&self, key: &str) -> Result<LeaseRead, ObjError> {
         match self.read(key).await {
-            Ok(bytes) => Ok(serde_json::from_slice(&bytes).ok()),
-            Err(ObjError::NotFound { .. }) => Ok(None),
+            Ok(bytes) => {
+                Ok(serde_json::from_slice(&bytes).map_or(LeaseRead::Unreadable, LeaseRead::Body))
+            }
+            Err(ObjError::NotFound { .. }) => Ok(LeaseRead::Missing),
             Err(e) => Err(e),
         }
     }

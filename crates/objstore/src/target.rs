@@ -26,6 +26,10 @@ struct Inner {
     /// What errors call this target (no credentials in it).
     name: String,
     op: Operator,
+    /// For `create_if_absent` on a local path: OpenDAL's fs service checks `if_not_exists`
+    /// and then renames its temp file over the key (two writers can both pass), unless it
+    /// writes in place, where it opens with `O_CREAT | O_EXCL`. Leases use the latter.
+    exclusive_op: Option<Operator>,
     s3: Option<S3Client>,
     /// Whether the service honours `If-None-Match: *` on PUT (found out once).
     conditional_create: OnceCell<bool>,
@@ -38,6 +42,7 @@ impl Target {
     pub async fn open(url: &str, config: &StorageConfig) -> Result<Self, ObjError> {
         let parsed = TargetUrl::parse(url)?;
         let http = http_transport();
+        let mut exclusive_op = None;
         let (name, op, s3) = match &parsed {
             TargetUrl::S3 { bucket, prefix } => {
                 let resolved = config.resolve()?;
@@ -75,6 +80,9 @@ impl Target {
                     .root(root)
                     .atomic_write_dir(&format!("{}/.tgdl/tmp", root.trim_end_matches('/')));
                 let op = Operator::new(builder).map_err(|e| ObjError::Config(e.to_string()))?;
+                let in_place = Operator::new(opendal::services::Fs::default().root(root))
+                    .map_err(|e| ObjError::Config(e.to_string()))?;
+                exclusive_op = Some(in_place);
                 (parsed.to_string(), op, None)
             }
             TargetUrl::Memory => {
@@ -90,6 +98,7 @@ impl Target {
                 url: parsed,
                 name,
                 op,
+                exclusive_op,
                 s3,
                 conditional_create: OnceCell::new(),
             }),
@@ -273,6 +282,7 @@ impl Target {
             Some(s3) => Ok(s3.head(key).await?.map(|h| ObjectInfo {
                 size: h.size,
                 sha256: h.checksum_sha256.or(h.meta_sha256),
+                checksum_by_service: h.checksum_sha256.is_some(),
             })),
             None => generic::stat(self, &self.inner.op, key).await,
         }
@@ -306,13 +316,8 @@ impl Target {
     /// Creates `key` only if nothing is there. Where the service ignores the condition the
     /// caller must not rely on it: see `supports_conditional_create`.
     pub(crate) async fn create_if_absent(&self, key: &str, bytes: Bytes) -> Result<bool, ObjError> {
-        match self
-            .inner
-            .op
-            .write_with(key, bytes)
-            .if_not_exists(true)
-            .await
-        {
+        let op = self.inner.exclusive_op.as_ref().unwrap_or(&self.inner.op);
+        match op.write_with(key, bytes).if_not_exists(true).await {
             Ok(_) => Ok(true),
             Err(e)
                 if matches!(

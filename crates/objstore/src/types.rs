@@ -44,6 +44,9 @@ pub struct ObjectInfo {
     /// The whole object's SHA-256, from its full-object checksum or its `sha256` metadata;
     /// `None` for an object tgdl did not write.
     pub sha256: Option<[u8; 32]>,
+    /// Whether `sha256` is the service's own full-object checksum (computed from the
+    /// bytes it stores) rather than metadata the writer attached.
+    pub checksum_by_service: bool,
 }
 
 /// Where tgdl keeps its own objects under the target's prefix, beside the files.

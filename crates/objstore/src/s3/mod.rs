@@ -46,6 +46,31 @@ pub(crate) struct S3Client {
     target: String,
 }
 
+/// A request body with its SHA-256 (signed as `x-amz-content-sha256`). Parts and small
+/// files come with the hash the engine already computed, so it is not computed twice.
+struct Payload {
+    bytes: Bytes,
+    sha256: [u8; 32],
+}
+
+impl Payload {
+    fn empty() -> Self {
+        Self::hashing(Bytes::new())
+    }
+
+    fn hashing(bytes: Bytes) -> Self {
+        let sha256 = Sha256::digest(&bytes).into();
+        Self { bytes, sha256 }
+    }
+
+    fn known(bytes: Bytes, sha256: &[u8; 32]) -> Self {
+        Self {
+            bytes,
+            sha256: *sha256,
+        }
+    }
+}
+
 /// Why a request did not get a 2xx answer.
 #[derive(Debug)]
 enum Failure {
@@ -145,7 +170,7 @@ impl S3Client {
         method: Method,
         url: String,
         headers: &[(&str, String)],
-        body: Bytes,
+        body: Payload,
         key: &str,
     ) -> Result<http::Response<Bytes>, ObjError> {
         self.send_raw(operation, method, url, headers, body)
@@ -160,9 +185,13 @@ impl S3Client {
         method: Method,
         url: String,
         headers: &[(&str, String)],
-        body: Bytes,
+        body: Payload,
     ) -> Result<http::Response<Bytes>, Failure> {
-        let payload_sha = hex::encode(Sha256::digest(&body));
+        let Payload {
+            bytes: body,
+            sha256,
+        } = body;
+        let payload_sha = hex::encode(sha256);
         let mut builder = Request::builder()
             .method(method)
             .uri(url)
@@ -240,6 +269,14 @@ impl S3Client {
             (_, "NoSuchKey") => ObjError::NotFound {
                 key: key.to_owned(),
             },
+            // The body does not match the checksum or signed payload hash sent with it.
+            (_, "BadDigest" | "InvalidDigest" | "XAmzContentSHA256Mismatch") => {
+                ObjError::ChecksumMismatch {
+                    key: key.to_owned(),
+                    expected: "the checksum sent".to_owned(),
+                    actual: format!("refused by the service ({code}: {message})"),
+                }
+            }
             (_, "QuotaExceeded" | "XMinioStorageFull" | "StorageFull") | (507, _) => {
                 ObjError::Refused {
                     target,
@@ -291,7 +328,7 @@ impl S3Client {
             query.push_str(&encode_query(&format!("{}/", self.prefix)));
         }
         let url = format!("{}/?{query}", self.bucket_url());
-        self.send("ListObjectsV2", Method::GET, url, &[], Bytes::new(), "")
+        self.send("ListObjectsV2", Method::GET, url, &[], Payload::empty(), "")
             .await
             .map(drop)
     }
@@ -314,7 +351,13 @@ impl S3Client {
         }
         let url = self.url(key, "");
         match self
-            .send_raw("PutObject", Method::PUT, url, &headers, body)
+            .send_raw(
+                "PutObject",
+                Method::PUT,
+                url,
+                &headers,
+                Payload::known(body, sha256),
+            )
             .await
         {
             Ok(_) => Ok(Created::Yes),
@@ -330,7 +373,7 @@ impl S3Client {
         let url = self.url(key, "");
         let headers = [("x-amz-checksum-mode", "ENABLED".to_owned())];
         match self
-            .send_raw("HeadObject", Method::HEAD, url, &headers, Bytes::new())
+            .send_raw("HeadObject", Method::HEAD, url, &headers, Payload::empty())
             .await
         {
             Ok(response) => Ok(Some(parse_head(response.headers()))),
@@ -344,7 +387,14 @@ impl S3Client {
     pub(crate) async fn delete(&self, key: &str) -> Result<(), ObjError> {
         let url = self.url(key, "");
         match self
-            .send("DeleteObject", Method::DELETE, url, &[], Bytes::new(), key)
+            .send(
+                "DeleteObject",
+                Method::DELETE,
+                url,
+                &[],
+                Payload::empty(),
+                key,
+            )
             .await
         {
             Ok(_) | Err(ObjError::NotFound { .. }) => Ok(()),
@@ -363,7 +413,7 @@ impl S3Client {
                 Method::POST,
                 url,
                 &headers,
-                Bytes::new(),
+                Payload::empty(),
                 key,
             )
             .await?;
@@ -407,7 +457,14 @@ impl S3Client {
         );
         let headers = [("x-amz-checksum-sha256", b64(sha256))];
         let response = self
-            .send("UploadPart", Method::PUT, url, &headers, body, key)
+            .send(
+                "UploadPart",
+                Method::PUT,
+                url,
+                &headers,
+                Payload::known(body, sha256),
+                key,
+            )
             .await
             .map_err(|e| Self::gone(e, key, upload))?;
         let etag = response
@@ -441,7 +498,7 @@ impl S3Client {
                 ),
             );
             let response = self
-                .send("ListParts", Method::GET, url, &[], Bytes::new(), key)
+                .send("ListParts", Method::GET, url, &[], Payload::empty(), key)
                 .await
                 .map_err(|e| Self::gone(e, key, upload))?;
             let text = std::str::from_utf8(response.body())
@@ -485,7 +542,7 @@ impl S3Client {
         parts: &[PartReceipt],
     ) -> Result<(), ObjError> {
         let url = self.url(key, &Self::upload_query(upload));
-        let body = Bytes::from(xml::complete_body(parts));
+        let body = Payload::hashing(Bytes::from(xml::complete_body(parts)));
         let response = self
             .send(
                 "CompleteMultipartUpload",
@@ -523,7 +580,7 @@ impl S3Client {
                 Method::DELETE,
                 url,
                 &[],
-                Bytes::new(),
+                Payload::empty(),
                 key,
             )
             .await
@@ -551,7 +608,14 @@ impl S3Client {
         ];
         let url = self.url(to, "");
         let response = self
-            .send("CopyObject", Method::PUT, url, &headers, Bytes::new(), from)
+            .send(
+                "CopyObject",
+                Method::PUT,
+                url,
+                &headers,
+                Payload::empty(),
+                from,
+            )
             .await?;
         self.check_200_body(response.body(), to)
     }

@@ -33,6 +33,18 @@ async fn wrong_or_missing_credentials_are_named_at_open() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn debug_of_a_target_shows_no_credentials() {
+    let garage = Garage::start().await.unwrap();
+    let target = garage.target("x").await.unwrap();
+    // Sign something so the signer caches the credential.
+    target.stat("k").await.unwrap();
+    let creds = garage.config().credentials.unwrap();
+    let shown = format!("{target:?} {:?}", garage.config());
+    assert!(!shown.contains(&creds.secret_access_key), "{shown}");
+    assert!(!shown.contains(&creds.access_key_id), "{shown}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_bucket_is_named_at_open() {
     let garage = Garage::start().await.unwrap();
     let err = Target::open("s3://no-such-bucket/x", &garage.config())

@@ -56,6 +56,10 @@ async fn a_new_process_continues_the_upload_and_sends_only_the_missing_parts() {
     let info = target.stat("photos/42.jpg").await.unwrap().unwrap();
     assert_eq!(info.size, body.len() as u64);
     assert_eq!(info.sha256, Some(sha));
+    assert!(
+        info.checksum_by_service,
+        "the copy carries a full-object SHA-256 Garage computed"
+    );
     assert_eq!(target.read("photos/42.jpg").await.unwrap(), body);
     assert_eq!(
         target.stat(&staging).await.unwrap(),
@@ -169,6 +173,7 @@ async fn boundary_sizes_round_trip_with_their_hashes() {
         let bytes = target.read(name).await.unwrap();
         let info = target.stat(name).await.unwrap().unwrap();
         assert_eq!(info.sha256, Some(sha256_of(&bytes)), "{name}");
+        assert!(info.checksum_by_service, "{name}");
     }
 }
 
@@ -182,7 +187,7 @@ async fn a_corrupted_part_is_refused_and_publish_never_overwrites() {
         .put_part("s", &upload, 1, body.clone(), sha256_of(b"not these bytes"))
         .await
         .unwrap_err();
-    assert!(!err.is_transient(), "{err}");
+    assert!(matches!(err, ObjError::ChecksumMismatch { .. }), "{err}");
     assert!(target.list_parts("s", &upload).await.unwrap().is_empty());
 
     let parts = upload_parts(&target, "s", &upload, &body, PART, &[1]).await;
@@ -205,4 +210,32 @@ async fn a_corrupted_part_is_refused_and_publish_never_overwrites() {
         .unwrap_err();
     assert!(matches!(err, ObjError::ChecksumMismatch { .. }), "{err}");
     assert_eq!(target.stat("fresh").await.unwrap(), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_300_mib_file_in_8_mib_parts() {
+    let garage = Garage::start().await.unwrap();
+    let target = garage.target("big").await.unwrap();
+    let body = data(300 << 20, 300);
+    let part = 8 << 20;
+    let staging = layout::staging_key("300");
+    let upload = target.begin(&staging).await.unwrap();
+    let count = body.len().div_ceil(part) as u32;
+    let parts = upload_parts(
+        &target,
+        &staging,
+        &upload,
+        &body,
+        part,
+        &(1..=count).collect::<Vec<_>>(),
+    )
+    .await;
+    assert_eq!(parts.len(), 38);
+    target.complete(&staging, &upload, &parts).await.unwrap();
+    let sha = sha256_of(&body);
+    target.publish(&staging, "300.bin", sha).await.unwrap();
+    let info = target.stat("300.bin").await.unwrap().unwrap();
+    assert_eq!((info.size, info.sha256), (body.len() as u64, Some(sha)));
+    assert!(info.checksum_by_service);
+    assert_eq!(sha256_of(&target.read("300.bin").await.unwrap()), sha);
 }

@@ -23,9 +23,12 @@ fn acquired(outcome: LeaseOutcome) -> objstore::Lease {
 }
 
 /// Two holders: the second is told who has the file until the first releases it.
+/// Process ids above Linux's largest `pid_max` (2^22): never a running process.
+const GONE: u32 = 5_000_000;
+
 pub async fn two_holders(a: &Target, b: &Target) {
-    let alice = holder("alice", "host-a", 1);
-    let bob = holder("bob", "host-b", 2);
+    let alice = holder("alice", "host-a", GONE + 1);
+    let bob = holder("bob", "host-b", GONE + 2);
     let lease = acquired(a.lease("doc-1", &alice, TTL).await.unwrap());
     match b.lease("doc-1", &bob, TTL).await.unwrap() {
         LeaseOutcome::Held { holder, expires } => {
@@ -41,11 +44,12 @@ pub async fn two_holders(a: &Target, b: &Target) {
 }
 
 /// A lease lapses at its expiry; renewing moves the expiry; the same session on the same
-/// host (a rerun after a kill) takes its own lease over at once.
+/// host takes its lease over when the holding process is gone (a rerun after a kill), not
+/// while it runs.
 pub async fn expiry_renewal_and_takeover(a: &Target, b: &Target) {
     let t0 = 1_000_000;
-    let alice = holder("alice", "host-a", 1);
-    let bob = holder("bob", "host-b", 2);
+    let alice = holder("alice", "host-a", GONE + 1);
+    let bob = holder("bob", "host-b", GONE + 2);
     let mut lease = acquired(a.lease_at("m", &alice, TTL, t0).await.unwrap());
     assert!(matches!(
         b.lease_at("m", &bob, TTL, t0 + 30).await.unwrap(),
@@ -59,8 +63,15 @@ pub async fn expiry_renewal_and_takeover(a: &Target, b: &Target) {
         ),
         "renewed until t0 + 110"
     );
-    let rerun = holder("alice", "host-a", 99);
+    // Alice's process (a pid that cannot run) is gone: her rerun takes over.
+    let rerun = holder("alice", "host-a", std::process::id());
     let taken = acquired(a.lease_at("m", &rerun, TTL, t0 + 80).await.unwrap());
+    // This process runs: another of Alice's processes must wait.
+    let sibling = holder("alice", "host-a", GONE + 3);
+    match a.lease_at("m", &sibling, TTL, t0 + 81).await.unwrap() {
+        LeaseOutcome::Held { holder, .. } => assert_eq!(holder, rerun),
+        LeaseOutcome::Acquired(_) => panic!("a running process lost its lease to a sibling"),
+    }
     let bobs = acquired(b.lease_at("m", &bob, TTL, t0 + 200).await.unwrap());
     // The lapsed holders find out when they try to renew.
     assert!(!a.renew_at(&mut lease, TTL, t0 + 201).await.unwrap());
@@ -72,7 +83,7 @@ pub async fn expiry_renewal_and_takeover(a: &Target, b: &Target) {
 /// Several processes asking at the same moment: exactly one gets it.
 pub async fn a_race_has_one_winner(targets: &[Target]) {
     let asks = targets.iter().cloned().enumerate().map(|(i, t)| {
-        let who = holder(&format!("s{i}"), &format!("h{i}"), i as u32);
+        let who = holder(&format!("s{i}"), &format!("h{i}"), GONE + i as u32);
         async move { t.lease("raced", &who, TTL).await.unwrap() }
     });
     let outcomes = futures_join_all(asks).await;

@@ -8,9 +8,11 @@
 )]
 
 mod common;
+mod credentials_env;
 mod garage_errors;
 mod garage_leases;
 mod garage_multipart;
 mod garage_objects;
+mod killed_upload;
 mod leases;
 mod local_path;

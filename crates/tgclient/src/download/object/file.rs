@@ -135,7 +135,20 @@ pub(crate) async fn open(
         to.staging_key.clone_from(&record.staging_key);
         to.upload_id = Some(record.upload_id.clone());
         if let Some(sha256) = record.sha256 {
-            match finish_recorded(exec, run, &to, &record, sha256).await? {
+            let receipts: Vec<PartReceipt> = record
+                .parts
+                .iter()
+                .map(|p| PartReceipt {
+                    number: p.number,
+                    etag: p.etag.clone(),
+                    sha256: p.sha256,
+                    size: p.end - p.start,
+                })
+                .collect();
+            let (id, completed) = (&record.upload_id, record.completed);
+            let finished =
+                complete_and_publish(exec, run, &to, id, &receipts, completed, size, sha256);
+            match finished.await? {
                 Some(Ok(())) => return Ok(Opened::Published(sha256)),
                 Some(Err(failure)) => return Ok(Opened::Failed(failure)),
                 None => {}
@@ -234,46 +247,42 @@ async fn confirmed(
     Ok(Some((resume, receipts)))
 }
 
-/// Finishes a file an earlier run verified (`sha256` recorded): completes its upload if
-/// that was not recorded, and publishes it. `None` when there is nothing to finish from
-/// (the upload and the staging object are gone): the file starts again.
-async fn finish_recorded(
+/// Completes a verified upload (unless that is recorded) and publishes it. `None` when
+/// there is nothing to finish from (the upload and the staging object are gone): the
+/// record is dropped and the file starts again.
+#[allow(clippy::too_many_arguments)]
+async fn complete_and_publish(
     exec: &Executor,
     run: &ObjectRun,
     to: &Destination,
-    record: &UploadRecord,
+    upload_id: &str,
+    receipts: &[PartReceipt],
+    completed: bool,
+    size: u64,
     sha256: [u8; 32],
 ) -> Result<Option<Result<(), FileFailure>>, DownloadError> {
-    if !record.completed {
-        let receipts: Vec<PartReceipt> = record
-            .parts
-            .iter()
-            .map(|p| PartReceipt {
-                number: p.number,
-                etag: p.etag.clone(),
-                sha256: p.sha256,
-                size: p.end - p.start,
-            })
-            .collect();
-        let completed = retrying(run, || {
-            to.target
-                .complete(&to.staging_key, &record.upload_id, &receipts)
+    if !completed {
+        let done = retrying(run, || {
+            to.target.complete(&to.staging_key, upload_id, receipts)
         })
         .await;
-        match completed {
+        match done {
             Ok(()) => {}
-            // Completed before the crash (a completed upload is unknown to the service):
-            // the staging object tells.
+            // Completed already (the answer lost, or a crash before the record): a
+            // completed upload is unknown to the service; the staging object tells.
             Err(DownloadError::Storage(e)) if e.kind == ObjectErrorKind::UploadGone => {}
             Err(other) => return Err(other),
         }
+        exec.client
+            .with_store(|s| s.set_upload_completed(&to.key))
+            .map_err(store_error)?;
     }
     let staged = retrying(run, || to.target.stat(&to.staging_key)).await?;
-    if staged.is_none_or(|o| o.size != record.size) {
-        drop_record(exec, &record.key)?;
+    if staged.is_none_or(|o| o.size != size) {
+        drop_record(exec, &to.key)?;
         return Ok(None);
     }
-    publish(exec, run, to, record.size, sha256).await.map(Some)
+    publish(exec, run, to, size, sha256).await.map(Some)
 }
 
 /// What came of one part's upload.
@@ -404,7 +413,11 @@ impl ObjectFile {
                 to.target.put_small(&to.final_key, bytes.clone(), sha256)
             })
             .await;
-            return file_level(put.map(|()| sha256));
+            let put = file_level(put.map(|()| sha256));
+            if let Ok(Err(_)) = &put {
+                unrecord(exec, &to, size).await?;
+            }
+            return put;
         };
         let listed = retrying(run, || to.target.list_parts(&to.staging_key, &upload_id)).await;
         let listed = match listed {
@@ -425,16 +438,12 @@ impl ObjectFile {
             .with_store(|s| s.set_upload_verified(&key, &sha256))
             .map_err(store_error)?;
         let receipts = std::mem::take(&mut self.receipts);
-        retrying(run, || {
-            to.target.complete(&to.staging_key, &upload_id, &receipts)
+        let finished =
+            complete_and_publish(exec, run, &to, &upload_id, &receipts, false, size, sha256);
+        Ok(match finished.await? {
+            Some(published) => published.map(|()| sha256),
+            None => Err(upload_gone()),
         })
-        .await?;
-        exec.client
-            .with_store(|s| s.set_upload_completed(&key))
-            .map_err(store_error)?;
-        Ok(publish(exec, run, &to, size, sha256)
-            .await?
-            .map(|()| sha256))
     }
 }
 
@@ -452,13 +461,18 @@ async fn publish(
     })
     .await;
     let published = file_level(published);
-    if let Ok(Ok(())) = &published {
-        let key = to.key.clone();
-        exec.client
-            .with_store(|s| s.remove_upload(&key))
-            .map_err(store_error)?;
+    match &published {
+        Ok(Ok(())) => drop_record(exec, &to.key)?,
+        Ok(Err(_)) => unrecord(exec, to, size).await?,
+        Err(_) => {}
     }
     published
+}
+
+/// Takes the done record back: the file is not under its final key after all.
+async fn unrecord(exec: &Executor, to: &Destination, size: u64) -> Result<(), DownloadError> {
+    let fresh = FileState::new(to.media.clone(), size);
+    Ok(exec.ledger.save_now(&to.key, &fresh).await?)
 }
 
 /// The ledger's done record (what the planner's never-overwrite check reads).

@@ -27,8 +27,17 @@ struct Memory {
     next_upload: u64,
     part_bytes: u64,
     calls: HashMap<&'static str, u64>,
-    /// Failures to give instead of doing the call, by operation, next first.
-    faults: HashMap<&'static str, Vec<ObjectErrorKind>>,
+    /// Failures to give instead of doing the call (or after doing it: the answer lost),
+    /// by operation, next first.
+    faults: HashMap<&'static str, Vec<Fault>>,
+    /// Operations refused for good once a number of calls succeeded, by operation.
+    refusing: HashMap<&'static str, usize>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Fault {
+    kind: ObjectErrorKind,
+    after: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -96,13 +105,34 @@ impl MemoryTarget {
         self.memory().calls.get(operation).copied().unwrap_or(0)
     }
 
-    /// The next `times` calls of `operation` fail with `kind`.
+    /// The next `times` calls of `operation` fail with `kind` (and do nothing).
     pub fn fail(&self, operation: &'static str, kind: ObjectErrorKind, times: usize) {
+        self.add_fault(operation, Fault { kind, after: false }, times);
+    }
+
+    /// The next `times` calls of `operation` are carried out, but answer `kind` (the
+    /// answer lost on the way back).
+    pub fn fail_after(&self, operation: &'static str, kind: ObjectErrorKind, times: usize) {
+        self.add_fault(operation, Fault { kind, after: true }, times);
+    }
+
+    /// After `calls` more calls of `operation` succeed, every further one is refused
+    /// (a full quota, revoked credentials) until [`heal`](Self::heal).
+    pub fn refuse_after(&self, operation: &'static str, calls: usize) {
+        self.memory().refusing.insert(operation, calls);
+    }
+
+    /// Ends every refusal.
+    pub fn heal(&self) {
+        self.memory().refusing.clear();
+    }
+
+    fn add_fault(&self, operation: &'static str, fault: Fault, times: usize) {
         self.memory()
             .faults
             .entry(operation)
             .or_default()
-            .extend(std::iter::repeat_n(kind, times));
+            .extend(std::iter::repeat_n(fault, times));
     }
 
     /// Forgets every multipart upload (a lifecycle rule expiring them, a wiped service).
@@ -110,23 +140,32 @@ impl MemoryTarget {
         self.memory().uploads.clear();
     }
 
-    /// Counts the call and gives its fault, if one is due.
-    fn enter(
+    /// Counts the call, and carries it out (`body`) unless a fault says otherwise.
+    fn call<T>(
         &self,
         operation: &'static str,
-    ) -> Result<std::sync::MutexGuard<'_, Memory>, ObjectError> {
+        body: impl FnOnce(&mut Memory) -> Result<T, ObjectError>,
+    ) -> Result<T, ObjectError> {
         let mut memory = self.memory();
         *memory.calls.entry(operation).or_default() += 1;
-        if let Some(faults) = memory.faults.get_mut(operation)
-            && !faults.is_empty()
-        {
-            let kind = faults.remove(0);
-            return Err(ObjectError::new(
-                kind,
-                format!("injected {kind:?} on {operation}"),
-            ));
+        if let Some(left) = memory.refusing.get_mut(operation) {
+            if *left == 0 {
+                let why = format!("{operation} refused: the quota is full");
+                return Err(ObjectError::new(ObjectErrorKind::Refused, why));
+            }
+            *left -= 1;
         }
-        Ok(memory)
+        let fault = memory
+            .faults
+            .get_mut(operation)
+            .filter(|f| !f.is_empty())
+            .map(|f| f.remove(0));
+        let injected = |kind| ObjectError::new(kind, format!("injected {kind:?} on {operation}"));
+        match fault {
+            Some(Fault { kind, after: false }) => Err(injected(kind)),
+            Some(Fault { kind, after: true }) => body(&mut memory).and(Err(injected(kind))),
+            None => body(&mut memory),
+        }
     }
 }
 
@@ -164,29 +203,31 @@ impl ObjectTarget for MemoryTarget {
         sha256: [u8; 32],
     ) -> ObjectFuture<'a, ()> {
         Box::pin(async move {
-            let mut memory = self.enter("put_small")?;
-            if <[u8; 32]>::from(Sha256::digest(&bytes)) != sha256 {
-                return Err(ObjectError::new(ObjectErrorKind::Mismatch, "bad checksum"));
-            }
-            let stored = Stored {
-                bytes: bytes.to_vec(),
-                sha256: Some(sha256),
-            };
-            memory.place(key, stored)
+            self.call("put_small", |memory| {
+                if <[u8; 32]>::from(Sha256::digest(&bytes)) != sha256 {
+                    return Err(ObjectError::new(ObjectErrorKind::Mismatch, "bad checksum"));
+                }
+                let stored = Stored {
+                    bytes: bytes.to_vec(),
+                    sha256: Some(sha256),
+                };
+                memory.place(key, stored)
+            })
         })
     }
 
     fn begin<'a>(&'a self, key: &'a str) -> ObjectFuture<'a, String> {
         Box::pin(async move {
-            let mut memory = self.enter("begin")?;
-            memory.next_upload += 1;
-            let id = format!("upload-{}", memory.next_upload);
-            let upload = Upload {
-                key: key.to_owned(),
-                parts: BTreeMap::new(),
-            };
-            memory.uploads.insert(id.clone(), upload);
-            Ok(id)
+            self.call("begin", |memory| {
+                memory.next_upload += 1;
+                let id = format!("upload-{}", memory.next_upload);
+                let upload = Upload {
+                    key: key.to_owned(),
+                    parts: BTreeMap::new(),
+                };
+                memory.uploads.insert(id.clone(), upload);
+                Ok(id)
+            })
         })
     }
 
@@ -199,22 +240,23 @@ impl ObjectTarget for MemoryTarget {
         sha256: [u8; 32],
     ) -> ObjectFuture<'a, PartReceipt> {
         Box::pin(async move {
-            let mut memory = self.enter("put_part")?;
-            memory.part_bytes += bytes.len() as u64;
-            if <[u8; 32]>::from(Sha256::digest(&bytes)) != sha256 {
-                return Err(ObjectError::new(ObjectErrorKind::Mismatch, "bad checksum"));
-            }
-            let Some(open) = memory.uploads.get_mut(upload).filter(|u| u.key == key) else {
-                return Err(gone(key, upload));
-            };
-            let receipt = PartReceipt {
-                number,
-                etag: format!("\"{}\"", hex(&sha256)),
-                sha256,
-                size: bytes.len() as u64,
-            };
-            open.parts.insert(number, (bytes.to_vec(), receipt.clone()));
-            Ok(receipt)
+            self.call("put_part", |memory| {
+                memory.part_bytes += bytes.len() as u64;
+                if <[u8; 32]>::from(Sha256::digest(&bytes)) != sha256 {
+                    return Err(ObjectError::new(ObjectErrorKind::Mismatch, "bad checksum"));
+                }
+                let Some(open) = memory.uploads.get_mut(upload).filter(|u| u.key == key) else {
+                    return Err(gone(key, upload));
+                };
+                let receipt = PartReceipt {
+                    number,
+                    etag: format!("\"{}\"", hex(&sha256)),
+                    sha256,
+                    size: bytes.len() as u64,
+                };
+                open.parts.insert(number, (bytes.to_vec(), receipt.clone()));
+                Ok(receipt)
+            })
         })
     }
 
@@ -224,13 +266,14 @@ impl ObjectTarget for MemoryTarget {
         upload: &'a str,
     ) -> ObjectFuture<'a, Vec<PartReceipt>> {
         Box::pin(async move {
-            let memory = self.enter("list_parts")?;
-            let open = memory
-                .uploads
-                .get(upload)
-                .filter(|u| u.key == key)
-                .ok_or_else(|| gone(key, upload))?;
-            Ok(open.parts.values().map(|(_, r)| r.clone()).collect())
+            self.call("list_parts", |memory| {
+                let open = memory
+                    .uploads
+                    .get(upload)
+                    .filter(|u| u.key == key)
+                    .ok_or_else(|| gone(key, upload))?;
+                Ok(open.parts.values().map(|(_, r)| r.clone()).collect())
+            })
         })
     }
 
@@ -241,39 +284,41 @@ impl ObjectTarget for MemoryTarget {
         parts: &'a [PartReceipt],
     ) -> ObjectFuture<'a, ()> {
         Box::pin(async move {
-            let mut memory = self.enter("complete")?;
-            let open = memory
-                .uploads
-                .remove(upload)
-                .filter(|u| u.key == key)
-                .ok_or_else(|| gone(key, upload))?;
-            let mut bytes = Vec::new();
-            for (index, part) in parts.iter().enumerate() {
-                let Some((data, receipt)) = open.parts.get(&part.number) else {
-                    return Err(ObjectError::new(ObjectErrorKind::Mismatch, "invalid part"));
-                };
-                let last = index + 1 == parts.len();
-                if receipt != part || (!last && (data.len() as u64) < self.min_part) {
-                    return Err(ObjectError::new(ObjectErrorKind::Mismatch, "invalid part"));
+            self.call("complete", |memory| {
+                let open = memory
+                    .uploads
+                    .remove(upload)
+                    .filter(|u| u.key == key)
+                    .ok_or_else(|| gone(key, upload))?;
+                let mut bytes = Vec::new();
+                for (index, part) in parts.iter().enumerate() {
+                    let Some((data, receipt)) = open.parts.get(&part.number) else {
+                        return Err(ObjectError::new(ObjectErrorKind::Mismatch, "invalid part"));
+                    };
+                    let last = index + 1 == parts.len();
+                    if receipt != part || (!last && (data.len() as u64) < self.min_part) {
+                        return Err(ObjectError::new(ObjectErrorKind::Mismatch, "invalid part"));
+                    }
+                    bytes.extend_from_slice(data);
                 }
-                bytes.extend_from_slice(data);
-            }
-            memory.objects.insert(
-                key.to_owned(),
-                Stored {
-                    bytes,
-                    sha256: None,
-                },
-            );
-            Ok(())
+                memory.objects.insert(
+                    key.to_owned(),
+                    Stored {
+                        bytes,
+                        sha256: None,
+                    },
+                );
+                Ok(())
+            })
         })
     }
 
     fn abort<'a>(&'a self, _key: &'a str, upload: &'a str) -> ObjectFuture<'a, ()> {
         Box::pin(async move {
-            let mut memory = self.enter("abort")?;
-            memory.uploads.remove(upload);
-            Ok(())
+            self.call("abort", |memory| {
+                memory.uploads.remove(upload);
+                Ok(())
+            })
         })
     }
 
@@ -284,33 +329,35 @@ impl ObjectTarget for MemoryTarget {
         sha256: [u8; 32],
     ) -> ObjectFuture<'a, ()> {
         Box::pin(async move {
-            let mut memory = self.enter("publish")?;
-            let Some(object) = memory.objects.get(staging).cloned() else {
-                return Err(ObjectError::new(
-                    ObjectErrorKind::Refused,
-                    format!("{staging} not found"),
-                ));
-            };
-            if <[u8; 32]>::from(Sha256::digest(&object.bytes)) != sha256 {
-                return Err(ObjectError::new(ObjectErrorKind::Mismatch, "checksum"));
-            }
-            let stored = Stored {
-                bytes: object.bytes,
-                sha256: Some(sha256),
-            };
-            memory.place(final_key, stored)?;
-            memory.objects.remove(staging);
-            Ok(())
+            self.call("publish", |memory| {
+                let Some(object) = memory.objects.get(staging).cloned() else {
+                    return Err(ObjectError::new(
+                        ObjectErrorKind::Refused,
+                        format!("{staging} not found"),
+                    ));
+                };
+                if <[u8; 32]>::from(Sha256::digest(&object.bytes)) != sha256 {
+                    return Err(ObjectError::new(ObjectErrorKind::Mismatch, "checksum"));
+                }
+                let stored = Stored {
+                    bytes: object.bytes,
+                    sha256: Some(sha256),
+                };
+                memory.place(final_key, stored)?;
+                memory.objects.remove(staging);
+                Ok(())
+            })
         })
     }
 
     fn stat<'a>(&'a self, key: &'a str) -> ObjectFuture<'a, Option<ObjectInfo>> {
         Box::pin(async move {
-            let memory = self.enter("stat")?;
-            Ok(memory.objects.get(key).map(|s| ObjectInfo {
-                size: s.bytes.len() as u64,
-                sha256: s.sha256,
-            }))
+            self.call("stat", |memory| {
+                Ok(memory.objects.get(key).map(|s| ObjectInfo {
+                    size: s.bytes.len() as u64,
+                    sha256: s.sha256,
+                }))
+            })
         })
     }
 }
