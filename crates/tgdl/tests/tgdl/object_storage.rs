@@ -14,7 +14,7 @@
 use std::process::{Command, Stdio};
 
 use localdc::world::{FileKey, Fixture};
-use localdc::{Config, RunningServer};
+use localdc::{Config, RunningServer, WanProfile};
 use objstore::garage::Garage;
 use objstore::{Holder, LeaseOutcome, Target, layout};
 use serde_json::{Value, json};
@@ -56,7 +56,11 @@ struct S3Env {
 
 impl S3Env {
     fn start(files: &[(i64, u64, &str)]) -> Self {
-        let env = Env::start(fixture(files), Config::default());
+        Self::with_config(files, Config::default())
+    }
+
+    fn with_config(files: &[(i64, u64, &str)], config: Config) -> Self {
+        let env = Env::start(fixture(files), config);
         let garage = env.runtime().block_on(Garage::start()).unwrap();
         let config_dir = env.dir.path().join("home/config/tgdl");
         std::fs::create_dir_all(&config_dir).unwrap();
@@ -335,4 +339,91 @@ fn export_writes_result_json_to_the_bucket_after_the_media() {
     let (code, _, stderr) = s3.run(&["export", "@vault", "-o", &url, "--media"]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("no new messages"), "{stderr}");
+}
+
+#[test]
+fn a_download_killed_mid_upload_resumes_the_same_multipart_upload() {
+    // 5 parts of 8 MiB; a WAN-shaped localdc so the kill lands mid-file.
+    let s3 = S3Env::with_config(
+        &[(100, 40 * MIB, "big.bin")],
+        Config::default().with_wan_profile(WanProfile::Wan),
+    );
+    let url = s3.garage.url("killed");
+    let parts = || s3.block_on(s3.garage.requests("UploadPart")).unwrap();
+    let mut child = s3
+        .command(&["download", "@vault", "-o", &url], None)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Parts go up one at a time per file: a third begun means two are done and recorded.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_mins(2);
+    while parts() < 3 {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "finished before the kill"
+        );
+        assert!(std::time::Instant::now() < deadline, "no part went up");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let target = s3.target("killed");
+    assert!(
+        s3.block_on(target.stat("vault/1_big.bin"))
+            .unwrap()
+            .is_none(),
+        "nothing is visible under the final key before the file is complete"
+    );
+
+    let before = parts();
+    s3.env.world.reset_served();
+    let (code, _, stderr) = s3.run(&["download", "@vault", "-o", &url]);
+    assert_eq!(code, 0, "{stderr}");
+    let rerun_parts = parts() - before;
+    assert!(
+        rerun_parts <= 3,
+        "the rerun sent {rerun_parts} parts of 5: it did not continue the upload"
+    );
+    assert!(s3.env.world.served_total() < 40 * MIB);
+    let bytes = s3.block_on(target.read("vault/1_big.bin")).unwrap();
+    assert_eq!(objstore::sha256_of(&bytes), s3.expected(100));
+    assert_eq!(
+        s3.block_on(target.list(".tgdl/incoming/")).unwrap(),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn a_full_bucket_stops_the_run_with_a_clear_error_and_keeps_what_was_done() {
+    let s3 = S3Env::start(&[(101, 3 * MIB, "first.bin"), (102, 3 * MIB, "second.bin")]);
+    let url = s3.garage.url("full");
+    // Room for one file, not two.
+    s3.block_on(s3.garage.set_quota(Some(4 * MIB))).unwrap();
+    let (code, _, stderr) = s3.run(&["download", "@vault", "-o", &url, "--parallel-files", "1"]);
+    assert_ne!(code, 0, "{stderr}");
+    assert!(stderr.contains("refuses writes"), "{stderr}");
+    assert!(stderr.contains("raise the quota"), "{stderr}");
+    let target = s3.target("full");
+    // One file fit (whichever went first), verified; the other is not there at all.
+    let stored: Vec<(String, i64)> = [("vault/1_first.bin", 101), ("vault/2_second.bin", 102)]
+        .into_iter()
+        .filter_map(|(key, media)| {
+            let info = s3.block_on(target.stat(key)).unwrap()?;
+            assert_eq!(info.sha256, Some(s3.expected(media)), "{key}");
+            Some((key.to_owned(), media))
+        })
+        .collect();
+    assert_eq!(stored.len(), 1, "{stored:?}\n{stderr}");
+
+    // Room again: the rerun adds the missing file and keeps the first.
+    s3.block_on(s3.garage.set_quota(None)).unwrap();
+    let (code, _, stderr) = s3.run(&["download", "@vault", "-o", &url]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("1 downloaded"), "{stderr}");
+    assert!(stderr.contains("1 already there"), "{stderr}");
+    for (key, media) in [("vault/1_first.bin", 101), ("vault/2_second.bin", 102)] {
+        let bytes = s3.block_on(target.read(key)).unwrap();
+        assert_eq!(objstore::sha256_of(&bytes), s3.expected(media), "{key}");
+    }
 }
