@@ -9,6 +9,7 @@ mod follow;
 mod handoff;
 mod hostile_server;
 mod login;
+mod object_garage;
 mod object_output;
 mod peers_and_history;
 mod routing;

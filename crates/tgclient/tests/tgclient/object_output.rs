@@ -42,9 +42,13 @@ const SIZES: [(i32, u64); 6] = [
     (6, 24 * MIB),
 ];
 
+/// The large file (message 7), for the Garage run that is not part of every test.
+pub(crate) const LARGE: (i32, u64) = (7, 300 * MIB);
+
 pub(crate) fn fixture() -> localdc::world::Fixture {
     let messages: Vec<serde_json::Value> = SIZES
         .iter()
+        .chain([&LARGE])
         .map(|&(id, size)| {
             let doc = common::document(
                 95_000 + i64::from(id),

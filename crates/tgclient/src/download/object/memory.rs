@@ -356,6 +356,7 @@ impl ObjectTarget for MemoryTarget {
                 Ok(memory.objects.get(key).map(|s| ObjectInfo {
                     size: s.bytes.len() as u64,
                     sha256: s.sha256,
+                    checksum_by_service: s.sha256.is_some(),
                 }))
             })
         })

@@ -1,11 +1,12 @@
 //! What the engine needs from an object store, as a trait: `objstore::Target` implements
-//! it (S3, a local path, memory), and the unit tests use an in-memory store with faults.
+//! it (S3, a local path, memory), and the tests use an in-memory store with faults.
 
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 
 use bytes::Bytes;
+pub use objstore::{ObjectInfo, PartReceipt};
 
 /// A storage call under way.
 pub type ObjectFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, ObjectError>> + Send + 'a>>;
@@ -63,24 +64,6 @@ pub trait ObjectTarget: fmt::Debug + Send + Sync {
     fn stat<'a>(&'a self, key: &'a str) -> ObjectFuture<'a, Option<ObjectInfo>>;
 }
 
-/// One part the service has.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PartReceipt {
-    pub number: u32,
-    /// The service's entity tag (what completing the upload names the part by).
-    pub etag: String,
-    pub sha256: [u8; 32],
-    pub size: u64,
-}
-
-/// What `stat` knows about an object.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ObjectInfo {
-    pub size: u64,
-    /// Its SHA-256, where the object carries one.
-    pub sha256: Option<[u8; 32]>,
-}
-
 /// A storage call that failed: what it means for the download, and the service's words.
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
@@ -114,5 +97,99 @@ impl ObjectError {
             kind,
             message: message.into(),
         }
+    }
+}
+
+impl From<objstore::ObjError> for ObjectError {
+    fn from(error: objstore::ObjError) -> Self {
+        use objstore::ObjError as E;
+        let kind = match &error {
+            E::Network { .. } | E::Unavailable { .. } => ObjectErrorKind::Transient,
+            // Nothing left to continue from (a staging object gone too): start again.
+            E::UploadGone { .. } | E::NotFound { .. } => ObjectErrorKind::UploadGone,
+            E::AlreadyExists { .. } => ObjectErrorKind::Exists,
+            E::ChecksumMismatch { .. } => ObjectErrorKind::Mismatch,
+            _ => ObjectErrorKind::Refused,
+        };
+        Self::new(kind, error.to_string())
+    }
+}
+
+/// The storage layer's target, as the engine uses it.
+impl ObjectTarget for objstore::Target {
+    fn min_part_size(&self) -> u64 {
+        objstore::Target::min_part_size(self)
+    }
+
+    fn put_small<'a>(
+        &'a self,
+        key: &'a str,
+        bytes: Bytes,
+        sha256: [u8; 32],
+    ) -> ObjectFuture<'a, ()> {
+        Box::pin(async move { Ok(objstore::Target::put_small(self, key, bytes, sha256).await?) })
+    }
+
+    fn begin<'a>(&'a self, key: &'a str) -> ObjectFuture<'a, String> {
+        Box::pin(async move { Ok(objstore::Target::begin(self, key).await?.0) })
+    }
+
+    fn put_part<'a>(
+        &'a self,
+        key: &'a str,
+        upload: &'a str,
+        number: u32,
+        bytes: Bytes,
+        sha256: [u8; 32],
+    ) -> ObjectFuture<'a, PartReceipt> {
+        Box::pin(async move {
+            let upload = objstore::UploadId(upload.to_owned());
+            Ok(objstore::Target::put_part(self, key, &upload, number, bytes, sha256).await?)
+        })
+    }
+
+    fn list_parts<'a>(
+        &'a self,
+        key: &'a str,
+        upload: &'a str,
+    ) -> ObjectFuture<'a, Vec<PartReceipt>> {
+        Box::pin(async move {
+            let upload = objstore::UploadId(upload.to_owned());
+            Ok(objstore::Target::list_parts(self, key, &upload).await?)
+        })
+    }
+
+    fn complete<'a>(
+        &'a self,
+        key: &'a str,
+        upload: &'a str,
+        parts: &'a [PartReceipt],
+    ) -> ObjectFuture<'a, ()> {
+        Box::pin(async move {
+            let upload = objstore::UploadId(upload.to_owned());
+            Ok(objstore::Target::complete(self, key, &upload, parts).await?)
+        })
+    }
+
+    fn abort<'a>(&'a self, key: &'a str, upload: &'a str) -> ObjectFuture<'a, ()> {
+        Box::pin(async move {
+            let upload = objstore::UploadId(upload.to_owned());
+            Ok(objstore::Target::abort(self, key, &upload).await?)
+        })
+    }
+
+    fn publish<'a>(
+        &'a self,
+        staging: &'a str,
+        final_key: &'a str,
+        sha256: [u8; 32],
+    ) -> ObjectFuture<'a, ()> {
+        Box::pin(
+            async move { Ok(objstore::Target::publish(self, staging, final_key, sha256).await?) },
+        )
+    }
+
+    fn stat<'a>(&'a self, key: &'a str) -> ObjectFuture<'a, Option<ObjectInfo>> {
+        Box::pin(async move { Ok(objstore::Target::stat(self, key).await?) })
     }
 }
