@@ -31,7 +31,7 @@ use crate::incremental::{
     self, Archive, ArchivedFile, Lister, MarkedListing, Request, Role, place,
 };
 use crate::leases::{self, Leasing, Skipped, Taken};
-use crate::manifest::{Manifest, ManifestEntry, ManifestPlace, hex};
+use crate::manifest::{Manifest, ManifestEntry, hex};
 use crate::naming::{Claims, NameFields, Template, is_contained};
 use crate::progress::Progress;
 use crate::signals::{Interrupted, Stopper};
@@ -136,7 +136,7 @@ pub async fn run(client: &Client, args: &DownloadArgs) -> Result<()> {
         &plan.files,
         options,
         args.json,
-        &manifest,
+        &mut Manifest::open(&manifest)?,
         leasing.as_ref(),
     )
     .await?;
@@ -195,18 +195,17 @@ pub fn download_options(args: &DownloadArgs, output: &Opened) -> DownloadOptions
 }
 
 /// Downloads `files` with `options`, showing progress (bars, or JSON lines with `json`)
-/// and recording every file in the manifest at `manifest` (appended to; an object is
-/// written whole at the end). With `leasing` (object storage shared with other
-/// processes) a file another process has is skipped and recorded with who has it.
+/// and recording every file in `manifest` (checkpointed at the end). With `leasing`
+/// (object storage shared with other processes) a file another process has is skipped
+/// and recorded with who has it.
 pub async fn execute(
     client: &Client,
     files: &[Planned],
     options: DownloadOptions,
     json: bool,
-    manifest: &ManifestPlace,
+    manifest: &mut Manifest,
     leasing: Option<&Leasing>,
 ) -> Result<Executed> {
-    let mut manifest = Manifest::open(manifest)?;
     let taken = take_leases(files, leasing).await?;
     let ours: Vec<&Planned> = taken.ours.iter().filter_map(|&i| files.get(i)).collect();
     let names: Vec<String> = ours.iter().map(|p| p.shown.clone()).collect();
@@ -240,8 +239,8 @@ pub async fn execute(
     let mut summary = Summary::default();
     for (index, (plan, outcome)) in files.iter().zip(&outcomes).enumerate() {
         match skipped.iter().find(|s| s.index == index) {
-            Some(skip) => summary.record_skipped(plan, skip, &mut manifest)?,
-            None => summary.record(plan, outcome, &mut manifest)?,
+            Some(skip) => summary.record_skipped(plan, skip, manifest)?,
+            None => summary.record(plan, outcome, manifest)?,
         }
     }
     manifest.checkpoint().await?;

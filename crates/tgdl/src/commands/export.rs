@@ -27,6 +27,7 @@ use crate::desktop_export::model::{Export, ExportKind, PeerCandidates, marked_id
 use crate::desktop_export::{reader, source};
 use crate::destination::Opened;
 use crate::filters::Filters;
+use crate::manifest::Manifest;
 use crate::{dates, errors, output};
 
 /// The file Desktop writes, in the export directory.
@@ -273,7 +274,7 @@ impl<'a> FilePlan<'a> {
             &self.planned,
             options,
             args.json,
-            &manifest,
+            &mut Manifest::open(&manifest)?,
             leasing.as_ref(),
         )
         .await?;

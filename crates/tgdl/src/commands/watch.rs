@@ -64,6 +64,8 @@ pub async fn run(client: &Client, args: &DownloadArgs) -> Result<()> {
         ..plain::download_options(args, &output)
     };
 
+    // One manifest for the whole watch: an object is rewritten whole at each checkpoint.
+    let mut manifest = Manifest::open(&manifest_place)?;
     let mut plan = Plan::new(args.template.clone(), output.root(), None)
         .for_output(&output)
         .with_marks(true);
@@ -81,7 +83,7 @@ pub async fn run(client: &Client, args: &DownloadArgs) -> Result<()> {
             &plan.files,
             options.clone(),
             args.json,
-            &manifest_place,
+            &mut manifest,
             leasing.as_ref(),
         )
         .await?;
@@ -101,7 +103,6 @@ pub async fn run(client: &Client, args: &DownloadArgs) -> Result<()> {
         follow.chats()
     ));
 
-    let mut manifest = Manifest::open(&manifest_place)?;
     let mut totals = Summary::default();
     let landed = Arc::new(AtomicUsize::new(0));
     // Its own task: a tick must not cancel `follow.next()` halfway through a call.
