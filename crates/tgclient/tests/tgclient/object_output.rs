@@ -13,6 +13,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use localdc::world::{FileKey, World};
@@ -24,7 +25,7 @@ use tgclient::download::{
     DownloadError, DownloadJob, DownloadOptions, FileFailure, FileOutcome, download,
 };
 use tgclient::media::MediaFile;
-use tl_types::api::enums;
+use tl_types::api::{enums, functions};
 
 use crate::common;
 
@@ -74,8 +75,13 @@ pub(crate) struct Env {
 
 impl Env {
     pub(crate) async fn start() -> Env {
+        Self::start_with(|_| {}).await
+    }
+
+    /// With localdc's handlers adjusted by `customize`.
+    pub(crate) async fn start_with(customize: impl FnOnce(&mut localdc::Registry)) -> Env {
         let world = Arc::new(World::from_fixture(fixture()).unwrap());
-        let server = common::serve(Config::default(), &world, |_| {}).await;
+        let server = common::serve(Config::default(), &world, customize).await;
         let dir = tempfile::tempdir().unwrap();
         let client = common::open_client(
             &dir.path().join("s.session"),
@@ -384,6 +390,8 @@ async fn passing_storage_failures_are_tried_again_and_other_content_at_a_key_is_
     let env = Env::start().await;
     let target = Arc::new(MemoryTarget::new(5 * MIB));
     target.fail("put_part", ObjectErrorKind::Transient, 3);
+    // A part damaged on the way: the service disputes its checksum; it is sent again.
+    target.fail("put_part", ObjectErrorKind::Mismatch, 1);
     target.fail("put_small", ObjectErrorKind::Transient, 2);
     target.insert("chat/f2.bin", b"someone else's".to_vec());
     let jobs = vec![env.job(2), env.job(3), env.job(5)];
@@ -399,5 +407,74 @@ async fn passing_storage_failures_are_tried_again_and_other_content_at_a_key_is_
     for (job, outcome) in jobs.iter().zip(&outcomes).skip(1) {
         assert_eq!(done_sha(outcome).0, env.expected_sha256(job));
     }
-    assert_eq!(target.calls("put_part"), 3 + 3);
+    assert_eq!(target.calls("put_part"), 3 + 3 + 1);
+}
+
+/// Holds the answer for offset 0 of any file until a part at `until` or beyond was asked
+/// for (or a few seconds passed); the highest offset asked for when it was let go.
+fn hold_first_part(registry: &mut localdc::Registry, until: u64) -> Arc<AtomicU64> {
+    use tl_types::{Deserialize, Identifiable};
+    let id = functions::upload::GetFile::CONSTRUCTOR_ID;
+    let (_, inner) = registry.get(id).unwrap();
+    let (seen, held) = (
+        Arc::new(AtomicU64::new(0)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let at_release = Arc::new(AtomicU64::new(0));
+    let released = Arc::clone(&at_release);
+    registry.register_async(id, "upload.getFile", move |ctx, body| {
+        let (inner, seen, held) = (Arc::clone(&inner), Arc::clone(&seen), Arc::clone(&held));
+        let released = Arc::clone(&released);
+        async move {
+            let offset = functions::upload::GetFile::from_bytes(&body)
+                .map_or(0, |request| u64::try_from(request.offset).unwrap());
+            seen.fetch_max(offset, Ordering::AcqRel);
+            if offset == 0 && !held.swap(true, Ordering::AcqRel) {
+                for _ in 0..500 {
+                    if seen.load(Ordering::Acquire) >= until {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                // A moment for the parts asked last to arrive before this one.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                released.store(seen.load(Ordering::Acquire), Ordering::Release);
+            }
+            inner.call(ctx, body).await
+        }
+    });
+    at_release
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parts_ahead_of_a_slow_one_spill_beyond_the_budget_and_never_past_the_window() {
+    let seen = Arc::new(std::sync::Mutex::new(None));
+    let env = Env::start_with(|registry| {
+        *seen.lock().unwrap() = Some(hold_first_part(registry, 7 * MIB));
+    })
+    .await;
+    let at_release = seen.lock().unwrap().take().unwrap();
+    let target = Arc::new(MemoryTarget::new(5 * MIB));
+    let job = env.job(6);
+    let mut options = env.options(target.clone());
+    // A budget of 4 parts (2 MiB of it for parts waiting their turn) and a window of 8 MiB.
+    options.parts_in_flight = 4;
+    if let Output::Objects(output) = &mut options.output {
+        output.lookahead = 8 * MIB;
+    }
+    let outcomes = download(&env.client, vec![job.clone()], options, None)
+        .await
+        .unwrap();
+    assert_eq!(done_sha(&outcomes[0]).0, env.expected_sha256(&job));
+    // While part 0 was held, the parts after it were fetched up to the window's end (far
+    // past the 3 MiB the budget alone allows: those waited in the spill file), no further.
+    assert_eq!(at_release.load(Ordering::Acquire), 7 * MIB);
+    let spill = env.dir.path().join("spill");
+    assert!(std::fs::read_dir(&spill).map_or(true, |d| d.count() == 0));
+    assert_eq!(env.served(&job), job.media.size, "each part fetched once");
+    let object = target.object("chat/f6.bin").unwrap();
+    assert_eq!(
+        <[u8; 32]>::from(Sha256::digest(&object)),
+        env.expected_sha256(&job)
+    );
 }

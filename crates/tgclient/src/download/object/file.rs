@@ -32,6 +32,9 @@ use crate::download::ledger::FileState;
 use crate::media::MediaId;
 use crate::store::{StoreError, UploadRecord, UploadedPart};
 
+/// Sends of one part again after the service disputed its checksum.
+const MISMATCH_RESENDS: u32 = 2;
+
 /// Where a file's bytes go, shared with its upload tasks.
 #[derive(Debug)]
 pub(crate) struct Destination {
@@ -84,7 +87,8 @@ pub(crate) async fn open(
         .and_then(|s| s.sha256)
     {
         let there = retrying(run, || target.stat(&final_key)).await?;
-        if there.is_some_and(|o| o.size == size && o.sha256.is_none_or(|s| s == sha256)) {
+        // Objects this engine writes carry their SHA-256; anything else there is not ours.
+        if there.is_some_and(|o| o.size == size && o.sha256 == Some(sha256)) {
             return Ok(Opened::AlreadyDone(sha256));
         }
     }
@@ -142,13 +146,17 @@ pub(crate) async fn open(
                     number: p.number,
                     etag: p.etag.clone(),
                     sha256: p.sha256,
-                    size: p.end - p.start,
+                    size: p.end.saturating_sub(p.start),
                 })
                 .collect();
-            let (id, completed) = (&record.upload_id, record.completed);
-            let finished =
-                complete_and_publish(exec, run, &to, id, &receipts, completed, size, sha256);
-            match finished.await? {
+            let verified = Verified {
+                upload_id: &record.upload_id,
+                receipts: &receipts,
+                completed: record.completed,
+                size,
+                sha256,
+            };
+            match complete_and_publish(exec, run, &to, verified).await? {
                 Some(Ok(())) => return Ok(Opened::Published(sha256)),
                 Some(Err(failure)) => return Ok(Opened::Failed(failure)),
                 None => {}
@@ -217,16 +225,31 @@ async fn confirmed(
         }
         Err(other) => return Err(other),
     };
+    let (resume, receipts) = confirmed_prefix(&record.parts, &listed);
+    let next = resume.next_number;
+    exec.client
+        .with_store(|s| s.drop_upload_parts_from(&record.key, next))
+        .map_err(store_error)?;
+    Ok(Some((resume, receipts)))
+}
+
+/// The recorded parts the service still has with the same checksum and size, in order
+/// from the first, each ending where the next starts with a usable hash state: where the
+/// upload continues, and the receipts to complete it with.
+fn confirmed_prefix(
+    recorded: &[UploadedPart],
+    listed: &[PartReceipt],
+) -> (Resume, Vec<PartReceipt>) {
     let mut resume = Resume {
         next_number: 1,
         ..Resume::default()
     };
     let mut receipts = Vec::new();
-    for part in &record.parts {
+    for part in recorded {
         let has = listed
             .iter()
             .find(|r| r.number == part.number)
-            .filter(|r| r.sha256 == part.sha256 && r.size == part.end - part.start);
+            .filter(|r| r.sha256 == part.sha256 && r.size == part.end.saturating_sub(part.start));
         let (Some(has), Some(whole)) = (has, ResumableSha256::restore(&part.hash_state)) else {
             break;
         };
@@ -240,27 +263,35 @@ async fn confirmed(
         };
         receipts.push(has.clone());
     }
-    let next = resume.next_number;
-    exec.client
-        .with_store(|s| s.drop_upload_parts_from(&record.key, next))
-        .map_err(store_error)?;
-    Ok(Some((resume, receipts)))
+    (resume, receipts)
+}
+
+/// A multipart upload whose file was verified whole.
+struct Verified<'a> {
+    upload_id: &'a str,
+    receipts: &'a [PartReceipt],
+    /// The service assembled it already (recorded so).
+    completed: bool,
+    size: u64,
+    sha256: [u8; 32],
 }
 
 /// Completes a verified upload (unless that is recorded) and publishes it. `None` when
 /// there is nothing to finish from (the upload and the staging object are gone): the
 /// record is dropped and the file starts again.
-#[allow(clippy::too_many_arguments)]
 async fn complete_and_publish(
     exec: &Executor,
     run: &ObjectRun,
     to: &Destination,
-    upload_id: &str,
-    receipts: &[PartReceipt],
-    completed: bool,
-    size: u64,
-    sha256: [u8; 32],
+    verified: Verified<'_>,
 ) -> Result<Option<Result<(), FileFailure>>, DownloadError> {
+    let Verified {
+        upload_id,
+        receipts,
+        completed,
+        size,
+        sha256,
+    } = verified;
     if !completed {
         let done = retrying(run, || {
             to.target.complete(&to.staging_key, upload_id, receipts)
@@ -321,11 +352,23 @@ pub(crate) async fn upload_part(
         DownloadError::Storage(ObjectError::new(ObjectErrorKind::Refused, join.to_string()))
     })?;
     let end = start + bytes.len() as u64;
-    let sent = retry_calls(to.attempts, to.retry_pause, || {
-        to.target
-            .put_part(&to.staging_key, &upload_id, number, bytes.clone(), sha256)
-    })
-    .await;
+    // The service disputing the part's checksum means the bytes were damaged on the way:
+    // they are sent again, a few times.
+    let mut disputes = 0;
+    let sent = loop {
+        let sent = retry_calls(to.attempts, to.retry_pause, || {
+            to.target
+                .put_part(&to.staging_key, &upload_id, number, bytes.clone(), sha256)
+        })
+        .await;
+        match sent {
+            Err(e) if e.kind == ObjectErrorKind::Mismatch && disputes < MISMATCH_RESENDS => {
+                tracing::warn!(number, error = %e, "the service disputes a part's checksum; sending it again");
+                disputes += 1;
+            }
+            other => break other,
+        }
+    };
     let receipt = match sent {
         Ok(receipt) => receipt,
         Err(e) if e.kind == ObjectErrorKind::UploadGone => {
@@ -438,12 +481,19 @@ impl ObjectFile {
             .with_store(|s| s.set_upload_verified(&key, &sha256))
             .map_err(store_error)?;
         let receipts = std::mem::take(&mut self.receipts);
-        let finished =
-            complete_and_publish(exec, run, &to, &upload_id, &receipts, false, size, sha256);
-        Ok(match finished.await? {
-            Some(published) => published.map(|()| sha256),
-            None => Err(upload_gone()),
-        })
+        let verified = Verified {
+            upload_id: &upload_id,
+            receipts: &receipts,
+            completed: false,
+            size,
+            sha256,
+        };
+        Ok(
+            match complete_and_publish(exec, run, &to, verified).await? {
+                Some(published) => published.map(|()| sha256),
+                None => Err(upload_gone()),
+            },
+        )
     }
 }
 
@@ -552,7 +602,7 @@ fn staging_key(job: &DownloadJob, final_key: &str) -> String {
     } else {
         format!("-{}", job.media.id.thumb)
     };
-    format!(".tgdl/incoming/{}{thumb}-{tag}", job.media.id.id)
+    objstore::layout::staging_key(&format!("{}{thumb}-{tag}", job.media.id.id))
 }
 
 /// `call` with the run's tries and pauses; the last error as the run's.
@@ -584,5 +634,83 @@ async fn retry_calls<'a, T>(
             }
             Err(e) => return Err(e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+    use super::*;
+
+    const MIB: u64 = 1 << 20;
+
+    /// Three recorded parts of 5 MiB with their hash states, and the receipts the service
+    /// would list for them.
+    fn three_parts() -> (Vec<UploadedPart>, Vec<PartReceipt>) {
+        let mut whole = ResumableSha256::default();
+        let mut recorded = Vec::new();
+        let mut listed = Vec::new();
+        for number in 1..=3u32 {
+            let bytes = vec![u8::try_from(number).unwrap(); (5 * MIB) as usize];
+            whole.update(&bytes);
+            let sha256: [u8; 32] = Sha256::digest(&bytes).into();
+            let start = u64::from(number - 1) * 5 * MIB;
+            recorded.push(UploadedPart {
+                number,
+                start,
+                end: start + 5 * MIB,
+                etag: format!("\"{number}\""),
+                sha256,
+                hash_state: whole.save().unwrap().to_vec(),
+            });
+            listed.push(PartReceipt {
+                number,
+                etag: format!("\"{number}\""),
+                sha256,
+                size: 5 * MIB,
+            });
+        }
+        (recorded, listed)
+    }
+
+    #[test]
+    fn an_upload_continues_after_the_recorded_parts_the_service_still_has() {
+        let (recorded, listed) = three_parts();
+        let (resume, receipts) = confirmed_prefix(&recorded, &listed);
+        assert_eq!((resume.at, resume.next_number), (15 * MIB, 4));
+        assert_eq!(receipts, listed);
+        assert_eq!(resume.whole.len(), 15 * MIB);
+
+        // The service lost part 2: the upload continues after part 1 (3 is sent again).
+        let without_two: Vec<PartReceipt> =
+            listed.iter().filter(|r| r.number != 2).cloned().collect();
+        let (resume, receipts) = confirmed_prefix(&recorded, &without_two);
+        assert_eq!(
+            (resume.at, resume.next_number, receipts.len()),
+            (5 * MIB, 2, 1)
+        );
+
+        // Another part 1 on the service (other bytes), or a damaged hash state: from 0.
+        let mut other = listed.clone();
+        other[0].sha256 = [0; 32];
+        assert_eq!(confirmed_prefix(&recorded, &other).0.at, 0);
+        let mut damaged = recorded.clone();
+        damaged[0].hash_state.truncate(10);
+        let (resume, receipts) = confirmed_prefix(&damaged, &listed);
+        assert_eq!((resume.at, resume.next_number, receipts.len()), (0, 1, 0));
+        // Parts the service has but the record lacks do not count.
+        assert_eq!(confirmed_prefix(&recorded[..1], &listed).0.at, 5 * MIB);
+    }
+
+    #[test]
+    fn the_service_must_hold_exactly_the_parts_sent() {
+        let (_, sent) = three_parts();
+        assert_eq!(parts_differ(&sent, &sent, 15 * MIB), None);
+        assert!(parts_differ(&sent, &sent, 15 * MIB + 1).is_some());
+        assert!(parts_differ(&sent, &sent[..2], 15 * MIB).is_some());
+        let mut other = sent.clone();
+        other[2].sha256 = [1; 32];
+        assert!(parts_differ(&sent, &other, 15 * MIB).is_some());
     }
 }
