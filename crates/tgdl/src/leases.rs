@@ -11,6 +11,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 
 use crate::manifest::hex;
+use crate::storage::retrying;
 
 /// How long a lease lasts unless renewed: long enough that a renewal missed while the
 /// service restarts does not lose it, short enough that a crashed holder's files are taken
@@ -52,8 +53,9 @@ pub fn lease_name(key: &str) -> String {
 /// What asking for the leases of a run's files gave, file by file.
 #[derive(Debug)]
 pub enum Claimed {
-    /// This process uploads the file.
-    Ours(Lease),
+    /// This process uploads the file (under this lease; none when the one it holds came
+    /// from an earlier try whose answer was lost).
+    Ours(Option<Lease>),
     /// Another process has it until `expires` (Unix seconds).
     Elsewhere { holder: Holder, expires: u64 },
 }
@@ -74,7 +76,8 @@ pub async fn claim(target: &Target, holder: &Holder, keys: &[String]) -> Result<
             };
             let (target, holder, name) = (target.clone(), holder.clone(), lease_name(key));
             asking.spawn(async move {
-                let outcome = target.lease(&name, &holder, LEASE_TTL).await;
+                let outcome =
+                    retrying("taking a lease", || target.lease(&name, &holder, LEASE_TTL)).await;
                 (index, outcome)
             });
         }
@@ -83,7 +86,10 @@ pub async fn claim(target: &Target, holder: &Holder, keys: &[String]) -> Result<
         };
         let (index, outcome) = joined.context("a lease request stopped")?;
         let claimed = match outcome.context("cannot take the leases of the files")? {
-            LeaseOutcome::Acquired(lease) => Claimed::Ours(lease),
+            LeaseOutcome::Acquired(lease) => Claimed::Ours(Some(lease)),
+            // A claim of an earlier try of ours that the service took although the answer
+            // was lost: the file is ours; that claim lapses on its own.
+            LeaseOutcome::Held { holder: by, .. } if by == *holder => Claimed::Ours(None),
             LeaseOutcome::Held { holder, expires } => Claimed::Elsewhere { holder, expires },
         };
         if let Some(slot) = answers.get_mut(index) {
@@ -156,7 +162,7 @@ impl Taken {
             match claimed {
                 Claimed::Ours(lease) => {
                     ours.push(index);
-                    leases.push(lease);
+                    leases.extend(lease);
                 }
                 Claimed::Elsewhere { holder, expires } => skipped.push(Skipped {
                     index,
@@ -201,7 +207,19 @@ impl Held {
                     () = tokio::time::sleep(RENEW_EVERY) => {}
                 }
                 for lease in &mut leases {
-                    match renewing.renew(lease, LEASE_TTL).await {
+                    let renewed = retrying("renewing a lease", || {
+                        let mut trial = lease.clone();
+                        let renewing = renewing.clone();
+                        async move {
+                            let kept = renewing.renew(&mut trial, LEASE_TTL).await?;
+                            Ok((kept, trial))
+                        }
+                    })
+                    .await;
+                    match renewed.map(|(kept, renewed)| {
+                        *lease = renewed;
+                        kept
+                    }) {
                         Ok(true) => {}
                         // Lost or not renewed now: the upload goes on; publishing never
                         // replaces other content, so the worst case is a file both upload.

@@ -132,11 +132,10 @@ impl Manifest {
             return Ok(());
         };
         let text = String::from_utf8_lossy(&object.lines);
-        object
-            .target
-            .put_text(&object.key, &text)
+        let (target, key) = (&object.target, &object.key);
+        crate::storage::retrying("writing the manifest", || target.put_text(key, &text))
             .await
-            .with_context(|| format!("cannot write the manifest {}", object.key))?;
+            .with_context(|| format!("cannot write the manifest {key}"))?;
         object.dirty = false;
         Ok(())
     }

@@ -28,6 +28,7 @@ use crate::desktop_export::{reader, source};
 use crate::destination::Opened;
 use crate::filters::Filters;
 use crate::manifest::Manifest;
+use crate::storage::retrying;
 use crate::{dates, errors, output};
 
 /// The file Desktop writes, in the export directory.
@@ -115,10 +116,11 @@ pub async fn run(client: &Client, args: &ExportArgs) -> Result<()> {
         Opened::Object(target) => {
             let text = to_desktop_text(&root).context("cannot lay out result.json")?;
             let text = String::from_utf8(text).context("result.json is not UTF-8")?;
-            target
-                .put_text(RESULT_FILE, &text)
-                .await
-                .with_context(|| format!("cannot write {}", result_path.display()))?;
+            retrying("writing result.json", || {
+                target.put_text(RESULT_FILE, &text)
+            })
+            .await
+            .with_context(|| format!("cannot write {}", result_path.display()))?;
         }
     }
     output::note(format_args!(
@@ -327,10 +329,13 @@ impl Existing {
             }
             Opened::Local(_) => Ok(None),
             Opened::Object(target) => {
-                if target.stat(RESULT_FILE).await?.is_none() {
+                if retrying("looking for result.json", || target.stat(RESULT_FILE))
+                    .await?
+                    .is_none()
+                {
                     return Ok(None);
                 }
-                let bytes = target.read(RESULT_FILE).await?;
+                let bytes = retrying("reading result.json", || target.read(RESULT_FILE)).await?;
                 let (root, export) = reader::bytes_keeping_text(&bytes, path)?;
                 Self::of(path, root, export).map(Some)
             }
