@@ -64,14 +64,6 @@ impl Destination {
             }),
         }
     }
-
-    /// The local directory, if this is one.
-    pub fn local(&self) -> Option<&Path> {
-        match self {
-            Self::Local(dir) => Some(dir),
-            Self::Object(_) => None,
-        }
-    }
 }
 
 /// An output ready for files: the local directory made and checked writable, or the
@@ -139,14 +131,6 @@ impl Opened {
                 key: layout::manifest_key(run),
                 copy: explicit.map(Path::to_path_buf),
             },
-        }
-    }
-
-    /// Where the output is, for messages.
-    pub fn shown(&self) -> String {
-        match self {
-            Self::Local(dir) => dir.display().to_string(),
-            Self::Object(target) => target.url().to_string(),
         }
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use objstore::{ObjError, StorageConfig, Target, TargetUrl};
+use objstore::{ObjError, Target, TargetUrl};
 use tgclient::download::object::ObjectOutput;
 
 use crate::config::{self, Env};
@@ -21,15 +21,7 @@ use crate::config::{self, Env};
 /// do).
 pub async fn open(url: &TargetUrl, env: &impl Env) -> Result<Target> {
     let settings = config::storage_settings(env)?;
-    open_with(url, &settings).await
-}
-
-/// [`open`] with the settings given (tests, the chaos suite and the bench).
-///
-/// # Errors
-/// As [`open`].
-pub async fn open_with(url: &TargetUrl, settings: &StorageConfig) -> Result<Target> {
-    Target::open(&url.to_string(), settings)
+    Target::open(&url.to_string(), &settings)
         .await
         .with_context(|| format!("cannot write to {url}"))
 }

@@ -14,9 +14,9 @@
 use std::process::{Command, Stdio};
 
 use localdc::world::{FileKey, Fixture};
-use localdc::{Config, RunningServer, WanProfile};
+use localdc::{Config, WanProfile};
 use objstore::garage::Garage;
-use objstore::{Holder, LeaseOutcome, Target, layout};
+use objstore::{Holder, LeaseOutcome, Target};
 use serde_json::{Value, json};
 use tl_types::Identifiable;
 use tl_types::api::functions as F;
@@ -122,10 +122,6 @@ impl S3Env {
             .file_sha256(&FileKey::document(media_id))
             .unwrap()
     }
-
-    fn server(&self) -> &RunningServer {
-        self.env.server()
-    }
 }
 
 /// The manifest lines under `.tgdl/manifests/` of `target`.
@@ -216,7 +212,6 @@ fn files_go_to_the_bucket_verified_with_their_sha256_and_the_manifest_beside_the
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("5 already there"), "{stderr}");
     assert_eq!(s3.env.world.served_total(), 0);
-    let _ = s3.server();
 }
 
 #[test]
@@ -320,7 +315,6 @@ fn a_file_another_process_holds_is_skipped_and_says_who_has_it() {
         "{left:?} still holds ours"
     );
     assert!(left.iter().any(|key| key.contains(&lease)), "{left:?}");
-    let _ = layout::lease_key(&lease);
 }
 
 #[test]
