@@ -6,7 +6,11 @@
 //! through localdc's MTProxy front), then proves that no file was ever corrupt or lost, and
 //! prints one line:
 //!
-//! `faults=<n> kills=<n> files=<n> bytes=<n> corrupt=<n> lost=<n> wall=<s>`
+//! `faults=<n> kills=<n> files=<n> bytes=<n> corrupt=<n> lost=<n> ... wall=<s>`
+//!
+//! `--output s3` downloads into a Garage on loopback instead (restarted at seeded moments
+//! as one more fault); the end check reads every object back, checks that each carries its
+//! SHA-256 and that no staging object or other leftover remains.
 //!
 //! localdc runs inside this process (its knobs are turned directly; a restart goes through
 //! its state dir); the client is this same binary re-executed as `tgdl-chaos client ARGS...`, which
@@ -24,6 +28,7 @@ mod faults;
 mod fixture;
 mod live;
 mod run;
+mod s3;
 mod server;
 mod watch;
 
@@ -72,6 +77,19 @@ struct Args {
     /// Print every fault, kill and round.
     #[arg(long, short)]
     verbose: bool,
+    /// Where the downloads go: a directory, or a Garage on loopback (s3), restarted at
+    /// seeded moments as one more fault, every object read back at the end.
+    #[arg(long, value_enum, default_value = "dir")]
+    output: OutputArg,
+}
+
+/// `--output`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum OutputArg {
+    /// A local directory.
+    Dir,
+    /// S3 (a single-node Garage started here).
+    S3,
 }
 
 fn main() -> ExitCode {
@@ -144,6 +162,7 @@ fn chaos(args: &Args) -> Result<bool> {
         search_ports: args.port_base.is_none(),
         work_dir: work_dir.clone(),
         verbose: args.verbose,
+        s3: args.output == OutputArg::S3,
     };
     std::fs::create_dir_all(&work_dir)
         .with_context(|| format!("creating {}", work_dir.display()))?;
@@ -174,7 +193,7 @@ fn chaos(args: &Args) -> Result<bool> {
     }
     println!(
         "faults={} kills={} files={} bytes={} corrupt={} lost={} posted={} missed={} \
-         watch_kills={} wall={}",
+         watch_kills={} garage_restarts={} wall={}",
         totals.faults,
         totals.kills,
         totals.files,
@@ -184,6 +203,7 @@ fn chaos(args: &Args) -> Result<bool> {
         totals.posted,
         totals.missed,
         totals.watch_kills,
+        totals.garage_restarts,
         start.elapsed().as_secs()
     );
     Ok(totals.ok())

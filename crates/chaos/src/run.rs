@@ -22,6 +22,7 @@ use tl_types::api::functions::auth::{SendCode, SignIn};
 use crate::faults::{Firing, Schedule};
 use crate::fixture::{CODE, PHONE, Plan};
 use crate::live::{self, Live, LiveFile};
+use crate::s3::{Restarts, S3Output};
 use crate::server::{Keys, Local, proxy_secrets};
 use crate::watch::{self, Watcher};
 
@@ -48,6 +49,8 @@ pub struct Settings {
     pub search_ports: bool,
     pub work_dir: PathBuf,
     pub verbose: bool,
+    /// Download into a Garage on loopback (restarted as a fault) instead of a directory.
+    pub s3: bool,
 }
 
 /// Counters of a run.
@@ -77,6 +80,8 @@ pub struct Totals {
     pub watch_kills: u64,
     /// Watcher runs that did not stop cleanly on SIGTERM at the end of a round.
     pub unclean_stops: u64,
+    /// Garage restarts (`--output s3`), counted in `faults` too.
+    pub garage_restarts: u64,
 }
 
 impl Totals {
@@ -107,6 +112,7 @@ impl Totals {
         self.missed += other.missed;
         self.watch_kills += other.watch_kills;
         self.unclean_stops += other.unclean_stops;
+        self.garage_restarts += other.garage_restarts;
     }
 }
 
@@ -125,6 +131,11 @@ pub fn run(settings: &Settings) -> Result<Totals> {
             .context("starting the server runtime")?,
     );
     let keys = Keys::generate()?;
+    let s3 = if settings.s3 {
+        Some(Arc::new(S3Output::start(Arc::clone(&runtime))?))
+    } else {
+        None
+    };
     let start = Instant::now();
     let deadline = start + settings.duration;
     let mut totals = Totals::default();
@@ -135,7 +146,14 @@ pub fn run(settings: &Settings) -> Result<Totals> {
         let window = settings
             .fault_window
             .unwrap_or_else(|| remaining.max(Duration::from_secs(30)));
-        let (outcome, base) = run_round(settings, &runtime, &keys, round, port_base, window)?;
+        let (outcome, base) = run_round(
+            settings,
+            &runtime,
+            &keys,
+            s3.as_ref(),
+            (round, port_base),
+            window,
+        )?;
         port_base = base;
         eprintln!(
             "chaos: round {round}: faults={} kills={} files={} bytes={} corrupt={} lost={} \
@@ -170,8 +188,8 @@ fn run_round(
     settings: &Settings,
     runtime: &Arc<tokio::runtime::Runtime>,
     keys: &Keys,
-    round: u64,
-    port_base: u16,
+    s3: Option<&Arc<S3Output>>,
+    (round, port_base): (u64, u16),
     window: Duration,
 ) -> Result<(Totals, u16)> {
     let plan = Plan::generate(
@@ -222,7 +240,16 @@ fn run_round(
         dir: dir.clone(),
         session: dir.join("s.session"),
         proxy_port: local.proxy_port(),
+        s3: s3.map(|s3| ObjectOutput {
+            url: s3.url(round),
+            env: s3.env().to_vec(),
+        }),
     };
+    if let Some(s3) = s3 {
+        let config = dir.join("home/config/tgdl");
+        std::fs::create_dir_all(&config)?;
+        std::fs::write(config.join("config.toml"), s3.config_toml())?;
+    }
     let logins = client.login()?;
     // Each login attempt asks for one code and signs in once: a request with effects run
     // twice by session bookkeeping shows here.
@@ -260,6 +287,16 @@ fn run_round(
         window,
         settings.verbose,
     );
+    let restarts = s3.map(|s3| {
+        Restarts::start(
+            Arc::clone(s3),
+            settings.seed,
+            round,
+            settings.mean_gap.mul_f64(4.0).max(Duration::from_secs(4)),
+            window,
+            settings.verbose,
+        )
+    });
     let mut outcome = Totals {
         rounds: 1,
         ..Totals::default()
@@ -272,14 +309,25 @@ fn run_round(
         round,
         &mut outcome,
     );
-    outcome.faults = firing.stop();
+    outcome.garage_restarts = restarts.map_or(0, Restarts::stop);
+    outcome.faults = firing.stop() + outcome.garage_restarts;
     let seen = watcher.stop();
     let (live_files, live_outcome) = live.finish(&plan.live_files);
     let live_seen = live_watcher.stop();
     local.shutdown();
     downloaded?;
 
-    check(&plan, &expected, &out, &seen, &mut outcome)?;
+    match s3 {
+        Some(s3) => {
+            let sizes = plan
+                .files
+                .iter()
+                .map(|(path, spec)| (path.clone(), spec.size))
+                .collect();
+            outcome.lost += s3.check(round, &sizes, &expected, &mut outcome)?;
+        }
+        None => check(&plan, &expected, &out, &seen, &mut outcome)?,
+    }
     let live_expected = live::expected_hashes(&world, &live_files)?;
     check_live(
         &live_files,
@@ -561,6 +609,15 @@ pub struct Client {
     session: PathBuf,
     /// localdc's MTProxy front, which every other download attempt goes through.
     proxy_port: Option<u16>,
+    /// Object storage as the download's output (the watcher keeps its directory).
+    s3: Option<ObjectOutput>,
+}
+
+/// Where `tgdl download` writes in the S3 variant, and the key it is given.
+#[derive(Debug, Clone)]
+pub struct ObjectOutput {
+    url: String,
+    env: Vec<(&'static str, String)>,
 }
 
 impl Client {
@@ -580,6 +637,9 @@ impl Client {
             .env("HOME", &home)
             .env("XDG_CONFIG_HOME", home.join("config"))
             .env("XDG_DATA_HOME", home.join("data"));
+        if let Some(s3) = &self.s3 {
+            command.envs(s3.env.iter().map(|(k, v)| (*k, v.as_str())));
+        }
         Ok(command)
     }
 
@@ -622,7 +682,10 @@ impl Client {
     /// Starts attempt `attempt` of the download, through `proxy` (a `--proxy` link) if any.
     fn download(&self, attempt: u64, proxy: Option<String>) -> Result<Child> {
         let out = self.dir.join("out");
-        let out = out.to_str().context("the output path is not UTF-8")?;
+        let out = match &self.s3 {
+            Some(s3) => s3.url.as_str(),
+            None => out.to_str().context("the output path is not UTF-8")?,
+        };
         let stdout = File::create(self.dir.join(format!("attempt-{attempt}.out")))?;
         let stderr = File::create(self.stderr_path(attempt))?;
         let mut args = vec![

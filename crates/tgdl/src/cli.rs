@@ -10,6 +10,7 @@ use clap::{ArgAction, ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use tgclient::media::MediaKind;
 
 use crate::dates::{self, DateArg};
+use crate::destination::{Destination, destination_arg};
 use crate::filters;
 use crate::naming::{self, Template};
 
@@ -156,9 +157,11 @@ pub struct DownloadArgs {
     /// repeatable. Each file is read whole before anything is fetched.
     #[arg(long = "from-export", value_name = "FILE")]
     pub from_export: Vec<PathBuf>,
-    /// Where files go.
-    #[arg(long, short = 'o', value_name = "DIR", default_value = ".")]
-    pub output: PathBuf,
+    /// Where files go: a directory, or s3://bucket/prefix (object storage: the config
+    /// file's [storage] section and the AWS environment variables or profile files say how
+    /// to reach it).
+    #[arg(long, short = 'o', value_name = "DIR|URL", default_value = ".", value_parser = destination_arg)]
+    pub output: Destination,
     /// Which messages and files.
     #[command(flatten)]
     pub filters: FilterArgs,
@@ -186,7 +189,8 @@ pub struct DownloadArgs {
     #[arg(long)]
     pub json: bool,
     /// Where to write the run's manifest (default: tgdl-manifest-<time>.jsonl in the
-    /// output directory).
+    /// output directory; with s3:// output, .tgdl/manifests/<time>.jsonl under the prefix,
+    /// and this local copy too when given).
     #[arg(long, value_name = "FILE")]
     pub manifest: Option<PathBuf>,
     /// Do not check parts against the server's hashes (size and MTProto's integrity only).
@@ -213,9 +217,10 @@ pub struct ExportArgs {
     /// The chat: @username, a numeric id, a t.me link or an invite link.
     #[arg(allow_negative_numbers = true)]
     pub chat: String,
-    /// The export directory: result.json and the media folders go there.
-    #[arg(long, short = 'o', value_name = "DIR")]
-    pub output: PathBuf,
+    /// The export directory (or s3://bucket/prefix): result.json and the media folders go
+    /// there.
+    #[arg(long, short = 'o', value_name = "DIR|URL", value_parser = destination_arg)]
+    pub output: Destination,
     /// Download the media too (into photos/, files/, video_files/, ...); without it the
     /// media fields say the file was not included, as Desktop writes them.
     #[arg(long)]

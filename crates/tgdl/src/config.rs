@@ -6,6 +6,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
+use objstore::StorageConfig;
 use serde::Deserialize;
 
 /// The environment variable holding the api_id.
@@ -40,7 +41,26 @@ impl fmt::Debug for Credentials {
 struct ConfigFile {
     api_id: Option<i64>,
     api_hash: Option<String>,
+    /// `[storage]`: endpoint, region, path_style, profile, for `-o s3://...`. Credentials
+    /// are never here: they come from the AWS environment variables or profile files, so
+    /// they are in neither this file, the logs nor `ps`.
+    #[serde(default)]
+    storage: StorageConfig,
 }
+
+/// Keys that would put a secret in the config file: refused by name, with where secrets go.
+const SECRET_KEYS: &[&str] = &[
+    "access_key_id",
+    "secret_access_key",
+    "session_token",
+    "aws_access_key_id",
+    "aws_secret_access_key",
+    "aws_session_token",
+    "access_key",
+    "secret_key",
+    "secret",
+    "password",
+];
 
 /// The environment the paths and credentials come from (the process's own, or a test's).
 pub trait Env {
@@ -181,7 +201,41 @@ fn read_config_file(path: &Path) -> Result<ConfigFile> {
             return Err(error).with_context(|| format!("cannot read {}", path.display()));
         }
     };
+    refuse_storage_secrets(&text, path)?;
     toml::from_str(&text).with_context(|| format!("{} is not valid", path.display()))
+}
+
+/// The `[storage]` section of the config file (empty when there is no file).
+///
+/// # Errors
+/// A config file that cannot be read or is not valid, or one with credentials in it.
+pub fn storage_settings(env: &impl Env) -> Result<StorageConfig> {
+    let path = config_file(env)?;
+    Ok(read_config_file(&path)?.storage)
+}
+
+/// A secret in `[storage]` is refused before the file is parsed, by its key alone: the
+/// error never shows the value.
+fn refuse_storage_secrets(text: &str, path: &Path) -> Result<()> {
+    let Ok(table) = text.parse::<toml::Table>() else {
+        // Not valid TOML: the parse that follows says where.
+        return Ok(());
+    };
+    let Some(storage) = table.get("storage").and_then(toml::Value::as_table) else {
+        return Ok(());
+    };
+    if let Some(key) = storage
+        .keys()
+        .find(|key| SECRET_KEYS.contains(&key.to_ascii_lowercase().as_str()))
+    {
+        bail!(
+            "{}: [storage] {key} is refused: credentials are never read from the config file. \
+             Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment, or put them \
+             in a profile of ~/.aws/credentials and name it with `profile = \"NAME\"`",
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -244,6 +298,40 @@ mod tests {
         assert_eq!(credentials(&e).unwrap().api_hash, "fromfile");
         let e = env(&[("XDG_CONFIG_HOME", root), (API_ID_VAR, "x")]);
         assert!(credentials(&e).is_err());
+    }
+
+    #[test]
+    fn the_storage_section_is_read_and_secrets_in_it_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = env(&[("XDG_CONFIG_HOME", dir.path().to_str().unwrap())]);
+        assert!(storage_settings(&e).unwrap().endpoint.is_none());
+        std::fs::create_dir_all(dir.path().join("tgdl")).unwrap();
+        let file = dir.path().join("tgdl/config.toml");
+        std::fs::write(
+            &file,
+            "api_id = 7\n[storage]\nendpoint = \"http://127.0.0.1:3900\"\nregion = \"garage\"\n\
+             path_style = true\nprofile = \"archive\"\n",
+        )
+        .unwrap();
+        let read = storage_settings(&e).unwrap();
+        assert_eq!(read.endpoint.as_deref(), Some("http://127.0.0.1:3900"));
+        assert_eq!(read.region.as_deref(), Some("garage"));
+        assert_eq!(read.path_style, Some(true));
+        assert_eq!(read.profile.as_deref(), Some("archive"));
+        assert!(read.credentials.is_none());
+        std::fs::write(
+            &file,
+            "[storage]\nregion = \"garage\"\nSecret_Access_Key = \"hunter2-very-secret\"\n",
+        )
+        .unwrap();
+        let refused = format!("{:#}", storage_settings(&e).unwrap_err());
+        assert!(refused.contains("Secret_Access_Key"), "{refused}");
+        assert!(refused.contains("AWS_SECRET_ACCESS_KEY"), "{refused}");
+        assert!(!refused.contains("hunter2"), "{refused}");
+        // The api credentials are refused too while the file holds a secret.
+        assert!(credentials(&e).is_err());
+        std::fs::write(&file, "[storage]\nendpont = \"x\"\n").unwrap();
+        assert!(storage_settings(&e).is_err());
     }
 
     #[cfg(unix)]

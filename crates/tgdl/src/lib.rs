@@ -2,7 +2,8 @@
 //! the command line ([`cli`]) and calls [`run`]; everything else lives here so it can be
 //! tested.
 //!
-//! - [`config`]: api credentials and where the session lives.
+//! - [`config`]: api credentials, where the session lives, the `[storage]` settings.
+//! - [`destination`]: what `-o` names: a directory or `s3://bucket/prefix`.
 //! - [`server`] and [`proxy`]: which server to talk to and how to connect.
 //! - [`commands`]: one module per subcommand.
 //! - [`output`]: the JSON lines and tables printed (the message format is documented
@@ -26,11 +27,13 @@ pub mod config;
 pub mod dates;
 pub mod desktop_export;
 pub mod desktop_path;
+pub mod destination;
 pub mod dialogs;
 pub mod errors;
 pub mod filters;
 pub mod import_source;
 pub mod incremental;
+pub mod leases;
 pub mod logging;
 pub mod manifest;
 pub mod naming;
@@ -41,6 +44,7 @@ pub mod proxy;
 pub mod server;
 pub mod signals;
 pub mod staged_login;
+pub mod storage;
 
 use std::time::Duration;
 

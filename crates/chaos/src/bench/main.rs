@@ -21,6 +21,7 @@
 mod connect;
 mod floor;
 mod listing;
+mod objects;
 mod report;
 mod server;
 mod transfer;
@@ -98,6 +99,20 @@ pub struct BenchArgs {
     /// it; messages per second against one page of 100 per round trip.
     #[arg(long, value_name = "MESSAGES")]
     pub listing: Option<usize>,
+    /// Where the files go: a local directory (dir), or both (s3): the same transfer to a
+    /// Garage started on loopback (the objstore harness) and to a local directory, printed
+    /// side by side with their ratio.
+    #[arg(long, value_enum, default_value = "dir")]
+    pub output: OutputArg,
+}
+
+/// `--output`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputArg {
+    /// A local directory.
+    Dir,
+    /// Garage on loopback, compared with a local directory.
+    S3,
 }
 
 #[tokio::main]
@@ -188,6 +203,7 @@ async fn run(args: &BenchArgs) -> Result<()> {
     let client = connect::connect(&ready, dir).await?;
     let outcome = match args.listing {
         Some(_) => listing::run(&client, args, dir).await,
+        None if args.output == OutputArg::S3 => objects::compare(&client, args, dir, &world).await,
         None => download(&client, args, dir, &world, localdc.mode()).await,
     };
     if let Err(error) = client.close().await {
@@ -214,7 +230,7 @@ async fn download(
     mode: &'static str,
 ) -> Result<()> {
     let size = args.size;
-    let transfer = transfer::transfer(client, args, dir).await?;
+    let transfer = transfer::transfer(client, args, dir, None).await?;
     let floor_size = args.floor_size;
     say(
         args,

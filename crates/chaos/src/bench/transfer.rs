@@ -9,6 +9,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use localdc::world::{FileKey, World};
 use sha2::{Digest, Sha256};
 use tgclient::Client;
+use tgclient::download::object::Output;
 use tgclient::download::{DownloadJob, DownloadOptions, FileOutcome, download};
 use tgclient::media::MediaFile;
 use tgdl::manifest::hex;
@@ -41,8 +42,14 @@ pub struct Downloaded {
     error: Option<String>,
 }
 
-/// Lists the channel's files and downloads them all; measures the download only.
-pub async fn transfer(client: &Client, args: &BenchArgs, dir: &Path) -> Result<Transfer> {
+/// Lists the channel's files and downloads them all into `dir`'s `out`, or to `objects`
+/// (keys `bench-<msg>.bin` under its prefix); measures the download only.
+pub async fn transfer(
+    client: &Client,
+    args: &BenchArgs,
+    dir: &Path,
+    objects: Option<&objstore::Target>,
+) -> Result<Transfer> {
     let peer = tgdl::commands::resolve_chat(client, &format!("@{}", server::CHANNEL)).await?;
     let mut history = client.history(peer.clone());
     let mut found = Vec::new();
@@ -67,7 +74,11 @@ pub async fn transfer(client: &Client, args: &BenchArgs, dir: &Path) -> Result<T
     let jobs: Vec<DownloadJob> = found
         .into_iter()
         .map(|(msg_id, media)| {
-            let path = out.join(format!("bench-{msg_id}.bin"));
+            let name = format!("bench-{msg_id}.bin");
+            let path = match objects {
+                Some(_) => PathBuf::from(&name),
+                None => out.join(&name),
+            };
             files.push(Downloaded {
                 msg_id,
                 media_id: media.id.id,
@@ -76,7 +87,12 @@ pub async fn transfer(client: &Client, args: &BenchArgs, dir: &Path) -> Result<T
                 path: path.clone(),
                 error: None,
             });
-            DownloadJob::from_message(media, path, peer.clone(), msg_id)
+            let mut job = DownloadJob::from_message(media, path, peer.clone(), msg_id);
+            if let Some(target) = objects {
+                // Its own ledger key: the same name in the directory run is another file.
+                job.key = format!("{}/{name}", target.url());
+            }
+            job
         })
         .collect();
     let options = DownloadOptions {
@@ -84,6 +100,9 @@ pub async fn transfer(client: &Client, args: &BenchArgs, dir: &Path) -> Result<T
         parallel_files: args.parallel_files.map(|files| files.max(1)),
         connections_per_dc: args.connections.max(1),
         verify_server_hashes: !args.no_server_hashes,
+        output: objects.map_or(Output::Directory, |target| {
+            Output::Objects(tgdl::storage::engine_output(target))
+        }),
         ..DownloadOptions::default()
     };
     if !args.json {
@@ -132,13 +151,38 @@ pub async fn transfer(client: &Client, args: &BenchArgs, dir: &Path) -> Result<T
 /// Checks every file on disk against the SHA-256 of the world's bytes (the two hashes
 /// computed side by side on two threads).
 pub fn verify(world: &World, files: &[Downloaded]) -> Vec<FileResult> {
+    verify_with(world, files, |file| sha256_file(&file.path))
+}
+
+/// Checks every object of `target` (read back) against the SHA-256 of the world's bytes.
+pub fn verify_objects(
+    world: &World,
+    files: &[Downloaded],
+    target: &objstore::Target,
+    runtime: &tokio::runtime::Handle,
+) -> Vec<FileResult> {
+    verify_with(world, files, |file| {
+        let key = file.path.to_string_lossy();
+        let bytes = runtime
+            .block_on(target.read(&key))
+            .with_context(|| format!("cannot read {key} back"))?;
+        Ok(objstore::sha256_of(&bytes))
+    })
+}
+
+/// Checks every file, its bytes hashed by `actual`, against the world's.
+fn verify_with(
+    world: &World,
+    files: &[Downloaded],
+    actual: impl Fn(&Downloaded) -> Result<[u8; 32]> + Sync,
+) -> Vec<FileResult> {
     files
         .iter()
         .map(|file| {
             let key = FileKey::document(file.media_id);
             let (expected, actual) = std::thread::scope(|scope| {
                 let expected = scope.spawn(|| world.file_sha256(&key));
-                let actual = (file.error.is_none()).then(|| sha256_file(&file.path));
+                let actual = (file.error.is_none()).then(|| actual(file));
                 (expected.join(), actual)
             });
             let expected = match expected {

@@ -32,6 +32,7 @@ use super::download::{self, Plan, Planned};
 use super::resolve_chat;
 use crate::cli::{DemoArgs, GlobalArgs, WanArg};
 use crate::filters::Filters;
+use crate::manifest::Manifest;
 use crate::naming::{DEFAULT_TEMPLATE, Template};
 use crate::{dialogs, errors, output, server};
 
@@ -346,7 +347,8 @@ async fn demo(
         &plan.files,
         DownloadOptions::default(),
         args.json,
-        &manifest,
+        &mut Manifest::create(&manifest)?,
+        None,
     )
     .await?;
 

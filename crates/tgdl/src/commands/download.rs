@@ -25,10 +25,12 @@ use tokio::sync::mpsc;
 use super::{require_login, resolve_chat, takeout};
 use crate::cli::DownloadArgs;
 use crate::dates;
+use crate::destination::Opened;
 use crate::filters::{self, Filters};
 use crate::incremental::{
     self, Archive, ArchivedFile, Lister, MarkedListing, Request, Role, place,
 };
+use crate::leases::{self, Leasing, Skipped, Taken};
 use crate::manifest::{Manifest, ManifestEntry, hex};
 use crate::naming::{Claims, NameFields, Template, is_contained};
 use crate::progress::Progress;
@@ -57,6 +59,9 @@ pub struct Plan {
     takeout: Option<Takeout>,
     /// The marks and versions of archive mode.
     archive: Archive,
+    /// With object storage as the output: its URL, which keys the engine's records of
+    /// the files (the same key in another bucket is another file).
+    object_url: Option<String>,
     /// The files so far.
     pub files: Vec<Planned>,
 }
@@ -85,13 +90,15 @@ pub async fn run(client: &Client, args: &DownloadArgs) -> Result<()> {
     let stopper = Stopper::listen()?;
     let filters = args.filters.filters();
     let template = args.template.clone();
-    let output = prepare_output(&args.output)?;
+    let output = args.output.open().await?;
+    let leasing = leasing(&output, client)?;
     let takeout = if args.takeout {
         Some(takeout::start(client).await?)
     } else {
         None
     };
-    let mut plan = Plan::new(template, output, args.limit)
+    let mut plan = Plan::new(template, output.root(), args.limit)
+        .for_output(&output)
         .in_takeout(takeout)
         .with_marks(!args.full);
     let mut listed = Ok(());
@@ -119,15 +126,23 @@ pub async fn run(client: &Client, args: &DownloadArgs) -> Result<()> {
         });
         return Ok(());
     }
-    let manifest_path = manifest_path(args, plan.output());
+    let manifest = output.manifest(args.manifest.as_deref(), &run_name());
     let options = DownloadOptions {
         stop: Some(stopper.signal().clone()),
-        ..download_options(args)
+        ..download_options(args, &output)
     };
-    let executed = execute(client, &plan.files, options, args.json, &manifest_path).await?;
+    let executed = execute(
+        client,
+        &plan.files,
+        options,
+        args.json,
+        &mut Manifest::open(&manifest)?,
+        leasing.as_ref(),
+    )
+    .await?;
     plan.record(client, &executed.outcomes);
     let summary = &executed.summary;
-    summary.print(executed.elapsed, &manifest_path);
+    summary.print(executed.elapsed, &manifest);
     if let Some(signal) = stopper.received() {
         return Err(Interrupted { signal }.into());
     }
@@ -145,20 +160,32 @@ pub async fn run(client: &Client, args: &DownloadArgs) -> Result<()> {
         .map_or(Ok(()), |error| Err(output::stdout_error(error)))
 }
 
-/// Where the run's manifest goes: `--manifest`, or a new file named after the time in
-/// the output directory.
-pub fn manifest_path(args: &DownloadArgs, output: &Path) -> PathBuf {
-    args.manifest.clone().unwrap_or_else(|| {
-        output.join(format!(
-            "tgdl-manifest-{}.jsonl",
-            dates::rfc3339(unix_now()).replace(':', "")
-        ))
-    })
+/// The name of a run (its manifest's): the time, and the pid, which tells apart runs of
+/// several machines into one bucket.
+pub fn run_name() -> String {
+    format!(
+        "{}-{}",
+        dates::rfc3339(unix_now()).replace(':', ""),
+        std::process::id()
+    )
 }
 
-/// The engine's options the flags ask for.
-pub fn download_options(args: &DownloadArgs) -> DownloadOptions {
+/// Who leases the files of a run into `output`: this process, when it is object storage.
+pub fn leasing(output: &Opened, client: &Client) -> Result<Option<Leasing>> {
+    let Some(target) = output.target() else {
+        return Ok(None);
+    };
+    let me = super::require_login(client)?;
+    Ok(Some(Leasing {
+        target: target.clone(),
+        holder: leases::holder(me.id),
+    }))
+}
+
+/// The engine's options the flags ask for, writing to `output`.
+pub fn download_options(args: &DownloadArgs, output: &Opened) -> DownloadOptions {
     DownloadOptions {
+        output: output.engine_output(),
         parts_in_flight: args.parts_in_flight.max(1),
         parallel_files: args.parallel_files.map(|files| files.max(1)),
         connections_per_dc: args.connections.max(1),
@@ -168,17 +195,21 @@ pub fn download_options(args: &DownloadArgs) -> DownloadOptions {
 }
 
 /// Downloads `files` with `options`, showing progress (bars, or JSON lines with `json`)
-/// and recording every file in the manifest at `manifest_path` (appended to).
+/// and recording every file in `manifest` (checkpointed at the end). With `leasing`
+/// (object storage shared with other processes) a file another process has is skipped
+/// and recorded with who has it.
 pub async fn execute(
     client: &Client,
     files: &[Planned],
     options: DownloadOptions,
     json: bool,
-    manifest_path: &Path,
+    manifest: &mut Manifest,
+    leasing: Option<&Leasing>,
 ) -> Result<Executed> {
-    let names: Vec<String> = files.iter().map(|p| p.shown.clone()).collect();
-    let total: u64 = files.iter().map(|p| p.job.media.size).sum();
-    let mut manifest = Manifest::create(manifest_path)?;
+    let taken = take_leases(files, leasing).await?;
+    let ours: Vec<&Planned> = taken.ours.iter().filter_map(|&i| files.get(i)).collect();
+    let names: Vec<String> = ours.iter().map(|p| p.shown.clone()).collect();
+    let total: u64 = ours.iter().map(|p| p.job.media.size).sum();
 
     let (events, mut received) = mpsc::unbounded_channel();
     let mut progress = Progress::new(json, names.clone(), total);
@@ -195,26 +226,48 @@ pub async fn execute(
         failure
     });
     let started = Instant::now();
-    let jobs = files.iter().map(|p| p.job.clone()).collect();
+    let jobs = ours.iter().map(|p| p.job.clone()).collect();
     let result = download(client, jobs, options, Some(events)).await;
     // A display task that panicked has nothing more to say.
     let progress_failure = display.await.ok().flatten();
     let elapsed = started.elapsed();
+    let skipped = taken.skipped.clone();
+    let ours = taken.ours.clone();
+    taken.release().await;
 
-    let outcomes = match result {
-        Ok(outcomes) => outcomes,
-        Err(error) => return Err(run_error(error)),
-    };
+    let outcomes = spread(files.len(), &ours, result.map_err(run_error)?);
     let mut summary = Summary::default();
-    for (plan, outcome) in files.iter().zip(&outcomes) {
-        summary.record(plan, outcome, &mut manifest)?;
+    for (index, (plan, outcome)) in files.iter().zip(&outcomes).enumerate() {
+        match skipped.iter().find(|s| s.index == index) {
+            Some(skip) => summary.record_skipped(plan, skip, manifest)?,
+            None => summary.record(plan, outcome, manifest)?,
+        }
     }
+    manifest.checkpoint().await?;
     Ok(Executed {
         outcomes,
         summary,
         elapsed,
         progress_failure,
     })
+}
+
+/// The leases of `files` (their final keys) when `leasing`.
+pub async fn take_leases(files: &[Planned], leasing: Option<&Leasing>) -> Result<Taken> {
+    let keys: Vec<String> = files.iter().map(|p| p.shown.clone()).collect();
+    Taken::take(leasing, &keys).await
+}
+
+/// The outcomes of a batch of `len` files, from those of the files at `ours` (in order);
+/// the others did not run here.
+pub fn spread(len: usize, ours: &[usize], outcomes: Vec<FileOutcome>) -> Vec<FileOutcome> {
+    let mut all: Vec<FileOutcome> = (0..len).map(|_| FileOutcome::NotRun).collect();
+    for (&index, outcome) in ours.iter().zip(outcomes) {
+        if let Some(slot) = all.get_mut(index) {
+            *slot = outcome;
+        }
+    }
+    all
 }
 
 /// The command's error for a run-wide download failure.
@@ -224,6 +277,9 @@ pub fn run_error(error: DownloadError) -> anyhow::Error {
             "{error}\nthe .part files and their progress are kept: the same command resumes"
         ),
         DownloadError::Client(client) => errors::client_error(client),
+        DownloadError::Storage(storage) => {
+            anyhow!("{storage}\nwhat was uploaded is recorded: the same command goes on from it")
+        }
         other => anyhow!(other).context("the download stopped; run the same command to resume"),
     }
 }
@@ -256,8 +312,18 @@ impl Plan {
             claims: Claims::default(),
             takeout: None,
             archive: Archive::default(),
+            object_url: None,
             files: Vec::new(),
         }
+    }
+
+    /// Plans files for `output`: keys under a bucket's prefix rather than paths in a
+    /// directory. What is already at a key is not looked up here: the engine never
+    /// replaces an object with other content (that file fails, saying so).
+    #[must_use]
+    pub fn for_output(mut self, output: &Opened) -> Self {
+        self.object_url = output.target().map(|t| t.url().to_string());
+        self
     }
 
     /// Lists chats from their marks (with `incremental`; otherwise in full) and records
@@ -558,8 +624,13 @@ impl Plan {
             // Cannot happen with a parsed template; stay safe regardless.
             wanted = PathBuf::from(format!("{msg_id}"));
         }
+        let objects = self.object_url.is_some();
         let relative = place::place(&mut self.claims, &self.output, &wanted, |path| {
-            place::occupant(client, path, &media)
+            if objects {
+                place::Occupant::Nothing
+            } else {
+                place::occupant(client, path, &media)
+            }
         });
         let path = self.output.join(&relative);
         self.archive.files.insert(
@@ -571,8 +642,12 @@ impl Plan {
                 edit_date: judged.edit.or(edit_date).unwrap_or(0),
             },
         );
+        let mut job = DownloadJob::from_message(media, path, peer.clone(), msg_id);
+        if let Some(url) = &self.object_url {
+            job.key = format!("{url}/{}", job.key);
+        }
         Some(Planned {
-            job: DownloadJob::from_message(media, path, peer.clone(), msg_id),
+            job,
             chat_id,
             msg_id,
             shown: relative.display().to_string(),
@@ -596,9 +671,13 @@ pub struct Summary {
     pub already: usize,
     pub failed: usize,
     pub not_run: usize,
+    /// Files another process has (object storage shared by several machines).
+    pub leased_elsewhere: usize,
     /// Bytes fetched from the server in this run.
     pub bytes: u64,
     pub failures: Vec<String>,
+    /// Who has each file skipped for its lease.
+    pub skips: Vec<String>,
 }
 
 impl Summary {
@@ -656,8 +735,30 @@ impl Summary {
         })
     }
 
+    /// Records `plan` as skipped because another process holds its lease.
+    pub fn record_skipped(
+        &mut self,
+        plan: &Planned,
+        skip: &Skipped,
+        manifest: &mut Manifest,
+    ) -> Result<()> {
+        self.leased_elsewhere += 1;
+        let reason = skip.reason();
+        self.skips.push(format!("{}: {reason}", plan.shown));
+        manifest.record(&ManifestEntry {
+            chat_id: plan.chat_id,
+            msg_id: plan.msg_id,
+            path: &plan.shown,
+            size: plan.job.media.size,
+            sha256: None,
+            status: "leased_elsewhere",
+            server_hashes: None,
+            error: Some(reason),
+        })
+    }
+
     /// The summary lines `tgdl download` ends with.
-    pub fn print(&self, elapsed: std::time::Duration, manifest: &Path) {
+    pub fn print(&self, elapsed: std::time::Duration, manifest: &impl std::fmt::Display) {
         let seconds = elapsed.as_secs_f64().max(1e-3);
         let mib = self.bytes as f64 / (1024.0 * 1024.0);
         output::note(format_args!(
@@ -670,7 +771,16 @@ impl Summary {
         for failure in &self.failures {
             output::note(format_args!("  failed: {failure}"));
         }
-        output::note(format_args!("manifest: {}", manifest.display()));
+        if self.leased_elsewhere > 0 {
+            output::note(format_args!(
+                "{} skipped: another tgdl is archiving them into the same place",
+                self.leased_elsewhere
+            ));
+            for skip in &self.skips {
+                output::note(format_args!("  skipped: {skip}"));
+            }
+        }
+        output::note(format_args!("manifest: {manifest}"));
     }
 }
 

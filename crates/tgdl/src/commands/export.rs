@@ -17,7 +17,7 @@ use tgclient::media::MediaFile;
 use tgclient::{Client, PeerInfo, PeerKind};
 use tl_types::api::enums;
 
-use super::download::{Planned, execute, prepare_output, unix_now};
+use super::download::{Planned, execute, leasing, run_name};
 use super::{require_login, resolve_chat};
 use crate::cli::{DEFAULT_CONNECTIONS, DEFAULT_PARTS_IN_FLIGHT, ExportArgs};
 use crate::desktop_export::json::{Json, to_desktop_text};
@@ -25,7 +25,10 @@ use crate::desktop_export::media::{DesktopMedia, NOT_INCLUDED, Namer, TOO_LARGE,
 use crate::desktop_export::message::{FileField, Peers, mentioned_peers, message_entry};
 use crate::desktop_export::model::{Export, ExportKind, PeerCandidates, marked_id};
 use crate::desktop_export::{reader, source};
+use crate::destination::Opened;
 use crate::filters::Filters;
+use crate::manifest::Manifest;
+use crate::storage::retrying;
 use crate::{dates, errors, output};
 
 /// The file Desktop writes, in the export directory.
@@ -35,14 +38,14 @@ pub const RESULT_FILE: &str = "result.json";
 pub async fn run(client: &Client, args: &ExportArgs) -> Result<()> {
     let me = require_login(client)?;
     let filters = args.filters.filters();
-    let dir = prepare_output(&args.output)?;
-    let result_path = dir.join(RESULT_FILE);
-    // An export already there is read whole first: a damaged one stops the run untouched.
-    let existing = if result_path.exists() {
-        Some(Existing::read(&result_path)?)
-    } else {
-        None
+    let output = args.output.open().await?;
+    let dir = output.root();
+    let result_path = match &output {
+        Opened::Local(dir) => dir.join(RESULT_FILE),
+        Opened::Object(target) => PathBuf::from(format!("{}/{RESULT_FILE}", target.url())),
     };
+    // An export already there is read whole first: a damaged one stops the run untouched.
+    let existing = Existing::find(&output, &result_path).await?;
     let peer = resolve_chat(client, &args.chat).await?;
     let (kind, bare) = peer_key(&peer, me.id)?;
     if let Some(existing) = &existing {
@@ -75,7 +78,7 @@ pub async fn run(client: &Client, args: &ExportArgs) -> Result<()> {
         .as_ref()
         .map(Existing::file_paths)
         .unwrap_or_default();
-    let mut files = FilePlan::new(&dir, &peer, Namer::new(taken));
+    let mut files = FilePlan::new(&dir, &peer, Namer::new(taken), &output);
     let fields: Vec<Option<FileField>> = messages
         .iter()
         .map(|message| files.field(message, args.media, &filters))
@@ -84,7 +87,7 @@ pub async fn run(client: &Client, args: &ExportArgs) -> Result<()> {
         .iter()
         .map(|message| files.field(message, true, &filters))
         .collect();
-    let failed = files.download(client, args).await?;
+    let failed = files.download(client, args, &output).await?;
     let fields = mark_failed(fields, &failed);
     let retried_fields = mark_failed(retried_fields, &failed);
 
@@ -107,7 +110,19 @@ pub async fn run(client: &Client, args: &ExportArgs) -> Result<()> {
         }
         None => new_root(kind, bare, me.id, &peers, entries),
     };
-    write_atomically(&result_path, &root)?;
+    match &output {
+        Opened::Local(_) => write_atomically(&result_path, &root)?,
+        // One PUT: the object appears whole or not at all, after the media.
+        Opened::Object(target) => {
+            let text = to_desktop_text(&root).context("cannot lay out result.json")?;
+            let text = String::from_utf8(text).context("result.json is not UTF-8")?;
+            retrying("writing result.json", || {
+                target.put_text(RESULT_FILE, &text)
+            })
+            .await
+            .with_context(|| format!("cannot write {}", result_path.display()))?;
+        }
+    }
     output::note(format_args!(
         "{}: {added} messages added{}{}",
         result_path.display(),
@@ -185,15 +200,18 @@ fn message_id(message: &enums::Message) -> i32 {
 /// The files of one run: named the Desktop way, downloaded by the engine.
 struct FilePlan<'a> {
     dir: &'a Path,
+    /// With object storage: its URL, which keys the engine's records of the files.
+    object_url: Option<String>,
     peer: &'a enums::InputPeer,
     namer: Namer,
     planned: Vec<Planned>,
 }
 
 impl<'a> FilePlan<'a> {
-    fn new(dir: &'a Path, peer: &'a enums::InputPeer, namer: Namer) -> Self {
+    fn new(dir: &'a Path, peer: &'a enums::InputPeer, namer: Namer, output: &Opened) -> Self {
         Self {
             dir,
+            object_url: output.target().map(|t| t.url().to_string()),
             peer,
             namer,
             planned: Vec::new(),
@@ -220,8 +238,13 @@ impl<'a> FilePlan<'a> {
             return Some(if too_large { TOO_LARGE } else { NOT_INCLUDED }.to_owned());
         }
         let relative = self.namer.name(&desktop, i64::from(m.date));
+        let mut job =
+            DownloadJob::from_message(file, self.dir.join(&relative), self.peer.clone(), m.id);
+        if let Some(url) = &self.object_url {
+            job.key = format!("{url}/{}", job.key);
+        }
         self.planned.push(Planned {
-            job: DownloadJob::from_message(file, self.dir.join(&relative), self.peer.clone(), m.id),
+            job,
             chat_id: output::marked_id(&m.peer_id),
             msg_id: m.id,
             shown: relative.clone(),
@@ -230,23 +253,33 @@ impl<'a> FilePlan<'a> {
     }
 
     /// Downloads the planned files; the paths of those that failed.
-    async fn download(&self, client: &Client, args: &ExportArgs) -> Result<HashSet<String>> {
+    async fn download(
+        &self,
+        client: &Client,
+        args: &ExportArgs,
+        output: &Opened,
+    ) -> Result<HashSet<String>> {
         if self.planned.is_empty() {
             return Ok(HashSet::new());
         }
-        let manifest = args.manifest.clone().unwrap_or_else(|| {
-            self.dir.join(format!(
-                "tgdl-manifest-{}.jsonl",
-                dates::rfc3339(unix_now()).replace(':', "")
-            ))
-        });
+        let manifest = output.manifest(args.manifest.as_deref(), &run_name());
+        let leasing = leasing(output, client)?;
         let options = DownloadOptions {
+            output: output.engine_output(),
             parts_in_flight: DEFAULT_PARTS_IN_FLIGHT,
             connections_per_dc: DEFAULT_CONNECTIONS,
             verify_server_hashes: !args.no_server_hashes,
             ..DownloadOptions::default()
         };
-        let executed = execute(client, &self.planned, options, args.json, &manifest).await?;
+        let executed = execute(
+            client,
+            &self.planned,
+            options,
+            args.json,
+            &mut Manifest::open(&manifest)?,
+            leasing.as_ref(),
+        )
+        .await?;
         executed.summary.print(executed.elapsed, &manifest);
         if let Some(error) = executed.progress_failure {
             return Err(output::stdout_error(error));
@@ -287,8 +320,29 @@ struct Existing {
 }
 
 impl Existing {
-    fn read(path: &Path) -> Result<Self> {
-        let (root, export) = reader::read_keeping_text(path)?;
+    /// The export at `path` in `output`, if there is one.
+    async fn find(output: &Opened, path: &Path) -> Result<Option<Self>> {
+        match output {
+            Opened::Local(_) if path.exists() => {
+                let (root, export) = reader::read_keeping_text(path)?;
+                Self::of(path, root, export).map(Some)
+            }
+            Opened::Local(_) => Ok(None),
+            Opened::Object(target) => {
+                if retrying("looking for result.json", || target.stat(RESULT_FILE))
+                    .await?
+                    .is_none()
+                {
+                    return Ok(None);
+                }
+                let bytes = retrying("reading result.json", || target.read(RESULT_FILE)).await?;
+                let (root, export) = reader::bytes_keeping_text(&bytes, path)?;
+                Self::of(path, root, export).map(Some)
+            }
+        }
+    }
+
+    fn of(path: &Path, root: Json, export: Export) -> Result<Self> {
         if export.kind != ExportKind::DesktopChat {
             bail!(
                 "{} is a {}, not a single chat's export: choose another directory",

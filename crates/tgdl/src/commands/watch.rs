@@ -52,18 +52,23 @@ pub async fn run(client: &Client, args: &DownloadArgs) -> Result<()> {
     require_login(client)?;
     let stopper = Stopper::listen()?;
     let filters = args.filters.filters();
-    let output_dir = plain::prepare_output(&args.output)?;
+    let output = args.output.open().await?;
+    let leasing = plain::leasing(&output, client)?;
     let chats = resolve(client, &args.targets).await?;
     let peers: Vec<enums::InputPeer> = chats.iter().map(|c| c.peer.clone()).collect();
     // Before the history is listed: what is posted while it is, arrives as updates.
     let mut follow = client.follow(&peers).await.map_err(follow_error)?;
-    let manifest_path = plain::manifest_path(args, &output_dir);
+    let manifest_place = output.manifest(args.manifest.as_deref(), &plain::run_name());
     let options = DownloadOptions {
         stop: Some(stopper.signal().clone()),
-        ..plain::download_options(args)
+        ..plain::download_options(args, &output)
     };
 
-    let mut plan = Plan::new(args.template.clone(), output_dir, None).with_marks(true);
+    // One manifest for the whole watch: an object is rewritten whole at each checkpoint.
+    let mut manifest = Manifest::open(&manifest_place)?;
+    let mut plan = Plan::new(args.template.clone(), output.root(), None)
+        .for_output(&output)
+        .with_marks(true);
     for chat in &chats {
         plan.add_chat(client, &chat.peer, &chat.name, None, &filters)
             .await
@@ -78,10 +83,11 @@ pub async fn run(client: &Client, args: &DownloadArgs) -> Result<()> {
             &plan.files,
             options.clone(),
             args.json,
-            &manifest_path,
+            &mut manifest,
+            leasing.as_ref(),
         )
         .await?;
-        executed.summary.print(executed.elapsed, &manifest_path);
+        executed.summary.print(executed.elapsed, &manifest_place);
         for (file, outcome) in plan.files.iter().zip(&executed.outcomes) {
             report(file, outcome, args.json)?;
         }
@@ -97,7 +103,6 @@ pub async fn run(client: &Client, args: &DownloadArgs) -> Result<()> {
         follow.chats()
     ));
 
-    let mut manifest = Manifest::create(&manifest_path)?;
     let mut totals = Summary::default();
     let landed = Arc::new(AtomicUsize::new(0));
     // Its own task: a tick must not cancel `follow.next()` halfway through a call.
@@ -117,14 +122,28 @@ pub async fn run(client: &Client, args: &DownloadArgs) -> Result<()> {
         }
         let mut failed = HashSet::new();
         if !plan.files.is_empty() {
-            let jobs = plan.files.iter().map(|p| p.job.clone()).collect();
-            let outcomes = download(client, jobs, options.clone(), None)
-                .await
-                .map_err(plain::run_error)?;
-            for (file, outcome) in plan.files.iter().zip(&outcomes) {
-                totals.record(file, outcome, &mut manifest)?;
-                report(file, outcome, args.json)?;
+            let taken = plain::take_leases(&plan.files, leasing.as_ref()).await?;
+            let jobs = taken
+                .ours
+                .iter()
+                .filter_map(|&i| plan.files.get(i))
+                .map(|p| p.job.clone())
+                .collect();
+            let result = download(client, jobs, options.clone(), None).await;
+            let (ours, skipped) = (taken.ours.clone(), taken.skipped.clone());
+            taken.release().await;
+            let outcomes =
+                plain::spread(plan.files.len(), &ours, result.map_err(plain::run_error)?);
+            for (index, (file, outcome)) in plan.files.iter().zip(&outcomes).enumerate() {
+                if let Some(skip) = skipped.iter().find(|s| s.index == index) {
+                    totals.record_skipped(file, skip, &mut manifest)?;
+                    output::note(format_args!("skipped {}: {}", file.shown, skip.reason()));
+                } else {
+                    totals.record(file, outcome, &mut manifest)?;
+                    report(file, outcome, args.json)?;
+                }
             }
+            manifest.checkpoint().await?;
             landed.store(totals.downloaded, Ordering::Relaxed);
             failed = plan
                 .files
@@ -134,8 +153,12 @@ pub async fn run(client: &Client, args: &DownloadArgs) -> Result<()> {
                 .map(|(file, _)| file.chat_id)
                 .collect();
             plan.record_batch(client, &outcomes);
-            if outcomes.iter().any(|o| matches!(o, FileOutcome::NotRun)) {
-                // Stopped before every file was had: the state is not saved past them.
+            if ours
+                .iter()
+                .any(|&i| matches!(outcomes.get(i), Some(FileOutcome::NotRun)))
+            {
+                // Stopped before every file was had: the state is not saved past them
+                // (a file another process has is not ours to wait for).
                 break;
             }
         }

@@ -66,8 +66,14 @@ pub fn read_keeping_text(file: &Path) -> Result<(Json, Export), ReadError> {
         file: file.to_owned(),
         source,
     })?;
-    let export = parse(&bytes, file)?;
-    let root = serde_json::from_reader(DesktopEscapes::new(bytes.as_slice()))
+    bytes_keeping_text(&bytes, file)
+}
+
+/// [`read_keeping_text`] of an export already in memory (read from a bucket); `file`
+/// names it in errors.
+pub fn bytes_keeping_text(bytes: &[u8], file: &Path) -> Result<(Json, Export), ReadError> {
+    let export = parse(bytes, file)?;
+    let root = serde_json::from_reader(DesktopEscapes::new(bytes))
         .map_err(|error| read_error(error, file))?;
     Ok((root, export))
 }

@@ -93,6 +93,10 @@ impl Env {
         env
     }
 
+    pub(crate) fn runtime(&self) -> &tokio::runtime::Runtime {
+        &self.runtime
+    }
+
     pub(crate) fn out(&self) -> PathBuf {
         self.dir.path().join("out")
     }

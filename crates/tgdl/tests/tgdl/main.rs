@@ -7,5 +7,6 @@ mod desktop_export;
 mod download;
 mod incremental;
 mod login_import;
+mod object_storage;
 mod secrets;
 mod watch;

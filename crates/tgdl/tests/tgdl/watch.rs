@@ -60,15 +60,14 @@ fn fixture(files: &[(i64, u64)]) -> Fixture {
 /// Starts `tgdl -v watch @live --json`; its stdout lines come through the receiver.
 fn watch(env: &Env) -> Watcher {
     let out = env.out();
+    watch_into(env, out.to_str().unwrap(), &[])
+}
+
+/// [`watch`] into `output` (a directory or a URL), with `vars` in its environment.
+fn watch_into(env: &Env, output: &str, vars: &[(&str, String)]) -> Watcher {
     let mut child = env
-        .command(&[
-            "-v",
-            "watch",
-            "@live",
-            "-o",
-            out.to_str().unwrap(),
-            "--json",
-        ])
+        .command(&["-v", "watch", "@live", "-o", output, "--json"])
+        .envs(vars.iter().map(|(k, v)| (*k, v.as_str())))
         .stdin(Stdio::null())
         .spawn()
         .unwrap();
@@ -438,4 +437,71 @@ fn watch_refuses_a_message_link_or_an_id_range_before_any_session() {
             assert!(!dir.path().join("none.session").exists(), "{args:?}");
         }
     }
+}
+
+/// `tgdl watch -o s3://...`: the files there and each one posted go to the bucket with
+/// their SHA-256, and the manifest in the bucket lists them once the batch is recorded.
+#[test]
+fn a_watcher_into_a_bucket_uploads_each_post_and_writes_the_manifest_there() {
+    let env = Env::start(fixture(&[(61, 3 * MIB)]), Config::default());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let garage = runtime.block_on(objstore::garage::Garage::start()).unwrap();
+    let config = env.dir.path().join("home/config/tgdl");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(
+        config.join("config.toml"),
+        format!(
+            "[storage]\nendpoint = \"{}\"\nregion = \"garage\"\npath_style = true\n",
+            garage.endpoint()
+        ),
+    )
+    .unwrap();
+    let credentials = garage.config().credentials.unwrap();
+    let vars = [
+        ("AWS_ACCESS_KEY_ID", credentials.access_key_id.clone()),
+        (
+            "AWS_SECRET_ACCESS_KEY",
+            credentials.secret_access_key.clone(),
+        ),
+    ];
+    let mut watcher = watch_into(&env, &garage.url("live"), &vars);
+    watcher.files(&BTreeSet::from([1]));
+    watcher.wait_watching();
+    let (id, key) = post(&env, 6 * MIB + 7);
+    let landed = watcher.files(&BTreeSet::from([id]));
+    let (status, stderr) = watcher.terminate();
+    assert_eq!(status, 0, "{stderr}");
+
+    let target = runtime.block_on(garage.target("live")).unwrap();
+    let path = &landed[&id];
+    let bytes = runtime.block_on(target.read(path)).unwrap();
+    assert_eq!(
+        objstore::sha256_of(&bytes),
+        env.world.file_sha256(&key).unwrap()
+    );
+    let info = runtime.block_on(target.stat(path)).unwrap().unwrap();
+    assert_eq!(info.sha256, Some(objstore::sha256_of(&bytes)));
+    let manifests = runtime.block_on(target.list(".tgdl/manifests/")).unwrap();
+    assert_eq!(manifests.len(), 1, "{manifests:?}");
+    let text = runtime.block_on(target.read(&manifests[0])).unwrap();
+    let statuses: Vec<Value> = String::from_utf8(text.to_vec())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        statuses
+            .iter()
+            .any(|e| e["msg_id"] == id && e["status"] == "downloaded"),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses
+            .iter()
+            .any(|e| e["msg_id"] == 1 && e["status"] == "downloaded"),
+        "{statuses:?}"
+    );
 }
