@@ -23,6 +23,7 @@ mod credentials;
 mod error;
 mod generic;
 mod lease;
+mod retry;
 mod s3;
 mod target;
 mod types;
@@ -33,6 +34,7 @@ pub mod garage;
 pub use config::{Credentials, StorageConfig, TargetUrl};
 pub use error::ObjError;
 pub use lease::{Holder, Lease, LeaseOutcome, unix_now};
+pub use retry::Retry;
 pub use target::{Target, sha256_of};
 pub use types::{ObjectInfo, PartReceipt, S3_MAX_PARTS, S3_MIN_PART_SIZE, UploadId, layout};
 

@@ -3,10 +3,9 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{Context, Result};
-use objstore::{ObjError, Target, TargetUrl};
+use objstore::{ObjError, Retry, Target, TargetUrl};
 use tgclient::download::object::ObjectOutput;
 
 use crate::config::{self, Env};
@@ -32,35 +31,19 @@ pub fn engine_output(target: &Target) -> ObjectOutput {
     ObjectOutput::new(Arc::new(target.clone()))
 }
 
-/// Tries of a storage call of tgdl's own (leases, manifests, result.json) that fails for
-/// now: the same patience as the engine's part uploads.
-const ATTEMPTS: u32 = 8;
-/// The pause after the first such failure; it doubles, up to [`MAX_PAUSE`].
-const FIRST_PAUSE: Duration = Duration::from_millis(500);
-const MAX_PAUSE: Duration = Duration::from_secs(8);
-
-/// Runs `call` until it succeeds, fails for good, or failed for now [`ATTEMPTS`] times (a
-/// service restarting, the network gone for a moment).
+/// Runs `call`, a storage call of tgdl's own (leases, manifests, result.json), trying it
+/// again while it fails for now (a service restarting, the network gone for a moment), with
+/// the same patience as the engine's part uploads.
 ///
 /// # Errors
 /// The last failure.
-pub async fn retrying<T, F, Fut>(what: &str, mut call: F) -> Result<T, ObjError>
+pub async fn retrying<T, Fut>(what: &str, call: impl FnMut() -> Fut) -> Result<T, ObjError>
 where
-    F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, ObjError>>,
 {
-    let mut pause = FIRST_PAUSE;
-    for _ in 1..ATTEMPTS {
-        match call().await {
-            Err(error) if error.is_transient() => {
-                tracing::warn!(%error, "{what} failed for now; trying again");
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(MAX_PAUSE);
-            }
-            done => return done,
-        }
-    }
-    call().await
+    Retry::default()
+        .run(what, ObjError::is_transient, call)
+        .await
 }
 
 #[cfg(test)]
@@ -108,6 +91,6 @@ mod tests {
         })
         .await;
         assert!(gone.is_err());
-        assert_eq!(calls.load(Ordering::Relaxed), ATTEMPTS);
+        assert_eq!(calls.load(Ordering::Relaxed), Retry::default().attempts);
     }
 }

@@ -138,7 +138,7 @@ impl Env {
         let mut output = ObjectOutput::new(target);
         output.part_size = 5 * MIB;
         output.spill_dir = self.dir.path().join("spill");
-        output.retry_pause = Duration::from_millis(20);
+        output.retry.first_pause = Duration::from_millis(20);
         DownloadOptions {
             output: Output::Objects(output),
             commit_interval: Duration::from_millis(20),

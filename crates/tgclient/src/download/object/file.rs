@@ -15,7 +15,6 @@
 //!    dropped: a crash before this publishes on the rerun from the staging object.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
@@ -46,8 +45,7 @@ pub(crate) struct Destination {
     staging_key: String,
     /// The multipart upload; `None` for a file that goes up in one PUT.
     upload_id: Option<String>,
-    attempts: u32,
-    retry_pause: Duration,
+    retry: objstore::Retry,
 }
 
 /// A file going to object storage.
@@ -100,8 +98,7 @@ pub(crate) async fn open(
         staging_key: staging_key(job, &final_key),
         final_key,
         upload_id: None,
-        attempts: run.output.attempts,
-        retry_pause: run.output.retry_pause,
+        retry: run.output.retry,
     };
     let shape = |part_size| Shape {
         size,
@@ -356,7 +353,7 @@ pub(crate) async fn upload_part(
     // they are sent again, a few times.
     let mut disputes = 0;
     let sent = loop {
-        let sent = retry_calls(to.attempts, to.retry_pause, || {
+        let sent = retry_calls(to.retry, || {
             to.target
                 .put_part(&to.staging_key, &upload_id, number, bytes.clone(), sha256)
         })
@@ -610,31 +607,23 @@ async fn retrying<'a, T>(
     run: &ObjectRun,
     call: impl FnMut() -> ObjectFuture<'a, T>,
 ) -> Result<T, DownloadError> {
-    retry_calls(run.output.attempts, run.output.retry_pause, call)
+    retry_calls(run.output.retry, call)
         .await
         .map_err(DownloadError::Storage)
 }
 
-/// Calls `call` until it succeeds, fails for good, or `attempts` tries failed for now
-/// (the pause doubling from `pause` up to 8 s).
+/// Calls `call` under `retry`, trying again what failed for now.
 async fn retry_calls<'a, T>(
-    attempts: u32,
-    mut pause: Duration,
-    mut call: impl FnMut() -> ObjectFuture<'a, T>,
+    retry: objstore::Retry,
+    call: impl FnMut() -> ObjectFuture<'a, T>,
 ) -> Result<T, ObjectError> {
-    let mut tries = 0;
-    loop {
-        tries += 1;
-        match call().await {
-            Ok(value) => return Ok(value),
-            Err(e) if e.kind == ObjectErrorKind::Transient && tries < attempts.max(1) => {
-                tracing::info!(error = %e, pause = ?pause, "object storage failed for now; trying again");
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_secs(8));
-            }
-            Err(e) => return Err(e),
-        }
-    }
+    retry
+        .run(
+            "object storage",
+            |e: &ObjectError| e.kind == ObjectErrorKind::Transient,
+            call,
+        )
+        .await
 }
 
 #[cfg(test)]

@@ -16,7 +16,6 @@ mod target;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 pub(crate) use assembly::HoldBudget;
 pub(crate) use file::{ObjectFile, Opened, PartUploaded, open, upload_gone, upload_part};
@@ -54,10 +53,9 @@ pub struct ObjectOutput {
     pub lookahead: u64,
     /// Where the spill file is made (unlinked at once; nothing stays there).
     pub spill_dir: PathBuf,
-    /// Tries of a storage call that fails for now (network, a restarting service).
-    pub attempts: u32,
-    /// The pause after the first such failure; it doubles, up to 8 s.
-    pub retry_pause: Duration,
+    /// How a storage call that fails for now (network, a restarting service) is tried
+    /// again.
+    pub retry: objstore::Retry,
 }
 
 impl ObjectOutput {
@@ -70,8 +68,7 @@ impl ObjectOutput {
             assembly_memory: 32 << 20,
             lookahead: 64 << 20,
             spill_dir: std::env::temp_dir(),
-            attempts: 8,
-            retry_pause: Duration::from_millis(500),
+            retry: objstore::Retry::default(),
         }
     }
 
