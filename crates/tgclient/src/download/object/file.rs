@@ -23,7 +23,7 @@ use super::assembly::{Assembly, ReadyPart, Resume, Shape};
 use super::sha::ResumableSha256;
 use super::spill::Spill;
 use super::target::{ObjectError, ObjectErrorKind, ObjectFuture, PartReceipt};
-use super::{ObjectRun, ObjectTarget, hex, object_key};
+use super::{ObjectRun, ObjectTarget, object_key};
 use crate::download::error::{DownloadError, FileFailure};
 use crate::download::executor::Executor;
 use crate::download::job::DownloadJob;
@@ -593,7 +593,7 @@ fn store_error(error: StoreError) -> DownloadError {
 /// archived under two names are two uploads).
 fn staging_key(job: &DownloadJob, final_key: &str) -> String {
     let named: [u8; 32] = Sha256::digest(final_key.as_bytes()).into();
-    let tag = hex(named.get(..8).unwrap_or_default());
+    let tag = hex::encode(named.get(..8).unwrap_or_default());
     let thumb = if job.media.id.thumb.is_empty() {
         String::new()
     } else {

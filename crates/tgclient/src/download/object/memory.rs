@@ -8,7 +8,6 @@ use std::sync::{Mutex, PoisonError};
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
-use super::hex;
 use super::target::{
     ObjectError, ObjectErrorKind, ObjectFuture, ObjectInfo, ObjectTarget, PartReceipt,
 };
@@ -250,7 +249,7 @@ impl ObjectTarget for MemoryTarget {
                 };
                 let receipt = PartReceipt {
                     number,
-                    etag: format!("\"{}\"", hex(&sha256)),
+                    etag: format!("\"{}\"", hex::encode(sha256)),
                     sha256,
                     size: bytes.len() as u64,
                 };

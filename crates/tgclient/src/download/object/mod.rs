@@ -102,12 +102,3 @@ pub(crate) fn object_key(path: &std::path::Path) -> String {
         .collect();
     parts.join("/")
 }
-
-/// Lowercase hex of `bytes` (keys and entity tags).
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes.iter().fold(String::new(), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    })
-}
